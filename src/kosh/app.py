@@ -1,0 +1,106 @@
+"""The application factory: settings, database, middleware, routers, error pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from kosh import __version__
+from kosh.auth import api as auth_api
+from kosh.auth import pages as auth_pages
+from kosh.core.config import Settings, get_settings
+from kosh.core.db import create_engine, create_session_factory
+from kosh.core.errors import install_error_handlers
+from kosh.core.idempotency import IdempotencyMiddleware
+from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddleware
+from kosh.core.migrate import upgrade
+from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
+from kosh.ops import api as ops_api
+from kosh.ops import pages as ops_pages
+from kosh.web import pages as web_pages
+from kosh.web import static_files
+from kosh.web.templating import Pages
+
+UPLOAD_PATHS: tuple[str, ...] = ("/api/v1/boms/imports",)
+FEATURE_ROUTERS = [
+    auth_api.router,
+    ops_api.router,
+    auth_pages.router,
+    ops_pages.router,
+    web_pages.router,
+    static_files.router,
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings)
+    sessions = create_session_factory(engine)
+    sessions.configure(info={"retry_attempts": settings.db_retry_attempts})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade(engine)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="KOSH",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+        debug=False,  # tracebacks never reach a client, whatever KOSH_DEBUG says
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.limiter = RateLimiter.from_settings(settings)
+    app.state.pages = Pages(settings)
+
+    for router in FEATURE_ROUTERS:
+        app.include_router(router)
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs(request: Request) -> Response:
+        return app.state.pages.render(request, "web/api_docs.html")
+
+    install_error_handlers(app, app.state.pages.error_page)
+
+    # Added innermost first: the request context wraps everything else.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessions=sessions,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+    )
+    app.add_middleware(
+        ClientRateLimitMiddleware, limiter=app.state.limiter, limit=settings.rate_limit
+    )
+    app.add_middleware(RequestShapeMiddleware, settings=settings, upload_paths=UPLOAD_PATHS)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "idempotency-key",
+                "x-csrf-token",
+                "x-request-id",
+            ],
+            expose_headers=["x-request-id", "idempotent-replayed", "retry-after"],
+        )
+    app.add_middleware(RequestContextMiddleware, settings=settings)
+    return app
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,150 @@
+"""Login, logout, account and user administration pages."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from kosh.auth import service as auth_service
+from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
+from kosh.auth.deps import Admin, CurrentPrincipal, MaybePrincipal
+from kosh.auth.models import ROLES
+from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
+from kosh.core.errors import AuthenticationError, RateLimitedError
+from kosh.web.templating import Pages, get_pages
+
+router = APIRouter(include_in_schema=False)
+PagesDep = Annotated[Pages, Depends(get_pages)]
+LOGIN_CSRF_COOKIE = "kosh_login_csrf"
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths, so the login page cannot be used to redirect elsewhere."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+def _login_page(
+    request: Request,
+    pages: Pages,
+    settings: SettingsDep,
+    *,
+    next_url: str,
+    error: str | None = None,
+    username: str | None = None,
+    status: int = 200,
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = pages.render(
+        request,
+        "auth/login.html",
+        {"login_csrf": token, "next": next_url, "error": error, "username": username},
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.is_production,
+        path="/login",
+        max_age=3600,
+    )
+    return response
+
+
+@router.get("/login")
+async def login_form(
+    request: Request,
+    pages: PagesDep,
+    settings: SettingsDep,
+    principal: MaybePrincipal,
+    next: str | None = None,  # noqa: A002 - the conventional name in the URL
+) -> Response:
+    if principal is not None:
+        return pages.redirect(safe_next(next))
+    return _login_page(request, pages, settings, next_url=safe_next(next))
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    pages: PagesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002
+) -> Response:
+    target = safe_next(next)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf_token):
+        return _login_page(
+            request,
+            pages,
+            settings,
+            next_url=target,
+            username=username,
+            status=403,
+            error="The login form expired; please try again.",
+        )
+    try:
+        new = await auth_service.login(
+            session,
+            username=username,
+            password=password,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            policy=login_policy(settings, limiter),
+        )
+    except (AuthenticationError, RateLimitedError) as exc:
+        response = _login_page(
+            request,
+            pages,
+            settings,
+            next_url=target,
+            username=username,
+            error=exc.message,
+            status=exc.status,
+        )
+        for key, value in exc.headers.items():
+            response.headers[key] = value
+        return response
+    response = pages.redirect(target)
+    set_session_cookie(response, new, settings)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(principal: CurrentPrincipal, pages: PagesDep, session: SessionDep) -> Response:
+    if principal.session_id is not None:
+        await auth_service.logout(session, principal.session_id)
+    response = pages.redirect("/login", flash="You are logged out.")
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/account")
+async def account(request: Request, _: CurrentPrincipal, pages: PagesDep) -> Response:
+    return pages.render(request, "auth/account.html")
+
+
+@router.get("/admin/users")
+async def users(request: Request, _: Admin, pages: PagesDep, session: SessionDep) -> Response:
+    rows, _total = await auth_service.list_users(session, limit=200, offset=0)
+    return pages.render(request, "auth/users.html", {"users": rows, "roles": ROLES})
+
+
+@router.get("/admin/users/{user_id}")
+async def user_detail(
+    request: Request, user_id: int, _: Admin, pages: PagesDep, session: SessionDep
+) -> Response:
+    user = await auth_service.get_user_or_raise(session, user_id)
+    return pages.render(request, "auth/user_edit.html", {"user": user, "roles": ROLES})

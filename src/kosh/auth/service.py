@@ -1,0 +1,497 @@
+"""Users, login sessions and API tokens: the rules and the transactions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.auth.models import ROLES, ApiToken, User, UserSession
+from kosh.core import audit
+from kosh.core.actor import Actor
+from kosh.core.db import transactional, utcnow
+from kosh.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+    field_error,
+)
+from kosh.core.metrics import LOGIN_ATTEMPTS
+from kosh.core.ratelimit import RateLimiter, too_many
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 256
+TOKEN_PREFIX = "kosh_"
+SCOPES = ("read", "write", "admin", "metrics")
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-timing")
+
+
+def digest(raw: str) -> str:
+    """Tokens are random, so a plain SHA-256 is enough to store them irreversibly."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def actor_for(user: User, *, via_token: bool = False) -> Actor:
+    return Actor(kind="token" if via_token else "user", id=user.id, name=user.username)
+
+
+def _check_password(password: str, loc: str = "password") -> None:
+    if not (PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH):
+        raise ValidationError(
+            "The password is too short or too long.",
+            errors=[
+                field_error(
+                    [loc],
+                    f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
+                )
+            ],
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValidationError(
+            "Unknown role.", errors=[field_error(["role"], f"must be one of {', '.join(ROLES)}")]
+        )
+
+
+def user_snapshot(user: User) -> dict[str, object]:
+    return {
+        "username": user.username,
+        "role": user.role,
+        "active": user.active,
+        "display_name": user.display_name,
+        "email": user.email,
+    }
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+async def get_user_or_raise(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"No user with id {user_id}.", code="user_not_found")
+    return user
+
+
+async def find_user(session: AsyncSession, username: str) -> User | None:
+    result = await session.scalar(select(User).where(User.username == username.strip().lower()))
+    return result
+
+
+async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[User], int]:
+    total = await session.scalar(select(func.count()).select_from(User))
+    rows = await session.scalars(select(User).order_by(User.username).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
+
+
+@transactional
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    email: str | None = None,
+) -> User:
+    """Create an active user. Usernames are lower-case and unique (409 when taken)."""
+    username = username.strip().lower()
+    if not USERNAME_PATTERN.match(username):
+        raise ValidationError(
+            "Invalid username.",
+            errors=[field_error(["username"], "2-64 of a-z, 0-9, '.', '_', '-'")],
+        )
+    _check_password(password)
+    _check_role(role)
+    if await find_user(session, username) is not None:
+        raise ConflictError(f"The username {username!r} is taken.", code="username_taken")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name,
+        email=email,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(f"The username {username!r} is taken.", code="username_taken") from exc
+    await audit.record(
+        session,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        after=user_snapshot(user),
+    )
+    return user
+
+
+@transactional
+async def update_user(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    version: int,
+    role: str | None = None,
+    active: bool | None = None,
+    display_name: str | None = None,
+    email: str | None = None,
+) -> User:
+    """Change role, active flag or names. A stale `version` is 409; deactivating or
+    demoting revokes the user's sessions and tokens; the last active admin stays."""
+    user = await get_user_or_raise(session, user_id)
+    if user.version != version:
+        raise ConflictError(
+            "The user was changed by someone else; reload and try again.",
+            code="stale_version",
+            details={"current_version": user.version},
+        )
+    before = user_snapshot(user)
+    if role is not None:
+        _check_role(role)
+    losing_admin = user.role == "admin" and (role not in (None, "admin") or active is False)
+    if losing_admin and await _active_admins(session) <= 1:
+        raise RuleViolationError("KOSH needs at least one active admin.", code="last_admin")
+    if role is not None:
+        user.role = role
+    if active is not None:
+        user.active = active
+    if display_name is not None:
+        user.display_name = display_name
+    if email is not None:
+        user.email = email or None
+    if active is False or (role is not None and role != before["role"]):
+        await _revoke_all(session, user.id, tokens=active is False)
+    await session.flush()
+    await audit.record(
+        session,
+        action="user.update",
+        entity_type="user",
+        entity_id=user.id,
+        before=before,
+        after=user_snapshot(user),
+    )
+    return user
+
+
+async def _active_admins(session: AsyncSession) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
+    )
+    return int(count or 0)
+
+
+@transactional
+async def reset_password(session: AsyncSession, user_id: int, *, new_password: str) -> User:
+    """An admin sets a new password; every session of that user ends."""
+    _check_password(new_password)
+    user = await get_user_or_raise(session, user_id)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    await _revoke_all(session, user.id, tokens=False)
+    await audit.record(session, action="user.reset_password", entity_type="user", entity_id=user.id)
+    return user
+
+
+@transactional
+async def change_password(
+    session: AsyncSession, user_id: int, *, current_password: str, new_password: str
+) -> User:
+    """A user changes their own password; the current one must be right. All sessions end."""
+    user = await get_user_or_raise(session, user_id)
+    if not verify_password(user.password_hash, current_password):
+        raise ValidationError(
+            "The current password is wrong.",
+            errors=[field_error(["current_password"], "is wrong")],
+        )
+    _check_password(new_password, "new_password")
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    await _revoke_all(session, user.id, tokens=False)
+    await audit.record(
+        session, action="user.change_password", entity_type="user", entity_id=user.id
+    )
+    return user
+
+
+async def _revoke_all(session: AsyncSession, user_id: int, *, tokens: bool) -> None:
+    now = utcnow()
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if tokens:
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+@transactional
+async def ensure_admin(session: AsyncSession, *, password: str) -> bool:
+    """Create the `admin` account on first start; False when any user exists already."""
+    if await session.scalar(select(func.count()).select_from(User)):
+        return False
+    session.add(User(username="admin", password_hash=hash_password(password), role="admin"))
+    await session.flush()
+    await audit.record(session, action="user.create", entity_type="user", entity_id="admin")
+    return True
+
+
+# --- login and sessions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    limiter: RateLimiter
+    limit: str
+    idle: timedelta
+    lifetime: timedelta
+
+
+@dataclass(frozen=True)
+class NewSession:
+    raw_token: str
+    csrf_token: str
+    user: User
+    expires_at: datetime
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    ip: str | None,
+    user_agent: str | None,
+    policy: LoginPolicy,
+) -> NewSession:
+    """Check a password and open a new server-side session.
+
+    Failed attempts are throttled per account and per IP (429 with Retry-After once the
+    limit is used up, even for the right password); an inactive or unknown user and a
+    wrong password give the same 401 so accounts cannot be probed."""
+    name = username.strip().lower()[:64]
+    for scope, identity in (("login-user", name), ("login-ip", ip or "-")):
+        wait = await policy.limiter.exceeded(policy.limit, scope, identity)
+        if wait is not None:
+            LOGIN_ATTEMPTS.labels(outcome="throttled").inc()
+            raise too_many(scope, wait)
+    user = await find_user(session, name)
+    ok = verify_password(
+        user.password_hash if user else _DUMMY_HASH, password[:PASSWORD_MAX_LENGTH]
+    )
+    if user is None or not ok or not user.active:
+        await policy.limiter.hit(policy.limit, "login-user", name)
+        await policy.limiter.hit(policy.limit, "login-ip", ip or "-")
+        LOGIN_ATTEMPTS.labels(outcome="failed").inc()
+        await _record_failed_login(session, name)
+        raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
+    LOGIN_ATTEMPTS.labels(outcome="ok").inc()
+    return await _open_session(
+        session, user=user, ip=ip, user_agent=user_agent, lifetime=policy.lifetime
+    )
+
+
+@transactional
+async def _record_failed_login(session: AsyncSession, username: str) -> None:
+    await audit.record(
+        session,
+        action="auth.login_failed",
+        entity_type="user",
+        entity_id=username,
+        actor=Actor(kind="anonymous", id=None, name=username or "-"),
+    )
+
+
+@transactional
+async def _open_session(
+    session: AsyncSession,
+    *,
+    user: User,
+    ip: str | None,
+    user_agent: str | None,
+    lifetime: timedelta,
+) -> NewSession:
+    raw = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = UserSession(
+        token_hash=digest(raw),
+        user_id=user.id,
+        csrf_token=csrf,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+        ip=ip,
+        user_agent=(user_agent or "")[:300],
+    )
+    session.add(row)
+    await session.flush()
+    await audit.record(
+        session,
+        action="auth.login",
+        entity_type="user",
+        entity_id=user.id,
+        actor=actor_for(user),
+    )
+    return NewSession(raw_token=raw, csrf_token=csrf, user=user, expires_at=row.expires_at)
+
+
+@transactional
+async def logout(session: AsyncSession, session_id: int) -> None:
+    """End one session; its cookie stops working at once."""
+    row = await session.get(UserSession, session_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await audit.record(session, action="auth.logout", entity_type="user", entity_id=row.user_id)
+
+
+async def resolve_session(
+    session: AsyncSession, raw_token: str, *, idle: timedelta
+) -> tuple[UserSession, User] | None:
+    """The live session behind a cookie, or None when unknown, revoked, idle or expired.
+
+    last_seen_at is written at most once a minute so page views do not all write."""
+    row = await session.scalar(
+        select(UserSession).where(UserSession.token_hash == digest(raw_token))
+    )
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if row.last_seen_at + idle <= now:
+        return None
+    user = await session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if now - row.last_seen_at > timedelta(minutes=1):
+        await session.execute(
+            update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+        )
+        await session.commit()
+    return row, user
+
+
+# --- API tokens -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewToken:
+    raw_token: str
+    token: ApiToken
+
+
+@transactional
+async def create_token(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None,
+) -> NewToken:
+    """Issue a bearer token for a user. Only its hash is stored; the raw value is shown once."""
+    user = await get_user_or_raise(session, user_id)
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValidationError(
+            "Unknown or missing scopes.",
+            errors=[field_error(["scopes"], f"choose from {', '.join(SCOPES)}")],
+        )
+    if not name.strip() or len(name) > 100:
+        raise ValidationError("Invalid name.", errors=[field_error(["name"], "1-100 characters")])
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationError(
+            "The expiry is in the past.",
+            errors=[field_error(["expires_at"], "must be in the future")],
+        )
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name.strip(),
+        token_hash=digest(raw),
+        prefix=raw[:12],
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+    )
+    session.add(token)
+    await session.flush()
+    await audit.record(
+        session,
+        action="token.create",
+        entity_type="api_token",
+        entity_id=token.id,
+        after={"user": user.username, "name": token.name, "scopes": token.scopes},
+    )
+    return NewToken(raw_token=raw, token=token)
+
+
+@transactional
+async def revoke_token(
+    session: AsyncSession, token_id: int, *, owner_id: int | None = None
+) -> ApiToken:
+    """Revoke a token (idempotent). With `owner_id`, only that user's token may be revoked."""
+    token = await session.get(ApiToken, token_id)
+    if token is None or (owner_id is not None and token.user_id != owner_id):
+        raise NotFoundError(f"No token with id {token_id}.", code="token_not_found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await audit.record(
+            session, action="token.revoke", entity_type="api_token", entity_id=token.id
+        )
+    return token
+
+
+async def list_tokens(session: AsyncSession, *, user_id: int | None = None) -> list[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list(await session.scalars(query))
+
+
+async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken, User] | None:
+    """The live token behind a bearer value, or None. last_used_at is kept to the minute."""
+    token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(raw_token)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    user = await session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+        )
+        await session.commit()
+        token.last_used_at = now
+    return token, user

@@ -1,0 +1,165 @@
+"""Configuration: one validated Settings object read from KOSH_* variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from limits import parse as parse_rate_limit
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me"  # noqa: S105 - the value production mode refuses
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KOSH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production"] = "development"
+    debug: bool = False
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    admin_password: SecretStr | None = None
+    redis_url: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    rate_limit: str = "600/minute"
+    login_rate_limit: str = "10/minute"
+    user_rate_limit: str = "1200/minute"
+
+    log_format: Literal["json", "console"] | None = None
+    log_level: str = "INFO"
+    log_file: Path | None = None
+    log_file_max_bytes: int = Field(default=20_000_000, gt=0)
+    log_file_backups: int = Field(default=5, ge=0)
+
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_pool_recycle: int = Field(default=1800, ge=-1)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=0)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0)
+    db_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    db_retry_attempts: int = Field(default=5, ge=1, le=20)
+    migrate_on_start: bool = True
+
+    request_timeout: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_upload_bytes: int = Field(default=50 * 1_048_576, gt=0)
+
+    session_idle_minutes: int = Field(default=60, gt=0)
+    session_max_hours: int = Field(default=12, gt=0)
+    idempotency_ttl_hours: int = Field(default=24, gt=0)
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"]
+    )
+    site_timezone: str = "UTC"
+
+    @field_validator("cors_origins", "metrics_allow", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit", "login_rate_limit", "user_rate_limit")
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '100/minute': {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db"
+            )
+        return value
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, e.g. Europe/Berlin") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        secret = self.secret_key.get_secret_value()
+        problems = []
+        if secret == DEFAULT_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"KOSH_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (python -c 'import secrets; "
+                f"print(secrets.token_urlsafe(48))')"
+            )
+        if self.debug:
+            problems.append("KOSH_DEBUG must be false in production")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'kosh.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "json" if self.is_production else "console"
+
+    def masked(self) -> dict[str, object]:
+        """The effective configuration with every secret replaced by '***'."""
+        shown: dict[str, object] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(getattr(self, name), SecretStr) and value is not None:
+                shown[name] = "***"
+            elif isinstance(value, Path):
+                shown[name] = str(value)
+            else:
+                shown[name] = value
+        shown["database_url"] = _mask_url(self.effective_database_url)
+        if self.redis_url:
+            shown["redis_url"] = _mask_url(self.redis_url)
+        return shown
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a broken URL is shown as unknown, never echoed
+        return "***"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,8 @@
+"""Every feature's tables, imported in one place for Alembic and the tests."""
+
+from kosh.auth import models as auth_models
+from kosh.catalog import models as catalog_models
+from kosh.core import models as core_models
+from kosh.locations import models as location_models
+
+__all__ = ["auth_models", "catalog_models", "core_models", "location_models"]

@@ -1,0 +1,142 @@
+"""Health, metrics and the audit trail."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import JSONResponse, Response
+
+from kosh import __version__
+from kosh.auth.deps import Admin, MaybePrincipal
+from kosh.core import audit
+from kosh.core.deps import SessionDep, SettingsDep
+from kosh.core.errors import AuthenticationError, PermissionDeniedError
+from kosh.core.metrics import DB_POOL
+from kosh.core.pagination import PageDep, next_url
+from kosh.ops import health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/health/ready")
+async def ready(request: Request, settings: SettingsDep) -> Response:
+    checks = await health.readiness(request.app.state.engine, settings)
+    ok = all(c.ok for c in checks.values())
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {k: {"ok": c.ok, **c.detail} for k, c in checks.items()},
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/health")
+async def summary(request: Request, settings: SettingsDep) -> Response:
+    checks = await health.readiness(request.app.state.engine, settings)
+    ok = all(c.ok for c in checks.values())
+    body = {
+        "status": "ok" if ok else "degraded",
+        "version": __version__,
+        "checks": {k: c.ok for k, c in checks.items()},
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/health/detailed")
+async def detailed(
+    request: Request, _: Admin, session: SessionDep, settings: SettingsDep
+) -> Response:
+    body = await health.detailed(request.app.state.engine, session, settings)
+    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+def _loopback_allowed(client: str | None, allowed: list[str]) -> bool:
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    for entry in allowed:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, settings: SettingsDep, principal: MaybePrincipal) -> Response:
+    client = request.client.host if request.client else None
+    if not _loopback_allowed(client, settings.metrics_allow):
+        if principal is None:
+            raise AuthenticationError("Metrics need an admin or metrics-scoped token.")
+        allowed = principal.via == "token" and principal.scopes & {"admin", "metrics"}
+        if not (allowed or (principal.via == "session" and principal.has_role("admin"))):
+            raise PermissionDeniedError("Metrics need an admin or metrics-scoped token.")
+    for state, value in health.pool_stats(request.app.state.engine).items():
+        if isinstance(value, int):
+            DB_POOL.labels(state=state).set(value)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class AuditRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    actor_type: str
+    actor_name: str
+    action: str
+    entity_type: str
+    entity_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+    ip: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRead]
+    total: int
+    next: str | None
+
+
+@router.get("/api/v1/audit", response_model=AuditPage)
+async def audit_events(
+    request: Request,
+    _: Admin,
+    session: SessionDep,
+    page: PageDep,
+    actor: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    entity_type: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=100)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AuditPage:
+    rows, total = await audit.search(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        since=since,
+        until=until,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return AuditPage(
+        items=[AuditRead.model_validate(r) for r in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )

@@ -1,0 +1,145 @@
+// Forms: no double submit, CSRF header, JSON submit to the API with errors placed at the
+// field, and a retry (same Idempotency-Key, so it cannot apply twice) on network failure.
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+
+function setBusy(form, busy) {
+  form.dataset.busy = busy ? "true" : "";
+  for (const button of form.querySelectorAll("button[type=submit], button:not([type])")) {
+    if (busy) {
+      button.dataset.label = button.dataset.label ?? button.textContent;
+      button.textContent = button.dataset.busyText ?? "Working…";
+      button.setAttribute("aria-busy", "true");
+      button.disabled = true;
+    } else {
+      button.textContent = button.dataset.label ?? button.textContent;
+      button.removeAttribute("aria-busy");
+      button.disabled = false;
+    }
+  }
+}
+
+function guard(form) {
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.busy === "true") {
+      event.preventDefault();
+      return;
+    }
+    // Let the browser submit first, then lock the buttons.
+    window.setTimeout(() => setBusy(form, true), 0);
+  });
+}
+
+function formBody(form) {
+  const body = {};
+  for (const element of form.elements) {
+    if (!element.name || element.disabled || element.type === "submit") continue;
+    if (element.type === "checkbox") {
+      body[element.name] = element.checked;
+    } else if (element.value === "" && !element.required) {
+      continue;
+    } else if (element.dataset.type === "int" || element.type === "number") {
+      body[element.name] = /^-?\d+$/.test(element.value) ? Number(element.value) : element.value;
+    } else if (element.dataset.type === "json") {
+      try { body[element.name] = JSON.parse(element.value); } catch { body[element.name] = element.value; }
+    } else {
+      body[element.name] = element.value;
+    }
+  }
+  return body;
+}
+
+function clearErrors(form) {
+  for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  const result = form.querySelector("[data-result]");
+  if (result) { result.textContent = ""; result.classList.remove("error"); }
+}
+
+function showResult(form, message, isError) {
+  const result = form.querySelector("[data-result]");
+  if (!result) return;
+  result.textContent = message;
+  result.classList.toggle("error", Boolean(isError));
+}
+
+function placeErrors(form, problem) {
+  let placed = false;
+  for (const error of problem.errors ?? []) {
+    const loc = (error.loc ?? []).filter((part) => typeof part === "string");
+    const name = loc[loc.length - 1];
+    const slot = name && form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+    if (slot) {
+      slot.textContent = error.msg;
+      form.querySelector(`[name="${CSS.escape(name)}"]`)?.setAttribute("aria-invalid", "true");
+      placed = true;
+    }
+  }
+  showResult(form, problem.detail ?? "The request was refused.", true);
+  return placed;
+}
+
+function retryButton(form, submit) {
+  const result = form.querySelector("[data-result]");
+  if (!result) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "Retry";
+  button.dataset.testid = "retry";
+  button.addEventListener("click", () => submit());
+  result.append(" ", button);
+}
+
+function apiForm(form) {
+  let idempotencyKey = null;
+  const submit = async () => {
+    if (form.dataset.busy === "true") return;
+    clearErrors(form);
+    setBusy(form, true);
+    idempotencyKey = idempotencyKey ?? crypto.randomUUID();
+    let response;
+    try {
+      response = await fetch(form.dataset.api, {
+        method: form.dataset.method ?? "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "x-csrf-token": csrfToken(),
+          "idempotency-key": idempotencyKey,
+        },
+        credentials: "same-origin",
+        body: JSON.stringify(formBody(form)),
+      });
+    } catch {
+      setBusy(form, false);
+      showResult(form, "Network problem: nothing was confirmed. Check the connection and retry.", true);
+      retryButton(form, submit);
+      return;
+    }
+    setBusy(form, false);
+    const payload = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      if (response.status >= 500) retryButton(form, submit);
+      else idempotencyKey = null;
+      placeErrors(form, payload);
+      form.dispatchEvent(new CustomEvent("kosh:error", { detail: payload }));
+      return;
+    }
+    idempotencyKey = null;
+    form.dispatchEvent(new CustomEvent("kosh:success", { detail: payload, bubbles: true }));
+    showResult(form, payload.message ?? form.dataset.success ?? "Done.", false);
+    if (form.dataset.redirect) window.location.assign(form.dataset.redirect);
+    else if (form.hasAttribute("data-reload")) window.setTimeout(() => window.location.reload(), 600);
+    else if (form.hasAttribute("data-reset")) {
+      form.reset();
+      form.querySelector("[autofocus]")?.focus();
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+}
+
+for (const form of document.querySelectorAll("form[data-guard]")) guard(form);
+for (const form of document.querySelectorAll("form[data-api]")) apiForm(form);

@@ -1,0 +1,117 @@
+"""Test fixtures: a real database (SQLite file or a fresh PostgreSQL database per run),
+migrated once by Alembic, emptied after every test; an app and an HTTP client per test.
+
+KOSH_TEST_DB=postgres runs everything on PostgreSQL (KOSH_TEST_PG_URL, default the local
+server). Without a reachable server those tests skip, unless KOSH_TEST_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from kosh.core.config import Settings
+from kosh.core.db import Base, create_engine, create_session_factory
+from kosh.core.migrate import upgrade
+from tests.support import services
+
+ENGINE = os.environ.get("KOSH_TEST_DB", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if ENGINE == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'kosh-test.db'}"
+        return
+    server = services.postgres_url()
+    name = f"kosh_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(services.create_database(server, name))
+    try:
+        yield services.with_database(server, name)
+    finally:
+        asyncio.run(services.drop_database(server, name))
+
+
+@pytest.fixture(scope="session")
+def base_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="development",
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+        migrate_on_start=False,
+        rate_limit="100000/minute",
+        user_rate_limit="100000/minute",
+        login_rate_limit="1000/minute",
+        db_pool_size=20,
+        db_max_overflow=20,
+    )
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    return base_settings.model_copy()
+
+
+@pytest.fixture(scope="session")
+async def engine(base_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(base_settings)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    factory = create_session_factory(engine)
+    yield factory
+    await _empty_tables(engine)
+
+
+@pytest.fixture
+async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessions() as session:
+        yield session
+
+
+async def _empty_tables(engine: AsyncEngine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our table names
+
+
+@pytest.fixture
+async def app(settings: Settings, sessions: async_sessionmaker[AsyncSession]):  # type: ignore[no-untyped-def]
+    from kosh.app import create_app
+
+    application = create_app(settings)
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+pytest_plugins = ["tests.support.fixtures"]
