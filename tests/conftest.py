@@ -26,6 +26,16 @@ from tests.support import services
 ENGINE = os.environ.get("KOSH_TEST_DB", "sqlite")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plain_tracebacks() -> None:
+    """structlog's default console output renders tracebacks with rich, about a second each."""
+    import structlog
+
+    processors = structlog.get_config()["processors"][:-1]
+    renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    structlog.configure(processors=[*processors, renderer])
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if ENGINE == "sqlite":
@@ -114,4 +124,8 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.live_server",  # live_server: the real server in a subprocess
+    "tests.support.browser",  # browser, page: Playwright on Debian's chromium
+]

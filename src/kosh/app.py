@@ -13,6 +13,7 @@ from starlette.responses import Response
 from kosh import __version__
 from kosh.auth import api as auth_api
 from kosh.auth import pages as auth_pages
+from kosh.catalog import api as catalog_api
 from kosh.core.config import Settings, get_settings
 from kosh.core.db import create_engine, create_session_factory
 from kosh.core.errors import install_error_handlers
@@ -20,8 +21,10 @@ from kosh.core.idempotency import IdempotencyMiddleware
 from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddleware
 from kosh.core.migrate import upgrade
 from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
+from kosh.locations import api as locations_api
 from kosh.ops import api as ops_api
 from kosh.ops import pages as ops_pages
+from kosh.stock import api as stock_api
 from kosh.web import pages as web_pages
 from kosh.web import static_files
 from kosh.web.templating import Pages
@@ -30,6 +33,9 @@ UPLOAD_PATHS: tuple[str, ...] = ("/api/v1/boms/imports",)
 FEATURE_ROUTERS = [
     auth_api.router,
     ops_api.router,
+    catalog_api.router,
+    locations_api.router,
+    stock_api.router,
     auth_pages.router,
     ops_pages.router,
     web_pages.router,
@@ -41,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
-    sessions.configure(info={"retry_attempts": settings.db_retry_attempts})
+    sessions.configure(
+        info={"retry_attempts": settings.db_retry_attempts, "pcn_prefix": settings.pcn_prefix}
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,7 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             expose_headers=["x-request-id", "idempotent-replayed", "retry-after"],
         )
-    app.add_middleware(RequestContextMiddleware, settings=settings)
+    app.add_middleware(
+        RequestContextMiddleware, settings=settings, render_page=app.state.pages.error_page
+    )
     return app
 
 

@@ -4,5 +4,16 @@ from kosh.auth import models as auth_models
 from kosh.catalog import models as catalog_models
 from kosh.core import models as core_models
 from kosh.locations import models as location_models
+from kosh.sales import models as sales_models
+from kosh.stock import models as stock_models
+from kosh.storefront import models as storefront_models
 
-__all__ = ["auth_models", "catalog_models", "core_models", "location_models"]
+__all__ = [
+    "auth_models",
+    "catalog_models",
+    "core_models",
+    "location_models",
+    "sales_models",
+    "stock_models",
+    "storefront_models",
+]

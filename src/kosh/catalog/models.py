@@ -18,6 +18,21 @@ class Part(Base):
         CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost_non_negative"),
         Index(None, "mpn"),
         Index(None, "description"),
+        # Search by number / description / MPN with ILIKE: a pg_trgm GIN index on
+        # PostgreSQL (migration 0003 falls back to a plain index when the extension
+        # cannot be created); on SQLite it is a plain composite index.
+        Index(
+            "ix_parts_search",
+            "number",
+            "description",
+            "mpn",
+            postgresql_using="gin",
+            postgresql_ops={
+                "number": "gin_trgm_ops",
+                "description": "gin_trgm_ops",
+                "mpn": "gin_trgm_ops",
+            },
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

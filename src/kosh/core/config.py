@@ -53,6 +53,40 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_upload_bytes: int = Field(default=50 * 1_048_576, gt=0)
 
+    # Bills of materials: spreadsheet uploads and background imports.
+    bom_max_upload_bytes: int = Field(default=25 * 1_048_576, gt=0)
+    bom_max_uncompressed_bytes: int = Field(default=256 * 1_048_576, gt=0)
+    bom_max_compression_ratio: int = Field(default=200, gt=1)
+    bom_max_rows: int = Field(default=250_000, gt=0)
+    bom_import_stale_seconds: int = Field(default=120, ge=10)
+
+    # Alerts: e-mail digest through SMTP (no host = no mail).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, gt=0, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "kosh@localhost"
+    smtp_tls: Literal["off", "starttls", "tls"] = "starttls"
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    alert_recipients: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_digest_minutes: int = Field(default=15, ge=0)
+    alert_due_soon_days: int = Field(default=3, ge=0)
+
+    # Web stores (storefront): webhook intake, the worker's retries, validation, sync back.
+    storefront_max_payload_bytes: int = Field(default=512 * 1024, gt=0)
+    storefront_webhook_rate_limit: str = "12000/minute"
+    storefront_max_attempts: int = Field(default=8, ge=1, le=100)
+    storefront_retry_base_seconds: float = Field(default=2.0, gt=0)
+    storefront_retry_max_seconds: float = Field(default=900.0, gt=0)
+    storefront_lease_seconds: int = Field(default=120, ge=1)
+    storefront_batch_size: int = Field(default=100, ge=1, le=1000)
+    storefront_poll_seconds: float = Field(default=1.0, gt=0)
+    storefront_price_tolerance: float = Field(default=0.25, ge=0)
+    storefront_currencies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    storefront_backorders: bool = True
+    storefront_http_timeout: float = Field(default=15.0, gt=0)
+    storefront_stale_minutes: int = Field(default=15, ge=1)
+
     session_idle_minutes: int = Field(default=60, gt=0)
     session_max_hours: int = Field(default=12, gt=0)
     idempotency_ttl_hours: int = Field(default=24, gt=0)
@@ -60,15 +94,20 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.1", "::1"]
     )
     site_timezone: str = "UTC"
+    pcn_prefix: str = "PCN"
 
-    @field_validator("cors_origins", "metrics_allow", mode="before")
+    @field_validator(
+        "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("rate_limit", "login_rate_limit", "user_rate_limit")
+    @field_validator(
+        "rate_limit", "login_rate_limit", "user_rate_limit", "storefront_webhook_rate_limit"
+    )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         try:
@@ -84,6 +123,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db"
             )
+        return value
+
+    @field_validator("pcn_prefix")
+    @classmethod
+    def _sane_pcn_prefix(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", value):
+            raise ValueError("1-16 of A-Z, a-z, 0-9, '.', '_', '-' starting with a letter or digit")
         return value
 
     @field_validator("site_timezone")

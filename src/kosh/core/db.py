@@ -177,6 +177,11 @@ def transactional(
             with attempt:
                 session.info["after_commit"] = []
                 try:
+                    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+                        # A read before the use case (authentication, a look-up) opened a
+                        # deferred transaction; end it so this one starts with BEGIN
+                        # IMMEDIATE and queues for the write lock instead of failing late.
+                        await session.commit()
                     if not session.in_transaction():
                         await session.connection(execution_options={"kosh_write": True})
                     result = await fn(session, *args, **kwargs)

@@ -28,6 +28,9 @@ log = structlog.get_logger(__name__)
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _NOT_REPLAYED = {b"x-request-id", b"date", b"server", b"content-length", b"set-cookie"}
+# Refused before the use case ran (no or stale credentials or CSRF token, rate limit): the
+# caller fixes that and retries with the same key, which must then run, not replay the refusal.
+_NOT_STORED = {401, 403, 429}
 REPLAY_HEADER = b"idempotent-replayed"
 
 
@@ -108,7 +111,7 @@ class IdempotencyMiddleware:
             await self._release(owner, key)
             raise
         status = captured["status"]
-        if isinstance(status, int) and status < 500:
+        if isinstance(status, int) and status < 500 and status not in _NOT_STORED:
             await self._store(owner, key, status, captured["headers"], bytes(captured["body"]))  # type: ignore[arg-type]
         else:
             await self._release(owner, key)

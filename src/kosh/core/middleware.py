@@ -12,10 +12,18 @@ import time
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kosh.core.config import Settings
-from kosh.core.errors import PROBLEM_JSON, DomainError, PayloadTooLargeError, problem_body
+from kosh.core.errors import (
+    PROBLEM_JSON,
+    DomainError,
+    ErrorPageRenderer,
+    problem_body,
+    wants_html,
+)
 from kosh.core.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 from kosh.core.request_context import accept_or_make_request_id, set_request
 
@@ -80,12 +88,49 @@ def security_headers(settings: Settings, path: str) -> list[tuple[bytes, bytes]]
     return headers
 
 
-class RequestContextMiddleware:
-    """Request id, structured access log, metrics, security headers, time limit, last-resort 500."""
+class BodyTooLargeError(StarletteHTTPException):
+    """Raised from `receive` when a body outgrows its limit. An HTTPException because FastAPI
+    re-raises those from body parsing unchanged (anything else becomes a 400)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The body is larger than {limit} bytes.")
+
+
+class RequestContextMiddleware:
+    """Request id, structured access log, metrics, security headers, time limit, last-resort 500.
+
+    Exceptions escaping the routes end here (this wraps FastAPI's own handlers), so the
+    answer is a problem+json body, or the error page when a browser asked for a page."""
+
+    def __init__(
+        self, app: ASGIApp, settings: Settings, render_page: ErrorPageRenderer | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.render_page = render_page
+
+    async def _answer(
+        self,
+        scope: Scope,
+        send: Send,
+        status: int,
+        title: str,
+        detail: str,
+        code: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        request = Request(scope)
+        if self.render_page is not None and wants_html(request):
+            try:
+                body = problem_body(status=status, title=title, detail=detail, code=code)
+                response = self.render_page(request, body)
+                response.headers.update(headers or {})
+            except Exception:
+                log.exception("error_page_failed")
+            else:
+                await response(scope, _no_body, send)
+                return
+        await send_problem(send, status, title, detail, code, headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,13 +167,19 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_wrapper)
         except DomainError as exc:
             if not status_holder["started"]:
-                await send_problem(
-                    send_wrapper, exc.status, exc.title, exc.message, exc.code, exc.headers
+                await self._answer(
+                    scope, send_wrapper, exc.status, exc.title, exc.message, exc.code, exc.headers
+                )
+        except BodyTooLargeError as exc:
+            if not status_holder["started"]:
+                await self._answer(
+                    scope, send_wrapper, 413, "Payload too large", exc.detail, "payload_too_large"
                 )
         except TimeoutError:
             log.warning("request_timeout", path=scope["path"])
             if not status_holder["started"]:
-                await send_problem(
+                await self._answer(
+                    scope,
                     send_wrapper,
                     503,
                     "Request timed out",
@@ -138,7 +189,8 @@ class RequestContextMiddleware:
         except Exception:
             log.exception("unhandled_error", path=scope["path"])
             if not status_holder["started"]:
-                await send_problem(
+                await self._answer(
+                    scope,
                     send_wrapper,
                     500,
                     "Internal error",
@@ -160,6 +212,10 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _route_template(scope: Scope) -> str:
@@ -204,17 +260,20 @@ class RequestShapeMiddleware:
             if int(declared) > limit:
                 await _too_large(send, limit)
                 return
-            if int(declared) > 0 and path.startswith("/api/"):
-                content_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
-                if content_type not in _BODY_TYPES:
-                    await send_problem(
-                        send,
-                        415,
-                        "Unsupported media type",
-                        "Send the body as application/json (or multipart/form-data for files).",
-                        "unsupported_media_type",
-                    )
-                    return
+        has_body = (declared is not None and int(declared) > 0) or (
+            declared is None and header(scope, b"transfer-encoding") is not None
+        )
+        if has_body and path.startswith("/api/"):
+            content_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
+            if content_type not in _BODY_TYPES:
+                await send_problem(
+                    send,
+                    415,
+                    "Unsupported media type",
+                    "Send the body as application/json (or multipart/form-data for files).",
+                    "unsupported_media_type",
+                )
+                return
 
         received = 0
 
@@ -224,7 +283,8 @@ class RequestShapeMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLargeError(f"The body is larger than {limit} bytes.")
+                    # A chunked body has no Content-Length to refuse up front.
+                    raise BodyTooLargeError(limit)
             return message
 
         await self.app(scope, limited_receive, send)

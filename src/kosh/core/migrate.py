@@ -25,6 +25,20 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+def missing_revisions(current: set[str]) -> set[str]:
+    """Revisions not yet applied to a database at `current`.
+
+    Not `current == head_revisions()`: a revision that another one `depends_on` is applied
+    but no longer listed in alembic_version, so the stored heads can be fewer than the
+    script's heads while nothing is missing."""
+    script = ScriptDirectory.from_config(alembic_config())
+    every = {rev.revision for rev in script.walk_revisions()}
+    if not current:
+        return every
+    applied = {rev.revision for rev in script.iterate_revisions(tuple(current), "base")}
+    return every - applied
+
+
 def _upgrade(connection: Connection, target: str) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})

@@ -8,8 +8,8 @@ import time
 import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kosh.core.config import Settings
@@ -23,14 +23,22 @@ log = structlog.get_logger(__name__)
 class RateLimiter:
     """Counts hits per (scope, identity). A broken Redis fails open, loudly, never closed."""
 
-    def __init__(self, storage_uri: str) -> None:
-        self.storage: Storage = storage_from_string(storage_uri)  # type: ignore[assignment]
+    def __init__(self, storage_uri: str, **options: float | str | bool) -> None:
+        self.storage: Storage = storage_from_string(storage_uri, **options)  # type: ignore[assignment]
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
         if settings.redis_url:
-            return cls("async+" + settings.redis_url)
+            # redis-py (a declared dependency) rather than limits' default coredis; short
+            # timeouts so a dead Redis costs a request one second, not a hang.
+            return cls(
+                "async+" + settings.redis_url,
+                implementation="redispy",
+                key_prefix="kosh",
+                socket_timeout=1.0,
+                socket_connect_timeout=1.0,
+            )
         return cls("async+memory://")
 
     async def hit(self, limit: str, scope: str, identity: str) -> float | None:
@@ -40,8 +48,8 @@ class RateLimiter:
             if await self.strategy.hit(item, scope, identity):
                 return None
             return await self._retry_after(item, scope, identity)
-        except Exception:  # noqa: BLE001 - a limiter outage must not take the site down
-            log.exception("rate_limiter_unavailable", scope=scope)
+        except Exception as exc:  # a limiter outage must not take the site down
+            _unavailable(scope, exc)
             return None
 
     async def exceeded(self, limit: str, scope: str, identity: str) -> float | None:
@@ -51,15 +59,15 @@ class RateLimiter:
             if await self.strategy.test(item, scope, identity):
                 return None
             return await self._retry_after(item, scope, identity)
-        except Exception:  # noqa: BLE001
-            log.exception("rate_limiter_unavailable", scope=scope)
+        except Exception as exc:
+            _unavailable(scope, exc)
             return None
 
     async def clear(self, limit: str, scope: str, identity: str) -> None:
         try:
             await self.strategy.clear(parse(limit), scope, identity)
-        except Exception:  # noqa: BLE001
-            log.exception("rate_limiter_unavailable", scope=scope)
+        except Exception as exc:
+            _unavailable(scope, exc)
 
     async def _retry_after(self, item: RateLimitItem, scope: str, identity: str) -> float:
         stats = await self.strategy.get_window_stats(item, scope, identity)
@@ -69,6 +77,11 @@ class RateLimiter:
         wait = await self.hit(limit, scope, identity)
         if wait is not None:
             raise too_many(scope, wait)
+
+
+def _unavailable(scope: str, exc: Exception) -> None:
+    # One line per refused check, not a traceback: a dead Redis would flood the log.
+    log.warning("rate_limiter_unavailable", scope=scope, error=f"{type(exc).__name__}: {exc}")
 
 
 def too_many(scope: str, wait: float) -> RateLimitedError:

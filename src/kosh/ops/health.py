@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from kosh import __version__
 from kosh.core.config import Settings
 from kosh.core.db import ping, utcnow
-from kosh.core.migrate import current_revisions, head_revisions
+from kosh.core.migrate import current_revisions, head_revisions, missing_revisions
 from kosh.core.models import WorkerHeartbeat
 
 STARTED_AT = time.time()
@@ -32,10 +32,17 @@ async def check_database(engine: AsyncEngine) -> Check:
     try:
         await ping(engine)
         current = await current_revisions(engine)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by type
+        missing = missing_revisions(current)
+    except Exception as exc:  # any failure means "not ready", reported by type
         return Check(False, {"error": type(exc).__name__})
-    head = head_revisions()
-    return Check(current == head, {"revision": sorted(current), "head": sorted(head)})
+    return Check(
+        not missing,
+        {
+            "revision": sorted(current),
+            "head": sorted(head_revisions()),
+            "missing": sorted(missing),
+        },
+    )
 
 
 async def check_redis(settings: Settings) -> Check | None:
@@ -45,7 +52,7 @@ async def check_redis(settings: Settings) -> Check | None:
     try:
         await client.ping()
         return Check(True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return Check(False, {"error": type(exc).__name__})
     finally:
         await client.aclose()
@@ -106,7 +113,7 @@ async def detailed(
     for name, section in DETAILED_SECTIONS.items():
         try:
             checks[name] = await section(session)
-        except Exception as exc:  # noqa: BLE001 - a broken section is reported, not raised
+        except Exception as exc:  # a broken section is reported, not raised
             checks[name] = Check(False, {"error": type(exc).__name__})
     return {
         "status": "ok" if all(c.ok for c in checks.values()) else "degraded",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -100,7 +101,9 @@ class Pages:
     def error_page(self, request: Request, problem: dict[str, Any]) -> Response:
         if problem["status"] == 401:
             target = request.url.path
-            return RedirectResponse(f"/login?next={target}", status_code=303)
+            if request.url.query:
+                target += "?" + request.url.query
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
         return self.render(
             request, "web/error.html", {"problem": problem}, status=problem["status"]
         )

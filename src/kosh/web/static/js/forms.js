@@ -25,10 +25,19 @@ function guard(form) {
       event.preventDefault();
       return;
     }
-    // Let the browser submit first, then lock the buttons.
+    // Mark the form busy at once, so a second submit in the same instant is refused, but
+    // disable the buttons only after the browser has built this submission (a disabled
+    // submitter would drop its name/value from the form data).
+    form.dataset.busy = "true";
     window.setTimeout(() => setBusy(form, true), 0);
   });
 }
+
+// A page restored from the back/forward cache must not keep its forms locked.
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  for (const form of document.querySelectorAll("form[data-guard]")) setBusy(form, false);
+});
 
 function formBody(form) {
   const body = {};

@@ -1,0 +1,72 @@
+"""JSON routes for parts: create, search, read, edit / deactivate, CSV export.
+
+Anyone logged in reads; operators and above create and edit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import StreamingResponse
+
+from kosh.auth.deps import CurrentPrincipal, Operator
+from kosh.catalog import queries as part_queries
+from kosh.catalog import service as part_service
+from kosh.catalog.schemas import PartCreate, PartPage, PartRead, PartUpdate
+from kosh.core.deps import SessionDep
+from kosh.core.pagination import PageDep, next_url
+
+router = APIRouter(prefix="/api/v1", tags=["parts"])
+
+SearchText = Annotated[
+    str | None, Query(max_length=100, description="number prefix, or text in description / MPN")
+]
+
+
+@router.post("/parts", response_model=PartRead, status_code=201)
+async def create_part(body: PartCreate, _: Operator, session: SessionDep) -> PartRead:
+    part = await part_service.create_part(session, data=body)
+    return PartRead.model_validate(part)
+
+
+@router.get("/parts", response_model=PartPage)
+async def list_parts(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    q: SearchText = None,
+    active: bool | None = None,
+) -> PartPage:
+    parts, total = await part_queries.search_parts(
+        session, q=q, active=active, limit=page.limit, offset=page.offset
+    )
+    return PartPage(
+        items=[PartRead.model_validate(p) for p in parts],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+# Declared before /parts/{part_id} so "export.csv" is not taken for an id.
+@router.get("/parts/export.csv", response_class=StreamingResponse)
+async def export_parts(
+    request: Request, _: CurrentPrincipal, q: SearchText = None, active: bool | None = None
+) -> StreamingResponse:
+    return StreamingResponse(
+        part_queries.export_csv(request.app.state.sessions, q=q, active=active),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="parts.csv"'},
+    )
+
+
+@router.get("/parts/{part_id}", response_model=PartRead)
+async def get_part(part_id: int, _: CurrentPrincipal, session: SessionDep) -> PartRead:
+    return PartRead.model_validate(await part_service.get_part_or_raise(session, part_id))
+
+
+@router.patch("/parts/{part_id}", response_model=PartRead)
+async def update_part(part_id: int, body: PartUpdate, _: Operator, session: SessionDep) -> PartRead:
+    part = await part_service.update_part(session, part_id, data=body)
+    return PartRead.model_validate(part)

@@ -1,0 +1,118 @@
+"""Pydantic shapes for parts: create, update, read, page."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
+
+MAX_QTY = 1_000_000_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean_text(value: str) -> str:
+    value = value.strip()
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _non_empty(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+PartNumber = Annotated[
+    str, Field(max_length=64), AfterValidator(_clean_text), AfterValidator(_non_empty)
+]
+Unit = Annotated[str, Field(max_length=16), AfterValidator(_clean_text), AfterValidator(_non_empty)]
+Description = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
+ShortText = Annotated[str, Field(max_length=200), AfterValidator(_clean_text)]
+Mpn = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+Category = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+ReorderPoint = Annotated[StrictInt, Field(ge=0, le=MAX_QTY)]
+UnitCost = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
+
+
+def _none_if_blank(value: str | None) -> str | None:
+    return value or None
+
+
+class PartCreate(BaseModel):
+    """A new part. `number` is unique (409 when taken)."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: PartNumber
+    description: Description = ""
+    unit: Unit = "pcs"
+    category: Annotated[Category | None, AfterValidator(_none_if_blank)] = None
+    manufacturer: Annotated[ShortText | None, AfterValidator(_none_if_blank)] = None
+    mpn: Annotated[Mpn | None, AfterValidator(_none_if_blank)] = None
+    reorder_point: ReorderPoint = 0
+    unit_cost: UnitCost | None = None
+
+
+_NOT_NULL = ("number", "description", "unit", "reorder_point", "active")
+
+
+class PartUpdate(BaseModel):
+    """A change to a part; `version` must be the one read (409 when stale).
+    Fields left out stay as they are; `active: false` deactivates."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: Annotated[StrictInt, Field(ge=1)]
+    number: PartNumber | None = None
+    description: Description | None = None
+    unit: Unit | None = None
+    category: Annotated[Category | None, AfterValidator(_none_if_blank)] = None
+    manufacturer: Annotated[ShortText | None, AfterValidator(_none_if_blank)] = None
+    mpn: Annotated[Mpn | None, AfterValidator(_none_if_blank)] = None
+    reorder_point: ReorderPoint | None = None
+    unit_cost: UnitCost | None = None
+    active: StrictBool | None = None
+
+    @field_validator(*_NOT_NULL, mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent, without `version`."""
+        return self.model_dump(exclude_unset=True, exclude={"version"})
+
+
+class PartRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    number: str
+    description: str
+    unit: str
+    category: str | None
+    manufacturer: str | None
+    mpn: str | None
+    reorder_point: int
+    unit_cost: Decimal | None
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PartPage(BaseModel):
+    items: list[PartRead]
+    total: int
+    next: str | None

@@ -1,0 +1,183 @@
+"""Parts: the rules for creating and changing them, and the lookups other features use.
+
+Part numbers are unique (exact match after trimming); edits carry the `version` that was
+read, so two people editing one part cannot overwrite each other silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from kosh.catalog.models import Part
+from kosh.catalog.schemas import PartCreate, PartUpdate
+from kosh.core import audit
+from kosh.core.db import transactional
+from kosh.core.errors import ConflictError, NotFoundError, field_error
+
+_LOOKUP_CHUNK = 500  # keeps IN (...) lists well under every driver's parameter limit
+
+
+def part_snapshot(part: Part) -> dict[str, Any]:
+    """The audited view of a part (JSON-safe)."""
+    return {
+        "number": part.number,
+        "description": part.description,
+        "unit": part.unit,
+        "category": part.category,
+        "manufacturer": part.manufacturer,
+        "mpn": part.mpn,
+        "reorder_point": part.reorder_point,
+        "unit_cost": None if part.unit_cost is None else str(part.unit_cost),
+        "active": part.active,
+    }
+
+
+def _number_taken(number: str) -> ConflictError:
+    return ConflictError(
+        f"Part number {number!r} already exists.",
+        code="part_number_taken",
+        errors=[field_error(["number"], "already exists")],
+        details={"number": number},
+    )
+
+
+# --- lookups (read-only, no commit) ---------------------------------------------------
+
+
+async def get_part_by_number(session: AsyncSession, number: str) -> Part | None:
+    """The part with exactly this number (surrounding spaces ignored), or None."""
+    result = await session.scalar(select(Part).where(Part.number == number.strip()))
+    return result
+
+
+async def get_part_or_raise(session: AsyncSession, part_id: int) -> Part:
+    """The part with this id; NotFoundError (404, code part_not_found) otherwise."""
+    part = await session.get(Part, part_id)
+    if part is None:
+        raise NotFoundError(f"No part with id {part_id}.", code="part_not_found")
+    return part
+
+
+async def get_part_by_number_or_raise(
+    session: AsyncSession, number: str, *, loc: str = "part_number"
+) -> Part:
+    """The part with this number; NotFoundError (404, code part_not_found) naming `loc`."""
+    part = await get_part_by_number(session, number)
+    if part is None:
+        raise NotFoundError(
+            f"No part numbered {number.strip()!r}.",
+            code="part_not_found",
+            errors=[field_error([loc], "no such part")],
+            details={"part_number": number.strip()},
+        )
+    return part
+
+
+async def parts_by_numbers(session: AsyncSession, numbers: Collection[str]) -> dict[str, Part]:
+    """The known parts among `numbers`, keyed by number; unknown numbers are simply absent."""
+    wanted = sorted({n.strip() for n in numbers if n and n.strip()})
+    found: dict[str, Part] = {}
+    for start in range(0, len(wanted), _LOOKUP_CHUNK):
+        chunk = wanted[start : start + _LOOKUP_CHUNK]
+        for part in await session.scalars(select(Part).where(Part.number.in_(chunk))):
+            found[part.number] = part
+    return found
+
+
+# --- writes ---------------------------------------------------------------------------
+
+
+async def add_parts(session: AsyncSession, parts: Sequence[PartCreate]) -> list[Part]:
+    """Add parts inside the caller's transaction (flushed, audited, never committed).
+
+    Used where creating parts is one step of a larger use case (the BOM import creates the
+    parts it does not know). A number given twice, or one that exists already, is a
+    ConflictError (409, code part_number_taken) and the caller's transaction rolls back.
+    """
+    seen: set[str] = set()
+    for data in parts:
+        if data.number in seen:
+            raise _number_taken(data.number)
+        seen.add(data.number)
+    existing = await parts_by_numbers(session, seen)
+    if existing:
+        raise _number_taken(sorted(existing)[0])
+    created = [Part(**data.model_dump()) for data in parts]
+    session.add_all(created)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent insert of the same number won the race
+        raise ConflictError(
+            "A part number was created by someone else meanwhile; try again.",
+            code="part_number_taken",
+        ) from exc
+    for part in created:
+        await audit.record(
+            session,
+            action="part.create",
+            entity_type="part",
+            entity_id=part.id,
+            after=part_snapshot(part),
+        )
+    return created
+
+
+@transactional
+async def create_part(session: AsyncSession, *, data: PartCreate) -> Part:
+    """Create one part. Rule: the number is unique (409 part_number_taken)."""
+    [part] = await add_parts(session, [data])
+    return part
+
+
+@transactional
+async def update_part(session: AsyncSession, part_id: int, *, data: PartUpdate) -> Part:
+    """Change a part's fields or deactivate it (`active: false`).
+
+    Rules: `data.version` must equal the stored version (409 stale_version, with
+    current_version); a new number must be free (409 part_number_taken). The version goes
+    up by one on every change (the mapper's version counter also catches a race between
+    two updates that both read the same version).
+    """
+    part = await get_part_or_raise(session, part_id)
+    if part.version != data.version:
+        raise ConflictError(
+            "The part was changed by someone else; reload and try again.",
+            code="stale_version",
+            details={"current_version": part.version},
+        )
+    changes = data.changes()
+    new_number = changes.get("number")
+    if new_number is not None and new_number != part.number:
+        other = await get_part_by_number(session, new_number)
+        if other is not None:
+            raise _number_taken(new_number)
+    before = part_snapshot(part)
+    for name, value in changes.items():
+        setattr(part, name, Decimal(value) if name == "unit_cost" and value is not None else value)
+    if part_snapshot(part) == before:
+        return part  # nothing changed: no new version, no audit event
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise ConflictError(
+            "The part was changed by someone else; reload and try again.",
+            code="stale_version",
+        ) from exc
+    except IntegrityError as exc:
+        raise _number_taken(str(new_number)) from exc
+    await audit.record(
+        session,
+        action="part.deactivate" if before["active"] and not part.active else "part.update",
+        entity_type="part",
+        entity_id=part.id,
+        before=before,
+        after=part_snapshot(part),
+    )
+    return part

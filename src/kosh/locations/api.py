@@ -1,0 +1,161 @@
+"""JSON routes for warehouses and locations. Managers and above create them; anyone
+logged in reads (a location's detail lists the PCNs it holds)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from kosh.auth.deps import CurrentPrincipal, Manager
+from kosh.core.deps import SessionDep
+from kosh.core.pagination import PageDep, next_url
+from kosh.locations import service as location_service
+from kosh.locations.models import Warehouse
+from kosh.locations.schemas import (
+    LocationContent,
+    LocationContentPage,
+    LocationCreate,
+    LocationDetail,
+    LocationKind,
+    LocationPage,
+    LocationRead,
+    WarehouseCreate,
+    WarehousePage,
+    WarehouseRead,
+)
+from kosh.stock import queries as stock_queries
+
+router = APIRouter(prefix="/api/v1", tags=["locations"])
+
+DETAIL_CONTENTS = 200
+
+
+def _warehouse(warehouse: Warehouse, mfg_location_id: int | None) -> WarehouseRead:
+    return WarehouseRead(
+        id=warehouse.id,
+        code=warehouse.code,
+        name=warehouse.name,
+        active=warehouse.active,
+        created_at=warehouse.created_at,
+        mfg_location_id=mfg_location_id,
+    )
+
+
+@router.post("/warehouses", response_model=WarehouseRead, status_code=201)
+async def create_warehouse(body: WarehouseCreate, _: Manager, session: SessionDep) -> WarehouseRead:
+    warehouse = await location_service.create_warehouse(session, code=body.code, name=body.name)
+    floor = await location_service.mfg_location(session, warehouse.id)
+    return _warehouse(warehouse, floor.id)
+
+
+@router.get("/warehouses", response_model=WarehousePage)
+async def list_warehouses(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    active: bool | None = None,
+) -> WarehousePage:
+    warehouses, total = await location_service.list_warehouses(
+        session, active=active, limit=page.limit, offset=page.offset
+    )
+    floors = await location_service.mfg_location_ids(session, [w.id for w in warehouses])
+    return WarehousePage(
+        items=[_warehouse(w, floors.get(w.id)) for w in warehouses],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+@router.get("/warehouses/{warehouse_id}", response_model=WarehouseRead)
+async def get_warehouse(
+    warehouse_id: int, _: CurrentPrincipal, session: SessionDep
+) -> WarehouseRead:
+    warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
+    floors = await location_service.mfg_location_ids(session, [warehouse.id])
+    return _warehouse(warehouse, floors.get(warehouse.id))
+
+
+@router.post("/locations", response_model=LocationRead, status_code=201)
+async def create_location(body: LocationCreate, _: Manager, session: SessionDep) -> LocationRead:
+    location = await location_service.create_location(session, **body.model_dump())
+    return LocationRead.model_validate(location)
+
+
+@router.get("/locations", response_model=LocationPage)
+async def list_locations(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    warehouse_id: int | None = None,
+    kind: LocationKind | None = None,
+    active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=64, description="code prefix")] = None,
+) -> LocationPage:
+    locations, total = await location_service.list_locations(
+        session,
+        warehouse_id=warehouse_id,
+        kind=kind,
+        active=active,
+        q=q,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return LocationPage(
+        items=[LocationRead.model_validate(loc) for loc in locations],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+def _contents(lines: list[stock_queries.ContentLine]) -> list[LocationContent]:
+    return [
+        LocationContent(
+            lot_id=c.lot_id,
+            pcn=c.pcn,
+            part_id=c.part_id,
+            part_number=c.part_number,
+            description=c.description,
+            qty=c.qty,
+        )
+        for c in lines
+    ]
+
+
+@router.get("/locations/{location_id}", response_model=LocationDetail)
+async def get_location(
+    location_id: int, _: CurrentPrincipal, session: SessionDep
+) -> LocationDetail:
+    """The location and what it holds (the first 200 PCNs; page through the rest with
+    /locations/{id}/contents)."""
+    location = await location_service.get_location_or_raise(session, location_id)
+    warehouse = await location_service.get_warehouse_or_raise(session, location.warehouse_id)
+    lines, count, units = await stock_queries.location_contents(
+        session, location.id, limit=DETAIL_CONTENTS
+    )
+    return LocationDetail(
+        **LocationRead.model_validate(location).model_dump(),
+        warehouse_code=warehouse.code,
+        contents=_contents(lines),
+        contents_total=count,
+        total_qty=units,
+    )
+
+
+@router.get("/locations/{location_id}/contents", response_model=LocationContentPage)
+async def location_contents(
+    location_id: int,
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+) -> LocationContentPage:
+    location = await location_service.get_location_or_raise(session, location_id)
+    lines, count, _units = await stock_queries.location_contents(
+        session, location.id, limit=page.limit, offset=page.offset
+    )
+    return LocationContentPage(
+        items=_contents(lines), total=count, next=next_url(request, page, count)
+    )

@@ -1,0 +1,92 @@
+"""Pydantic shapes for warehouses and locations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+LocationKind = Literal["storage", "receiving", "mfg_floor", "quarantine", "shipping"]
+Id = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
+
+WarehouseCode = Annotated[
+    str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+LocationCode = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+]
+
+
+class WarehouseCreate(BaseModel):
+    """A new warehouse; its manufacturing-floor location `MFG` comes with it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: WarehouseCode
+    name: str = Field(min_length=1, max_length=200)
+
+
+class WarehouseRead(BaseModel):
+    id: int
+    code: str
+    name: str
+    active: bool
+    created_at: datetime
+    mfg_location_id: int | None
+
+
+class WarehousePage(BaseModel):
+    items: list[WarehouseRead]
+    total: int
+    next: str | None
+
+
+class LocationCreate(BaseModel):
+    """A new location; the code is unique within its warehouse."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    warehouse_id: Id
+    code: LocationCode
+    kind: LocationKind
+    description: str = Field(default="", max_length=200)
+
+
+class LocationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    warehouse_id: int
+    code: str
+    kind: LocationKind
+    description: str
+    active: bool
+    created_at: datetime
+
+
+class LocationPage(BaseModel):
+    items: list[LocationRead]
+    total: int
+    next: str | None
+
+
+class LocationContent(BaseModel):
+    """One PCN held at a location."""
+
+    lot_id: int
+    pcn: str
+    part_id: int
+    part_number: str
+    description: str
+    qty: int
+
+
+class LocationDetail(LocationRead):
+    warehouse_code: str
+    contents: list[LocationContent]
+    contents_total: int
+    total_qty: int
+
+
+class LocationContentPage(BaseModel):
+    items: list[LocationContent]
+    total: int
+    next: str | None

@@ -1,0 +1,1 @@
+"""Customers, sales orders, reservations and shipping."""

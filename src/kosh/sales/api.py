@@ -1,0 +1,188 @@
+"""JSON routes for customers, sales orders and availability."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request
+
+from kosh.auth.deps import CurrentPrincipal, Operator
+from kosh.core.deps import SessionDep
+from kosh.core.pagination import PageDep, next_url
+from kosh.sales import service as sales_service
+from kosh.sales.schemas import (
+    Availability,
+    CustomerCreate,
+    CustomerPage,
+    CustomerRead,
+    LineAdd,
+    OrderCreate,
+    OrderPage,
+    OrderRead,
+    OrderStatus,
+    ShipRequest,
+    Transition,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["sales"])
+
+
+@router.post("/customers", response_model=CustomerRead, status_code=201)
+async def create_customer(body: CustomerCreate, _: Operator, session: SessionDep) -> CustomerRead:
+    customer = await sales_service.create_customer(session, **body.model_dump())
+    return CustomerRead.model_validate(customer)
+
+
+@router.get("/customers", response_model=CustomerPage)
+async def list_customers(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> CustomerPage:
+    rows, total = await sales_service.list_customers(
+        session, q=q, limit=page.limit, offset=page.offset
+    )
+    return CustomerPage(
+        items=[CustomerRead.model_validate(c) for c in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerRead)
+async def get_customer(customer_id: int, _: CurrentPrincipal, session: SessionDep) -> CustomerRead:
+    return CustomerRead.model_validate(await sales_service.get_customer(session, customer_id))
+
+
+@router.post("/sales-orders", response_model=OrderRead, status_code=201)
+async def create_order(body: OrderCreate, _: Operator, session: SessionDep) -> OrderRead:
+    order = await sales_service.create_order(
+        session,
+        customer_id=body.customer_id,
+        warehouse_id=body.warehouse_id,
+        lines=[sales_service.LineRequest(**line.model_dump()) for line in body.lines],
+        currency=body.currency,
+        notes=body.notes,
+        backorder=body.backorder,
+        confirm=body.confirm,
+    )
+    return OrderRead.model_validate(order)
+
+
+@router.get("/sales-orders", response_model=OrderPage)
+async def list_orders(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    status: OrderStatus | None = None,
+    external_id: Annotated[str | None, Query(max_length=64)] = None,
+    external_store: Annotated[str | None, Query(max_length=32)] = None,
+    customer_id: Annotated[int | None, Query(ge=1)] = None,
+) -> OrderPage:
+    rows, total = await sales_service.list_orders(
+        session,
+        status=status,
+        external_id=external_id,
+        external_store=external_store,
+        customer_id=customer_id,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return OrderPage(
+        items=[OrderRead.model_validate(o) for o in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+@router.get("/sales-orders/{order_id}", response_model=OrderRead)
+async def get_order(order_id: int, _: CurrentPrincipal, session: SessionDep) -> OrderRead:
+    return OrderRead.model_validate(await sales_service.get_order(session, order_id))
+
+
+@router.post("/sales-orders/{order_id}/lines", response_model=OrderRead, status_code=201)
+async def add_line(order_id: int, body: LineAdd, _: Operator, session: SessionDep) -> OrderRead:
+    line = sales_service.LineRequest(**body.model_dump(exclude={"version"}))
+    order = await sales_service.add_line(
+        session, order_id=order_id, line=line, version=body.version
+    )
+    return OrderRead.model_validate(order)
+
+
+_EMPTY = Body(default=None)
+
+
+@router.post("/sales-orders/{order_id}/confirm", response_model=OrderRead)
+async def confirm(
+    order_id: int, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+) -> OrderRead:
+    body = body or Transition()
+    order = await sales_service.confirm(
+        session, order_id=order_id, version=body.version, allow_backorder=body.allow_backorder
+    )
+    return OrderRead.model_validate(order)
+
+
+@router.post("/sales-orders/{order_id}/hold", response_model=OrderRead)
+async def hold(
+    order_id: int, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+) -> OrderRead:
+    body = body or Transition()
+    order = await sales_service.hold(
+        session, order_id=order_id, version=body.version, reason=body.reason
+    )
+    return OrderRead.model_validate(order)
+
+
+@router.post("/sales-orders/{order_id}/ship", response_model=OrderRead)
+async def ship(
+    order_id: int, _: Operator, session: SessionDep, body: ShipRequest | None = _EMPTY
+) -> OrderRead:
+    body = body or ShipRequest()
+    quantities = None
+    if body.lines:
+        quantities = {}
+        for line in body.lines:
+            quantities[line.line_id] = quantities.get(line.line_id, 0) + line.qty
+    order = await sales_service.ship(
+        session, order_id=order_id, quantities=quantities, version=body.version
+    )
+    return OrderRead.model_validate(order)
+
+
+@router.post("/sales-orders/{order_id}/cancel", response_model=OrderRead)
+async def cancel(
+    order_id: int, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+) -> OrderRead:
+    body = body or Transition()
+    order = await sales_service.cancel(
+        session, order_id=order_id, version=body.version, reason=body.reason
+    )
+    return OrderRead.model_validate(order)
+
+
+@router.get("/availability", response_model=Availability)
+async def availability(
+    _: CurrentPrincipal,
+    session: SessionDep,
+    warehouse_id: Annotated[int, Query(ge=1)],
+    part_id: Annotated[list[int], Query(min_length=1, max_length=200)],
+) -> Availability:
+    """On hand in storage, reserved by sales orders, and available (= on hand − reserved)."""
+    held = await sales_service.on_hand(session, part_ids=part_id, warehouse_id=warehouse_id)
+    taken = await sales_service.reserved(session, part_ids=part_id, warehouse_id=warehouse_id)
+    return Availability(
+        warehouse_id=warehouse_id,
+        items=[
+            {
+                "part_id": pid,
+                "on_hand": held[pid],
+                "reserved": taken[pid],
+                "available": held[pid] - taken[pid],
+            }
+            for pid in sorted(held)
+        ],
+    )

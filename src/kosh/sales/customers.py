@@ -1,0 +1,177 @@
+"""Customers: one per e-mail address (case-insensitive), so web orders find theirs.
+
+The functions here join the caller's transaction and never commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.core import audit
+from kosh.core.db import utcnow
+from kosh.core.errors import ConflictError, NotFoundError, field_error
+from kosh.sales.models import Customer
+
+
+def email_key(email: str | None) -> str | None:
+    cleaned = (email or "").strip().lower()
+    return cleaned or None
+
+
+def customer_snapshot(customer: Customer) -> dict[str, Any]:
+    return {
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "company": customer.company,
+    }
+
+
+async def get_customer_or_raise(
+    session: AsyncSession, customer_id: int, *, loc: str = "customer_id"
+) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(
+            f"No customer with id {customer_id}.",
+            code="customer_not_found",
+            errors=[field_error([loc], "no such customer")],
+        )
+    return customer
+
+
+async def add_customer(
+    session: AsyncSession,
+    *,
+    name: str,
+    email: str | None = None,
+    phone: str | None = None,
+    company: str | None = None,
+    billing_address: dict[str, Any] | None = None,
+    shipping_address: dict[str, Any] | None = None,
+    notes: str = "",
+) -> Customer:
+    """Insert a customer (audited). An e-mail already on file is 409 customer_email_taken."""
+    key = email_key(email)
+    if key is not None:
+        taken = await session.scalar(select(Customer.id).where(Customer.email_key == key))
+        if taken is not None:
+            raise _email_taken(key, taken)
+    customer = Customer(
+        name=name.strip(),
+        email=email.strip() if email else None,
+        email_key=key,
+        phone=phone or None,
+        company=company or None,
+        billing_address=billing_address,
+        shipping_address=shipping_address,
+        notes=notes,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(customer)
+            await session.flush()
+    except IntegrityError as exc:
+        raise _email_taken(key or "", None) from exc
+    await audit.record(
+        session,
+        action="customer.create",
+        entity_type="customer",
+        entity_id=customer.id,
+        after=customer_snapshot(customer),
+    )
+    return customer
+
+
+def _email_taken(key: str, customer_id: int | None) -> ConflictError:
+    return ConflictError(
+        f"A customer with e-mail {key} exists already.",
+        code="customer_email_taken",
+        errors=[field_error(["email"], "already on file")],
+        details={"customer_id": customer_id} if customer_id else {},
+    )
+
+
+async def find_or_add_by_email(
+    session: AsyncSession,
+    *,
+    name: str,
+    email: str | None,
+    phone: str | None = None,
+    company: str | None = None,
+    billing_address: dict[str, Any] | None = None,
+    shipping_address: dict[str, Any] | None = None,
+) -> Customer:
+    """The customer with this e-mail, created when missing. Two workers creating the same
+    customer at once both end up with the one row (INSERT .. ON CONFLICT DO NOTHING)."""
+    key = email_key(email)
+    if key is None:
+        return await add_customer(
+            session,
+            name=name,
+            phone=phone,
+            company=company,
+            billing_address=billing_address,
+            shipping_address=shipping_address,
+        )
+    found = await session.scalar(select(Customer).where(Customer.email_key == key))
+    if found is not None:
+        return found
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Customer)
+        .values(
+            name=name.strip()[:200] or key,
+            email=(email or "").strip()[:254],
+            email_key=key[:254],
+            phone=(phone or None) and phone[:50],
+            company=(company or None) and company[:200],
+            billing_address=billing_address,
+            shipping_address=shipping_address,
+            notes="",
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["email_key"])
+        .returning(Customer.id)
+    )
+    new_id = await session.scalar(statement)
+    customer = await session.scalar(select(Customer).where(Customer.email_key == key))
+    assert customer is not None  # inserted now or by the transaction we waited for
+    if new_id is not None:
+        await audit.record(
+            session,
+            action="customer.create",
+            entity_type="customer",
+            entity_id=customer.id,
+            after=customer_snapshot(customer),
+        )
+    return customer
+
+
+async def list_customers(
+    session: AsyncSession, *, q: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[Customer], int]:
+    """Customers by name; `q` matches the start of the name, company or e-mail."""
+    query = select(Customer)
+    if q:
+        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"{escaped}%"
+        query = query.where(
+            or_(
+                Customer.name.ilike(pattern, escape="\\"),
+                Customer.company.ilike(pattern, escape="\\"),
+                Customer.email_key.ilike(pattern, escape="\\"),
+            )
+        )
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(Customer.name, Customer.id).limit(limit).offset(offset))
+    return list(rows), int(total or 0)

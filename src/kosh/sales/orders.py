@@ -1,0 +1,611 @@
+"""Sales-order operations that join the caller's transaction (they never commit).
+
+`kosh.sales.service` wraps each in one `@transactional` use case for the API and pages; the
+storefront worker composes them with its own bookkeeping in a single transaction, so a web
+order, its reservations and its staged row change together or not at all.
+
+Status machine: draft -> confirmed (reserved) -> partially_shipped -> shipped, plus on_hold
+(keeps its reservations, cannot ship) and cancelled (releases them). Every transition is
+audited and, for web orders, shipping and cancelling queue a status update for the store in
+the same transaction (the outbox).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from kosh.core import audit
+from kosh.core.db import utcnow
+from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
+from kosh.locations import service as location_service
+from kosh.sales import reservations
+from kosh.sales.models import Customer, SalesOrder, SalesOrderLine
+from kosh.stock import movements as stock_movements
+from kosh.stock.errors import InsufficientStockError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+SHIP_LOCATION_CODE = "SHIP"
+OPEN_STATUSES = ("draft", "confirmed", "partially_shipped", "on_hold")
+SHIPPABLE_STATUSES = ("confirmed", "partially_shipped")
+
+
+@dataclass(frozen=True)
+class NewLine:
+    part_id: int
+    qty: int
+    unit_price: Decimal
+    description: str = ""
+    external_line_id: str | None = None
+
+
+@dataclass
+class ExternalRef:
+    store: str
+    order_id: str
+    status: str | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass
+class Shortage:
+    part_id: int
+    requested: int
+    available: int
+
+
+@dataclass
+class ReserveOutcome:
+    shortages: list[Shortage] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.shortages
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def order_snapshot(order: SalesOrder) -> dict[str, Any]:
+    """The audited view of an order (JSON-safe)."""
+    return {
+        "number": order.number,
+        "status": order.status,
+        "customer_id": order.customer_id,
+        "warehouse_id": order.warehouse_id,
+        "external_store": order.external_store,
+        "external_id": order.external_id,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "part_id": line.part_id,
+                "qty": line.qty,
+                "unit_price": str(line.unit_price),
+                "qty_reserved": line.qty_reserved,
+                "qty_shipped": line.qty_shipped,
+            }
+            for line in order.lines
+        ],
+    }
+
+
+async def load_order(
+    session: AsyncSession, order_id: int, *, for_update: bool = False
+) -> SalesOrder:
+    """The order with its lines; NotFoundError (404 sales_order_not_found) otherwise. With
+    `for_update` the order row is locked (PostgreSQL) so transitions of one order queue."""
+    query = (
+        select(SalesOrder)
+        .where(SalesOrder.id == order_id)
+        .options(selectinload(SalesOrder.lines))
+        .execution_options(populate_existing=True)
+    )
+    if for_update:
+        query = query.with_for_update(of=SalesOrder)
+    order = await session.scalar(query)
+    if order is None:
+        raise NotFoundError(f"No sales order with id {order_id}.", code="sales_order_not_found")
+    return order
+
+
+async def find_external(
+    session: AsyncSession, *, store: str, external_id: str, for_update: bool = False
+) -> SalesOrder | None:
+    """The KOSH order made from a web order, or None."""
+    query = (
+        select(SalesOrder)
+        .where(SalesOrder.external_store == store, SalesOrder.external_id == external_id)
+        .options(selectinload(SalesOrder.lines))
+        .execution_options(populate_existing=True)
+    )
+    if for_update:
+        query = query.with_for_update(of=SalesOrder)
+    return await session.scalar(query)
+
+
+def check_version(order: SalesOrder, version: int | None) -> None:
+    """Optimistic locking: a caller that read an older version gets 409 stale_version."""
+    if version is not None and version != order.version:
+        raise ConflictError(
+            f"Sales order {order.number} was changed meanwhile; reload and try again.",
+            code="stale_version",
+            details={"current_version": order.version},
+        )
+
+
+def _refuse(order: SalesOrder, action: str) -> ConflictError:
+    return ConflictError(
+        f"Sales order {order.number} is {order.status.replace('_', ' ')}; it cannot be {action}.",
+        code="invalid_status",
+        details={"status": order.status},
+    )
+
+
+# --- creating -------------------------------------------------------------------------
+
+
+async def add_order(
+    session: AsyncSession,
+    *,
+    customer: Customer,
+    warehouse_id: int,
+    lines: Sequence[NewLine],
+    number: str | None = None,
+    currency: str | None = None,
+    notes: str = "",
+    backorder: bool = False,
+    external: ExternalRef | None = None,
+) -> SalesOrder:
+    """Insert a draft order with its lines (flushed and audited). Without a `number` the
+    order is numbered SO-<id>."""
+    order = SalesOrder(
+        number=number or f"tmp-{uuid.uuid4().hex}",
+        customer_id=customer.id,
+        warehouse_id=warehouse_id,
+        status="draft",
+        currency=currency,
+        notes=notes,
+        backorder=backorder,
+        external_store=external.store if external else None,
+        external_id=external.order_id if external else None,
+        external_status=external.status if external else None,
+        external_modified_at=external.modified_at if external else None,
+        reopenable=False,
+        lines=[],
+    )
+    order.lines = _make_lines(lines, start=1)
+    session.add(order)
+    await session.flush()
+    if number is None:
+        order.number = f"SO-{order.id:06d}"
+        await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.create",
+        entity_type="sales_order",
+        entity_id=order.id,
+        after=order_snapshot(order),
+    )
+    return order
+
+
+def _make_lines(lines: Sequence[NewLine], *, start: int) -> list[SalesOrderLine]:
+    return [
+        SalesOrderLine(
+            line_no=start + index,
+            part_id=line.part_id,
+            description=line.description[:300],
+            qty=line.qty,
+            unit_price=line.unit_price,
+            qty_reserved=0,
+            qty_shipped=0,
+            external_line_id=line.external_line_id,
+        )
+        for index, line in enumerate(lines)
+    ]
+
+
+async def add_line(session: AsyncSession, order: SalesOrder, line: NewLine) -> SalesOrderLine:
+    """Append a line to a draft order."""
+    if order.status != "draft":
+        raise _refuse(order, "edited (only drafts take new lines)")
+    next_no = max((existing.line_no for existing in order.lines), default=0) + 1
+    [new] = _make_lines([line], start=next_no)
+    order.lines.append(new)
+    order.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.add_line",
+        entity_type="sales_order",
+        entity_id=order.id,
+        after={"line_no": new.line_no, "part_id": new.part_id, "qty": new.qty},
+    )
+    return new
+
+
+async def replace_lines(
+    session: AsyncSession, order: SalesOrder, lines: Sequence[NewLine]
+) -> None:
+    """Swap every line for `lines` (a web order changed in the store before shipping):
+    reservations of the old lines are released first; nothing may have shipped."""
+    if any(line.qty_shipped for line in order.lines):
+        raise _refuse(order, "re-lined after shipping started")
+    before = order_snapshot(order)
+    await release_all(session, order)
+    next_no = max((existing.line_no for existing in order.lines), default=0) + 1
+    order.lines.clear()
+    await session.flush()
+    order.lines.extend(_make_lines(lines, start=next_no))
+    order.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.replace_lines",
+        entity_type="sales_order",
+        entity_id=order.id,
+        before=before,
+        after=order_snapshot(order),
+    )
+
+
+# --- reserving ------------------------------------------------------------------------
+
+
+async def reserve_open(
+    session: AsyncSession, order: SalesOrder, *, allow_short: bool
+) -> ReserveOutcome:
+    """Reserve what each line still needs (ordered − shipped − reserved).
+
+    Per part, everything or, with `allow_short`, as much as is available (the rest stays a
+    backorder). Without `allow_short` a shortage raises InsufficientStockError (409) listing
+    every short part, and the caller's transaction rolls back.
+    """
+    needs: dict[int, int] = defaultdict(int)
+    for line in order.lines:
+        needs[line.part_id] += line.qty_short
+    needs = {part_id: qty for part_id, qty in needs.items() if qty > 0}
+    outcome = ReserveOutcome()
+    if not needs:
+        return outcome
+    held = await reservations.lock(session, part_ids=needs, warehouse_id=order.warehouse_id)
+    stock = await reservations.on_hand(session, part_ids=needs, warehouse_id=order.warehouse_id)
+    granted: dict[int, int] = {}
+    for part_id in sorted(needs):
+        free = max(0, stock[part_id] - held.get(part_id, 0))
+        want = needs[part_id]
+        take = min(want, free)
+        if take < want:
+            outcome.shortages.append(Shortage(part_id=part_id, requested=want, available=free))
+            if not allow_short:
+                continue
+        if take and not await reservations.add(
+            session,
+            part_id=part_id,
+            warehouse_id=order.warehouse_id,
+            qty=take,
+            limit=stock[part_id],
+        ):
+            # The row is locked, so this only happens if on hand moved under us.
+            raise _short_error(order, [Shortage(part_id, want, 0)])
+        granted[part_id] = take
+    if outcome.shortages and not allow_short:
+        raise _short_error(order, outcome.shortages)
+    for line in order.lines:  # hand the granted units to the lines in line order
+        give = min(line.qty_short, granted.get(line.part_id, 0))
+        if give:
+            line.qty_reserved += give
+            granted[line.part_id] -= give
+    await session.flush()
+    return outcome
+
+
+def _short_error(order: SalesOrder, shortages: Sequence[Shortage]) -> InsufficientStockError:
+    first = shortages[0]
+    return InsufficientStockError(
+        f"Not enough stock to reserve sales order {order.number}.",
+        available=first.available,
+        requested=first.requested,
+        extra={
+            "shortages": [
+                {"part_id": s.part_id, "requested": s.requested, "available": s.available}
+                for s in shortages
+            ]
+        },
+    )
+
+
+async def release_all(session: AsyncSession, order: SalesOrder) -> int:
+    """Release every line's reservation; returns the units released."""
+    per_part: dict[int, int] = defaultdict(int)
+    for line in order.lines:
+        per_part[line.part_id] += line.qty_reserved
+    per_part = {part_id: qty for part_id, qty in per_part.items() if qty > 0}
+    if not per_part:
+        return 0
+    await reservations.lock(session, part_ids=per_part, warehouse_id=order.warehouse_id)
+    for part_id in sorted(per_part):
+        await reservations.remove(
+            session, part_id=part_id, warehouse_id=order.warehouse_id, qty=per_part[part_id]
+        )
+    for line in order.lines:
+        line.qty_reserved = 0
+    await session.flush()
+    return sum(per_part.values())
+
+
+# --- transitions ----------------------------------------------------------------------
+
+
+async def confirm_order(
+    session: AsyncSession, order: SalesOrder, *, allow_short: bool | None = None
+) -> ReserveOutcome:
+    """draft / on_hold -> confirmed (or partially_shipped), reserving every open line; a
+    confirmed order with a backorder tries to reserve the rest. Shortages raise 409 unless
+    the order (or `allow_short`) allows a backorder."""
+    if not order.lines:
+        raise RuleViolationError(
+            f"Sales order {order.number} has no lines.",
+            code="order_empty",
+            errors=[field_error(["lines"], "add at least one line")],
+        )
+    short_before = any(line.qty_short for line in order.lines)
+    if order.status in SHIPPABLE_STATUSES and not short_before:
+        raise _refuse(order, "confirmed again (everything is reserved)")
+    if order.status not in ("draft", "on_hold", *SHIPPABLE_STATUSES):
+        raise _refuse(order, "confirmed")
+    before = order.status
+    outcome = await reserve_open(
+        session, order, allow_short=order.backorder if allow_short is None else allow_short
+    )
+    order.status = (
+        "partially_shipped" if any(line.qty_shipped for line in order.lines) else "confirmed"
+    )
+    order.confirmed_at = order.confirmed_at or utcnow()
+    order.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.confirm",
+        entity_type="sales_order",
+        entity_id=order.id,
+        before={"status": before},
+        after={
+            "status": order.status,
+            "reserved": {str(line.line_no): line.qty_reserved for line in order.lines},
+            "short": {s.part_id: s.requested - s.available for s in outcome.shortages},
+        },
+    )
+    return outcome
+
+
+async def hold_order(session: AsyncSession, order: SalesOrder, *, reason: str = "") -> None:
+    """draft / confirmed / partially_shipped -> on_hold. Reservations stay (the goods stay
+    set aside); shipping is refused until the order is confirmed again."""
+    if order.status not in ("draft", *SHIPPABLE_STATUSES):
+        raise _refuse(order, "put on hold")
+    before = order.status
+    order.status = "on_hold"
+    order.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.hold",
+        entity_type="sales_order",
+        entity_id=order.id,
+        before={"status": before},
+        after={"status": "on_hold", "reason": reason},
+    )
+
+
+async def cancel_order(
+    session: AsyncSession,
+    order: SalesOrder,
+    *,
+    reason: str = "",
+    notify_store: bool = True,
+    reopenable: bool = False,
+) -> int:
+    """Any open order -> cancelled, releasing what is reserved (what shipped stays shipped).
+    Returns the units released. A web order's store hears of it through the outbox unless
+    the cancellation came from the store (`notify_store=False`)."""
+    if order.status not in OPEN_STATUSES:
+        raise _refuse(order, "cancelled")
+    before = order.status
+    released = await release_all(session, order)
+    order.status = "cancelled"
+    order.cancelled_at = utcnow()
+    order.updated_at = utcnow()
+    order.reopenable = reopenable
+    await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.cancel",
+        entity_type="sales_order",
+        entity_id=order.id,
+        before={"status": before},
+        after={"status": "cancelled", "released": released, "reason": reason},
+    )
+    if notify_store and order.external_store:
+        await _tell_store(
+            session, order, status="cancelled", note=f"Cancelled in KOSH. {reason}".strip()
+        )
+    return released
+
+
+async def reopen_order(session: AsyncSession, order: SalesOrder) -> None:
+    """A cancelled order that an "undo" left reopenable -> draft, to be applied again."""
+    if order.status != "cancelled" or not order.reopenable:
+        raise _refuse(order, "reopened")
+    order.status = "draft"
+    order.reopenable = False
+    order.cancelled_at = None
+    order.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.reopen",
+        entity_type="sales_order",
+        entity_id=order.id,
+        before={"status": "cancelled"},
+        after={"status": "draft"},
+    )
+
+
+@dataclass(frozen=True)
+class ShippedLine:
+    line_id: int
+    part_id: int
+    qty: int
+    lots: list[dict[str, int]]
+
+
+async def ship_order(
+    session: AsyncSession, order: SalesOrder, *, quantities: Mapping[int, int] | None = None
+) -> list[ShippedLine]:
+    """Ship lines FIFO from storage to the warehouse's shipping location and out of the
+    building (ledger rows of kind 'ship'), releasing the reservation for what shipped.
+
+    `quantities` maps line id -> units; None ships everything still open. A line may ship
+    more than it has reserved only from stock nobody else has reserved (409 otherwise).
+    """
+    if order.status not in SHIPPABLE_STATUSES:
+        raise _refuse(order, "shipped")
+    by_id = {line.id: line for line in order.lines}
+    wanted = _shipment(order, by_id, quantities)
+    parts = {by_id[line_id].part_id for line_id in wanted}
+    held = await reservations.lock(session, part_ids=parts, warehouse_id=order.warehouse_id)
+    stock = await reservations.on_hand(session, part_ids=parts, warehouse_id=order.warehouse_id)
+    # Units beyond a line's own reservation must come out of what is free.
+    extra: dict[int, int] = defaultdict(int)
+    for line_id, qty in wanted.items():
+        line = by_id[line_id]
+        extra[line.part_id] += max(0, qty - line.qty_reserved)
+    for part_id, qty in extra.items():
+        free = stock[part_id] - held.get(part_id, 0)
+        if qty > max(0, free):
+            raise InsufficientStockError(
+                f"Not enough free stock to ship sales order {order.number}.",
+                available=max(0, free),
+                requested=qty,
+                extra={"part_id": part_id},
+            )
+    ship_to = await _ship_location(session, order.warehouse_id)
+    shipped: list[ShippedLine] = []
+    for line_id in sorted(wanted, key=lambda lid: (by_id[lid].part_id, lid)):
+        line, qty = by_id[line_id], wanted[line_id]
+        release = min(qty, line.qty_reserved)
+        await reservations.remove(
+            session, part_id=line.part_id, warehouse_id=order.warehouse_id, qty=release
+        )
+        line.qty_reserved -= release
+        moved = await stock_movements.take_fifo(
+            session,
+            part_id=line.part_id,
+            warehouse_id=order.warehouse_id,
+            qty=qty,
+            to_location_id=ship_to,
+            kind="ship",
+            reference=order.number,
+        )
+        lots = []
+        for piece in moved:
+            await stock_movements.move(
+                session,
+                lot_id=piece.lot_id,
+                from_location_id=ship_to,
+                to_location_id=None,
+                qty=piece.qty,
+                kind="ship",
+                reference=order.number,
+            )
+            lots.append({"lot_id": piece.lot_id, "qty": piece.qty})
+        line.qty_shipped += qty
+        shipped.append(ShippedLine(line_id=line.id, part_id=line.part_id, qty=qty, lots=lots))
+    before = order.status
+    done = all(line.qty_shipped == line.qty for line in order.lines)
+    order.status = "shipped" if done else "partially_shipped"
+    if done:
+        order.shipped_at = utcnow()
+    order.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action="sales_order.ship",
+        entity_type="sales_order",
+        entity_id=order.id,
+        before={"status": before},
+        after={
+            "status": order.status,
+            "shipped": [{"line_id": s.line_id, "qty": s.qty, "lots": s.lots} for s in shipped],
+        },
+    )
+    if order.external_store:
+        summary = ", ".join(f"{s.qty} × line {by_id[s.line_id].line_no}" for s in shipped)
+        if done:
+            await _tell_store(
+                session, order, status="completed", note=f"Shipped by KOSH ({order.number})."
+            )
+        else:
+            await _tell_store(
+                session, order, status=None, note=f"Partly shipped by KOSH: {summary}."
+            )
+    return shipped
+
+
+def _shipment(
+    order: SalesOrder, by_id: dict[int, SalesOrderLine], quantities: Mapping[int, int] | None
+) -> dict[int, int]:
+    if quantities is None:
+        wanted = {line.id: line.qty_open for line in order.lines if line.qty_open > 0}
+    else:
+        wanted = {}
+        for index, (line_id, qty) in enumerate(quantities.items()):
+            line = by_id.get(line_id)
+            if line is None:
+                raise RuleViolationError(
+                    f"Line {line_id} is not on sales order {order.number}.",
+                    code="line_not_on_order",
+                    errors=[field_error(["lines", index, "line_id"], "not on this order")],
+                )
+            if qty > line.qty_open:
+                raise RuleViolationError(
+                    f"Line {line.line_no} has only {line.qty_open} left to ship.",
+                    code="over_shipment",
+                    errors=[field_error(["lines", index, "qty"], f"at most {line.qty_open}")],
+                    details={"line_id": line_id, "open": line.qty_open},
+                )
+            wanted[line_id] = qty
+    if not wanted:
+        raise RuleViolationError(
+            f"Sales order {order.number} has nothing left to ship.", code="nothing_to_ship"
+        )
+    return wanted
+
+
+async def _ship_location(session: AsyncSession, warehouse_id: int) -> int:
+    location = await location_service.location_of_kind(session, warehouse_id, "shipping")
+    if location is None:
+        location = await location_service.ensure_location(
+            session, warehouse_id, SHIP_LOCATION_CODE, "shipping"
+        )
+    return location.id
+
+
+async def _tell_store(
+    session: AsyncSession, order: SalesOrder, *, status: str | None, note: str
+) -> None:
+    # Imported here: the storefront builds on sales, not the other way round; this is the
+    # one place where a sales transition must also write the storefront's outbox.
+    from kosh.storefront import outbox
+
+    await outbox.enqueue_status(session, order=order, status=status, note=note)

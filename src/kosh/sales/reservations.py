@@ -1,0 +1,147 @@
+"""Reservations per (part, warehouse): reserved never exceeds what is on hand in storage.
+
+These functions join the caller's transaction and never commit. Reserving takes the
+aggregate rows of the parts involved `FOR UPDATE` in part-id order (PostgreSQL; on SQLite
+`BEGIN IMMEDIATE` already serialises writers), reads on hand only after holding them, and
+changes them with conditional updates whose row count is checked, so two confirmations
+racing for the last units cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.core.db import utcnow
+from kosh.sales.models import StockReservation
+from kosh.stock import movements as stock_movements
+
+STORAGE_KINDS = ("storage",)
+
+
+async def _ensure_rows(session: AsyncSession, *, part_ids: list[int], warehouse_id: int) -> None:
+    """Create missing aggregate rows (zero reserved); a concurrent creator is no error."""
+    if not part_ids:
+        return
+    values = [
+        {"part_id": part_id, "warehouse_id": warehouse_id, "qty_reserved": 0, "updated_at": utcnow()}
+        for part_id in part_ids
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(StockReservation).values(values)
+    await session.execute(
+        statement.on_conflict_do_nothing(index_elements=["part_id", "warehouse_id"])
+    )
+
+
+async def lock(
+    session: AsyncSession, *, part_ids: Collection[int], warehouse_id: int
+) -> dict[int, int]:
+    """Lock the aggregate rows of `part_ids` (created when missing) in part-id order and
+    return what each has reserved. Call before reading on hand for a reservation."""
+    ordered = sorted(set(part_ids))
+    if not ordered:
+        return {}
+    await _ensure_rows(session, part_ids=ordered, warehouse_id=warehouse_id)
+    rows = await session.execute(
+        select(StockReservation.part_id, StockReservation.qty_reserved)
+        .where(
+            StockReservation.warehouse_id == warehouse_id,
+            StockReservation.part_id.in_(ordered),
+        )
+        .order_by(StockReservation.part_id)
+        .with_for_update()
+    )
+    return {part_id: qty for part_id, qty in rows.tuples()}
+
+
+async def reserved(
+    session: AsyncSession, *, part_ids: Collection[int], warehouse_id: int
+) -> dict[int, int]:
+    """Units reserved per part in the warehouse (0 for parts nobody reserved)."""
+    wanted = sorted(set(part_ids))
+    found: dict[int, int] = dict.fromkeys(wanted, 0)
+    if not wanted:
+        return found
+    rows = await session.execute(
+        select(StockReservation.part_id, StockReservation.qty_reserved).where(
+            StockReservation.warehouse_id == warehouse_id,
+            StockReservation.part_id.in_(wanted),
+        )
+    )
+    found.update(dict(rows.tuples().all()))
+    return found
+
+
+async def on_hand(
+    session: AsyncSession, *, part_ids: Collection[int], warehouse_id: int
+) -> dict[int, int]:
+    """Units in storage locations of the warehouse, per part (0 when there are none)."""
+    wanted = sorted(set(part_ids))
+    if not wanted:
+        return {}
+    counted = await stock_movements.on_hand(
+        session, part_ids=wanted, warehouse_id=warehouse_id, kinds=STORAGE_KINDS
+    )
+    return {part_id: int(counted.get(part_id, 0)) for part_id in wanted}
+
+
+async def available(
+    session: AsyncSession, *, part_ids: Collection[int], warehouse_id: int
+) -> dict[int, int]:
+    """Availability per part = on hand in storage − reserved by sales orders. It can be
+    negative when stock left storage after it was reserved (a pick, a count loss)."""
+    held = await on_hand(session, part_ids=part_ids, warehouse_id=warehouse_id)
+    taken = await reserved(session, part_ids=part_ids, warehouse_id=warehouse_id)
+    return {part_id: held[part_id] - taken.get(part_id, 0) for part_id in held}
+
+
+async def add(
+    session: AsyncSession, *, part_id: int, warehouse_id: int, qty: int, limit: int
+) -> bool:
+    """Reserve `qty` more units if the total stays within `limit` (what is on hand).
+    False, and nothing changed, when it would not; the row must be locked (`lock`)."""
+    if qty <= 0:
+        return True
+    result = await session.execute(
+        update(StockReservation)
+        .where(
+            StockReservation.part_id == part_id,
+            StockReservation.warehouse_id == warehouse_id,
+            StockReservation.qty_reserved + qty <= limit,
+        )
+        .values(qty_reserved=StockReservation.qty_reserved + qty, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def remove(session: AsyncSession, *, part_id: int, warehouse_id: int, qty: int) -> None:
+    """Release `qty` reserved units. Releasing more than is reserved means the aggregate
+    and the order lines disagree: a bug, raised rather than hidden."""
+    if qty <= 0:
+        return
+    result = await session.execute(
+        update(StockReservation)
+        .where(
+            StockReservation.part_id == part_id,
+            StockReservation.warehouse_id == warehouse_id,
+            StockReservation.qty_reserved >= qty,
+        )
+        .values(qty_reserved=StockReservation.qty_reserved - qty, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != 1:
+        raise RuntimeError(
+            f"reservation of part {part_id} in warehouse {warehouse_id} is below {qty}"
+        )
+
+
+def _rowcount(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

@@ -1,0 +1,435 @@
+"""The stock primitives every stock-changing use case is built from. None of them commits:
+they join the caller's transaction, so a pick, a shipment or a job completion is all or
+nothing.
+
+Invariants kept here:
+- a balance never goes negative: each decrement is a conditional UPDATE
+  (`qty = qty - n WHERE ... AND qty >= n`) whose row count is checked, backed by
+  `CHECK (qty >= 0)`;
+- every movement writes exactly one ledger row in the same transaction as the balance
+  change, so replaying the ledger reproduces every balance;
+- locks are taken in one fixed order: lots by ascending id (`SELECT ... FOR UPDATE` on
+  PostgreSQL). Every change to a lot's balances happens under its lot lock, so balance
+  rows are never locked in conflicting orders. SQLite emits no FOR UPDATE; there the write
+  transaction (BEGIN IMMEDIATE) serialises writers and the guarded UPDATE still refuses
+  to go below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.core.actor import current_actor
+from kosh.core.db import utcnow
+from kosh.core.errors import ConflictError, ValidationError, field_error
+from kosh.core.request_context import current_request_id
+from kosh.locations.models import Location
+from kosh.stock.errors import InsufficientStockError
+from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransaction
+from kosh.stock.pcn import is_valid_pcn, next_pcn
+
+MAX_QTY = 1_000_000_000
+_LOCKED = "kosh_locked_lots"
+_MAX_LISTED_LOTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class MovedLine:
+    """One part of a FIFO take: `qty` units of lot `pcn` left `from_location_id`."""
+
+    pcn: str
+    lot_id: int
+    qty: int
+    from_location_id: int
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def check_qty(qty: int, loc: str = "qty") -> None:
+    if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= MAX_QTY:
+        raise ValidationError(
+            "Quantity must be a whole number from 1 to 1,000,000,000.",
+            errors=[field_error([loc], f"must be a whole number from 1 to {MAX_QTY}")],
+        )
+
+
+# --- locks ----------------------------------------------------------------------------
+
+
+def _locked_in_this_transaction(session: AsyncSession) -> set[int]:
+    """Lot ids already locked by the current transaction (remembered per transaction)."""
+    transaction = session.sync_session.get_transaction()
+    remembered = session.info.get(_LOCKED)
+    if remembered is None or remembered[0] is not transaction:
+        remembered = (transaction, set())
+        session.info[_LOCKED] = remembered
+    locked: set[int] = remembered[1]
+    return locked
+
+
+async def lock_lots(session: AsyncSession, lot_ids: Iterable[int]) -> None:
+    """Lock lots FOR UPDATE in ascending id order, skipping those this transaction holds.
+
+    Callers that will move stock of several lots should lock them all up front through
+    this helper, so concurrent use cases always queue in the same order. No-op on SQLite.
+    """
+    if not is_postgres(session):
+        return
+    locked = _locked_in_this_transaction(session)
+    wanted = sorted(set(lot_ids) - locked)
+    if not wanted:
+        return
+    await session.execute(
+        select(Lot.id).where(Lot.id.in_(wanted)).order_by(Lot.id).with_for_update()
+    )
+    locked.update(wanted)
+
+
+# --- balances -------------------------------------------------------------------------
+
+
+async def balance(session: AsyncSession, *, lot_id: int, location_id: int) -> int:
+    """Units of the lot at the location (0 when it never was there)."""
+    qty = await session.scalar(
+        select(StockBalance.qty).where(
+            StockBalance.lot_id == lot_id, StockBalance.location_id == location_id
+        )
+    )
+    return int(qty or 0)
+
+
+async def _decrement(session: AsyncSession, *, lot_id: int, location_id: int, qty: int) -> None:
+    """Take `qty` away, or raise InsufficientStockError (409) with what is available."""
+    result = await session.execute(
+        update(StockBalance)
+        .where(
+            StockBalance.lot_id == lot_id,
+            StockBalance.location_id == location_id,
+            StockBalance.qty >= qty,
+        )
+        .values(qty=StockBalance.qty - qty)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    available = await balance(session, lot_id=lot_id, location_id=location_id)
+    pcn = await session.scalar(select(Lot.pcn).where(Lot.id == lot_id))
+    raise InsufficientStockError(
+        f"Only {available} of PCN {pcn} at location {location_id}; {qty} asked for.",
+        available=available,
+        requested=qty,
+        lots=[{"pcn": pcn, "lot_id": lot_id, "location_id": location_id, "qty": available}],
+    )
+
+
+async def _increment(session: AsyncSession, *, lot_id: int, location_id: int, qty: int) -> None:
+    """Add `qty`, creating the balance row when the lot is new at the location (upsert)."""
+    dialect = postgresql if is_postgres(session) else sqlite
+    statement = dialect.insert(StockBalance).values(lot_id=lot_id, location_id=location_id, qty=qty)
+    statement = statement.on_conflict_do_update(
+        index_elements=[StockBalance.lot_id, StockBalance.location_id],
+        set_={"qty": StockBalance.qty + statement.excluded.qty},
+    )
+    await session.execute(statement)
+
+
+# --- movements ------------------------------------------------------------------------
+
+
+async def move(
+    session: AsyncSession,
+    *,
+    lot_id: int,
+    from_location_id: int | None,
+    to_location_id: int | None,
+    qty: int,
+    kind: str,
+    reference: str | None = None,
+    reason: str | None = None,
+    part_id: int | None = None,
+) -> StockTransaction:
+    """Move `qty` units of a lot and write the ledger row; never commits.
+
+    `from_location_id=None` brings stock in from nowhere (receipt, count gain),
+    `to_location_id=None` sends it to nowhere (consumption, scrap, shipping, count loss).
+    Not enough at the source is InsufficientStockError (409, details.available); the
+    caller's transaction must then roll back (the @transactional use case does).
+    `part_id` saves a look-up when the caller knows the lot's part.
+    """
+    check_qty(qty)
+    if kind not in MOVEMENT_KINDS:
+        raise ValueError(f"unknown movement kind {kind!r}")
+    if from_location_id is None and to_location_id is None:
+        raise ValueError("a movement needs a source or a destination")
+    if from_location_id == to_location_id:
+        raise ValidationError(
+            "Source and destination are the same location.",
+            code="same_location",
+            errors=[field_error(["to_location_id"], "must differ from the source")],
+        )
+    await lock_lots(session, [lot_id])
+    if part_id is None:
+        part_id = await session.scalar(select(Lot.part_id).where(Lot.id == lot_id))
+        if part_id is None:
+            raise ValueError(f"no lot with id {lot_id}")
+    if from_location_id is not None:
+        await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)
+    if to_location_id is not None:
+        await _increment(session, lot_id=lot_id, location_id=to_location_id, qty=qty)
+    actor = current_actor()
+    entry = StockTransaction(
+        at=utcnow(),
+        lot_id=lot_id,
+        part_id=part_id,
+        from_location_id=from_location_id,
+        to_location_id=to_location_id,
+        qty=qty,
+        kind=kind,
+        reference=reference,
+        reason=reason,
+        actor_name=actor.name,
+        actor_id=actor.id,
+        request_id=current_request_id(),
+    )
+    session.add(entry)
+    return entry
+
+
+async def take_fifo(
+    session: AsyncSession,
+    *,
+    part_id: int,
+    warehouse_id: int,
+    qty: int,
+    to_location_id: int | None,
+    kind: str,
+    reference: str | None,
+    from_kinds: tuple[str, ...] = ("storage",),
+    lot_id: int | None = None,
+    reason: str | None = None,
+) -> list[MovedLine]:
+    """Take `qty` units of a part from the warehouse, oldest lot first; never commits.
+
+    Sources are the active locations of `from_kinds` in the warehouse (the destination
+    itself excluded), ordered by lot received_at, lot id, then location id; `lot_id`
+    restricts the take to one lot. The lots are locked (ascending id) before their
+    balances are read, so the allocation is exact. Not enough in all is
+    InsufficientStockError (409) listing what is available; nothing has been changed then.
+    """
+    check_qty(qty)
+    sources = [
+        Location.warehouse_id == warehouse_id,
+        Location.kind.in_(from_kinds),
+        Location.active.is_(True),
+        StockBalance.qty > 0,
+    ]
+    if to_location_id is not None:
+        sources.append(StockBalance.location_id != to_location_id)
+    lot_filter = [Lot.part_id == part_id] + ([Lot.id == lot_id] if lot_id is not None else [])
+
+    if is_postgres(session):
+        has_stock = (
+            exists()
+            .where(StockBalance.lot_id == Lot.id, *sources)
+            .where(Location.id == StockBalance.location_id)
+        )
+        locked = list(
+            await session.scalars(
+                select(Lot.id).where(*lot_filter, has_stock).order_by(Lot.id).with_for_update()
+            )
+        )
+        _locked_in_this_transaction(session).update(locked)
+        # Allocate only from the locked lots: their balances cannot change under us.
+        lot_filter.append(Lot.id.in_(locked))
+
+    rows = (
+        await session.execute(
+            select(StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty)
+            .join(Lot, Lot.id == StockBalance.lot_id)
+            .join(Location, Location.id == StockBalance.location_id)
+            .where(*lot_filter, *sources)
+            .order_by(Lot.received_at, Lot.id, StockBalance.location_id)
+        )
+    ).all()
+
+    plan: list[MovedLine] = []
+    remaining = qty
+    for row_lot_id, pcn, location_id, available in rows:
+        if remaining == 0:
+            break
+        take = min(remaining, int(available))
+        plan.append(MovedLine(pcn=pcn, lot_id=row_lot_id, qty=take, from_location_id=location_id))
+        remaining -= take
+    if remaining:
+        total = sum(int(r.qty) for r in rows)
+        raise InsufficientStockError(
+            f"Only {total} available; {qty} asked for.",
+            available=total,
+            requested=qty,
+            lots=[
+                {"pcn": r.pcn, "lot_id": r.lot_id, "location_id": r.location_id, "qty": r.qty}
+                for r in rows[:_MAX_LISTED_LOTS]
+            ],
+            extra={"part_id": part_id, "warehouse_id": warehouse_id},
+        )
+    for line in plan:
+        await move(
+            session,
+            lot_id=line.lot_id,
+            from_location_id=line.from_location_id,
+            to_location_id=to_location_id,
+            qty=line.qty,
+            kind=kind,
+            reference=reference,
+            reason=reason,
+            part_id=part_id,
+        )
+    return plan
+
+
+async def new_lot(
+    session: AsyncSession,
+    *,
+    part_id: int,
+    pcn: str | None = None,
+    date_code: str | None = None,
+    supplier: str | None = None,
+    reference: str | None = None,
+    received_at: datetime | None = None,
+) -> Lot:
+    """Create an empty lot (flushed, never committed). The PCN is generated (next in
+    sequence) when not given; a given PCN must be valid (422) and new (409 pcn_taken)."""
+    if pcn is None:
+        pcn = await next_pcn(session)
+    else:
+        if not is_valid_pcn(pcn):
+            raise ValidationError(
+                "Invalid PCN.",
+                errors=[field_error(["pcn"], "1-64 of A-Z, a-z, 0-9, '.', '_', '-'")],
+            )
+        if await session.scalar(select(exists().where(Lot.pcn == pcn))):
+            raise _pcn_taken(pcn)
+    lot = Lot(
+        pcn=pcn,
+        part_id=part_id,
+        received_at=received_at or utcnow(),
+        date_code=date_code,
+        supplier=supplier,
+        reference=reference,
+        created_by=current_actor().name,
+    )
+    session.add(lot)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # the same PCN supplied concurrently
+        raise _pcn_taken(pcn) from exc
+    # A new lot is invisible to everyone else until commit: no lock needed.
+    _locked_in_this_transaction(session).add(lot.id)
+    return lot
+
+
+async def receive_lot(
+    session: AsyncSession,
+    *,
+    part_id: int,
+    qty: int,
+    location_id: int,
+    pcn: str | None = None,
+    date_code: str | None = None,
+    supplier: str | None = None,
+    reference: str | None = None,
+    received_at: datetime | None = None,
+    kind: str = "receive",
+    reason: str | None = None,
+) -> Lot:
+    """Create a lot (PCN) of `qty` units at a location and write its ledger row; never
+    commits. Used by receipts (kind receive) and finished assemblies (kind produce).
+
+    The PCN is generated when not given; a given PCN that exists is ConflictError (409
+    pcn_taken). The caller checks the part and the location.
+    """
+    check_qty(qty)
+    lot = await new_lot(
+        session,
+        part_id=part_id,
+        pcn=pcn,
+        date_code=date_code,
+        supplier=supplier,
+        reference=reference,
+        received_at=received_at,
+    )
+    await move(
+        session,
+        lot_id=lot.id,
+        from_location_id=None,
+        to_location_id=location_id,
+        qty=qty,
+        kind=kind,
+        reference=reference,
+        reason=reason,
+        part_id=part_id,
+    )
+    return lot
+
+
+def _pcn_taken(pcn: str) -> ConflictError:
+    return ConflictError(
+        f"PCN {pcn} exists already.",
+        code="pcn_taken",
+        errors=[field_error(["pcn"], "already exists")],
+        details={"pcn": pcn},
+    )
+
+
+async def on_hand(
+    session: AsyncSession,
+    *,
+    part_ids: Collection[int],
+    warehouse_id: int,
+    kinds: tuple[str, ...] = ("storage",),
+) -> dict[int, int]:
+    """Units per part in the warehouse's active locations of `kinds` (the stock FIFO
+    takes from); every requested part is in the answer, 0 when there is none."""
+    answer = dict.fromkeys(part_ids, 0)
+    if not answer:
+        return answer
+    rows = await session.execute(
+        select(Lot.part_id, func.sum(StockBalance.qty))
+        .join(StockBalance, StockBalance.lot_id == Lot.id)
+        .join(
+            Location,
+            and_(
+                Location.id == StockBalance.location_id,
+                Location.warehouse_id == warehouse_id,
+                Location.kind.in_(kinds),
+                Location.active.is_(True),
+            ),
+        )
+        .where(Lot.part_id.in_(list(answer)))
+        .group_by(Lot.part_id)
+    )
+    for part_id, total in rows.tuples():
+        answer[part_id] = int(total or 0)
+    return answer
+
+
+def ledger_view(entry: StockTransaction) -> dict[str, Any]:
+    """A ledger row as the audit trail records it."""
+    return {
+        "lot_id": entry.lot_id,
+        "from_location_id": entry.from_location_id,
+        "to_location_id": entry.to_location_id,
+        "qty": entry.qty,
+        "kind": entry.kind,
+        "reference": entry.reference,
+    }

@@ -1,0 +1,1 @@
+"""Web-store connectors (WooCommerce): webhook intake, staging, the worker, sync back."""

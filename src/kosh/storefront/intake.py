@@ -1,0 +1,284 @@
+"""Webhook intake: verify, store durably, acknowledge. Nothing else, so it stays fast; the
+worker does the real work.
+
+A delivery is committed (one INSERT .. ON CONFLICT DO NOTHING) before the 200 goes out, so
+an acknowledged order is never lost, and the unique key (store, order id, version) makes a
+redelivery a no-op. Bad signatures are refused with 401 and only counted (never stored: they
+come from strangers); a correctly signed body that is not JSON, or a topic that is not an
+order, is stored as `ignored` with the reason and refused with 400.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.core.config import Settings
+from kosh.core.db import transactional, utcnow
+from kosh.core.errors import (
+    AuthenticationError,
+    DomainError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from kosh.core.request_context import current_request_id
+from kosh.storefront import secrets
+from kosh.storefront import woocommerce as wc
+from kosh.storefront.metrics import WEBHOOKS
+from kosh.storefront.models import StagedOrder, Store
+
+CACHE_SECONDS = 5.0
+
+
+class RejectedDeliveryError(DomainError):
+    status, title, code = 400, "Delivery refused", "delivery_refused"
+
+
+@dataclass(frozen=True)
+class StoreKey:
+    id: int
+    code: str
+    secret: str
+    active: bool
+
+
+class StoreCache:
+    """Store id and webhook secret by code, kept a few seconds per process so a burst of
+    deliveries costs one SELECT, not one each (and one decryption)."""
+
+    def __init__(self, ttl: float = CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, StoreKey]] = {}
+
+    async def get(self, session: AsyncSession, settings: Settings, code: str) -> StoreKey | None:
+        now = time.monotonic()
+        hit = self._entries.get(code)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        store = await session.scalar(select(Store).where(Store.code == code))
+        if store is None:
+            self._entries.pop(code, None)
+            return None
+        secret = secrets.resolve(settings, store.code, "webhook_secret", store.webhook_secret_enc)
+        key = StoreKey(id=store.id, code=store.code, secret=secret or "", active=store.active)
+        self._entries[code] = (now, key)
+        return key
+
+    def forget(self, code: str | None = None) -> None:
+        if code is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(code, None)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str  # ping, accepted, duplicate
+    staged_id: int | None = None
+
+
+async def receive_webhook(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    cache: StoreCache,
+    store_code: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> Outcome:
+    """Accept one WooCommerce delivery for `store_code`.
+
+    Rules: an unknown or inactive store is 404; the creation ping (`webhook_id=N`, no
+    signature) is answered (Outcome ping → exactly 200); a body over the storefront limit
+    is 413; a missing or wrong X-WC-Webhook-Signature is 401; a signed delivery that is not
+    an order topic or not a JSON order is stored as ignored and refused (400).
+    """
+    if len(body) > settings.storefront_max_payload_bytes:
+        WEBHOOKS.labels("too_large").inc()
+        raise PayloadTooLargeError(
+            f"The delivery is larger than {settings.storefront_max_payload_bytes} bytes."
+        )
+    store = await cache.get(session, settings, store_code)
+    if store is None or not store.active:
+        WEBHOOKS.labels("unknown_store").inc()
+        raise NotFoundError(f"No active store {store_code!r}.", code="store_not_found")
+    if wc.is_ping(body, headers):
+        WEBHOOKS.labels("ping").inc()
+        return Outcome("ping")
+    if not store.secret or not wc.signature_valid(
+        store.secret, body, headers.get("x-wc-webhook-signature")
+    ):
+        WEBHOOKS.labels("bad_signature").inc()
+        raise AuthenticationError(
+            "The X-WC-Webhook-Signature does not match this store's secret.",
+            code="bad_signature",
+        )
+    if session.in_transaction():
+        # End the read of the store lookup: the write below starts its own (immediate)
+        # transaction, which SQLite needs to queue writers instead of failing them late.
+        await session.commit()
+    kept = {name: headers[name] for name in wc.KEPT_HEADERS if name in headers}
+    topic = headers.get("x-wc-webhook-topic")
+    delivery_id = headers.get("x-wc-webhook-delivery-id")
+    if topic not in wc.ORDER_TOPICS:
+        await _record_rejection(session, store, body, kept, f"topic {topic!r} is not an order topic")
+        raise RejectedDeliveryError(
+            f"Topic {topic!r} is not handled; send order.* topics.", code="unsupported_topic"
+        )
+    payload = wc.decode_payload(body)
+    key = wc.delivery_key(payload, topic=topic, delivery_id=delivery_id, body=body) if payload else None
+    if payload is None or key is None:
+        reason = "the body is not a JSON object" if payload is None else "the order has no id"
+        await _record_rejection(session, store, body, kept, reason)
+        raise RejectedDeliveryError(f"Refused: {reason}.", code="malformed_payload")
+    staged_id = await stage(
+        session,
+        store_id=store.id,
+        key=key,
+        body=body,
+        headers=kept,
+        source="webhook",
+        topic=topic,
+        delivery_id=delivery_id,
+    )
+    WEBHOOKS.labels("accepted" if staged_id is not None else "duplicate").inc()
+    return Outcome("accepted" if staged_id is not None else "duplicate", staged_id)
+
+
+def _staged_values(
+    *,
+    store_id: int,
+    key: wc.DeliveryKey,
+    body: bytes,
+    headers: dict[str, Any],
+    source: str,
+    topic: str | None,
+    delivery_id: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "store_id": store_id,
+        "external_id": key.external_id,
+        "dedupe_key": key.dedupe_key,
+        "source": source,
+        "topic": topic,
+        "delivery_id": (delivery_id or "")[:100] or None,
+        "external_status": key.status,
+        "source_modified_at": key.modified_at,
+        "body": body.decode("utf-8", errors="replace"),
+        "headers": headers,
+        "request_id": current_request_id(),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "reasons": [],
+        "received_at": now,
+    }
+
+
+def _insert(session: AsyncSession) -> Any:
+    return (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+
+
+@transactional
+async def stage(
+    session: AsyncSession,
+    *,
+    store_id: int,
+    key: wc.DeliveryKey,
+    body: bytes,
+    headers: dict[str, Any],
+    source: str,
+    topic: str | None = None,
+    delivery_id: str | None = None,
+) -> int | None:
+    """Store one version of an order as pending; None when it was stored before."""
+    values = _staged_values(
+        store_id=store_id,
+        key=key,
+        body=body,
+        headers=headers,
+        source=source,
+        topic=topic,
+        delivery_id=delivery_id,
+        now=utcnow(),
+    )
+    statement = (
+        _insert(session)(StagedOrder)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["store_id", "external_id", "dedupe_key"])
+        .returning(StagedOrder.id)
+    )
+    return await session.scalar(statement)
+
+
+@transactional
+async def stage_many(
+    session: AsyncSession,
+    *,
+    store_id: int,
+    deliveries: list[tuple[wc.DeliveryKey, bytes]],
+    source: str,
+) -> int:
+    """Store several order versions (a backfill page) in one transaction; returns how many
+    were new."""
+    now = utcnow()
+    new = 0
+    for key, body in deliveries:
+        values = _staged_values(
+            store_id=store_id,
+            key=key,
+            body=body,
+            headers={"source": source},
+            source=source,
+            topic=None,
+            delivery_id=None,
+            now=now,
+        )
+        inserted = await session.scalar(
+            _insert(session)(StagedOrder)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["store_id", "external_id", "dedupe_key"])
+            .returning(StagedOrder.id)
+        )
+        new += inserted is not None
+    return new
+
+
+@transactional
+async def _record_rejection(
+    session: AsyncSession, store: StoreKey, body: bytes, headers: dict[str, Any], reason: str
+) -> None:
+    WEBHOOKS.labels("rejected").inc()
+    now = utcnow()
+    session.add(
+        StagedOrder(
+            store_id=store.id,
+            external_id=None,
+            dedupe_key=f"rejected:{hashlib.sha256(body).hexdigest()}",
+            source="webhook",
+            topic=headers.get("x-wc-webhook-topic"),
+            delivery_id=headers.get("x-wc-webhook-delivery-id"),
+            external_status=None,
+            source_modified_at=now,
+            body=body[:65536].decode("utf-8", errors="replace"),
+            headers=headers,
+            request_id=current_request_id(),
+            status="ignored",
+            attempts=0,
+            next_attempt_at=now,
+            reasons=[{"code": "rejected", "message": f"Refused at intake: {reason}."}],
+            received_at=now,
+            processed_at=now,
+        )
+    )

@@ -1,0 +1,29 @@
+"""Prometheus metrics of the storefront (the worker exposes its own with --metrics-port)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WEBHOOKS = Counter(
+    "kosh_storefront_webhooks_total",
+    "Webhook deliveries received, by outcome",
+    ["outcome"],  # accepted, duplicate, ping, bad_signature, rejected, too_large, unknown_store
+)
+ORDERS = Counter(
+    "kosh_storefront_orders_total",
+    "Staged web orders processed by the worker, by outcome",
+    ["outcome"],  # applied, review, ignored, retried, failed (gave up), lost (claimed elsewhere)
+)
+PROCESSING = Histogram(
+    "kosh_storefront_processing_seconds",
+    "Time to apply one staged web order",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+QUEUE_DEPTH = Gauge(
+    "kosh_storefront_queue_depth", "Staged web orders by status (sampled)", ["status"]
+)
+SYNC_BACK = Counter(
+    "kosh_storefront_sync_back_total",
+    "Status updates sent back to stores, by outcome",
+    ["outcome"],  # sent, retried, failed
+)

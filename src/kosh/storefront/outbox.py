@@ -1,0 +1,223 @@
+"""The sync-back outbox: status updates for the store, written in the transaction that made
+them (a KOSH order shipped or cancelled) and delivered by the worker, at least once, with
+exponential backoff; events of one order go out in order. Exhausted events become `failed`,
+shown on the dashboard, where a person retries them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from kosh.core import audit
+from kosh.core.config import Settings
+from kosh.core.db import transactional, utcnow
+from kosh.core.errors import ConflictError, NotFoundError
+from kosh.sales.models import SalesOrder
+from kosh.storefront import secrets
+from kosh.storefront.backoff import next_delay
+from kosh.storefront.models import OutboxEvent, Store
+from kosh.storefront.woocommerce import Credentials
+
+log = structlog.get_logger(__name__)
+
+
+async def enqueue_status(
+    session: AsyncSession, *, order: SalesOrder, status: str | None, note: str
+) -> OutboxEvent | None:
+    """Queue a status update (and note) for the web order behind `order`; joins the
+    caller's transaction. Nothing is queued when the store is gone."""
+    if not order.external_store or not order.external_id:
+        return None
+    store = await session.scalar(select(Store).where(Store.code == order.external_store))
+    if store is None:
+        log.warning("outbox_store_missing", store=order.external_store, order=order.number)
+        return None
+    event = OutboxEvent(
+        store_id=store.id,
+        sales_order_id=order.id,
+        external_id=order.external_id,
+        kind="order_status",
+        payload={"status": status, "note": note},
+        status="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+@transactional
+async def claim(
+    session: AsyncSession, *, worker_id: str, limit: int, lease_seconds: int
+) -> list[int]:
+    """Lease up to `limit` due events (FOR UPDATE SKIP LOCKED on PostgreSQL), skipping any
+    whose order has an earlier event still pending, so updates arrive in order."""
+    now = utcnow()
+    earlier = aliased(OutboxEvent)
+    ids = list(
+        await session.scalars(
+            select(OutboxEvent.id)
+            .where(
+                OutboxEvent.status == "pending",
+                OutboxEvent.next_attempt_at <= now,
+                or_(
+                    OutboxEvent.claimed_at.is_(None),
+                    OutboxEvent.claimed_at < now - timedelta(seconds=lease_seconds),
+                ),
+                ~exists().where(
+                    and_(
+                        earlier.store_id == OutboxEvent.store_id,
+                        earlier.external_id == OutboxEvent.external_id,
+                        earlier.status == "pending",
+                        earlier.id < OutboxEvent.id,
+                    )
+                ),
+            )
+            .order_by(OutboxEvent.next_attempt_at, OutboxEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OutboxEvent)
+        )
+    )
+    if ids:
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(ids))
+            .values(claimed_by=worker_id, claimed_at=now, attempts=OutboxEvent.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event_id: int
+    external_id: str
+    status: str | None
+    note: str | None
+    credentials: Credentials
+    attempts: int
+
+
+async def prepare(
+    session: AsyncSession, settings: Settings, *, event_id: int, worker_id: str
+) -> Delivery | None:
+    """What to send for a claimed event (None when it is no longer ours). Read-only."""
+    event = await session.get(OutboxEvent, event_id, populate_existing=True)
+    if event is None or event.status != "pending" or event.claimed_by != worker_id:
+        return None
+    store = await session.get(Store, event.store_id)
+    assert store is not None
+    key = secrets.resolve(settings, store.code, "consumer_key", store.consumer_key_enc)
+    secret = secrets.resolve(settings, store.code, "consumer_secret", store.consumer_secret_enc)
+    if not key or not secret:
+        raise MissingCredentialsError(f"store {store.code} has no REST API key and secret")
+    return Delivery(
+        event_id=event.id,
+        external_id=event.external_id,
+        status=event.payload.get("status"),
+        note=event.payload.get("note"),
+        credentials=Credentials(base_url=store.base_url, consumer_key=key, consumer_secret=secret),
+        attempts=event.attempts,
+    )
+
+
+class MissingCredentialsError(Exception):
+    pass
+
+
+@transactional
+async def mark_sent(session: AsyncSession, *, event_id: int, worker_id: str) -> bool:
+    result = await session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.id == event_id,
+            OutboxEvent.claimed_by == worker_id,
+            OutboxEvent.status == "pending",
+        )
+        .values(status="sent", sent_at=utcnow(), claimed_by=None, claimed_at=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@transactional
+async def mark_failed(
+    session: AsyncSession,
+    *,
+    event_id: int,
+    worker_id: str,
+    error: str,
+    settings: Settings,
+    retryable: bool,
+) -> str:
+    """Schedule the next attempt with backoff, or give up (status failed) when attempts are
+    exhausted or the store refused for good. Returns the new status."""
+    event = await session.get(OutboxEvent, event_id, populate_existing=True)
+    if event is None or event.claimed_by != worker_id or event.status != "pending":
+        return "lost"
+    event.last_error = error[:2000]
+    event.claimed_by = None
+    event.claimed_at = None
+    if not retryable or event.attempts >= settings.storefront_max_attempts:
+        event.status = "failed"
+        await audit.record(
+            session,
+            action="storefront.sync_back_failed",
+            entity_type="storefront_outbox",
+            entity_id=event.id,
+            after={"attempts": event.attempts, "error": event.last_error},
+        )
+    else:
+        event.next_attempt_at = utcnow() + next_delay(event.attempts, settings)
+    return event.status
+
+
+@transactional
+async def retry(session: AsyncSession, *, event_id: int) -> OutboxEvent:
+    """Send a failed event again (a person fixed the credentials or the store is back)."""
+    event = await session.get(OutboxEvent, event_id)
+    if event is None:
+        raise NotFoundError(f"No outbox event {event_id}.", code="outbox_event_not_found")
+    if event.status not in ("failed", "pending"):
+        raise ConflictError(
+            f"Outbox event {event_id} is {event.status}.", code="invalid_status"
+        )
+    before = event.status
+    event.status = "pending"
+    event.attempts = 0
+    event.next_attempt_at = utcnow()
+    event.claimed_by = None
+    event.claimed_at = None
+    await audit.record(
+        session,
+        action="storefront.sync_back_retry",
+        entity_type="storefront_outbox",
+        entity_id=event.id,
+        before={"status": before},
+        after={"status": "pending"},
+    )
+    return event
+
+
+def event_view(event: OutboxEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "store_id": event.store_id,
+        "sales_order_id": event.sales_order_id,
+        "external_id": event.external_id,
+        "payload": event.payload,
+        "status": event.status,
+        "attempts": event.attempts,
+        "next_attempt_at": event.next_attempt_at,
+        "last_error": event.last_error,
+        "created_at": event.created_at,
+        "sent_at": event.sent_at,
+    }

@@ -1,0 +1,544 @@
+"""WooCommerce facts in one place: webhook signatures, the order payload (REST API v3
+shape), what makes an order acceptable, and the REST client used for sync back and backfill.
+
+See /docs/runbook.md (storefront) and the WooCommerce sources cited in
+shared/data/woocommerce/WEBHOOKS.md: the signature is base64(HMAC-SHA256(secret, raw body));
+the creation ping is `webhook_id=N`, form-encoded, unsigned, and only a 200 counts; a
+webhook body has the shape of GET /wp-json/wc/v3/orders/<id>.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+
+PING_BODY = re.compile(rb"^webhook_id=\d{1,20}$")
+ORDER_TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored")
+STATUSES = (
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "trash",
+    "checkout-draft",
+)
+CLOSED_STATUSES = ("cancelled", "refunded", "failed", "trash")
+KEPT_HEADERS = (
+    "x-wc-webhook-source",
+    "x-wc-webhook-topic",
+    "x-wc-webhook-resource",
+    "x-wc-webhook-event",
+    "x-wc-webhook-id",
+    "x-wc-webhook-delivery-id",
+    "user-agent",
+    "content-type",
+)
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD
+    BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR
+    FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
+    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT
+    MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG
+    QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB
+    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF
+    XPF YER ZAR ZMW ZWG ZWL""".split()
+)
+CENT = Decimal("0.01")
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+# --- webhook signature ----------------------------------------------------------------
+
+
+def signature(secret: str, body: bytes) -> str:
+    """X-WC-Webhook-Signature for `body`: base64 of the raw HMAC-SHA256."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signature_valid(secret: str, body: bytes, sent: str | None) -> bool:
+    if not sent:
+        return False
+    return hmac.compare_digest(signature(secret, body).encode(), sent.strip().encode())
+
+
+def is_ping(body: bytes, headers: Mapping[str, str]) -> bool:
+    """The request WooCommerce sends when a webhook is created: `webhook_id=N`, unsigned."""
+    return "x-wc-webhook-signature" not in headers and bool(PING_BODY.match(body.strip()))
+
+
+# --- the delivery key -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryKey:
+    """What identifies one version of one order: the order id and its modification time
+    (a redelivery of the same version has the same key; the delivery id is not unique)."""
+
+    external_id: str
+    dedupe_key: str
+    modified_at: datetime
+    status: str | None
+
+
+def parse_time(value: object) -> datetime | None:
+    """A WooCommerce *_gmt timestamp ("2017-03-22T19:28:08", UTC, no zone) as aware UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def delivery_key(
+    payload: Mapping[str, Any], *, topic: str | None, delivery_id: str | None, body: bytes
+) -> DeliveryKey | None:
+    """The key of an order payload, or None when it has no usable order id."""
+    order_id = payload.get("id")
+    if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
+        return None
+    status = payload.get("status")
+    modified_raw = payload.get("date_modified_gmt")
+    modified = parse_time(modified_raw)
+    if topic == "order.deleted" or modified is None:
+        # {"id": N} only: a deletion has no version; the delivery (or body) identifies it.
+        marker = delivery_id or hashlib.sha256(body).hexdigest()
+        event = (topic or "order").removeprefix("order.")
+        return DeliveryKey(
+            external_id=str(order_id),
+            dedupe_key=f"{event}:{marker}"[:200],
+            modified_at=datetime.now(UTC),
+            status="trash" if topic == "order.deleted" else _status(status),
+        )
+    return DeliveryKey(
+        external_id=str(order_id),
+        dedupe_key=str(modified_raw)[:200],
+        modified_at=modified,
+        status=_status(status),
+    )
+
+
+def _status(value: object) -> str | None:
+    return value[:20] if isinstance(value, str) else None
+
+
+# --- the order ------------------------------------------------------------------------
+
+
+@dataclass
+class WebLine:
+    index: int
+    external_line_id: str | None
+    key: str  # the SKU, or product:<id> / variation:<id> when the SKU is empty
+    name: str
+    qty: int
+    unit_price: Decimal  # net of discounts, excluding tax: total / quantity
+    list_unit_price: Decimal  # before discounts: subtotal / quantity
+
+
+@dataclass
+class WebOrder:
+    external_id: str
+    number: str
+    status: str
+    currency: str
+    created_at: datetime | None
+    modified_at: datetime | None
+    customer_name: str
+    email: str | None
+    phone: str | None
+    company: str | None
+    billing: dict[str, Any]
+    shipping: dict[str, Any]
+    note: str
+    lines: list[WebLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    line: int | None = None
+    sku: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.line is not None:
+            found["line"] = self.line
+        if self.sku is not None:
+            found["sku"] = self.sku
+        return found
+
+
+def line_key(item: Mapping[str, Any]) -> str:
+    """How a line finds its part: the SKU, else the product (or variation) id."""
+    sku = item.get("sku")
+    if isinstance(sku, str) and sku.strip():
+        return sku.strip()[:100]
+    variation = item.get("variation_id")
+    if isinstance(variation, int) and variation > 0:
+        return f"variation:{variation}"
+    return f"product:{item.get('product_id')}"
+
+
+def money(value: object) -> Decimal | None:
+    """A WooCommerce money value ("12.00", 12, 3.5) as Decimal; None when unusable."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _text(value: object, limit: int = 200) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def parse_order(
+    payload: Mapping[str, Any],
+    *,
+    now: datetime,
+    currencies: frozenset[str] | None = None,
+    lines_required: bool = True,
+) -> tuple[WebOrder | None, list[Reason]]:
+    """Read an order payload and check everything that needs no database: customer and
+    billing data, positive whole quantities, line and order totals consistent within
+    rounding, a known currency, a sane date. Returns the order and every reason it is not
+    acceptable (the order is None only when it is unreadable)."""
+    reasons: list[Reason] = []
+    order_id = payload.get("id")
+    if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
+        return None, [Reason("no_order_id", "The payload has no positive integer order id.")]
+    status = payload.get("status")
+    if status not in STATUSES:
+        reasons.append(Reason("unknown_status", f"Unknown order status {status!r}."))
+    currency = _text(payload.get("currency"), 3).upper()
+    allowed = currencies or ISO_4217
+    if currency not in ISO_4217 or currency not in allowed:
+        reasons.append(Reason("unknown_currency", f"Currency {currency or '(none)'} is not accepted."))
+    created = parse_time(payload.get("date_created_gmt")) or parse_time(payload.get("date_created"))
+    if created is None:
+        reasons.append(Reason("bad_date", "The order has no readable creation date."))
+    elif created > now + timedelta(days=1) or created < EARLIEST:
+        reasons.append(Reason("bad_date", f"Creation date {created.isoformat()} is not plausible."))
+
+    billing = payload.get("billing") if isinstance(payload.get("billing"), dict) else {}
+    shipping = payload.get("shipping") if isinstance(payload.get("shipping"), dict) else {}
+    name = " ".join(
+        part for part in (_text(billing.get("first_name")), _text(billing.get("last_name"))) if part
+    )
+    email = _text(billing.get("email"), 254) or None
+    company = _text(billing.get("company")) or None
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
+        reasons.append(Reason("bad_email", f"Billing e-mail {email!r} is not an address."))
+    if not billing:
+        reasons.append(Reason("no_billing", "The order has no billing data."))
+    elif not (name or company or email):
+        reasons.append(Reason("no_customer", "Billing has no name, company or e-mail."))
+
+    order = WebOrder(
+        external_id=str(order_id),
+        number=_text(payload.get("number"), 40) or str(order_id),
+        status=str(status) if isinstance(status, str) else "",
+        currency=currency,
+        created_at=created,
+        modified_at=parse_time(payload.get("date_modified_gmt")),
+        customer_name=name or company or (email or "Web customer"),
+        email=email,
+        phone=_text(billing.get("phone"), 50) or None,
+        company=company,
+        billing=dict(billing),
+        shipping=dict(shipping),
+        note=_text(payload.get("customer_note"), 2000),
+    )
+    items = payload.get("line_items")
+    if not isinstance(items, list) or not items:
+        if lines_required:
+            reasons.append(Reason("no_lines", "The order has no line items."))
+        return order, reasons
+    line_sum = Decimal(0)
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            reasons.append(Reason("bad_line", f"Line {index} is not an object.", line=index))
+            continue
+        line, line_reasons = _parse_line(index, item)
+        reasons += line_reasons
+        total = money(item.get("total"))
+        if total is not None:
+            line_sum += total
+        if line is not None:
+            order.lines.append(line)
+    reasons += _check_order_total(payload, line_sum)
+    return order, reasons
+
+
+def _parse_line(index: int, item: Mapping[str, Any]) -> tuple[WebLine | None, list[Reason]]:
+    reasons: list[Reason] = []
+    key = line_key(item)
+    name = _text(item.get("name"), 300)
+    qty_raw = item.get("quantity")
+    qty: int | None = None
+    if isinstance(qty_raw, bool) or not isinstance(qty_raw, int | float):
+        reasons.append(Reason("bad_quantity", f"Line {index} has no quantity.", index, key))
+    elif isinstance(qty_raw, float) and not qty_raw.is_integer():
+        reasons.append(
+            Reason(
+                "bad_quantity",
+                f"Line {index} ({key}) has a fractional quantity {qty_raw}.",
+                index,
+                key,
+            )
+        )
+    elif not 0 < qty_raw <= 1_000_000_000:
+        reasons.append(
+            Reason("bad_quantity", f"Line {index} ({key}) has quantity {qty_raw}.", index, key)
+        )
+    else:
+        qty = int(qty_raw)
+    total = money(item.get("total"))
+    subtotal = money(item.get("subtotal"))
+    if total is None or total < 0 or subtotal is None or subtotal < 0:
+        reasons.append(Reason("bad_line_total", f"Line {index} ({key}) has no usable total.", index, key))
+        return None, reasons
+    price = money(item.get("price"))
+    if qty is not None and price is not None and abs(price * qty - total) > CENT * max(qty, 1):
+        reasons.append(
+            Reason(
+                "line_total_mismatch",
+                f"Line {index} ({key}): {qty} × {price} is not the line total {total}.",
+                index,
+                key,
+            )
+        )
+    if qty is None:
+        return None, reasons
+    return (
+        WebLine(
+            index=index,
+            external_line_id=str(item.get("id")) if item.get("id") is not None else None,
+            key=key,
+            name=name,
+            qty=qty,
+            unit_price=(total / qty).quantize(Decimal("0.0001")),
+            list_unit_price=(subtotal / qty).quantize(Decimal("0.0001")),
+        ),
+        reasons,
+    )
+
+
+def _sum_of(payload: Mapping[str, Any], key: str, amount_key: str = "total") -> Decimal:
+    found = Decimal(0)
+    entries = payload.get(key)
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict):
+                found += money(entry.get(amount_key)) or Decimal(0)
+    return found
+
+
+def _check_order_total(payload: Mapping[str, Any], line_sum: Decimal) -> list[Reason]:
+    """total = line totals (after discounts, before tax) + fees + shipping + all tax."""
+    total = money(payload.get("total"))
+    if total is None:
+        return [Reason("bad_total", "The order has no usable total.")]
+    shipping_total = money(payload.get("shipping_total")) or Decimal(0)
+    tax = money(payload.get("total_tax")) or Decimal(0)
+    fees = _sum_of(payload, "fee_lines")
+    reasons = []
+    shipping_lines = _sum_of(payload, "shipping_lines")
+    if isinstance(payload.get("shipping_lines"), list) and abs(shipping_lines - shipping_total) > CENT:
+        reasons.append(
+            Reason(
+                "shipping_total_mismatch",
+                f"Shipping lines add up to {shipping_lines}, shipping_total says {shipping_total}.",
+            )
+        )
+    expected = line_sum + fees + shipping_total + tax
+    items = payload.get("line_items")
+    tolerance = CENT * (len(items) + 2 if isinstance(items, list) else 2)
+    if abs(expected - total) > tolerance:
+        reasons.append(
+            Reason(
+                "total_mismatch",
+                f"Lines {line_sum} + fees {fees} + shipping {shipping_total} + tax {tax} = "
+                f"{expected}, but the order total is {total}.",
+            )
+        )
+    return reasons
+
+
+def price_reason(line: WebLine, list_price: Decimal | None, tolerance: float) -> Reason | None:
+    """A line whose undiscounted unit price strays from the part's list price by more than
+    `tolerance` (a fraction: 0.25 = 25 %) is suspicious (a wrong mapping, a typo)."""
+    if list_price is None or list_price <= 0:
+        return None
+    deviation = abs(line.list_unit_price - list_price) / list_price
+    if deviation <= Decimal(str(tolerance)):
+        return None
+    return Reason(
+        "price_out_of_tolerance",
+        f"Line {line.index} ({line.key}): unit price {line.list_unit_price} is "
+        f"{deviation:.0%} away from the list price {list_price}.",
+        line.index,
+        line.key,
+    )
+
+
+def decode_payload(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# --- the REST API ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    base_url: str
+    consumer_key: str
+    consumer_secret: str
+
+
+class StoreApiError(Exception):
+    """The store's REST API refused or failed; `retryable` when trying later may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = True):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+def _auth(
+    credentials: Credentials, method: str, url: str, params: Mapping[str, str] | None
+) -> tuple[str, dict[str, str], httpx.BasicAuth | None]:
+    """HTTP Basic over HTTPS; one-legged OAuth 1.0a (HMAC-SHA1, query signature) over plain
+    HTTP, where WooCommerce refuses Basic auth."""
+    full = str(httpx.URL(url, params=dict(params or {})))
+    if full.startswith("https://"):
+        return full, {}, httpx.BasicAuth(credentials.consumer_key, credentials.consumer_secret)
+    from authlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_QUERY, ClientAuth
+
+    signer = ClientAuth(
+        credentials.consumer_key,
+        credentials.consumer_secret,
+        signature_method=SIGNATURE_HMAC_SHA1,
+        signature_type=SIGNATURE_TYPE_QUERY,
+    )
+    signed, headers, _ = signer.sign(method, full, {}, b"")
+    return signed, dict(headers), None
+
+
+async def _call(
+    client: httpx.AsyncClient,
+    credentials: Credentials,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    body: Any = None,
+) -> httpx.Response:
+    url = credentials.base_url.rstrip("/") + path
+    signed, headers, basic = _auth(credentials, method, url, params)
+    try:
+        response = await client.request(
+            method,
+            signed,
+            json=body,
+            headers={**headers, "accept": "application/json"},
+            auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.TimeoutException as exc:
+        raise StoreApiError(f"{method} {path}: the store did not answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise StoreApiError(f"{method} {path}: {type(exc).__name__}") from exc
+    if response.status_code >= 400:
+        retryable = response.status_code in (408, 409, 425, 429) or response.status_code >= 500
+        raise StoreApiError(
+            f"{method} {path}: HTTP {response.status_code} {response.text[:200]}",
+            status=response.status_code,
+            retryable=retryable,
+        )
+    return response
+
+
+async def update_order_status(
+    client: httpx.AsyncClient,
+    credentials: Credentials,
+    *,
+    order_id: str,
+    status: str | None,
+    note: str | None,
+) -> None:
+    """PUT /wp-json/wc/v3/orders/<id> {"status": ...}, then add the note
+    (POST .../orders/<id>/notes). Both are safe to repeat."""
+    if status:
+        await _call(
+            client, credentials, "PUT", f"/wp-json/wc/v3/orders/{order_id}", body={"status": status}
+        )
+    if note:
+        await _call(
+            client,
+            credentials,
+            "POST",
+            f"/wp-json/wc/v3/orders/{order_id}/notes",
+            body={"note": note, "customer_note": False},
+        )
+
+
+async def list_orders(
+    client: httpx.AsyncClient,
+    credentials: Credentials,
+    *,
+    modified_after: datetime,
+    page: int,
+    per_page: int = 100,
+) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
+    """One page of GET /wp-json/wc/v3/orders modified after a time (GMT), oldest first,
+    as (order, its JSON) pairs, and the page count (X-WP-TotalPages)."""
+    response = await _call(
+        client,
+        credentials,
+        "GET",
+        "/wp-json/wc/v3/orders",
+        params={
+            "modified_after": modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "dates_are_gmt": "true",
+            "orderby": "modified",
+            "order": "asc",
+            "per_page": str(per_page),
+            "page": str(page),
+        },
+    )
+    try:
+        orders = response.json()
+    except ValueError as exc:
+        raise StoreApiError("GET orders: the answer is not JSON", retryable=False) from exc
+    if not isinstance(orders, list):
+        raise StoreApiError("GET orders: the answer is not a list", retryable=False)
+    pages = int(response.headers.get("x-wp-totalpages", "1") or 1)
+    found = [
+        (order, json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode())
+        for order in orders
+        if isinstance(order, dict)
+    ]
+    return found, pages
