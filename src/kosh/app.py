@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
@@ -13,7 +13,10 @@ from starlette.responses import Response
 from kosh import __version__
 from kosh.auth import api as auth_api
 from kosh.auth import pages as auth_pages
+from kosh.bom import api as bom_api
+from kosh.bom import runner as bom_runner
 from kosh.catalog import api as catalog_api
+from kosh.catalog import pages as catalog_pages
 from kosh.core.config import Settings, get_settings
 from kosh.core.db import create_engine, create_session_factory
 from kosh.core.errors import install_error_handlers
@@ -22,9 +25,16 @@ from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddlewar
 from kosh.core.migrate import upgrade
 from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
 from kosh.locations import api as locations_api
+from kosh.locations import pages as locations_pages
 from kosh.ops import api as ops_api
 from kosh.ops import pages as ops_pages
+from kosh.sales import api as sales_api
+from kosh.sales import pages as sales_pages
 from kosh.stock import api as stock_api
+from kosh.stock import label_api as stock_label_api
+from kosh.stock import pages as stock_pages
+from kosh.storefront import api as storefront_api
+from kosh.storefront import pages as storefront_pages
 from kosh.web import pages as web_pages
 from kosh.web import static_files
 from kosh.web.templating import Pages
@@ -36,10 +46,23 @@ FEATURE_ROUTERS = [
     catalog_api.router,
     locations_api.router,
     stock_api.router,
+    stock_label_api.router,
+    sales_api.router,
+    storefront_api.router,
+    bom_api.router,
     auth_pages.router,
     ops_pages.router,
+    stock_pages.router,
+    catalog_pages.router,
+    locations_pages.router,
+    sales_pages.router,
+    storefront_pages.router,
     web_pages.router,
     static_files.router,
+]
+# Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
+FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
+    bom_runner.lifespan,
 ]
 
 
@@ -55,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade(engine)
-        yield
+        async with AsyncExitStack() as stack:
+            for feature_lifespan in FEATURE_LIFESPANS:
+                await stack.enter_async_context(feature_lifespan(app))
+            yield
         await engine.dispose()
 
     app = FastAPI(

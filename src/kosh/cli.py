@@ -196,6 +196,164 @@ def check_config() -> None:
     typer.echo("configuration OK")
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Drain what is due, then exit.")] = False,
+    metrics_port: Annotated[
+        int, typer.Option(help="Serve Prometheus metrics on this port (0 = off).")
+    ] = 0,
+) -> None:
+    """Apply staged web orders, send status updates back to the stores, write a heartbeat."""
+    import signal
+
+    from kosh.core.db import create_engine, create_session_factory
+    from kosh.core.logging import configure_logging
+    from kosh.worker import Worker
+
+    settings = load_settings()
+    configure_logging(settings)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+
+    async def main() -> None:
+        engine = create_engine(settings)
+        sessions = create_session_factory(engine)
+        sessions.configure(
+            info={"retry_attempts": settings.db_retry_attempts, "pcn_prefix": settings.pcn_prefix}
+        )
+        runner = Worker(settings, sessions)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, runner.stop.set)
+        try:
+            stats = await runner.run(once=once)
+        finally:
+            await engine.dispose()
+        if once:
+            typer.echo(" ".join(f"{k}={v}" for k, v in stats.as_dict().items()))
+
+    asyncio.run(main())
+
+
+storefront_app = typer.Typer(help="Web stores (WooCommerce).", no_args_is_help=True)
+app.add_typer(storefront_app, name="storefront")
+
+
+@storefront_app.command("sync")
+def storefront_sync(
+    since: Annotated[str, typer.Option(help="Orders modified after this time (ISO, UTC).")],
+    store: Annotated[
+        list[str] | None, typer.Option("--store", help="Store code (default: every store).")
+    ] = None,
+) -> None:
+    """Backfill: page through the store's orders and stage those whose webhook never came."""
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from kosh.core.errors import DomainError
+    from kosh.storefront import backfill
+    from kosh.storefront import service as storefront_service
+    from kosh.storefront.woocommerce import StoreApiError
+
+    settings = load_settings()
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise _fail(f"error: --since {since!r} is not an ISO date or time") from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            codes = store or [s.code for s in await storefront_service.list_stores(session)]
+        async with httpx.AsyncClient(timeout=settings.storefront_http_timeout) as http:
+            return [
+                await backfill.sync_store(sessions, settings, http, store_code=code, since=moment)
+                for code in codes
+            ]
+
+    try:
+        results = run_with_database(settings, work)
+    except (DomainError, StoreApiError) as exc:
+        raise _fail(f"error: {exc}") from None
+    for result in results:
+        typer.echo(
+            f"{result.store}: {result.seen} orders on {result.pages} page(s), "
+            f"{result.staged} newly staged"
+        )
+
+
+@app.command()
+def verify(
+    show: Annotated[int, typer.Option(help="Differences to print at most.")] = 50,
+) -> None:
+    """Replay the stock ledger and compare it with the balances; exit 1 on any drift."""
+    from kosh.stock import verify as stock_verify
+
+    settings = load_settings()
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await stock_verify.verify(session)
+
+    report = run_with_database(settings, work)
+    typer.echo(
+        f"ledger rows {report.ledger_rows}, balances {report.balance_rows}, "
+        f"drift {report.drift_count} ({report.duration_ms} ms)"
+    )
+    for drift in report.differences[:show]:
+        typer.echo(
+            f"  lot {drift.lot_id} at location {drift.location_id}: "
+            f"ledger {drift.ledger_qty} != balance {drift.balance_qty}"
+        )
+    if not report.ok:
+        raise _fail(f"DRIFT: {report.drift_count} balance(s) differ from the ledger")
+    typer.echo("OK: every balance matches the ledger")
+
+
+@app.command("demo-data")
+def demo_data(
+    scale: Annotated[
+        int, typer.Option(help="Generate N parts of bulk scale data (0: the small demo site).")
+    ] = 0,
+    lots_per_part: Annotated[int, typer.Option(help="PCNs per part (--scale).")] = 3,
+    ledger_rows: Annotated[
+        int | None, typer.Option(help="Ledger rows (--scale); default 10 per part.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+) -> None:
+    """Load a realistic small demo site, or with --scale N a large data set for benchmarks.
+
+    Each refuses politely, changing nothing, when its warehouse (MAIN / SCALE) exists."""
+    import time
+
+    from kosh.core.migrate import upgrade
+    from kosh.stock import demo
+
+    settings = load_settings()
+    if scale < 0 or lots_per_part < 1 or (ledger_rows is not None and ledger_rows < 0):
+        raise _fail("error: --scale, --lots-per-part and --ledger-rows must be positive", 2)
+
+    async def work(sessions, engine):  # type: ignore[no-untyped-def]
+        if settings.migrate_on_start:
+            await upgrade(engine)
+        async with sessions() as session:
+            session.info["pcn_prefix"] = settings.pcn_prefix
+            if not scale:
+                return await demo.load_demo_site(session, seed=seed)
+            plan = demo.scale_plan(scale, lots_per_part=lots_per_part, ledger_rows=ledger_rows)
+            result = await demo.load_scale_data(session, plan, seed=seed)
+            if result.created:
+                await demo.analyze(session)
+            return result
+
+    started = time.perf_counter()
+    result = run_with_database(settings, work)
+    typer.echo(f"{result.message} ({time.perf_counter() - started:.1f} s)")
+
+
 def main() -> None:
     app()
 

@@ -32,6 +32,16 @@ async def test_passwords_are_stored_as_argon2id(make_user, session: AsyncSession
     assert PASSWORD not in stored
 
 
+def test_production_hasher_is_argon2id_with_real_cost() -> None:
+    # the tests swap in a cheap hasher; the dummy hash was made by the real one at import
+    from kosh.auth.service import _DUMMY_HASH
+
+    params = dict(p.split("=") for p in _DUMMY_HASH.split("$")[3].split(","))
+    assert _DUMMY_HASH.startswith("$argon2id$v=19$")
+    assert int(params["m"]) >= 19_456  # OWASP minimum: 19 MiB
+    assert int(params["t"]) >= 2
+
+
 async def test_json_login_opens_a_session(
     client: httpx.AsyncClient, make_user, session: AsyncSession
 ) -> None:

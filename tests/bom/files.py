@@ -108,7 +108,7 @@ def csv_file(
     return path
 
 
-def encrypted_xlsx(path: Path, rows: Rows, password: str = "secret") -> Path:
+def encrypted_xlsx(path: Path, rows: Rows, password: str = "secret") -> Path:  # noqa: S107
     from msoffcrypto.format.ooxml import OOXMLFile
 
     plain = io.BytesIO()

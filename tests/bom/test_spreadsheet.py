@@ -108,7 +108,10 @@ REAL_FILES = [
     ),
     (
         "muonpi_cdu-lite_jlcpcb_bom.xlsx", "xlsx", "cdu-lite-bom", 1,
-        {"refdes": "Designator", "value": "Comment", "footprint": "Footprint", "part_number": "LCSC"},
+        {
+            "refdes": "Designator", "value": "Comment", "footprint": "Footprint",
+            "part_number": "LCSC",
+        },
         46, 45, 0, 1,
     ),
     (
@@ -133,7 +136,7 @@ def test_every_real_file_is_covered(data_dir: Path) -> None:
     ("name", "kind", "sheet", "header_row", "mapping", "rows", "lines", "errors", "warnings"),
     REAL_FILES,
 )
-def test_real_file(  # noqa: PLR0913
+def test_real_file(
     data_dir: Path,
     name: str,
     kind: str,
@@ -243,7 +246,8 @@ def test_header_row_and_mapping_overrides(data_dir: Path) -> None:
     assert named_mapping(chosen)["part_number"] == "Description / Value"
     assert named_mapping(by_letter)["part_number"] == "Description / Value"
     assert "notes" not in by_letter.mapping
-    assert wrong_row.lines == [] and wrong_row.error_count >= 1
+    assert wrong_row.lines == []
+    assert wrong_row.error_count >= 1
     assert unknown.problems[0].column == "colour"
     assert missing.problems[0].message == "no column 'Price' in the header row"
 
@@ -286,9 +290,7 @@ def test_xlsm_is_recognised(tmp_path: Path) -> None:
         for item in source.infolist():
             data = source.read(item)
             if item.filename == "[Content_Types].xml":
-                data = data.replace(
-                    b"sheet.main+xml", b"sheet.macroEnabled.main+xml", 1
-                )
+                data = data.replace(b"sheet.main+xml", b"sheet.macroEnabled.main+xml", 1)
             target.writestr(item, data)
 
     assert check_file(macro, LIMITS).kind is FileKind.XLSM
@@ -303,7 +305,9 @@ def test_data_starting_off_a1_keeps_row_numbers_and_letters(tmp_path: Path, make
     if maker == "xlsx":
         path = files.xlsx_with(tmp_path / "off.xlsx", build)
     else:
-        path = files.xls(tmp_path / "off.xls", [[], [], ["", "", "Ref", "Qty", "PN"], ["", "", "R1", 1, "P-1"]])
+        path = files.xls(
+            tmp_path / "off.xls", [[], [], ["", "", "Ref", "Qty", "PN"], ["", "", "R1", 1, "P-1"]]
+        )
 
     result = read(path, mapping={"part_number": "E"})
 
@@ -575,7 +579,8 @@ def test_100k_rows_stream_with_bounded_memory(tmp_path: Path, maker: str) -> Non
     assert len(result.lines) == 500
     assert sum(line.qty for line in result.lines) == 100_000
     assert result.rows_merged == 99_500
-    assert len(result.problems) == 1_000 and result.problems_truncated
+    assert len(result.problems) == 1_000
+    assert result.problems_truncated
     # Python-side memory stays far below the rows' size: rows are never all held at once.
     assert peak < 60 * 1024 * 1024
 
@@ -616,32 +621,41 @@ def test_quantities_accepted(cell: object, value: int | None) -> None:
 )
 def test_quantities_refused(cell: object) -> None:
     parsed = parse_quantity(cell)  # type: ignore[arg-type]
-    assert parsed.value is None and parsed.error
+    assert parsed.value is None
+    assert parsed.error
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def outcome(path: Path) -> int:
+    """200 for a readable result, else the refusal's status (which must be a 4xx)."""
+    try:
+        read(path)
+    except (SpreadsheetError, FileTooLargeError) as exc:
+        return exc.status
+    return 200
+
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
 @given(content=st.binary(min_size=0, max_size=4096))
 def test_any_bytes_read_or_refused_cleanly(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "fuzz.xlsx"
     path.write_bytes(content)
-    try:
-        result = read(path)
-    except (SpreadsheetError, FileTooLargeError) as exc:
-        assert 400 <= exc.status < 500
-    else:
-        assert result.rows_read >= 0
+    status = outcome(path)
+    assert status == 200 or 400 <= status < 500
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@FUZZ
 @given(content=st.binary(min_size=30, max_size=3000), cut=st.integers(0, 100))
-def test_damaged_real_xlsx_read_or_refused_cleanly(tmp_path: Path, content: bytes, cut: int) -> None:
+def test_damaged_xlsx_read_or_refused_cleanly(tmp_path: Path, content: bytes, cut: int) -> None:
     source = files.xlsx(tmp_path / "src.xlsx", [HEADER, ["R1", 1, "P-1", "x"]])
     data = bytearray(source.read_bytes())
     start = len(data) * cut // 100
     data[start : start + len(content)] = content
     path = tmp_path / "damaged.xlsx"
     path.write_bytes(bytes(data))
-    try:
-        read(path)
-    except (SpreadsheetError, FileTooLargeError) as exc:
-        assert 400 <= exc.status < 500
+    status = outcome(path)
+    assert status == 200 or 400 <= status < 500

@@ -42,7 +42,8 @@ async def test_create_and_read(client: httpx.AsyncClient, operator_headers) -> N
 async def test_duplicate_number_is_409_problem(client: httpx.AsyncClient, operator_headers) -> None:  # type: ignore[no-untyped-def]
     await _create(client, operator_headers, number="DUP", description="a", unit="pcs")
     response = await client.post(
-        "/api/v1/parts", json={"number": "DUP", "description": "b", "unit": "pcs"},
+        "/api/v1/parts",
+        json={"number": "DUP", "description": "b", "unit": "pcs"},
         headers=operator_headers,
     )
     assert response.status_code == 409
@@ -86,7 +87,9 @@ async def test_search_by_number_prefix_description_and_mpn(
 ) -> None:  # type: ignore[no-untyped-def]
     await _create(client, operator_headers, number="RES-10K", description="Resistor 10k")
     await _create(client, operator_headers, number="RES-1K", description="Resistor 1k")
-    await _create(client, operator_headers, number="CAP-1U", description="Ceramic cap", mpn="GRM188R61A105")
+    await _create(
+        client, operator_headers, number="CAP-1U", description="Ceramic cap", mpn="GRM188R61A105"
+    )
     await _create(client, operator_headers, number="XRES", description="Other 50%_off")
 
     async def numbers(**params: str) -> list[str]:
@@ -101,7 +104,9 @@ async def test_search_by_number_prefix_description_and_mpn(
     assert await numbers(q="nothing-like-this") == []
 
 
-async def test_active_filter_paging_and_deactivate(client: httpx.AsyncClient, operator_headers) -> None:  # type: ignore[no-untyped-def]
+async def test_active_filter_paging_and_deactivate(
+    client: httpx.AsyncClient, operator_headers
+) -> None:  # type: ignore[no-untyped-def]
     ids = [await _create(client, operator_headers, number=f"PG-{i}") for i in range(3)]
     response = await client.patch(
         f"/api/v1/parts/{ids[0]}", json={"version": 1, "active": False}, headers=operator_headers
@@ -121,11 +126,15 @@ async def test_active_filter_paging_and_deactivate(client: httpx.AsyncClient, op
 async def test_patch_stale_version_is_409(client: httpx.AsyncClient, operator_headers) -> None:  # type: ignore[no-untyped-def]
     part_id = await _create(client, operator_headers, number="ST-1")
     first = await client.patch(
-        f"/api/v1/parts/{part_id}", json={"version": 1, "description": "a"}, headers=operator_headers
+        f"/api/v1/parts/{part_id}",
+        json={"version": 1, "description": "a"},
+        headers=operator_headers,
     )
     assert first.status_code == 200
     stale = await client.patch(
-        f"/api/v1/parts/{part_id}", json={"version": 1, "description": "b"}, headers=operator_headers
+        f"/api/v1/parts/{part_id}",
+        json={"version": 1, "description": "b"},
+        headers=operator_headers,
     )
     assert stale.status_code == 409
     assert stale.json()["code"] == "stale_version"
@@ -151,7 +160,9 @@ async def test_unknown_part_is_404(client: httpx.AsyncClient, operator_headers) 
     response = await client.get("/api/v1/parts/424242", headers=operator_headers)
     assert response.status_code == 404
     assert response.json()["code"] == "part_not_found"
-    patch = await client.patch("/api/v1/parts/424242", json={"version": 1}, headers=operator_headers)
+    patch = await client.patch(
+        "/api/v1/parts/424242", json={"version": 1}, headers=operator_headers
+    )
     assert patch.status_code == 404
 
 
@@ -171,7 +182,9 @@ async def test_export_csv(client: httpx.AsyncClient, operator_headers) -> None: 
     assert len(list(csv.DictReader(io.StringIO(filtered.text)))) == 1
 
 
-async def test_create_replay_with_idempotency_key(client: httpx.AsyncClient, operator_headers) -> None:  # type: ignore[no-untyped-def]
+async def test_create_replay_with_idempotency_key(
+    client: httpx.AsyncClient, operator_headers
+) -> None:  # type: ignore[no-untyped-def]
     headers = {**operator_headers, "idempotency-key": "part-create-1"}
     first = await client.post("/api/v1/parts", json={"number": "IDEM"}, headers=headers)
     again = await client.post("/api/v1/parts", json={"number": "IDEM"}, headers=headers)

@@ -74,7 +74,9 @@ async def test_add_parts_refuses_a_number_twice_in_one_batch(session: AsyncSessi
 async def test_add_parts_refuses_an_existing_number(session: AsyncSession) -> None:
     await a_part(session, "OLD-1")
     with pytest.raises(ConflictError) as caught:
-        await part_service.add_parts(session, [PartCreate(number="NEW-1"), PartCreate(number="OLD-1")])
+        await part_service.add_parts(
+            session, [PartCreate(number="NEW-1"), PartCreate(number="OLD-1")]
+        )
     assert caught.value.details["number"] == "OLD-1"
 
 
@@ -149,7 +151,9 @@ async def test_deactivate_and_no_op_update(session: AsyncSession) -> None:
     )
     assert same.version == 1
     # when deactivated
-    gone = await part_service.update_part(session, part.id, data=PartUpdate(version=1, active=False))
+    gone = await part_service.update_part(
+        session, part.id, data=PartUpdate(version=1, active=False)
+    )
     # then
     assert (gone.active, gone.version) == (False, 2)
     event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "part.deactivate"))

@@ -15,7 +15,7 @@ from kosh.catalog.schemas import PartCreate
 from kosh.locations import service as location_service
 from kosh.locations.models import Location, Warehouse
 from kosh.stock import service as stock_service
-from kosh.stock.models import Lot, StockBalance, StockTransaction
+from kosh.stock.models import StockBalance, StockTransaction
 
 _serial = itertools.count(1)
 
@@ -35,21 +35,35 @@ async def a_warehouse(session: AsyncSession, code: str | None = None) -> Warehou
 
 
 async def a_location(
-    session: AsyncSession, warehouse: Warehouse, code: str | None = None, kind: str = "storage"
+    session: AsyncSession,
+    warehouse: Warehouse | int,
+    code: str | None = None,
+    kind: str = "storage",
 ) -> Location:
+    """A location; pass the warehouse id after a failed use case (a rollback expires
+    loaded objects, and reading an expired attribute would need IO)."""
+    warehouse_id = warehouse if isinstance(warehouse, int) else warehouse.id
     return await location_service.create_location(
-        session, warehouse_id=warehouse.id, code=code or f"B-{next(_serial)}", kind=kind
+        session, warehouse_id=warehouse_id, code=code or f"B-{next(_serial)}", kind=kind
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Site:
-    """A warehouse with its MFG floor, some storage bins and one part."""
+    """A warehouse with its MFG floor, some storage bins and one part, as plain values
+    (a failed use case rolls back and expires loaded objects; plain values stay usable)."""
 
-    warehouse: Warehouse
-    floor: Location
-    bins: list[Location]
-    part: Part
+    warehouse_id: int
+    floor_id: int
+    bin_ids: list[int]
+    part_id: int
+    part_number: str
+
+
+@dataclass(frozen=True)
+class LotRef:
+    id: int
+    pcn: str
 
 
 async def a_site(session: AsyncSession, *, bins: int = 2) -> Site:
@@ -57,16 +71,22 @@ async def a_site(session: AsyncSession, *, bins: int = 2) -> Site:
     floor = await location_service.mfg_location(session, warehouse.id)
     storage = [await a_location(session, warehouse, code=f"BIN-{i + 1}") for i in range(bins)]
     part = await a_part(session)
-    return Site(warehouse=warehouse, floor=floor, bins=storage, part=part)
+    return Site(
+        warehouse_id=warehouse.id,
+        floor_id=floor.id,
+        bin_ids=[b.id for b in storage],
+        part_id=part.id,
+        part_number=part.number,
+    )
 
 
 async def stock_in(
-    session: AsyncSession, part: Part, location: Location, qty: int, pcn: str | None = None
-) -> Lot:
+    session: AsyncSession, part_number: str, location_id: int, qty: int, pcn: str | None = None
+) -> LotRef:
     receipt = await stock_service.receive(
-        session, part_number=part.number, qty=qty, location_id=location.id, pcn=pcn
+        session, part_number=part_number, qty=qty, location_id=location_id, pcn=pcn
     )
-    return receipt.lot
+    return LotRef(id=receipt.lot.id, pcn=receipt.lot.pcn)
 
 
 async def balances(session: AsyncSession, lot_id: int) -> dict[int, int]:
@@ -74,14 +94,14 @@ async def balances(session: AsyncSession, lot_id: int) -> dict[int, int]:
     rows = await session.execute(
         select(StockBalance.location_id, StockBalance.qty).where(StockBalance.lot_id == lot_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def all_balances(session: AsyncSession) -> dict[tuple[int, int], int]:
     rows = await session.execute(
         select(StockBalance.lot_id, StockBalance.location_id, StockBalance.qty)
     )
-    return {(lot, loc): qty for lot, loc, qty in rows.tuples()}
+    return {(lot, loc): qty for lot, loc, qty in rows}
 
 
 async def ledger(session: AsyncSession, lot_id: int | None = None) -> list[StockTransaction]:

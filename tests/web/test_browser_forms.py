@@ -4,6 +4,7 @@ Idempotency-Key, field errors placed next to their field."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,11 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.auth.models import User, UserSession
-from tests.support.browser import log_in
+from tests.support.browser import PageLog, log_in
 from tests.support.fixtures import PASSWORD, MakeUser
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "a-long-enough-password"
+MAX_HOLD = 5.0
 
 
 class HeldRoute:
@@ -35,7 +37,9 @@ class HeldRoute:
             return
         self.requests.append(route.request)
         self.first.set()
-        await self.released.wait()
+        # bounded, so a test that never releases cannot hang the run
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.released.wait(), timeout=MAX_HOLD)
         await route.continue_()
 
     async def wait_for_first(self) -> None:
@@ -54,31 +58,40 @@ async def count_users(sessions: async_sessionmaker[AsyncSession], username: str)
 
 
 async def test_guarded_form_submitted_twice_quickly_submits_once(
-    page: Page, make_user: MakeUser, sessions: async_sessionmaker[AsyncSession]
+    page: Page,
+    page_log: PageLog,
+    make_user: MakeUser,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    # given the login form (a data-guard form) whose first submission is still in flight
+    # given the login form (a data-guard form), its request held in flight by the test
     user = await make_user("operator")
     await page.goto("/login")
     await page.fill("#username", user.username)
     await page.fill("#password", PASSWORD)
     held = HeldRoute("POST")
     await page.route("**/login", held)
-    # (element handles: locators would wait for the pending navigation to finish)
-    form = await page.locator("form[action='/login']").element_handle()
-    button = await page.locator("form[action='/login'] button[type=submit]").element_handle()
-    await form.evaluate("f => f.requestSubmit()")
-    await held.wait_for_first()
 
-    # when it is submitted again while the first submission is in flight
-    await form.evaluate("f => f.requestSubmit()")
-    await asyncio.sleep(0.2)
-    assert await button.is_disabled()
-    assert await button.text_content() == "Logging in…"
+    # when it is submitted, and submitted again 150 ms later while the first is in flight
+    # (scheduled inside the page and reported through the console: Playwright calls would
+    # wait for the held navigation to finish)
+    await page.locator("form[action='/login']").evaluate(
+        """form => {
+            form.requestSubmit();
+            window.setTimeout(() => {
+                form.requestSubmit();
+                const button = form.querySelector("button[type=submit]");
+                console.log(`second-submit disabled=${button.disabled} label=${button.textContent}`);
+            }, 150);
+        }"""
+    )
+    await held.wait_for_first()
+    await asyncio.sleep(0.5)
     held.release()
 
     # then one request reached the server and one session was opened
     await page.wait_for_url(lambda url: urlsplit(url).path == "/")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    assert "log: second-submit disabled=true label=Logging in…" in page_log.console
     assert len(held.requests) == 1
     async with sessions() as session:
         opened = await session.scalar(

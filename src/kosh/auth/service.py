@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.auth.models import ROLES, ApiToken, User, UserSession
@@ -188,7 +189,13 @@ async def update_user(
         user.email = email or None
     if active is False or (role is not None and role != before["role"]):
         await _revoke_all(session, user.id, tokens=active is False)
-    await session.flush()
+    try:
+        await session.flush()
+    except StaleDataError as exc:  # someone committed a change since we read the version
+        raise ConflictError(
+            "The user was changed by someone else; reload and try again.",
+            code="stale_version",
+        ) from exc
     await audit.record(
         session,
         action="user.update",
@@ -201,10 +208,15 @@ async def update_user(
 
 
 async def _active_admins(session: AsyncSession) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
+    # Lock the admin rows (in id order, so two callers cannot deadlock): two admins demoting
+    # each other at once would otherwise both count two admins and leave none.
+    ids = await session.scalars(
+        select(User.id)
+        .where(User.role == "admin", User.active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
     )
-    return int(count or 0)
+    return len(list(ids))
 
 
 @transactional
@@ -393,11 +405,23 @@ async def resolve_session(
     if user is None or not user.active:
         return None
     if now - row.last_seen_at > timedelta(minutes=1):
-        await session.execute(
-            update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
-        )
-        await session.commit()
+        await _touch(session, UserSession, row.id, "last_seen_at", now)
     return row, user
+
+
+@transactional
+async def _touch(
+    session: AsyncSession, model: type[UserSession] | type[ApiToken], row_id: int, column: str,
+    now: datetime,
+) -> None:
+    """Record a use, at most once a minute. Its own write transaction: the read that found
+    the row cannot become a write on SQLite when concurrent requests touch it too."""
+    stamp = getattr(model, column)
+    await session.execute(
+        update(model)
+        .where(model.id == row_id, or_(stamp.is_(None), stamp < now - timedelta(minutes=1)))
+        .values({column: now})
+    )
 
 
 # --- API tokens -----------------------------------------------------------------------
@@ -489,9 +513,6 @@ async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken
     if user is None or not user.active:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
-        )
-        await session.commit()
+        await _touch(session, ApiToken, token.id, "last_used_at", now)
         token.last_used_at = now
     return token, user

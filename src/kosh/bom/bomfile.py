@@ -212,9 +212,9 @@ def _chain(first: list[Row], rest: Iterator[Row]) -> Iterator[Row]:
 def _choose_sheet(book: Workbook, options: ReadOptions) -> tuple[SheetRows, list[Row]]:
     """The named sheet, else the first visible sheet with a recognisable header row."""
     if book.checked.kind is FileKind.CSV or options.sheet is not None:
-        if options.sheet is not None and book.checked.kind is not FileKind.CSV:
-            if options.sheet not in book.sheet_names:
-                raise sheet_not_found(options.sheet, book.sheet_names)
+        is_workbook = book.checked.kind is not FileKind.CSV
+        if options.sheet is not None and is_workbook and options.sheet not in book.sheet_names:
+            raise sheet_not_found(options.sheet, book.sheet_names)
         sheet = book.open_sheet(options.sheet)
         return sheet, _take(sheet.rows, _scan_depth(options))
     fallback: tuple[SheetRows, list[Row]] | None = None
@@ -266,9 +266,7 @@ def _find_header(
                     problems.add(Problem(number, None, "the chosen header row is empty"))
                     return None
                 return index
-        problems.add(
-            Problem(options.header_row, None, "the chosen header row is not in the sheet")
-        )
+        problems.add(Problem(options.header_row, None, "the chosen header row is not in the sheet"))
         return None
     if not any(_has_data(cells) for _, cells in buffered):
         problems.add(Problem(None, None, "the sheet is empty"))
@@ -365,9 +363,7 @@ def _read_rows(
             result.preview.append(
                 {
                     "row": number,
-                    "values": {
-                        name: as_text(cell(cells, name))[:200] for name in mapping
-                    },
+                    "values": {name: as_text(cell(cells, name))[:200] for name in mapping},
                     "status": "error"
                     if any(p.severity == "error" for p in found)
                     else ("warning" if found else "ok"),
@@ -378,7 +374,7 @@ def _read_rows(
     result.lines = list(by_part.values())
 
 
-def _read_row(  # noqa: C901 - one rule after the other reads best in one place
+def _read_row(
     number: int,
     cells: list[Cell],
     cell: Any,
@@ -389,9 +385,7 @@ def _read_row(  # noqa: C901 - one rule after the other reads best in one place
     part_number = as_text(cell(cells, "part_number"))
     qty_cell = cell(cells, "qty")
     if "dnp" in mapping and is_marked(cell(cells, "dnp")):
-        found.append(
-            Problem(number, column("dnp"), "marked do-not-place: not imported", "warning")
-        )
+        found.append(Problem(number, column("dnp"), "marked do-not-place: not imported", "warning"))
         return None, "skipped"
     refdes_text = as_text(cell(cells, "refdes")) if "refdes" in mapping else ""
     if (
@@ -525,9 +519,7 @@ def _merge(
         )
         return "error"
     if existing.qty + line.qty > MAX_QTY:
-        found.append(
-            Problem(line.row, column("qty"), f"the merged quantity exceeds {MAX_QTY:,}")
-        )
+        found.append(Problem(line.row, column("qty"), f"the merged quantity exceeds {MAX_QTY:,}"))
         return "error"
     existing.qty += line.qty
     existing.refdes.extend(line.refdes)

@@ -51,58 +51,174 @@ FIELD_LABELS: dict[str, str] = {
 
 _EXACT: dict[str, set[str]] = {
     "refdes": {
-        "reference", "references", "ref", "refs", "ref des", "refdes", "ref designator",
-        "ref designators", "reference designator", "reference designators", "designator",
-        "designators", "part reference", "part references", "position", "positions",
-        "circuit reference", "schematic reference",
+        "reference",
+        "references",
+        "ref",
+        "refs",
+        "ref des",
+        "refdes",
+        "ref designator",
+        "ref designators",
+        "reference designator",
+        "reference designators",
+        "designator",
+        "designators",
+        "part reference",
+        "part references",
+        "position",
+        "positions",
+        "circuit reference",
+        "schematic reference",
     },
     "qty": {
-        "qty", "quantity", "qnty", "qty per", "quantity per", "qty per board",
-        "qty per assembly", "quantity per assembly", "qty per unit", "count", "amount",
-        "qty pcs", "pcs", "quantity per board", "qnt", "menge", "quantite", "units",
+        "qty",
+        "quantity",
+        "qnty",
+        "qty per",
+        "quantity per",
+        "qty per board",
+        "qty per assembly",
+        "quantity per assembly",
+        "qty per unit",
+        "count",
+        "amount",
+        "qty pcs",
+        "pcs",
+        "quantity per board",
+        "qnt",
+        "menge",
+        "quantite",
+        "units",
     },
     "part_number": {
-        "part number", "part no", "part nr", "pn", "p n", "part", "part id", "partnumber",
-        "internal part number", "internal pn", "article number", "article no", "sku",
-        "stock code", "part code", "mypn", "our part number", "item code", "kosh part number",
-        "component id", "material number",
+        "part number",
+        "part no",
+        "part nr",
+        "pn",
+        "p n",
+        "part",
+        "part id",
+        "partnumber",
+        "internal part number",
+        "internal pn",
+        "article number",
+        "article no",
+        "sku",
+        "stock code",
+        "part code",
+        "mypn",
+        "our part number",
+        "item code",
+        "kosh part number",
+        "component id",
+        "material number",
     },
     "mpn": {
-        "mpn", "manufacturer part number", "manufacturer part no", "manufacturer pn",
-        "mfr part number", "mfr part no", "mfr pn", "mfr no", "mfg part number",
-        "mfg part no", "mfg pn", "manf no", "manf part number", "manufacturer part",
-        "mfrpn", "mpn1", "catalog part number", "catalog number", "catalogue number",
+        "mpn",
+        "manufacturer part number",
+        "manufacturer part no",
+        "manufacturer pn",
+        "mfr part number",
+        "mfr part no",
+        "mfr pn",
+        "mfr no",
+        "mfg part number",
+        "mfg part no",
+        "mfg pn",
+        "manf no",
+        "manf part number",
+        "manufacturer part",
+        "mfrpn",
+        "mpn1",
+        "catalog part number",
+        "catalog number",
+        "catalogue number",
     },
     "value": {"value", "val", "comment", "values"},
     "description": {
-        "description", "desc", "descr", "description value", "part description",
-        "item description", "component description", "designation",
+        "description",
+        "desc",
+        "descr",
+        "description value",
+        "part description",
+        "item description",
+        "component description",
+        "designation",
     },
     "footprint": {
-        "footprint", "package", "package footprint", "pcb footprint", "case",
-        "case package", "package case", "land pattern", "footprint name",
+        "footprint",
+        "package",
+        "package footprint",
+        "pcb footprint",
+        "case",
+        "case package",
+        "package case",
+        "land pattern",
+        "footprint name",
     },
     "manufacturer": {
-        "manufacturer", "mfr", "mfg", "manf", "maker", "manufacturer name", "mfr name",
-        "brand", "make", "catalog", "manufacturer 1",
+        "manufacturer",
+        "mfr",
+        "mfg",
+        "manf",
+        "maker",
+        "manufacturer name",
+        "mfr name",
+        "brand",
+        "make",
+        "catalog",
+        "manufacturer 1",
     },
     "notes": {
-        "notes", "note", "remarks", "remark", "comments", "instructions",
-        "your instructions notes", "assembly notes", "memo",
+        "notes",
+        "note",
+        "remarks",
+        "remark",
+        "comments",
+        "instructions",
+        "your instructions notes",
+        "assembly notes",
+        "memo",
     },
     "dnp": {"dnp", "do not place", "dnf", "do not fit", "not fitted", "nofit", "no fit"},
 }
 _SUPPLIER_PN = {
-    "lcsc", "lcsc part", "lcsc part number", "lcsc part no", "lcsc pn", "jlcpcb part",
-    "jlc part number", "jlcpcb part no", "digikey pn", "digi key part number",
-    "digikey part number", "mouser part number", "mouser pn", "supplier part number",
-    "supplier pn", "spn", "dpn", "distributor part number", "order code", "farnell",
+    "lcsc",
+    "lcsc part",
+    "lcsc part number",
+    "lcsc part no",
+    "lcsc pn",
+    "jlcpcb part",
+    "jlc part number",
+    "jlcpcb part no",
+    "digikey pn",
+    "digi key part number",
+    "digikey part number",
+    "mouser part number",
+    "mouser pn",
+    "supplier part number",
+    "supplier pn",
+    "spn",
+    "dpn",
+    "distributor part number",
+    "order code",
+    "farnell",
 }
 _NAME_LIKE = {"name", "part name", "component", "item name", "title", "item", "article"}
 _MAKER_WORDS = ("manufacturer", "mfr", "mfg", "manf", "catalog", "catalogue")
 _SUPPLIER_WORDS = (
-    "supplier", "vendor", "distributor", "lcsc", "jlc", "jlcpcb", "digikey", "digi key",
-    "mouser", "farnell", "newark", "rs",
+    "supplier",
+    "vendor",
+    "distributor",
+    "lcsc",
+    "jlc",
+    "jlcpcb",
+    "digikey",
+    "digi key",
+    "mouser",
+    "farnell",
+    "newark",
+    "rs",
 )
 _AMBIGUOUS_REFDES = {"reference", "references", "ref", "refs"}
 HEADER_SCAN_ROWS = 60
@@ -155,8 +271,10 @@ def _is_supplier_pn(header: str) -> bool:
     if name in _SUPPLIER_PN:
         return True
     words = name.split()
-    return bool(words) and words[0] in _SUPPLIER_WORDS and name.endswith(
-        ("part number", "part no", " pn", "part", "no", "number")
+    return (
+        bool(words)
+        and words[0] in _SUPPLIER_WORDS
+        and name.endswith(("part number", "part no", " pn", "part", "no", "number"))
     )
 
 
@@ -215,8 +333,17 @@ def auto_map(headers: Sequence[str], sample: Sequence[Sequence[Cell]] = ()) -> M
             candidates.setdefault(match.field, []).append((-match.strength, index))
     mapping: Mapping_ = {}
     used: set[int] = set()
-    for field in ("refdes", "qty", "mpn", "value", "description", "footprint",
-                  "manufacturer", "notes", "dnp"):
+    for field in (
+        "refdes",
+        "qty",
+        "mpn",
+        "value",
+        "description",
+        "footprint",
+        "manufacturer",
+        "notes",
+        "dnp",
+    ):
         options = sorted(c for c in candidates.get(field, []) if c[1] not in used)
         if options:
             mapping[field] = options[0][1]
@@ -248,9 +375,7 @@ def _best_filled(
     (an internal-PN column left mostly empty loses to a filled MPN column)."""
     if not ranked:
         return None
-    rows = [
-        row for row in sample if any(as_text(row[i]) for i in columns if i < len(row))
-    ]
+    rows = [row for row in sample if any(as_text(row[i]) for i in columns if i < len(row))]
     for index in ranked:
         filled = sum(
             1

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 MAX_DESIGNATORS_PER_CELL = 10_000
 _SPLIT = re.compile(r"[\s,;]+")
 _DESIGNATOR = re.compile(r"^[A-Za-z][A-Za-z_$]*\d+[A-Za-z]?$|^[A-Za-z]+[_\-.]?\d+(?:[_.]\d+)*$")
-_RANGE = re.compile(r"^([A-Za-z][A-Za-z_]*)(\d+)(?:-|\.\.|–)([A-Za-z][A-Za-z_]*)?(\d+)$")
+_RANGE = re.compile(r"^([A-Za-z][A-Za-z_]*)(\d+)(?:-|\.\.|\u2013)([A-Za-z][A-Za-z_]*)?(\d+)$")
 
 
 @dataclass

@@ -124,7 +124,11 @@ def looks_like_text(head: bytes) -> bool:
         return True
     if b"\x00" in head:
         return False
-    text = head.decode("utf-8", errors="ignore") if _is_utf8(head) else head.decode("cp1252", "replace")
+    text = (
+        head.decode("utf-8", errors="ignore")
+        if _is_utf8(head)
+        else head.decode("cp1252", "replace")
+    )
     if not text.strip():
         return False
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f\x1a")
@@ -203,9 +207,11 @@ def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: FileLimits) -> N
 
 def _zip_kind(archive: zipfile.ZipFile, names: set[str]) -> FileKind:
     if "xl/workbook.xml" in names:
-        types = _read_capped(archive, "[Content_Types].xml", 1 << 20) if (
-            "[Content_Types].xml" in names
-        ) else b""
+        types = (
+            _read_capped(archive, "[Content_Types].xml", 1 << 20)
+            if ("[Content_Types].xml" in names)
+            else b""
+        )
         return FileKind.XLSM if b"macroenabled" in types.lower() else FileKind.XLSX
     if "xl/workbook.bin" in names:
         return FileKind.XLSB
@@ -286,7 +292,7 @@ def _check_cfb(path: Path) -> FileKind:
                 globals_head = stream.read(256 * 1024)
     except SpreadsheetError:
         raise
-    except Exception as exc:  # noqa: BLE001 - olefile raises many types on hostile input
+    except Exception as exc:  # olefile raises many types on hostile input
         raise _corrupt(f"not a readable Office file: {_short(exc)}") from None
     if _biff_has_filepass(globals_head):
         raise SpreadsheetError(

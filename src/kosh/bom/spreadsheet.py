@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import cast
 
 import python_calamine as calamine
 
@@ -139,7 +140,7 @@ def _sheet_rows(book: calamine.CalamineWorkbook, name: str, max_rows: int) -> Sh
         merged = []
     # calamine's iter_rows() starts at row 0 (empty rows above the data come as empty
     # lists) but at the first used column: rows are numbered by position, columns offset.
-    rows = _numbered(sheet.iter_rows(), first_col, merged)
+    rows = _numbered(cast(Iterator[list[Cell]], sheet.iter_rows()), first_col, merged)
     return SheetRows(name=name, rows_total=sheet.height, col_offset=first_col, rows=rows)
 
 
@@ -163,7 +164,7 @@ def _numbered(
                     at = col - first_col
                     if 0 <= at < len(cells) and cells[at] in ("", None):
                         cells[at] = value
-        for r0, c0, r1, c1 in starts.pop(absolute, ()):
+        for _r0, c0, r1, c1 in starts.pop(absolute, ()):
             at = c0 - first_col
             value = cells[at] if 0 <= at < len(cells) else ""
             if value not in ("", None):
@@ -173,8 +174,7 @@ def _numbered(
 
 def _too_many_rows(max_rows: int) -> SpreadsheetError:
     return SpreadsheetError(
-        f"The sheet has more than {max_rows:,} rows; split the BOM or raise "
-        "KOSH_BOM_MAX_ROWS.",
+        f"The sheet has more than {max_rows:,} rows; split the BOM or raise KOSH_BOM_MAX_ROWS.",
         code="too_many_rows",
     )
 

@@ -108,3 +108,11 @@ async def export_csv(
             writer.writerow([part.id, *(_cell(getattr(part, c)) for c in EXPORT_COLUMNS)])
         yield chunk.getvalue()
         after = batch[-1].id
+
+
+async def count_parts(session: AsyncSession, *, active: bool | None = True) -> int:
+    """How many parts there are (active ones by default), for the dashboard."""
+    query = select(func.count()).select_from(Part)
+    if active is not None:
+        query = query.where(Part.active.is_(active))
+    return int(await session.scalar(query) or 0)

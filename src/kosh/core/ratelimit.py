@@ -97,7 +97,9 @@ def too_many(scope: str, wait: float) -> RateLimitedError:
 class ClientRateLimitMiddleware:
     """Per-client-IP limit on every request except health probes and static files."""
 
-    _EXEMPT = ("/health", "/static/", "/metrics")
+    # Webhooks come in bursts from one store address; they have their own per-store limit
+    # (KOSH_STOREFRONT_WEBHOOK_RATE_LIMIT) and must not be refused by the per-IP one.
+    _EXEMPT = ("/health", "/static/", "/metrics", "/api/v1/storefront/woocommerce/")
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter, limit: str) -> None:
         self.app = app

@@ -132,7 +132,7 @@ async def mfg_location_ids(session: AsyncSession, warehouse_ids: Collection[int]
             Location.warehouse_id.in_(list(warehouse_ids)), Location.code == MFG_CODE
         )
     )
-    return dict(rows.tuples())
+    return dict(rows.all())
 
 
 async def location_of_kind(session: AsyncSession, warehouse_id: int, kind: str) -> Location | None:

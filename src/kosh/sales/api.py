@@ -142,7 +142,7 @@ async def ship(
     order_id: int, _: Operator, session: SessionDep, body: ShipRequest | None = _EMPTY
 ) -> OrderRead:
     body = body or ShipRequest()
-    quantities = None
+    quantities: dict[int, int] | None = None
     if body.lines:
         quantities = {}
         for line in body.lines:
@@ -171,7 +171,7 @@ async def availability(
     warehouse_id: Annotated[int, Query(ge=1)],
     part_id: Annotated[list[int], Query(min_length=1, max_length=200)],
 ) -> Availability:
-    """On hand in storage, reserved by sales orders, and available (= on hand − reserved)."""
+    """On hand in storage, reserved by sales orders, and available (= on hand - reserved)."""
     held = await sales_service.on_hand(session, part_ids=part_id, warehouse_id=warehouse_id)
     taken = await sales_service.reserved(session, part_ids=part_id, warehouse_id=warehouse_id)
     return Availability(

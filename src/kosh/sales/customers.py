@@ -145,7 +145,8 @@ async def find_or_add_by_email(
     )
     new_id = await session.scalar(statement)
     customer = await session.scalar(select(Customer).where(Customer.email_key == key))
-    assert customer is not None  # inserted now or by the transaction we waited for
+    if customer is None:  # pragma: no cover - inserted now or by the transaction we waited for
+        raise RuntimeError(f"customer {key} vanished after insert")
     if new_id is not None:
         await audit.record(
             session,
@@ -173,5 +174,7 @@ async def list_customers(
             )
         )
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(Customer.name, Customer.id).limit(limit).offset(offset))
+    rows = await session.scalars(
+        query.order_by(Customer.name, Customer.id).limit(limit).offset(offset)
+    )
     return list(rows), int(total or 0)

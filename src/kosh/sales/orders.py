@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from kosh.core import audit
@@ -31,8 +32,6 @@ from kosh.sales import reservations
 from kosh.sales.models import Customer, SalesOrder, SalesOrderLine
 from kosh.stock import movements as stock_movements
 from kosh.stock.errors import InsufficientStockError
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 SHIP_LOCATION_CODE = "SHIP"
 OPEN_STATUSES = ("draft", "confirmed", "partially_shipped", "on_hold")
@@ -233,9 +232,7 @@ async def add_line(session: AsyncSession, order: SalesOrder, line: NewLine) -> S
     return new
 
 
-async def replace_lines(
-    session: AsyncSession, order: SalesOrder, lines: Sequence[NewLine]
-) -> None:
+async def replace_lines(session: AsyncSession, order: SalesOrder, lines: Sequence[NewLine]) -> None:
     """Swap every line for `lines` (a web order changed in the store before shipping):
     reservations of the old lines are released first; nothing may have shipped."""
     if any(line.qty_shipped for line in order.lines):
@@ -264,7 +261,7 @@ async def replace_lines(
 async def reserve_open(
     session: AsyncSession, order: SalesOrder, *, allow_short: bool
 ) -> ReserveOutcome:
-    """Reserve what each line still needs (ordered − shipped − reserved).
+    """Reserve what each line still needs (ordered - shipped - reserved).
 
     Per part, everything or, with `allow_short`, as much as is available (the rest stays a
     backorder). Without `allow_short` a shortage raises InsufficientStockError (409) listing
@@ -550,7 +547,7 @@ async def ship_order(
         },
     )
     if order.external_store:
-        summary = ", ".join(f"{s.qty} × line {by_id[s.line_id].line_no}" for s in shipped)
+        summary = ", ".join(f"{s.qty} x line {by_id[s.line_id].line_no}" for s in shipped)
         if done:
             await _tell_store(
                 session, order, status="completed", note=f"Shipped by KOSH ({order.number})."

@@ -28,7 +28,12 @@ async def _ensure_rows(session: AsyncSession, *, part_ids: list[int], warehouse_
     if not part_ids:
         return
     values = [
-        {"part_id": part_id, "warehouse_id": warehouse_id, "qty_reserved": 0, "updated_at": utcnow()}
+        {
+            "part_id": part_id,
+            "warehouse_id": warehouse_id,
+            "qty_reserved": 0,
+            "updated_at": utcnow(),
+        }
         for part_id in part_ids
     ]
     dialect = session.get_bind().dialect.name
@@ -57,7 +62,7 @@ async def lock(
         .order_by(StockReservation.part_id)
         .with_for_update()
     )
-    return {part_id: qty for part_id, qty in rows.tuples()}
+    return dict(rows.all())
 
 
 async def reserved(
@@ -74,7 +79,7 @@ async def reserved(
             StockReservation.part_id.in_(wanted),
         )
     )
-    found.update(dict(rows.tuples().all()))
+    found.update(dict(rows.all()))
     return found
 
 
@@ -94,7 +99,7 @@ async def on_hand(
 async def available(
     session: AsyncSession, *, part_ids: Collection[int], warehouse_id: int
 ) -> dict[int, int]:
-    """Availability per part = on hand in storage − reserved by sales orders. It can be
+    """Availability per part = on hand in storage - reserved by sales orders. It can be
     negative when stock left storage after it was reserved (a pick, a count loss)."""
     held = await on_hand(session, part_ids=part_ids, warehouse_id=warehouse_id)
     taken = await reserved(session, part_ids=part_ids, warehouse_id=warehouse_id)
@@ -143,5 +148,4 @@ async def remove(session: AsyncSession, *, part_id: int, warehouse_id: int, qty:
 
 
 def _rowcount(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0

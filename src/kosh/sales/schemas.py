@@ -15,7 +15,8 @@ MAX_QTY = 1_000_000_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 OrderStatus = Literal["draft", "confirmed", "partially_shipped", "shipped", "on_hold", "cancelled"]
-assert set(OrderStatus.__args__) == set(ORDER_STATUSES)  # type: ignore[attr-defined]
+if set(OrderStatus.__args__) != set(ORDER_STATUSES):  # type: ignore[attr-defined]
+    raise RuntimeError("OrderStatus and ORDER_STATUSES disagree")
 
 
 def _clean(value: str) -> str:
@@ -45,9 +46,7 @@ Short = Annotated[str, Field(max_length=200), AfterValidator(_clean)]
 Qty = Annotated[StrictInt, Field(gt=0, le=MAX_QTY)]
 Id = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
 Version = Annotated[StrictInt, Field(ge=1)]
-Money = Annotated[
-    Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)
-]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
@@ -84,7 +83,9 @@ class CustomerPage(BaseModel):
 
 class LineCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    part_number: Annotated[str, Field(max_length=64), AfterValidator(_clean), AfterValidator(_required)]
+    part_number: Annotated[
+        str, Field(max_length=64), AfterValidator(_clean), AfterValidator(_required)
+    ]
     qty: Qty
     unit_price: Money | None = Field(default=None, description="defaults to the part's price")
     description: Annotated[str, Field(max_length=300), AfterValidator(_clean)] = ""

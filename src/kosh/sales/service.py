@@ -1,7 +1,7 @@
 """Sales use cases: each public coroutine is one transaction (see kosh.sales.orders for the
 rules of every transition) plus the read-only lookups pages, the API and other features use.
 
-`available()` is the function other features call to show availability (on hand − reserved).
+`available()` is the function other features call to show availability (on hand - reserved).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class LineRequest:
 async def available(
     session: AsyncSession, *, part_ids: Collection[int], warehouse_id: int
 ) -> dict[int, int]:
-    """Availability per part in a warehouse = on hand in storage − reserved."""
+    """Availability per part in a warehouse = on hand in storage - reserved."""
     return await reservations.available(session, part_ids=part_ids, warehouse_id=warehouse_id)
 
 
@@ -136,7 +136,7 @@ async def open_demand(
         .group_by(SalesOrderLine.part_id)
     )
     found = dict.fromkeys(wanted, 0)
-    found.update({part_id: int(qty or 0) for part_id, qty in rows.tuples()})
+    found.update({part_id: int(qty or 0) for part_id, qty in rows})
     return found
 
 
@@ -171,7 +171,7 @@ async def reservation_drift(session: AsyncSession) -> list[dict[str, Any]]:
     )
     return [
         {"part_id": p, "warehouse_id": w, "aggregate": int(a), "lines": int(n)}
-        for p, w, a, n in rows.tuples()
+        for p, w, a, n in rows
     ]
 
 

@@ -258,7 +258,7 @@ async def take_fifo(
             .join(Lot, Lot.id == StockBalance.lot_id)
             .join(Location, Location.id == StockBalance.location_id)
             .where(*lot_filter, *sources)
-            .order_by(Lot.received_at, Lot.id, StockBalance.location_id)
+            .order_by(Lot.received_at.desc(), Lot.id, StockBalance.location_id)
         )
     ).all()
 
@@ -418,7 +418,7 @@ async def on_hand(
         .where(Lot.part_id.in_(list(answer)))
         .group_by(Lot.part_id)
     )
-    for part_id, total in rows.tuples():
+    for part_id, total in rows:
         answer[part_id] = int(total or 0)
     return answer
 

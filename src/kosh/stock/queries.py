@@ -3,10 +3,11 @@ contents of a location, and ledger history (all index-backed, newest first)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, func, select, union_all
+from sqlalchemy import ColumnElement, Row, Select, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -103,7 +104,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _balance_lines(rows: list[tuple[int, str, int, str, str, int]]) -> list[BalanceLine]:
+def _balance_lines(rows: Iterable[Row[int, str, int, str, str, int]]) -> list[BalanceLine]:
     return [
         BalanceLine(
             location_id=location_id,
@@ -140,7 +141,7 @@ async def lot_detail(session: AsyncSession, lot: Lot) -> LotDetail:
         .where(StockBalance.lot_id == lot.id, StockBalance.qty > 0)
         .order_by(Location.warehouse_id, Location.code)
     )
-    return LotDetail(lot=lot, part=part, balances=_balance_lines(list(rows.tuples())))
+    return LotDetail(lot=lot, part=part, balances=_balance_lines(rows))
 
 
 async def part_stock(session: AsyncSession, part: Part) -> PartStock:
@@ -171,10 +172,10 @@ async def part_stock(session: AsyncSession, part: Part) -> PartStock:
     )
     return PartStock(
         part=part,
-        by_location=_balance_lines(list(by_location.tuples())),
+        by_location=_balance_lines(by_location),
         lots=[
             LotLine(pcn=pcn, lot_id=lot_id, location_id=loc_id, location_code=code, qty=int(qty))
-            for pcn, lot_id, loc_id, code, qty in lots.tuples()
+            for pcn, lot_id, loc_id, code, qty in lots
         ],
     )
 
@@ -208,7 +209,7 @@ async def location_contents(
             description=desc,
             qty=int(qty),
         )
-        for lot_id, pcn, part_id, number, desc, qty in rows.tuples()
+        for lot_id, pcn, part_id, number, desc, qty in rows
     ]
     return lines, int(count), int(units)
 
@@ -327,5 +328,50 @@ async def _entries(session: AsyncSession, ids: Select[int]) -> list[LedgerEntry]
             actor_name=entry.actor_name,
             request_id=entry.request_id,
         )
-        for entry, pcn, number, from_code, to_code in rows.tuples()
+        for entry, pcn, number, from_code, to_code in rows
     ]
+
+
+# --- labels and dashboard -------------------------------------------------------------
+
+
+async def received_qty(session: AsyncSession, lot_id: int) -> int | None:
+    """Units the lot came in with (its receipt or production rows, which come from
+    nowhere), or None when it has none; printed on the PCN label."""
+    total = await session.scalar(
+        select(func.sum(StockTransaction.qty)).where(
+            StockTransaction.lot_id == lot_id,
+            StockTransaction.from_location_id.is_(None),
+            StockTransaction.kind.in_(("receive", "produce")),
+        )
+    )
+    return None if total is None else int(total)
+
+
+@dataclass(frozen=True)
+class StockCounts:
+    lots: int
+    recent_movements: int
+    recent_capped: bool
+
+
+async def stock_counts(session: AsyncSession, *, since: datetime, cap: int = 10_000) -> StockCounts:
+    """How many PCNs exist and how many ledger rows were written since `since`.
+
+    The recent count walks the ledger backwards along its primary key (ids grow with
+    time) and stops after `cap` rows, so it costs the same on a ledger of any size;
+    `recent_capped` says the true number is larger.
+    """
+    lots = await session.scalar(select(func.count()).select_from(Lot))
+    newest = (
+        select(StockTransaction.at).order_by(StockTransaction.id.desc()).limit(cap + 1).subquery()
+    )
+    recent = int(
+        await session.scalar(
+            select(func.count()).select_from(newest).where(newest.c.at >= _utc(since))
+        )
+        or 0
+    )
+    return StockCounts(
+        lots=int(lots or 0), recent_movements=min(recent, cap), recent_capped=recent > cap
+    )

@@ -73,7 +73,7 @@ async def replay_differences(session: AsyncSession, *, limit: int | None = None)
     rows = await session.execute(query)
     return [
         Drift(lot_id=lot, location_id=loc, ledger_qty=int(ledger), balance_qty=int(stored))
-        for lot, loc, ledger, stored in rows.tuples()
+        for lot, loc, ledger, stored in rows
     ]
 
 

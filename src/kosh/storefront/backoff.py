@@ -9,7 +9,7 @@ from kosh.core.config import Settings
 
 
 def next_delay(attempts: int, settings: Settings) -> timedelta:
-    """Delay before the next try after `attempts` tries: base · 2^(attempts−1), capped, with
+    """Delay before the next try after `attempts` tries: base · 2^(attempts-1), capped, with
     "equal jitter" (a random half of it), so many failed rows do not retry in lockstep."""
     ceiling = min(
         settings.storefront_retry_max_seconds,

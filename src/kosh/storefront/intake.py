@@ -129,12 +129,18 @@ async def receive_webhook(
     topic = headers.get("x-wc-webhook-topic")
     delivery_id = headers.get("x-wc-webhook-delivery-id")
     if topic not in wc.ORDER_TOPICS:
-        await _record_rejection(session, store, body, kept, f"topic {topic!r} is not an order topic")
+        await _record_rejection(
+            session, store, body, kept, f"topic {topic!r} is not an order topic"
+        )
         raise RejectedDeliveryError(
             f"Topic {topic!r} is not handled; send order.* topics.", code="unsupported_topic"
         )
     payload = wc.decode_payload(body)
-    key = wc.delivery_key(payload, topic=topic, delivery_id=delivery_id, body=body) if payload else None
+    key = (
+        wc.delivery_key(payload, topic=topic, delivery_id=delivery_id, body=body)
+        if payload
+        else None
+    )
     if payload is None or key is None:
         reason = "the body is not a JSON object" if payload is None else "the order has no id"
         await _record_rejection(session, store, body, kept, reason)
@@ -185,9 +191,7 @@ def _staged_values(
 
 
 def _insert(session: AsyncSession) -> Any:
-    return (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 @transactional
@@ -219,7 +223,8 @@ async def stage(
         .on_conflict_do_nothing(index_elements=["store_id", "external_id", "dedupe_key"])
         .returning(StagedOrder.id)
     )
-    return await session.scalar(statement)
+    inserted = await session.scalar(statement)
+    return None if inserted is None else int(inserted)
 
 
 @transactional

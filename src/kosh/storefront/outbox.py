@@ -114,7 +114,8 @@ async def prepare(
     if event is None or event.status != "pending" or event.claimed_by != worker_id:
         return None
     store = await session.get(Store, event.store_id)
-    assert store is not None
+    if store is None:  # pragma: no cover - a foreign key keeps it
+        raise MissingCredentialsError(f"store {event.store_id} is gone")
     key = secrets.resolve(settings, store.code, "consumer_key", store.consumer_key_enc)
     secret = secrets.resolve(settings, store.code, "consumer_secret", store.consumer_secret_enc)
     if not key or not secret:
@@ -187,9 +188,7 @@ async def retry(session: AsyncSession, *, event_id: int) -> OutboxEvent:
     if event is None:
         raise NotFoundError(f"No outbox event {event_id}.", code="outbox_event_not_found")
     if event.status not in ("failed", "pending"):
-        raise ConflictError(
-            f"Outbox event {event_id} is {event.status}.", code="invalid_status"
-        )
+        raise ConflictError(f"Outbox event {event_id} is {event.status}.", code="invalid_status")
     before = event.status
     event.status = "pending"
     event.attempts = 0

@@ -46,16 +46,17 @@ KEPT_HEADERS = (
     "user-agent",
     "content-type",
 )
-ISO_4217 = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD
-    BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR
-    FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
-    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT
-    MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG
-    QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB
-    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF
-    XPF YER ZAR ZMW ZWG ZWL""".split()
+_CURRENCY_CODES = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL "
+    "BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP "
+    "ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR "
+    "IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL "
+    "LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR "
+    "NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD "
+    "SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH "
+    "UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL "
 )
+ISO_4217 = frozenset(_CURRENCY_CODES.split())
 CENT = Decimal("0.01")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -232,15 +233,18 @@ def parse_order(
     currency = _text(payload.get("currency"), 3).upper()
     allowed = currencies or ISO_4217
     if currency not in ISO_4217 or currency not in allowed:
-        reasons.append(Reason("unknown_currency", f"Currency {currency or '(none)'} is not accepted."))
+        reasons.append(
+            Reason("unknown_currency", f"Currency {currency or '(none)'} is not accepted.")
+        )
     created = parse_time(payload.get("date_created_gmt")) or parse_time(payload.get("date_created"))
     if created is None:
         reasons.append(Reason("bad_date", "The order has no readable creation date."))
     elif created > now + timedelta(days=1) or created < EARLIEST:
         reasons.append(Reason("bad_date", f"Creation date {created.isoformat()} is not plausible."))
 
-    billing = payload.get("billing") if isinstance(payload.get("billing"), dict) else {}
-    shipping = payload.get("shipping") if isinstance(payload.get("shipping"), dict) else {}
+    raw_billing, raw_shipping = payload.get("billing"), payload.get("shipping")
+    billing: dict[str, Any] = raw_billing if isinstance(raw_billing, dict) else {}
+    shipping: dict[str, Any] = raw_shipping if isinstance(raw_shipping, dict) else {}
     name = " ".join(
         part for part in (_text(billing.get("first_name")), _text(billing.get("last_name"))) if part
     )
@@ -315,14 +319,16 @@ def _parse_line(index: int, item: Mapping[str, Any]) -> tuple[WebLine | None, li
     total = money(item.get("total"))
     subtotal = money(item.get("subtotal"))
     if total is None or total < 0 or subtotal is None or subtotal < 0:
-        reasons.append(Reason("bad_line_total", f"Line {index} ({key}) has no usable total.", index, key))
+        reasons.append(
+            Reason("bad_line_total", f"Line {index} ({key}) has no usable total.", index, key)
+        )
         return None, reasons
     price = money(item.get("price"))
     if qty is not None and price is not None and abs(price * qty - total) > CENT * max(qty, 1):
         reasons.append(
             Reason(
                 "line_total_mismatch",
-                f"Line {index} ({key}): {qty} × {price} is not the line total {total}.",
+                f"Line {index} ({key}): {qty} x {price} is not the line total {total}.",
                 index,
                 key,
             )
@@ -363,7 +369,10 @@ def _check_order_total(payload: Mapping[str, Any], line_sum: Decimal) -> list[Re
     fees = _sum_of(payload, "fee_lines")
     reasons = []
     shipping_lines = _sum_of(payload, "shipping_lines")
-    if isinstance(payload.get("shipping_lines"), list) and abs(shipping_lines - shipping_total) > CENT:
+    if (
+        isinstance(payload.get("shipping_lines"), list)
+        and abs(shipping_lines - shipping_total) > CENT
+    ):
         reasons.append(
             Reason(
                 "shipping_total_mismatch",

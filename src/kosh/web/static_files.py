@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 STATIC_ROOT = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -31,6 +31,12 @@ def _resolve(relative: str) -> Path | None:
     if not candidate.is_relative_to(STATIC_ROOT.resolve()) or not candidate.is_file():
         return None
     return candidate
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """For clients that ask before reading the page's <link rel="icon">."""
+    return RedirectResponse(static_url("img/favicon.svg"), status_code=302)
 
 
 @router.get("/static/{version}/{relative:path}")

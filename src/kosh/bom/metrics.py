@@ -1,0 +1,12 @@
+"""Prometheus metrics of BOM imports."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+IMPORTS = Counter("kosh_bom_imports_total", "BOM imports finished, by outcome", ["outcome"])
+IMPORT_DURATION = Histogram(
+    "kosh_bom_import_duration_seconds",
+    "Time from an import's start to its end",
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)

@@ -1,0 +1,87 @@
+"""Part pages: the searchable, paged list and a part's detail (on hand by location,
+floor quantity, total, lots, recent history). Anyone logged in reads; operators and
+above also get the forms and links that change things."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from kosh.auth.deps import CurrentPrincipal
+from kosh.catalog import queries as part_queries
+from kosh.catalog import service as part_service
+from kosh.core.deps import SessionDep
+from kosh.stock import queries as stock_queries
+from kosh.web import nav
+from kosh.web.templating import Pages, get_pages
+
+router = APIRouter(include_in_schema=False)
+PagesDep = Annotated[Pages, Depends(get_pages)]
+PAGE_SIZE = 50
+RECENT_HISTORY = 20
+
+nav.register(nav.NavItem("Parts", "/parts", "viewer"))
+
+
+@router.get("/parts")
+async def part_list(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    inactive: bool = False,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    q = (q or "").strip() or None
+    parts, total = await part_queries.search_parts(
+        session, q=q, active=None if inactive else True, limit=PAGE_SIZE, offset=offset
+    )
+
+    def page_query(at: int) -> str:
+        params = {"q": q, "inactive": "true" if inactive else None, "offset": at or None}
+        return urlencode({k: v for k, v in params.items() if v})
+
+    return pages.render(
+        request,
+        "catalog/part_list.html",
+        {
+            "parts": parts,
+            "total": total,
+            "q": q or "",
+            "inactive": inactive,
+            "first": offset + 1 if parts else 0,
+            "last": offset + len(parts),
+            "older": page_query(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,
+            "newer": page_query(max(offset - PAGE_SIZE, 0)) if offset else None,
+            "export_query": urlencode({k: v for k, v in {"q": q}.items() if v}),
+            "can_edit": principal.has_role("operator"),
+        },
+    )
+
+
+@router.get("/parts/{part_id}")
+async def part_detail(
+    request: Request,
+    part_id: int,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+) -> Response:
+    part = await part_service.get_part_or_raise(session, part_id)
+    stock = await stock_queries.part_stock(session, part)
+    entries, total = await stock_queries.history(session, part_id=part.id, limit=RECENT_HISTORY)
+    return pages.render(
+        request,
+        "catalog/part_detail.html",
+        {
+            "part": part,
+            "stock": stock,
+            "entries": entries,
+            "history_total": total,
+            "can_move": principal.has_role("operator"),
+        },
+    )

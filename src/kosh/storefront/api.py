@@ -1,0 +1,273 @@
+"""JSON routes: webhook intake, stores, SKU mapping, the review queue and the outbox."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from starlette.responses import JSONResponse, Response
+
+from kosh.auth.deps import Admin, CurrentPrincipal, Manager
+from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
+from kosh.core.pagination import PageDep, next_url
+from kosh.storefront import health as storefront_health
+from kosh.storefront import intake, outbox
+from kosh.storefront import service as storefront_service
+from kosh.storefront.models import StagedOrder
+from kosh.storefront.schemas import (
+    BulkRetry,
+    BulkRetryResult,
+    OutboxRead,
+    SkuMapCreate,
+    SkuMapPage,
+    SkuMapRead,
+    StagedCancel,
+    StagedDetail,
+    StagedPage,
+    StagedRead,
+    StagedStatus,
+    StagedUndo,
+    StoreCreate,
+    StoreRead,
+    StoreUpdate,
+    WebhookAck,
+)
+
+router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
+storefront_health.register()
+
+
+def _cache(request: Request) -> intake.StoreCache:
+    cache = getattr(request.app.state, "storefront_stores", None)
+    if cache is None:
+        cache = request.app.state.storefront_stores = intake.StoreCache()
+    return cache
+
+
+@router.post(
+    "/woocommerce/{code}/webhook",
+    response_model=WebhookAck,
+    responses={401: {"description": "bad signature"}, 400: {"description": "not an order"}},
+)
+async def webhook(
+    code: str, request: Request, session: SessionDep, settings: SettingsDep, limiter: LimiterDep
+) -> Response:
+    """WooCommerce delivers order webhooks here (the URL to paste into WooCommerce). The
+    creation ping gets exactly 200; deliveries are stored before the answer."""
+    await limiter.check_or_raise(settings.storefront_webhook_rate_limit, "webhook", code)
+    body = await request.body()
+    outcome = await intake.receive_webhook(
+        session,
+        settings=settings,
+        cache=_cache(request),
+        store_code=code,
+        body=body,
+        headers=request.headers,
+    )
+    if outcome.result == "ping":
+        return JSONResponse({"status": "ok"}, status_code=200)
+    return JSONResponse({"status": outcome.result, "id": outcome.staged_id}, status_code=200)
+
+
+# --- stores ---------------------------------------------------------------------------
+
+
+@router.post("/stores", response_model=StoreRead, status_code=201)
+async def create_store(
+    body: StoreCreate, request: Request, _: Admin, session: SessionDep, settings: SettingsDep
+) -> StoreRead:
+    store = await storefront_service.create_store(session, settings=settings, **body.model_dump())
+    _cache(request).forget(store.code)
+    return StoreRead(**storefront_service.store_view(store))
+
+
+@router.get("/stores", response_model=list[StoreRead])
+async def list_stores(_: CurrentPrincipal, session: SessionDep) -> list[StoreRead]:
+    return [
+        StoreRead(**storefront_service.store_view(s))
+        for s in await storefront_service.list_stores(session)
+    ]
+
+
+@router.patch("/stores/{code}", response_model=StoreRead)
+async def update_store(
+    code: str,
+    body: StoreUpdate,
+    request: Request,
+    _: Admin,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> StoreRead:
+    store = await storefront_service.update_store(
+        session, settings=settings, code=code, **body.model_dump(exclude_unset=True)
+    )
+    _cache(request).forget(code)
+    return StoreRead(**storefront_service.store_view(store))
+
+
+# --- SKU mapping ----------------------------------------------------------------------
+
+
+@router.post("/sku-map", response_model=SkuMapRead, status_code=201)
+async def map_sku(body: SkuMapCreate, _: Manager, session: SessionDep) -> SkuMapRead:
+    mapping = await storefront_service.map_sku(session, **body.model_dump())
+    return SkuMapRead(
+        id=mapping.id,
+        store_code=body.store_code,
+        sku=mapping.sku,
+        part_id=mapping.part_id,
+        part_number=body.part_number,
+    )
+
+
+@router.get("/sku-map", response_model=SkuMapPage)
+async def list_sku_map(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    store_code: Annotated[str | None, Query(max_length=32)] = None,
+) -> SkuMapPage:
+    rows, total = await storefront_service.list_sku_map(
+        session, store_code=store_code, limit=page.limit, offset=page.offset
+    )
+    return SkuMapPage(
+        items=[SkuMapRead(**row.__dict__) for row in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+@router.delete("/sku-map/{mapping_id}", status_code=204)
+async def unmap_sku(mapping_id: int, _: Manager, session: SessionDep) -> None:
+    await storefront_service.unmap_sku(session, mapping_id=mapping_id)
+
+
+# --- the review queue -----------------------------------------------------------------
+
+
+def _staged_read(row: StagedOrder, store_code: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "store_code": store_code,
+        "external_id": row.external_id,
+        "external_status": row.external_status,
+        "source": row.source,
+        "topic": row.topic,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at,
+        "last_error": row.last_error,
+        "reasons": row.reasons or [],
+        "sales_order_id": row.sales_order_id,
+        "source_modified_at": row.source_modified_at,
+        "received_at": row.received_at,
+        "processed_at": row.processed_at,
+    }
+
+
+@router.get("/staged", response_model=StagedPage)
+async def list_staged(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    status: StagedStatus | None = None,
+    store_code: Annotated[str | None, Query(max_length=32)] = None,
+    external_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> StagedPage:
+    rows, total = await storefront_service.list_staged(
+        session,
+        status=status,
+        store_code=store_code,
+        external_id=external_id,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return StagedPage(
+        items=[StagedRead(**_staged_read(row, code)) for row, code in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+async def _detail(session: SessionDep, row: StagedOrder) -> StagedDetail:
+    store = await storefront_service.get_store(session, row.store_id)
+    try:
+        payload: Any = json.loads(row.body)
+    except ValueError:
+        payload = row.body
+    return StagedDetail(
+        **_staged_read(row, store.code if store else "?"),
+        delivery_id=row.delivery_id,
+        headers=row.headers or {},
+        payload=payload,
+    )
+
+
+@router.get("/staged/{staged_id}", response_model=StagedDetail)
+async def get_staged(staged_id: int, _: CurrentPrincipal, session: SessionDep) -> StagedDetail:
+    return await _detail(session, await storefront_service.get_staged_or_raise(session, staged_id))
+
+
+@router.post("/staged/retry", response_model=BulkRetryResult)
+async def retry_many(body: BulkRetry, _: Manager, session: SessionDep) -> BulkRetryResult:
+    count = await storefront_service.retry_many(session, staged_ids=body.ids, status=body.status)
+    return BulkRetryResult(retried=count)
+
+
+@router.post("/staged/{staged_id}/retry", response_model=StagedDetail)
+async def retry(staged_id: int, _: Manager, session: SessionDep) -> StagedDetail:
+    return await _detail(
+        session, await storefront_service.retry_staged(session, staged_id=staged_id)
+    )
+
+
+@router.post("/staged/{staged_id}/cancel", response_model=StagedDetail)
+async def cancel(
+    staged_id: int,
+    _: Manager,
+    session: SessionDep,
+    body: Annotated[StagedCancel | None, Body()] = None,
+) -> StagedDetail:
+    row = await storefront_service.cancel_staged(
+        session, staged_id=staged_id, reason=(body or StagedCancel()).reason
+    )
+    return await _detail(session, row)
+
+
+@router.post("/staged/{staged_id}/undo", response_model=StagedDetail)
+async def undo(
+    staged_id: int,
+    _: Manager,
+    session: SessionDep,
+    body: Annotated[StagedUndo | None, Body()] = None,
+) -> StagedDetail:
+    body = body or StagedUndo()
+    row = await storefront_service.undo_staged(
+        session,
+        staged_id=staged_id,
+        reprocess=body.reprocess,
+        notify_store=body.notify_store,
+        reason=body.reason,
+    )
+    return await _detail(session, row)
+
+
+# --- the outbox -----------------------------------------------------------------------
+
+
+@router.get("/outbox", response_model=list[OutboxRead])
+async def list_outbox(
+    _: CurrentPrincipal,
+    session: SessionDep,
+    sales_order_id: Annotated[int, Query(ge=1)],
+) -> list[OutboxRead]:
+    events = await storefront_service.outbox_for_order(session, sales_order_id)
+    return [OutboxRead(**outbox.event_view(e)) for e in events]
+
+
+@router.post("/outbox/{event_id}/retry", response_model=OutboxRead)
+async def retry_outbox(event_id: int, _: Manager, session: SessionDep) -> OutboxRead:
+    return OutboxRead(**outbox.event_view(await outbox.retry(session, event_id=event_id)))

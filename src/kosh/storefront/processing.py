@@ -1,0 +1,608 @@
+"""The worker's unit of work: claim staged web orders and apply each one to KOSH.
+
+Exactly once: a staged row is applied in one transaction together with the sales order and
+its reservations, and only while this worker still holds its lease (checked under a row
+lock), so a second worker, or this one after a crash and lease expiry, cannot apply it
+again. Web orders are unique in `sales_orders` by (store, order id) as a last line of
+defence. Versions of one web order are serialised by an advisory lock on PostgreSQL (SQLite
+has one writer anyway); every version carries the whole order, so the newest wins and older
+ones are marked superseded.
+
+Outcomes: `applied` (with the sales order id), `review` (validation failed: every reason is
+listed; or retries exhausted), `ignored` (stale, superseded, or nothing to do). Unexpected
+errors are transient: the worker schedules a retry with backoff (`fail`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.catalog import service as catalog_service
+from kosh.catalog.models import Part
+from kosh.core import audit
+from kosh.core.actor import Actor
+from kosh.core.config import Settings
+from kosh.core.db import transactional, utcnow
+from kosh.core.errors import DomainError
+from kosh.sales import customers as customer_ops
+from kosh.sales import orders as order_ops
+from kosh.sales.models import SalesOrder
+from kosh.storefront import woocommerce as wc
+from kosh.storefront.backoff import next_delay
+from kosh.storefront.metrics import ORDERS, PROCESSING
+from kosh.storefront.models import SkuMapping, StagedOrder, Store
+
+log = structlog.get_logger(__name__)
+
+ACTIVE_STATUSES = ("pending", "processing", "on-hold")
+
+
+def worker_actor(worker_id: str) -> Actor:
+    return Actor(kind="system", id=None, name=f"worker:{worker_id}"[:100])
+
+
+# --- claiming -------------------------------------------------------------------------
+
+
+@transactional
+async def claim(
+    session: AsyncSession, *, worker_id: str, limit: int, lease_seconds: int
+) -> list[int]:
+    """Lease up to `limit` due pending rows: FOR UPDATE SKIP LOCKED on PostgreSQL, so
+    workers never wait for each other; on SQLite the write transaction serialises claims.
+    A lease older than `lease_seconds` (its worker died) may be taken over. Each claim
+    counts an attempt, so a row that kills workers ends in review."""
+    now = utcnow()
+    ids = list(
+        await session.scalars(
+            select(StagedOrder.id)
+            .where(
+                StagedOrder.status == "pending",
+                StagedOrder.next_attempt_at <= now,
+                or_(
+                    StagedOrder.claimed_at.is_(None),
+                    StagedOrder.claimed_at < now - timedelta(seconds=lease_seconds),
+                ),
+            )
+            .order_by(StagedOrder.next_attempt_at, StagedOrder.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        await session.execute(
+            update(StagedOrder)
+            .where(StagedOrder.id.in_(ids))
+            .values(claimed_by=worker_id, claimed_at=now, attempts=StagedOrder.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+@transactional
+async def release(session: AsyncSession, *, staged_ids: list[int], worker_id: str) -> None:
+    """Give back leases not worked on (a worker stopping), so others need not wait."""
+    if staged_ids:
+        await session.execute(
+            update(StagedOrder)
+            .where(
+                StagedOrder.id.in_(staged_ids),
+                StagedOrder.claimed_by == worker_id,
+                StagedOrder.status == "pending",
+            )
+            .values(claimed_by=None, claimed_at=None, attempts=StagedOrder.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# --- applying -------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    outcome: str  # applied, review, ignored, lost
+    sales_order_id: int | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def process(
+    session: AsyncSession, *, staged_id: int, worker_id: str, settings: Settings
+) -> Result:
+    """Apply one claimed row; on an unexpected error schedule its retry (or give up)."""
+    started = time.perf_counter()
+    try:
+        result = await apply(session, staged_id=staged_id, worker_id=worker_id, settings=settings)
+    except DomainError as exc:
+        # A rule refused it (e.g. not enough stock with backorders off): a person decides.
+        reason = {"code": exc.code, "message": exc.message, **_safe(exc.details)}
+        result = await to_review(session, staged_id=staged_id, worker_id=worker_id, reason=reason)
+    except Exception as exc:
+        log.warning(
+            "staged_order_failed", staged_id=staged_id, error=f"{type(exc).__name__}: {exc}"
+        )
+        outcome = await fail(
+            session,
+            staged_id=staged_id,
+            worker_id=worker_id,
+            error=f"{type(exc).__name__}: {exc}",
+            settings=settings,
+        )
+        result = Result(outcome)
+    ORDERS.labels(result.outcome).inc()
+    PROCESSING.observe(time.perf_counter() - started)
+    return result
+
+
+def _safe(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if isinstance(v, str | int | float | list | dict)}
+
+
+async def _lock_order_key(session: AsyncSession, store_id: int, external_id: str) -> None:
+    """Serialise work on one web order across workers (PostgreSQL; a no-op on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"kosh-web-order:{store_id}:{external_id}"},
+        )
+
+
+async def _own(session: AsyncSession, staged_id: int, worker_id: str) -> StagedOrder | None:
+    row = await session.scalar(
+        select(StagedOrder)
+        .where(StagedOrder.id == staged_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is None or row.status != "pending" or row.claimed_by != worker_id:
+        return None
+    return row
+
+
+def _finish(
+    row: StagedOrder,
+    status: str,
+    *,
+    reasons: list[dict[str, Any]] | None = None,
+    order: SalesOrder | None = None,
+) -> Result:
+    row.status = status
+    row.reasons = reasons or []
+    row.processed_at = utcnow()
+    row.claimed_by = None
+    row.claimed_at = None
+    row.last_error = None if status == "applied" else row.last_error
+    if order is not None:
+        row.sales_order_id = order.id
+    return Result(status, order.id if order is not None else None, row.reasons)
+
+
+@transactional
+async def apply(
+    session: AsyncSession, *, staged_id: int, worker_id: str, settings: Settings
+) -> Result:
+    """Validate a claimed staged order and apply it: create the sales order with its
+    reservations, or bring the existing one up to the store's version (lines changed,
+    on hold, cancelled, ...), and mark the row applied / review / ignored, all in one
+    transaction."""
+    row = await _own(session, staged_id, worker_id)
+    if row is None:
+        return Result("lost")
+    if row.attempts > settings.storefront_max_attempts:
+        return _finish(
+            row,
+            "review",
+            reasons=[
+                {
+                    "code": "gave_up",
+                    "message": f"Gave up after {row.attempts - 1} attempts: {row.last_error}",
+                }
+            ],
+        )
+    store = await session.get(Store, row.store_id)
+    if store is None or row.external_id is None:  # pragma: no cover - intake never stages these
+        return _finish(row, "review", reasons=[{"code": "not_an_order", "message": "No order."}])
+    await _lock_order_key(session, store.id, row.external_id)
+
+    newer = await session.scalar(
+        select(StagedOrder.id)
+        .where(
+            StagedOrder.store_id == row.store_id,
+            StagedOrder.external_id == row.external_id,
+            # Every version carries the whole order: a newer one decides, whatever became
+            # of it (even `ignored`, e.g. cancelled before KOSH had it), unless a person
+            # cancelled it.
+            StagedOrder.status != "cancelled",
+            StagedOrder.source_modified_at > row.source_modified_at,
+        )
+        .limit(1)
+    )
+    if newer is not None:
+        return _finish(
+            row,
+            "ignored",
+            reasons=[{"code": "superseded", "message": f"A newer version (#{newer}) exists."}],
+        )
+    order = await order_ops.find_external(
+        session, store=store.code, external_id=row.external_id, for_update=True
+    )
+    if (
+        order is not None
+        and not order.reopenable
+        and order.external_modified_at is not None
+        and order.external_modified_at >= row.source_modified_at
+    ):
+        return _finish(
+            row,
+            "ignored",
+            reasons=[{"code": "already_applied", "message": "This version was applied before."}],
+            order=order,
+        )
+    actor = worker_actor(worker_id)
+    result = await _apply_version(session, row=row, store=store, order=order, settings=settings)
+    if result.outcome in ("applied", "review"):
+        await _supersede_older(session, row)
+    await audit.record(
+        session,
+        action=f"storefront.{result.outcome}",
+        entity_type="storefront_staged_order",
+        entity_id=row.id,
+        after={
+            "external_id": row.external_id,
+            "status": row.external_status,
+            "sales_order_id": result.sales_order_id,
+            "reasons": [r.get("code") for r in result.reasons],
+        },
+        actor=actor,
+    )
+    return result
+
+
+async def _supersede_older(session: AsyncSession, row: StagedOrder) -> None:
+    """Older versions waiting in review are answered by this one."""
+    await session.execute(
+        update(StagedOrder)
+        .where(
+            StagedOrder.store_id == row.store_id,
+            StagedOrder.external_id == row.external_id,
+            StagedOrder.status == "review",
+            StagedOrder.source_modified_at < row.source_modified_at,
+        )
+        .values(
+            status="ignored",
+            processed_at=utcnow(),
+            reasons=[{"code": "superseded", "message": f"Superseded by #{row.id}."}],
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _apply_version(
+    session: AsyncSession,
+    *,
+    row: StagedOrder,
+    store: Store,
+    order: SalesOrder | None,
+    settings: Settings,
+) -> Result:
+    payload = wc.decode_payload(row.body.encode())
+    if payload is None:
+        return _finish(row, "review", reasons=[{"code": "bad_json", "message": "Not JSON."}])
+    status = row.external_status or str(payload.get("status") or "")
+    closing = status in wc.CLOSED_STATUSES or row.topic == "order.deleted"
+
+    if closing:
+        return await _close(session, row=row, order=order, status=status or "trash")
+    if status == "completed":
+        if order is not None and order.status == "shipped":
+            _stamp(order, row, status)
+            return _finish(row, "applied", order=order)
+        if order is None:
+            return _finish(
+                row,
+                "ignored",
+                reasons=[
+                    {
+                        "code": "completed_before_kosh",
+                        "message": "Completed in the store before KOSH had the order.",
+                    }
+                ],
+            )
+        return _finish(
+            row,
+            "review",
+            reasons=[
+                {
+                    "code": "completed_not_shipped",
+                    "message": f"Completed in the store, but {order.number} is "
+                    f"{order.status} in KOSH: ship or cancel it there.",
+                }
+            ],
+            order=order,
+        )
+    if status not in ACTIVE_STATUSES:
+        return _finish(
+            row,
+            "ignored",
+            reasons=[{"code": "status_not_handled", "message": f"Status {status!r} is ignored."}],
+        )
+
+    web, reasons = wc.parse_order(
+        payload,
+        now=utcnow(),
+        currencies=frozenset(c.upper() for c in settings.storefront_currencies) or None,
+    )
+    lines: list[order_ops.NewLine] = []
+    if web is not None:
+        lines, line_reasons = await _map_lines(session, store, web, settings)
+        reasons += line_reasons
+    if reasons or web is None:
+        return _finish(row, "review", reasons=[r.as_dict() for r in reasons], order=order)
+
+    if order is not None and order.status == "cancelled":
+        if not order.reopenable:
+            return _finish(
+                row,
+                "review",
+                reasons=[
+                    {
+                        "code": "cancelled_in_kosh",
+                        "message": f"{order.number} is cancelled in KOSH but {status} in the "
+                        "store.",
+                    }
+                ],
+                order=order,
+            )
+        await order_ops.reopen_order(session, order)
+
+    notes: list[dict[str, Any]] = []
+    if order is None:
+        order = await _create(session, store=store, web=web, lines=lines, settings=settings)
+    elif _lines_differ(order, lines):
+        if any(line.qty_shipped for line in order.lines) or order.status == "shipped":
+            return _finish(
+                row,
+                "review",
+                reasons=[
+                    {
+                        "code": "changed_after_shipping",
+                        "message": f"The store changed the lines of {order.number} after "
+                        "KOSH started shipping it.",
+                    }
+                ],
+                order=order,
+            )
+        await order_ops.replace_lines(session, order, lines)
+
+    if order.status == "shipped":
+        _stamp(order, row, status)
+        return _finish(row, "applied", order=order)
+    if status in ("processing", "on-hold"):
+        if order.status in ("draft", "on_hold") or any(line.qty_short for line in order.lines):
+            outcome = await order_ops.confirm_order(
+                session, order, allow_short=settings.storefront_backorders
+            )
+            notes += [
+                {
+                    "code": "backorder",
+                    "message": f"Part {s.part_id}: {s.requested - s.available} of "
+                    f"{s.requested} not in stock; reserved what there is.",
+                }
+                for s in outcome.shortages
+            ]
+        if status == "on-hold" and order.status != "on_hold":
+            await order_ops.hold_order(session, order, reason="on hold in the store")
+    _stamp(order, row, status)
+    return _finish(row, "applied", reasons=notes, order=order)
+
+
+def _stamp(order: SalesOrder, row: StagedOrder, status: str) -> None:
+    order.external_status = status[:20]
+    order.external_modified_at = row.source_modified_at
+    order.updated_at = utcnow()
+
+
+async def _close(
+    session: AsyncSession, *, row: StagedOrder, order: SalesOrder | None, status: str
+) -> Result:
+    """The store cancelled, refunded, failed or trashed the order."""
+    if order is None:
+        return _finish(
+            row,
+            "ignored",
+            reasons=[
+                {"code": "closed_before_kosh", "message": f"{status} before KOSH had the order."}
+            ],
+        )
+    if order.status == "cancelled":
+        _stamp(order, row, status)
+        return _finish(row, "applied", order=order)
+    if order.status == "shipped":
+        return _finish(
+            row,
+            "review",
+            reasons=[
+                {
+                    "code": "closed_after_shipping",
+                    "message": f"{status} in the store after {order.number} shipped: handle the "
+                    "return.",
+                }
+            ],
+            order=order,
+        )
+    await order_ops.cancel_order(
+        session, order, reason=f"{status} in the store", notify_store=False
+    )
+    _stamp(order, row, status)
+    return _finish(row, "applied", order=order)
+
+
+async def _map_lines(
+    session: AsyncSession, store: Store, web: wc.WebOrder, settings: Settings
+) -> tuple[list[order_ops.NewLine], list[wc.Reason]]:
+    """Every line's part: the store's SKU mapping, else the part numbered like the SKU.
+    Unknown or inactive parts and prices outside the tolerance are reasons."""
+    keys = {line.key for line in web.lines}
+    mapped: dict[str, Part] = {}
+    if keys:
+        rows = await session.execute(
+            select(SkuMapping.sku, Part)
+            .join(Part, Part.id == SkuMapping.part_id)
+            .where(SkuMapping.store_id == store.id, SkuMapping.sku.in_(sorted(keys)))
+        )
+        mapped = dict(rows.all())
+    unmapped = keys - mapped.keys()
+    if unmapped:
+        mapped.update(await catalog_service.parts_by_numbers(session, unmapped))
+    reasons: list[wc.Reason] = []
+    lines: list[order_ops.NewLine] = []
+    for line in web.lines:
+        part = mapped.get(line.key)
+        if part is None:
+            hint = " (no SKU in the store: map this key)" if ":" in line.key else ""
+            reasons.append(
+                wc.Reason(
+                    "unknown_sku",
+                    f"Line {line.index}: SKU {line.key!r} matches no part{hint}.",
+                    line.index,
+                    line.key,
+                )
+            )
+            continue
+        if not part.active:
+            reasons.append(
+                wc.Reason(
+                    "inactive_part",
+                    f"Line {line.index}: part {part.number} is inactive.",
+                    line.index,
+                    line.key,
+                )
+            )
+            continue
+        price_problem = wc.price_reason(line, part.unit_cost, settings.storefront_price_tolerance)
+        if price_problem is not None:
+            reasons.append(price_problem)
+        lines.append(
+            order_ops.NewLine(
+                part_id=part.id,
+                qty=line.qty,
+                unit_price=max(line.unit_price, Decimal(0)),
+                description=line.name,
+                external_line_id=line.external_line_id,
+            )
+        )
+    return lines, reasons
+
+
+def _lines_differ(order: SalesOrder, lines: list[order_ops.NewLine]) -> bool:
+    def shape(part_id: int, qty: int, price: Decimal, ext: str | None) -> tuple[Any, ...]:
+        return (ext or "", part_id, qty, Decimal(price).quantize(Decimal("0.0001")))
+
+    current = sorted(
+        shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in order.lines
+    )
+    wanted = sorted(shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in lines)
+    return current != wanted
+
+
+async def _create(
+    session: AsyncSession,
+    *,
+    store: Store,
+    web: wc.WebOrder,
+    lines: list[order_ops.NewLine],
+    settings: Settings,
+) -> SalesOrder:
+    customer = await customer_ops.find_or_add_by_email(
+        session,
+        name=web.customer_name,
+        email=web.email,
+        phone=web.phone,
+        company=web.company,
+        billing_address=web.billing,
+        shipping_address=web.shipping,
+    )
+    return await order_ops.add_order(
+        session,
+        customer=customer,
+        warehouse_id=store.warehouse_id,
+        lines=lines,
+        number=f"{store.code}-{web.number}"[:64],
+        currency=web.currency,
+        notes=web.note,
+        backorder=settings.storefront_backorders,
+        external=order_ops.ExternalRef(
+            store=store.code, order_id=web.external_id, status=web.status
+        ),
+    )
+
+
+# --- failures -------------------------------------------------------------------------
+
+
+@transactional
+async def fail(
+    session: AsyncSession, *, staged_id: int, worker_id: str, error: str, settings: Settings
+) -> str:
+    """Record a transient failure: retry later with exponential backoff and jitter, or,
+    once the attempts are used up, move the row to review (the dead letter)."""
+    row = await _own(session, staged_id, worker_id)
+    if row is None:
+        return "lost"
+    row.last_error = error[:2000]
+    if row.attempts >= settings.storefront_max_attempts:
+        _finish(
+            row,
+            "review",
+            reasons=[
+                {"code": "gave_up", "message": f"Gave up after {row.attempts} attempts: {error}"}
+            ],
+        )
+        await audit.record(
+            session,
+            action="storefront.gave_up",
+            entity_type="storefront_staged_order",
+            entity_id=row.id,
+            after={"attempts": row.attempts, "error": row.last_error},
+            actor=worker_actor(worker_id),
+        )
+        return "failed"
+    row.claimed_by = None
+    row.claimed_at = None
+    row.next_attempt_at = utcnow() + next_delay(row.attempts, settings)
+    return "retried"
+
+
+@transactional
+async def to_review(
+    session: AsyncSession, *, staged_id: int, worker_id: str, reason: dict[str, Any]
+) -> Result:
+    row = await _own(session, staged_id, worker_id)
+    if row is None:
+        return Result("lost")
+    result = _finish(row, "review", reasons=[reason])
+    await audit.record(
+        session,
+        action="storefront.review",
+        entity_type="storefront_staged_order",
+        entity_id=row.id,
+        after={"reasons": [reason.get("code")]},
+        actor=worker_actor(worker_id),
+    )
+    return result
+
+
+async def queue_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(StagedOrder.status, func.count()).group_by(StagedOrder.status)
+    )
+    found = dict.fromkeys(("pending", "applied", "review", "ignored", "cancelled"), 0)
+    found.update({status: int(count) for status, count in rows})
+    return found

@@ -1,0 +1,162 @@
+"""Pydantic shapes for stores, SKU mappings, staged orders and the outbox."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+StagedStatus = Literal["pending", "applied", "review", "ignored", "cancelled"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean(value: str) -> str:
+    value = value.strip()
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value):
+        raise ValueError("must be an http:// or https:// address")
+    return value.rstrip("/")
+
+
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
+Secret = Annotated[str, Field(min_length=8, max_length=500), AfterValidator(_clean)]
+Credential = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_clean)]
+Url = Annotated[str, Field(max_length=300), AfterValidator(_url)]
+Id = Annotated[StrictInt, Field(ge=1, le=2**53)]
+
+
+class StoreCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Code
+    kind: Literal["woocommerce"] = "woocommerce"
+    base_url: Url
+    webhook_secret: Secret
+    consumer_key: Credential | None = None
+    consumer_secret: Credential | None = None
+    warehouse_id: Id
+
+
+class StoreUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Annotated[StrictInt, Field(ge=1)]
+    base_url: Url | None = None
+    webhook_secret: Secret | None = None
+    consumer_key: Credential | None = None
+    consumer_secret: Credential | None = None
+    active: StrictBool | None = None
+
+
+class StoreRead(BaseModel):
+    id: int
+    code: str
+    kind: str
+    base_url: str
+    warehouse_id: int
+    active: bool
+    has_webhook_secret: bool
+    has_api_credentials: bool
+    webhook_path: str
+    version: int
+    created_at: datetime
+
+
+class SkuMapCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    store_code: Code
+    sku: Annotated[str, Field(max_length=100), AfterValidator(_clean)]
+    part_number: Annotated[str, Field(max_length=64), AfterValidator(_clean)]
+
+
+class SkuMapRead(BaseModel):
+    id: int
+    store_code: str
+    sku: str
+    part_id: int
+    part_number: str
+
+
+class SkuMapPage(BaseModel):
+    items: list[SkuMapRead]
+    total: int
+    next: str | None
+
+
+class StagedRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    store_code: str
+    external_id: str | None
+    external_status: str | None
+    source: str
+    topic: str | None
+    status: StagedStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    reasons: list[dict[str, Any]]
+    sales_order_id: int | None
+    source_modified_at: datetime
+    received_at: datetime
+    processed_at: datetime | None
+
+
+class StagedDetail(StagedRead):
+    delivery_id: str | None
+    headers: dict[str, Any]
+    payload: Any = Field(description="the order as received (the raw body when not JSON)")
+
+
+class StagedPage(BaseModel):
+    items: list[StagedRead]
+    total: int
+    next: str | None
+
+
+class BulkRetry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Id] | None = Field(default=None, max_length=10_000)
+    status: Literal["review", "ignored", "cancelled"] | None = None
+
+
+class BulkRetryResult(BaseModel):
+    retried: int
+
+
+class StagedCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class StagedUndo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reprocess: StrictBool = False
+    notify_store: StrictBool = False
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class OutboxRead(BaseModel):
+    id: int
+    store_id: int
+    sales_order_id: int
+    external_id: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class WebhookAck(BaseModel):
+    status: Literal["accepted", "duplicate"]
+    id: int | None = None
