@@ -11,9 +11,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from kosh import __version__
+from kosh.alerts import api as alerts_api
+from kosh.alerts import notify as alert_notify
+from kosh.alerts import pages as alerts_pages
 from kosh.auth import api as auth_api
 from kosh.auth import pages as auth_pages
 from kosh.bom import api as bom_api
+from kosh.bom import pages as bom_pages
 from kosh.bom import runner as bom_runner
 from kosh.catalog import api as catalog_api
 from kosh.catalog import pages as catalog_pages
@@ -28,6 +32,8 @@ from kosh.locations import api as locations_api
 from kosh.locations import pages as locations_pages
 from kosh.ops import api as ops_api
 from kosh.ops import pages as ops_pages
+from kosh.production import api as production_api
+from kosh.production import pages as production_pages
 from kosh.sales import api as sales_api
 from kosh.sales import pages as sales_pages
 from kosh.stock import api as stock_api
@@ -50,6 +56,8 @@ FEATURE_ROUTERS = [
     sales_api.router,
     storefront_api.router,
     bom_api.router,
+    production_api.router,
+    alerts_api.router,
     auth_pages.router,
     ops_pages.router,
     stock_pages.router,
@@ -57,12 +65,16 @@ FEATURE_ROUTERS = [
     locations_pages.router,
     sales_pages.router,
     storefront_pages.router,
+    bom_pages.router,
+    production_pages.router,
+    alerts_pages.router,
     web_pages.router,
     static_files.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     bom_runner.lifespan,
+    alert_notify.lifespan,
 ]
 
 
@@ -71,7 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     sessions.configure(
-        info={"retry_attempts": settings.db_retry_attempts, "pcn_prefix": settings.pcn_prefix}
+        info={
+            "retry_attempts": settings.db_retry_attempts,
+            "pcn_prefix": settings.pcn_prefix,
+            "alert_due_soon_days": settings.alert_due_soon_days,
+        }
     )
 
     @asynccontextmanager
@@ -104,7 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/docs", include_in_schema=False)
     async def api_docs(request: Request) -> Response:
-        return app.state.pages.render(request, "web/api_docs.html")
+        pages: Pages = app.state.pages
+        return pages.render(request, "web/api_docs.html")
 
     install_error_handlers(app, app.state.pages.error_page)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, TypeVar
@@ -354,9 +353,50 @@ def demo_data(
     typer.echo(f"{result.message} ({time.perf_counter() - started:.1f} s)")
 
 
+alerts_app = typer.Typer(help="Shortage and low-stock alerts.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("evaluate")
+def alerts_evaluate() -> None:
+    """Re-check low stock and job shortages: raise, update, resolve alerts."""
+    from kosh.alerts import service as alert_service
+
+    settings = load_settings()
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            session.info["alert_due_soon_days"] = settings.alert_due_soon_days
+            return await alert_service.evaluate_alerts(session)
+
+    active = run_with_database(settings, work)
+    typer.echo(f"alerts evaluated: {active} open or acknowledged")
+
+
+@alerts_app.command("digest")
+def alerts_digest() -> None:
+    """Mail one digest of the alerts raised since the last one (needs KOSH_SMTP_HOST)."""
+    from kosh.alerts import notify
+
+    settings = load_settings()
+    if not settings.smtp_host or not settings.alert_recipients:
+        raise _fail("error: set KOSH_SMTP_HOST and KOSH_ALERT_RECIPIENTS to send mail", 2)
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        return await notify.send_digest(sessions, settings)
+
+    result = run_with_database(settings, work)
+    if result is None:
+        typer.echo("no new alerts to mail")
+        return
+    if result.status != "sent":
+        raise _fail(f"error: digest of {result.alert_count} alert(s) not sent: {result.error}")
+    typer.echo(f"mailed {result.alert_count} alert(s) in one digest")
+
+
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -121,9 +121,15 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(
     inactive = await make_user("viewer")
     await _deactivate(session, inactive.id)
     answers = [
-        await client.post("/api/v1/auth/login", json={"username": user.username, "password": "wrong-password"}),
-        await client.post("/api/v1/auth/login", json={"username": "nobody-here", "password": "wrong-password"}),
-        await client.post("/api/v1/auth/login", json={"username": inactive.username, "password": PASSWORD}),
+        await client.post(
+            "/api/v1/auth/login", json={"username": user.username, "password": "wrong-password"}
+        ),
+        await client.post(
+            "/api/v1/auth/login", json={"username": "nobody-here", "password": "wrong-password"}
+        ),
+        await client.post(
+            "/api/v1/auth/login", json={"username": inactive.username, "password": PASSWORD}
+        ),
     ]
     bodies = []
     for response in answers:
@@ -161,7 +167,7 @@ async def test_form_login_with_its_csrf_cookie(client: httpx.AsyncClient, make_u
     user = await make_user("viewer")
     page = await client.get("/login?next=/admin/audit")
     assert page.status_code == 200
-    assert 'autofocus' in page.text
+    assert "autofocus" in page.text
     login_csrf = _cookie_header(page, "kosh_login_csrf").lower()
     assert "httponly" in login_csrf
     assert "samesite=strict" in login_csrf
@@ -170,7 +176,12 @@ async def test_form_login_with_its_csrf_cookie(client: httpx.AsyncClient, make_u
 
     response = await client.post(
         "/login",
-        data={"username": user.username, "password": PASSWORD, "csrf_token": token, "next": "/account"},
+        data={
+            "username": user.username,
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/account",
+        },
     )
 
     assert response.status_code == 303
@@ -209,7 +220,11 @@ async def test_form_login_wrong_password_shows_the_form_again(
     page = await client.get("/login")
     response = await client.post(
         "/login",
-        data={"username": user.username, "password": "nope-nope-nope", "csrf_token": _hidden(page.text, "csrf_token")},
+        data={
+            "username": user.username,
+            "password": "nope-nope-nope",
+            "csrf_token": _hidden(page.text, "csrf_token"),
+        },
     )
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("text/html")

@@ -24,7 +24,9 @@ async def _only_session(session: AsyncSession, user_id: int) -> UserSession:
 
 
 async def _age(session: AsyncSession, user_id: int, **values: object) -> None:
-    await session.execute(update(UserSession).where(UserSession.user_id == user_id).values(**values))
+    await session.execute(
+        update(UserSession).where(UserSession.user_id == user_id).values(**values)
+    )
     await session.commit()
 
 
@@ -59,7 +61,10 @@ async def test_session_ends_at_its_absolute_lifetime_even_when_busy(
     row = await _only_session(session, user.id)
     lifetime = row.expires_at - row.created_at
     assert lifetime == timedelta(hours=settings.session_max_hours)
-    assert 'max-age=' + str(settings.session_max_hours * 3600) in response.headers["set-cookie"].lower()
+    assert (
+        "max-age=" + str(settings.session_max_hours * 3600)
+        in response.headers["set-cookie"].lower()
+    )
 
     await _age(session, user.id, last_seen_at=utcnow(), expires_at=utcnow() - timedelta(seconds=1))
     assert (await client.get("/api/v1/auth/me")).status_code == 401
@@ -75,7 +80,10 @@ async def test_logout_revokes_the_session(
     response = await client.post("/api/v1/auth/logout", headers=logged.headers)
 
     assert response.status_code == 204
-    assert 'kosh_session=""' in response.headers["set-cookie"] or "max-age=0" in response.headers["set-cookie"].lower()
+    assert (
+        'kosh_session=""' in response.headers["set-cookie"]
+        or "max-age=0" in response.headers["set-cookie"].lower()
+    )
     assert (await _only_session(session, user.id)).revoked_at is not None
     # the old cookie, replayed, opens nothing
     client.cookies.set("kosh_session", cookie)
@@ -130,7 +138,9 @@ async def test_password_change_revokes_every_session(
     assert len(rows) == 2
     assert all(r.revoked_at is not None for r in rows)
 
-    old = await client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
+    old = await client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}
+    )
     assert old.status_code == 401
     await login(client, user, "a-new-long-password")
 

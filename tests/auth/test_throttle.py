@@ -13,7 +13,9 @@ from tests.support.platform import app_client, client_for
 
 
 async def _login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    return await client.post(
+        "/api/v1/auth/login", json={"username": username, "password": password}
+    )
 
 
 def _assert_throttled(response: httpx.Response) -> None:
@@ -68,7 +70,11 @@ async def test_login_page_is_throttled_too(settings: Settings, make_user) -> Non
             assert token is not None
             response = await client.post(
                 "/login",
-                data={"username": user.username, "password": password, "csrf_token": token.group(1)},
+                data={
+                    "username": user.username,
+                    "password": password,
+                    "csrf_token": token.group(1),
+                },
             )
         _assert_throttled(response)
         assert response.headers["content-type"].startswith("text/html")

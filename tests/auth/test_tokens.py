@@ -29,7 +29,10 @@ async def _token_row(session: AsyncSession, raw: str) -> ApiToken:
 
 
 def _cli_env(settings: Settings) -> dict[str, str]:
-    return {"KOSH_DATABASE_URL": settings.effective_database_url, "KOSH_DATA_DIR": str(settings.data_dir)}
+    return {
+        "KOSH_DATABASE_URL": settings.effective_database_url,
+        "KOSH_DATA_DIR": str(settings.data_dir),
+    }
 
 
 async def test_cli_create_token_prints_only_the_token(
@@ -66,8 +69,17 @@ async def test_cli_create_token_with_several_scopes_and_no_expiry(
     user = await make_user("admin")
     result = await run_cli(
         [
-            "create-token", "--username", user.username, "--name", "prom",
-            "--scopes", "read,metrics", "--scopes", "admin", "--expires-days", "0",
+            "create-token",
+            "--username",
+            user.username,
+            "--name",
+            "prom",
+            "--scopes",
+            "read,metrics",
+            "--scopes",
+            "admin",
+            "--expires-days",
+            "0",
         ],
         _cli_env(settings),
     )
@@ -99,7 +111,15 @@ async def test_cli_create_user_then_login(
     client: httpx.AsyncClient, settings: Settings, login
 ) -> None:
     result = await run_cli(
-        ["create-user", "--username", "Dora", "--password", "doras-long-password", "--role", "manager"],
+        [
+            "create-user",
+            "--username",
+            "Dora",
+            "--password",
+            "doras-long-password",
+            "--role",
+            "manager",
+        ],
         _cli_env(settings),
     )
     assert result.exit_code == 0, result.output
@@ -171,10 +191,14 @@ async def test_admin_routes_need_the_admin_scope(
     client: httpx.AsyncClient, make_user, token_for
 ) -> None:
     admin = await make_user("admin")
-    without = await client.get("/api/v1/users", headers=_bearer(await token_for(admin, ["read", "write"])))
+    without = await client.get(
+        "/api/v1/users", headers=_bearer(await token_for(admin, ["read", "write"]))
+    )
     assert without.status_code == 403
     assert without.json()["code"] == "insufficient_scope"
-    with_admin = await client.get("/api/v1/users", headers=_bearer(await token_for(admin, ["admin"])))
+    with_admin = await client.get(
+        "/api/v1/users", headers=_bearer(await token_for(admin, ["admin"]))
+    )
     assert with_admin.status_code == 200
 
 
@@ -184,10 +208,14 @@ async def test_only_admins_may_hold_admin_scope_or_make_tokens_for_others(
     operator = await make_user("operator")
     admin = await make_user("admin")
     auth = _bearer(await token_for(operator, ["read", "write"]))
-    admin_scope = await client.post("/api/v1/tokens", json={"name": "x", "scopes": ["admin"]}, headers=auth)
+    admin_scope = await client.post(
+        "/api/v1/tokens", json={"name": "x", "scopes": ["admin"]}, headers=auth
+    )
     assert admin_scope.status_code == 403
     for_other = await client.post(
-        "/api/v1/tokens", json={"name": "x", "scopes": ["read"], "username": admin.username}, headers=auth
+        "/api/v1/tokens",
+        json={"name": "x", "scopes": ["read"], "username": admin.username},
+        headers=auth,
     )
     assert for_other.status_code == 403
 
@@ -207,7 +235,9 @@ async def test_expired_token_is_refused(
     raw = await token_for(await make_user("viewer"), ["read"])
     assert (await client.get("/api/v1/auth/me", headers=_bearer(raw))).status_code == 200
     await session.execute(
-        update(ApiToken).where(ApiToken.token_hash == digest(raw)).values(expires_at=utcnow() - timedelta(seconds=1))
+        update(ApiToken)
+        .where(ApiToken.token_hash == digest(raw))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
     )
     await session.commit()
     response = await client.get("/api/v1/auth/me", headers=_bearer(raw))
@@ -223,7 +253,9 @@ async def test_revoked_token_is_refused_and_only_its_owner_or_an_admin_revokes(
     raw = await token_for(owner, ["read", "write"])
     token_id = (await _token_row(session, raw)).id
 
-    other = await client.delete(f"/api/v1/tokens/{token_id}", headers=_bearer(await token_for(stranger)))
+    other = await client.delete(
+        f"/api/v1/tokens/{token_id}", headers=_bearer(await token_for(stranger))
+    )
     assert other.status_code == 404
     assert (await client.get("/api/v1/auth/me", headers=_bearer(raw))).status_code == 200
 

@@ -37,7 +37,12 @@ async def test_create_user(
 ) -> None:
     response = await client.post(
         "/api/v1/users",
-        json={"username": "Eve.Smith", "password": "eves-long-password", "role": "manager", "display_name": "Eve"},
+        json={
+            "username": "Eve.Smith",
+            "password": "eves-long-password",
+            "role": "manager",
+            "display_name": "Eve",
+        },
         headers=admin_auth,
     )
     assert response.status_code == 201, response.text
@@ -48,7 +53,9 @@ async def test_create_user(
     assert body["version"] == 1
     assert "password" not in response.text
     event = await session.scalar(
-        select(AuditEvent).where(AuditEvent.action == "user.create", AuditEvent.entity_id == str(body["id"]))
+        select(AuditEvent).where(
+            AuditEvent.action == "user.create", AuditEvent.entity_id == str(body["id"])
+        )
     )
     assert event is not None
     assert event.actor_name == "root"
@@ -80,7 +87,9 @@ async def test_create_user_validates(
     assert loc in [e["loc"] for e in response.json()["errors"]]
 
 
-async def test_list_users_pages(client: httpx.AsyncClient, admin_auth: dict[str, str], make_user) -> None:
+async def test_list_users_pages(
+    client: httpx.AsyncClient, admin_auth: dict[str, str], make_user
+) -> None:
     for _ in range(3):
         await make_user("viewer")
     first = await client.get("/api/v1/users?limit=2", headers=admin_auth)
@@ -97,13 +106,21 @@ async def test_list_users_pages(client: httpx.AsyncClient, admin_auth: dict[str,
 
 
 async def test_deactivate_revokes_sessions_and_tokens(
-    client: httpx.AsyncClient, admin_auth: dict[str, str], make_user, token_for, session: AsyncSession
+    client: httpx.AsyncClient,
+    admin_auth: dict[str, str],
+    make_user,
+    token_for,
+    session: AsyncSession,
 ) -> None:
     user = await make_user("operator")
     token = _bearer(await token_for(user))
     device = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
     async with device:
-        assert (await device.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})).status_code == 200
+        assert (
+            await device.post(
+                "/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}
+            )
+        ).status_code == 200
 
         response = await client.patch(
             f"/api/v1/users/{user.id}", json={"version": 1, "active": False}, headers=admin_auth
@@ -114,12 +131,14 @@ async def test_deactivate_revokes_sessions_and_tokens(
         assert response.json()["version"] == 2
         assert (await device.get("/api/v1/auth/me")).status_code == 401
     assert (await client.get("/api/v1/auth/me", headers=token)).status_code == 401
-    relogin = await client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
+    relogin = await client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}
+    )
     assert relogin.status_code == 401
     revoked = await session.scalar(
-        select(func.count()).select_from(UserSession).where(
-            UserSession.user_id == user.id, UserSession.revoked_at.is_not(None)
-        )
+        select(func.count())
+        .select_from(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_not(None))
     )
     assert revoked == 1
 
@@ -132,7 +151,9 @@ async def test_reset_password(
     async with device:
         await login(device, user)
         short = await client.post(
-            f"/api/v1/users/{user.id}/reset-password", json={"new_password": "short"}, headers=admin_auth
+            f"/api/v1/users/{user.id}/reset-password",
+            json={"new_password": "short"},
+            headers=admin_auth,
         )
         assert short.status_code == 422
         response = await client.post(
@@ -142,11 +163,15 @@ async def test_reset_password(
         )
         assert response.status_code == 204
         assert (await device.get("/api/v1/auth/me")).status_code == 401
-    old = await client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
+    old = await client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}
+    )
     assert old.status_code == 401
     await login(client, user, "fresh-long-password")
     missing = await client.post(
-        "/api/v1/users/999999/reset-password", json={"new_password": "fresh-long-password"}, headers=admin_auth
+        "/api/v1/users/999999/reset-password",
+        json={"new_password": "fresh-long-password"},
+        headers=admin_auth,
     )
     assert missing.status_code == 404
 
@@ -188,14 +213,18 @@ async def test_last_admin_cannot_be_demoted_or_deactivated(
     assert response.status_code == 200
 
 
-async def test_stale_version_is_409(client: httpx.AsyncClient, admin_auth: dict[str, str], make_user) -> None:
+async def test_stale_version_is_409(
+    client: httpx.AsyncClient, admin_auth: dict[str, str], make_user
+) -> None:
     user = await make_user("viewer")
     first = await client.patch(
         f"/api/v1/users/{user.id}", json={"version": 1, "display_name": "First"}, headers=admin_auth
     )
     assert first.status_code == 200
     stale = await client.patch(
-        f"/api/v1/users/{user.id}", json={"version": 1, "display_name": "Second"}, headers=admin_auth
+        f"/api/v1/users/{user.id}",
+        json={"version": 1, "display_name": "Second"},
+        headers=admin_auth,
     )
     assert stale.status_code == 409
     assert stale.json()["code"] == "stale_version"
@@ -210,7 +239,9 @@ async def test_concurrent_updates_with_one_version_one_wins(
     results = await asyncio.gather(
         *(
             client.patch(
-                f"/api/v1/users/{user.id}", json={"version": 1, "display_name": f"n{i}"}, headers=admin_auth
+                f"/api/v1/users/{user.id}",
+                json={"version": 1, "display_name": f"n{i}"},
+                headers=admin_auth,
             )
             for i in range(6)
         )
@@ -230,7 +261,9 @@ async def test_two_admins_demoting_each_other_at_once_leave_one(
         client.patch(f"/api/v1/users/{b.id}", json={"version": 1, "active": False}, headers=auth_a),
         client.patch(f"/api/v1/users/{a.id}", json={"version": 1, "active": False}, headers=auth_b),
     )
-    assert sorted(r.status_code for r in results) in ([200, 401], [200, 422]), [r.text for r in results]
+    assert sorted(r.status_code for r in results) in ([200, 401], [200, 422]), [
+        r.text for r in results
+    ]
     active_admins = await session.scalar(
         select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
     )
@@ -244,9 +277,21 @@ async def test_users_api_is_admin_only(
     calls = [
         client.get("/api/v1/users", headers=manager_headers),
         client.get(f"/api/v1/users/{user.id}", headers=manager_headers),
-        client.post("/api/v1/users", json={"username": "x1", "password": "long-enough-pw", "role": "viewer"}, headers=manager_headers),
-        client.patch(f"/api/v1/users/{user.id}", json={"version": 1, "role": "admin"}, headers=manager_headers),
-        client.post(f"/api/v1/users/{user.id}/reset-password", json={"new_password": "long-enough-pw"}, headers=manager_headers),
+        client.post(
+            "/api/v1/users",
+            json={"username": "x1", "password": "long-enough-pw", "role": "viewer"},
+            headers=manager_headers,
+        ),
+        client.patch(
+            f"/api/v1/users/{user.id}",
+            json={"version": 1, "role": "admin"},
+            headers=manager_headers,
+        ),
+        client.post(
+            f"/api/v1/users/{user.id}/reset-password",
+            json={"new_password": "long-enough-pw"},
+            headers=manager_headers,
+        ),
     ]
     for call in calls:
         response = await call

@@ -31,7 +31,7 @@ def upload(client: httpx.AsyncClient, operator_headers: dict[str, str]) -> Uploa
             for key, value in fields.items()
             if value is not None
         }
-        body = content if content is not None else path.read_bytes()  # type: ignore[union-attr]
+        body = content if content is not None else path.read_bytes()  # type: ignore[union-attr]  # noqa: ASYNC240 - small test files
         return await client.post(
             "/api/v1/boms/imports",
             files={"file": (name or (path.name if path else "upload.xlsx"), body)},

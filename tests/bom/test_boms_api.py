@@ -55,7 +55,10 @@ async def test_list_detail_and_activation(
     assert {item["revision"] for item in listed.json()["items"]} == {"B", "C"}
     line = detail.json()["lines"][0]
     assert (line["part_number"], line["qty"], line["refdes"], line["description"]) == (
-        "RES-10K", 4, "R1 R2 R3 R4", "Resistor",
+        "RES-10K",
+        4,
+        "R1 R2 R3 R4",
+        "Resistor",
     )
     assert activated.status_code == 200
     assert activated.json()["status"] == "active"
@@ -87,7 +90,8 @@ async def test_line_edits_on_a_draft(
         f"{url}/lines/{line_id}", json={"version": 2, "qty": 2}, headers=operator_headers
     )
     again = await client.post(
-        f"{url}/lines", json={"version": 3, "part_number": "CAP-100N", "qty": 1},
+        f"{url}/lines",
+        json={"version": 3, "part_number": "CAP-100N", "qty": 1},
         headers=operator_headers,
     )
     itself = await client.put(
@@ -96,7 +100,8 @@ async def test_line_edits_on_a_draft(
         headers=operator_headers,
     )
     fraction = await client.post(
-        f"{url}/lines", json={"version": 3, "part_number": "RES-10K", "qty": 0.5},
+        f"{url}/lines",
+        json={"version": 3, "part_number": "RES-10K", "qty": 0.5},
         headers=operator_headers,
     )
     deleted = await client.request(
@@ -143,7 +148,9 @@ async def test_active_bom_lines_are_not_editable_but_copyable(
     assert (edit.status_code, edit.json()["code"]) == (422, "bom_not_draft")
     assert copy.status_code == 201
     assert (copy.json()["revision"], copy.json()["status"], copy.json()["line_count"]) == (
-        "C", "draft", 1,
+        "C",
+        "draft",
+        1,
     )
     assert (taken.status_code, taken.json()["code"]) == (409, "revision_taken")
 
@@ -154,7 +161,9 @@ async def test_compare_two_revisions(
     assembly = await a_part(session, "PB-100")
     res, cap, led, ic = [await a_part(session, n) for n in ("RES", "CAP", "LED", "IC")]
     base = await a_bom(session, assembly, "B", [(res, 2, "R1 R2"), (cap, 1, "C1"), (led, 1, "D1")])
-    other = await a_bom(session, assembly, "C", [(res, 2, "R2 R1"), (cap, 2, "C1 C2"), (ic, 1, "U1")])
+    other = await a_bom(
+        session, assembly, "C", [(res, 2, "R2 R1"), (cap, 2, "C1 C2"), (ic, 1, "U1")]
+    )
 
     response = await client.get(
         f"/api/v1/boms/compare?base={base}&other={other}", headers=operator_headers
@@ -173,7 +182,7 @@ async def test_exports(
     client: httpx.AsyncClient, session: AsyncSession, operator_headers: dict[str, str]
 ) -> None:
     assembly = await a_part(session, "PB-100")
-    res = await a_part(session, "RES-10K", description="=HYPERLINK(\"x\")")
+    res = await a_part(session, "RES-10K", description='=HYPERLINK("x")')
     bom_id = await a_bom(session, assembly, "C", [(res, 2, "R1 R2")])
 
     as_csv = await client.get(f"/api/v1/boms/{bom_id}/export.csv", headers=operator_headers)

@@ -81,9 +81,9 @@ async def test_commit_creates_bom_and_missing_parts_in_one_go(
     assert await count(session, BomLine) == 92
     assert await count(session, Part) == 93  # 92 lines + the assembly
     rails = await session.scalar(
-        select(BomLine.qty).join(Part, Part.id == BomLine.part_id).where(
-            Part.number == "rail_XT95-500"
-        )
+        select(BomLine.qty)
+        .join(Part, Part.id == BomLine.part_id)
+        .where(Part.number == "rail_XT95-500")
     )
     assert rails == 4
 
@@ -123,9 +123,7 @@ async def test_commit_with_known_parts_and_a_fixed_mapping(
         delimiter=";",
     )
 
-    guessed = await finished(
-        (await upload(path, dry_run=True)).json()["id"]
-    )
+    guessed = await finished((await upload(path, dry_run=True)).json()["id"])
     fixed = await upload(
         path,
         assembly_part_number="PB-100",
@@ -151,7 +149,10 @@ async def test_commit_with_known_parts_and_a_fixed_mapping(
 
 
 async def test_problem_report_downloads_as_csv(
-    upload: Upload, finished: Finished, client: httpx.AsyncClient, data_dir: Path,
+    upload: Upload,
+    finished: Finished,
+    client: httpx.AsyncClient,
+    data_dir: Path,
     operator_headers: dict[str, str],
 ) -> None:
     response = await upload(data_dir / "bom" / "low-cost-feeder_mechanical_bom.csv", dry_run=True)
@@ -252,7 +253,10 @@ async def test_upload_over_the_bom_limit(
 
 
 async def test_viewer_cannot_import(
-    upload: Upload, make_user, token_for, tmp_path: Path  # type: ignore[no-untyped-def]
+    upload: Upload,
+    make_user,
+    token_for,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     viewer = await make_user("viewer")
     headers = {"authorization": f"Bearer {await token_for(viewer)}"}
@@ -276,7 +280,10 @@ async def test_temp_files_are_removed(
 
 
 async def test_a_crash_fails_the_import_and_cleans_up(
-    upload: Upload, finished: Finished, tmp_path: Path, settings: Settings,
+    upload: Upload,
+    finished: Finished,
+    tmp_path: Path,
+    settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def explode(*_args: object, **_kwargs: object) -> None:
@@ -294,7 +301,10 @@ async def test_a_crash_fails_the_import_and_cleans_up(
 
 
 async def test_shutdown_fails_running_imports(
-    app: FastAPI, upload: Upload, tmp_path: Path, session: AsyncSession,
+    app: FastAPI,
+    upload: Upload,
+    tmp_path: Path,
+    session: AsyncSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import threading
@@ -322,7 +332,9 @@ async def test_shutdown_fails_running_imports(
 
 
 async def test_imports_of_a_dead_process_are_failed(
-    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
     operator_headers: dict[str, str],
 ) -> None:
     old = utcnow() - timedelta(minutes=10)
@@ -346,8 +358,13 @@ async def test_imports_of_a_dead_process_are_failed(
 
 
 async def test_progress_is_reported_while_reading(
-    upload: Upload, finished: Finished, tmp_path: Path, session: AsyncSession,
-    client: httpx.AsyncClient, operator_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    upload: Upload,
+    finished: Finished,
+    tmp_path: Path,
+    session: AsyncSession,
+    client: httpx.AsyncClient,
+    operator_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import threading
 
@@ -366,15 +383,18 @@ async def test_progress_is_reported_while_reading(
         return real(result, options, paused(), problems, progress)
 
     monkeypatch.setattr(bomfile, "_read_rows", pausing)
-    path = files.csv_file(tmp_path / "b.csv", [HEADER] + [["R1", 1, f"P-{n}", ""] for n in range(1000)])
+    path = files.csv_file(
+        tmp_path / "b.csv", [HEADER] + [["R1", 1, f"P-{n}", ""] for n in range(1000)]
+    )
     import_id = (await upload(path, dry_run=True)).json()["id"]
 
     import asyncio
 
-    while not halfway.is_set():
-        await asyncio.sleep(0.05)
+    await asyncio.to_thread(halfway.wait, 10)
     await asyncio.sleep(1.2)  # two progress ticks
-    during = (await client.get(f"/api/v1/boms/imports/{import_id}", headers=operator_headers)).json()
+    during = (
+        await client.get(f"/api/v1/boms/imports/{import_id}", headers=operator_headers)
+    ).json()
     resume.set()
     after = await finished(import_id)
 

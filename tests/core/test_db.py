@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kosh.auth.deps import CurrentPrincipal
@@ -30,7 +31,9 @@ def _retries(use_case: str) -> float:
 async def _counter(session: AsyncSession, worker_id: str) -> int:
     await session.rollback()  # read a fresh snapshot
     return int(
-        await session.scalar(select(WorkerHeartbeat.pid).where(WorkerHeartbeat.worker_id == worker_id))
+        await session.scalar(
+            select(WorkerHeartbeat.pid).where(WorkerHeartbeat.worker_id == worker_id)
+        )
         or 0
     )
 
@@ -66,7 +69,10 @@ async def test_commits_on_success_and_runs_after_commit_callbacks(
         async def callback() -> None:
             # the callback sees committed data from another connection
             async with sessions() as other:
-                seen.append(await other.scalar(select(AuditEvent.id).where(AuditEvent.id == event_row.id)) or 0)
+                seen.append(
+                    await other.scalar(select(AuditEvent.id).where(AuditEvent.id == event_row.id))
+                    or 0
+                )
 
         after_commit(session, callback)
         return event_row.id
@@ -97,7 +103,9 @@ async def test_rolls_back_on_error_and_skips_callbacks(
             await fail(session)
         assert not session.in_transaction()
     async with sessions() as session:
-        assert await session.scalar(select(AuditEvent).where(AuditEvent.action == "test.fail")) is None
+        assert (
+            await session.scalar(select(AuditEvent).where(AuditEvent.action == "test.fail")) is None
+        )
     assert fired == []
 
 
@@ -130,7 +138,7 @@ async def test_non_retryable_errors_are_not_retried(
         await session.execute(text("SELECT * FROM no_such_table"))
 
     async with sessions() as session:
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(DBAPIError) as caught:
             await broken_sql(session)
     assert not is_retryable(caught.value)
     assert calls["n"] == 1
@@ -160,10 +168,14 @@ async def test_deadlock_is_retried_and_both_units_finish(
         attempts[first] += 1
         await session.execute(text("SET LOCAL deadlock_timeout = '50ms'"))
         bump = WorkerHeartbeat.pid + 1
-        await session.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == first).values(pid=bump))
+        await session.execute(
+            update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == first).values(pid=bump)
+        )
         if attempts[first] == 1:
             await barrier.wait()  # both hold their first row: the second update deadlocks
-        await session.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == second).values(pid=bump))
+        await session.execute(
+            update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == second).values(pid=bump)
+        )
 
     before = _retries("cross")
 
@@ -244,7 +256,9 @@ async def test_thirty_concurrent_writers_all_succeed(
     async def one() -> int:
         async with sessions() as session:
             # like a request: something was read before the unit of work starts
-            await session.scalar(select(WorkerHeartbeat.pid).where(WorkerHeartbeat.worker_id == "w"))
+            await session.scalar(
+                select(WorkerHeartbeat.pid).where(WorkerHeartbeat.worker_id == "w")
+            )
             return await _increment(session, worker_id="w")
 
     results = await asyncio.gather(*(one() for _ in range(30)))
@@ -273,7 +287,9 @@ async def test_thirty_concurrent_api_writers_all_succeed(
         responses = await asyncio.gather(
             *(client.post("/api/v1/_test/bump", headers=auth) for _ in range(30))
         )
-    assert [r.status_code for r in responses] == [200] * 30, [r.text for r in responses if r.status_code != 200]
+    assert [r.status_code for r in responses] == [200] * 30, [
+        r.text for r in responses if r.status_code != 200
+    ]
     assert sorted(r.json()["value"] for r in responses) == list(range(1, 31))
     async with sessions() as session:
         assert await _counter(session, "api") == 30

@@ -61,7 +61,9 @@ async def test_security_headers_on_every_kind_of_response(
         await edge_client.get("/api/v1/_test/crash"),
         await edge_client.delete("/health/live"),
         await edge_client.post("/api/v1/auth/login", content=b"x" * 200),
-        await edge_client.post("/api/v1/auth/login", content=b"{", headers={"content-type": "application/json"}),
+        await edge_client.post(
+            "/api/v1/auth/login", content=b"{", headers={"content-type": "application/json"}
+        ),
         await edge_client.get("/", headers={"accept": "text/html"}),
     ]
     assert [r.status_code for r in responses] == [200, 200, 404, 404, 401, 500, 405, 413, 400, 303]
@@ -83,7 +85,9 @@ async def test_hsts_only_in_production(settings: Settings) -> None:
             assert "max-age=" in response.headers["strict-transport-security"]
 
 
-@pytest.mark.parametrize("sent", ["abc-123_XYZ.456:7", "0" * 128, "0123456789abcdef0123456789abcdef"])
+@pytest.mark.parametrize(
+    "sent", ["abc-123_XYZ.456:7", "0" * 128, "0123456789abcdef0123456789abcdef"]
+)
 async def test_sane_request_id_is_echoed(client: httpx.AsyncClient, sent: str) -> None:
     response = await client.get("/health/live", headers={"x-request-id": sent})
     assert response.headers["x-request-id"] == sent

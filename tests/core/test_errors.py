@@ -67,7 +67,9 @@ async def test_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 async def test_malformed_json_is_400(test_client: httpx.AsyncClient) -> None:
     response = await test_client.post(
-        "/api/v1/auth/login", content=b'{"username": "a", ', headers={"content-type": "application/json"}
+        "/api/v1/auth/login",
+        content=b'{"username": "a", ',
+        headers={"content-type": "application/json"},
     )
     body = _assert_problem(response, 400, "malformed_body")
     assert "stack" not in response.text.lower()

@@ -93,7 +93,10 @@ async def test_replay_of_a_real_use_case_creates_one_user(
     assert first.status_code == second.status_code == 201
     assert second.json() == first.json()
     assert second.headers["idempotent-replayed"] == "true"
-    assert await session.scalar(select(func.count()).select_from(User).where(User.username == "bob")) == 1
+    assert (
+        await session.scalar(select(func.count()).select_from(User).where(User.username == "bob"))
+        == 1
+    )
     creates = await session.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.create")
     )
@@ -105,7 +108,9 @@ async def test_same_key_with_a_different_body_is_422(
 ) -> None:
     _, client = idem
     headers = {"idempotency-key": "order-43"}
-    assert (await client.post("/api/v1/_test/notes", json={"what": "a"}, headers=headers)).status_code == 201
+    assert (
+        await client.post("/api/v1/_test/notes", json={"what": "a"}, headers=headers)
+    ).status_code == 201
     reused = await client.post("/api/v1/_test/notes", json={"what": "b"}, headers=headers)
     assert reused.status_code == 422
     assert reused.json()["code"] == "idempotency_key_reused"
@@ -162,7 +167,9 @@ async def test_keys_belong_to_their_caller(
     # anonymous callers are told apart by their address
     async with client_for(app, "10.1.1.1") as one, client_for(app, "10.1.1.2") as two:
         for anonymous in (one, two):
-            response = await anonymous.post("/api/v1/_test/notes", json={"what": "x"}, headers=headers)
+            response = await anonymous.post(
+                "/api/v1/_test/notes", json={"what": "x"}, headers=headers
+            )
             assert "idempotent-replayed" not in response.headers
     assert await _notes(session) == 4
 
@@ -172,10 +179,10 @@ async def test_expired_key_can_be_used_again(
 ) -> None:
     _, client = idem
     headers = {"idempotency-key": "old-key"}
-    assert (await client.post("/api/v1/_test/notes", json={"what": "a"}, headers=headers)).status_code == 201
-    await session.execute(
-        update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1))
-    )
+    assert (
+        await client.post("/api/v1/_test/notes", json={"what": "a"}, headers=headers)
+    ).status_code == 201
+    await session.execute(update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1)))
     await session.commit()
 
     reused = await client.post("/api/v1/_test/notes", json={"what": "b"}, headers=headers)
@@ -201,7 +208,9 @@ async def test_server_errors_are_not_stored(
     assert second.status_code == 200
     assert "idempotent-replayed" not in second.headers
 
-    unavailable = await client.post("/api/v1/_test/unavailable", json={}, headers={"idempotency-key": "u-1"})
+    unavailable = await client.post(
+        "/api/v1/_test/unavailable", json={}, headers={"idempotency-key": "u-1"}
+    )
     assert unavailable.status_code == 503
     await session.rollback()  # a new snapshot
     rows = list(await session.scalars(select(IdempotencyKey.key)))
@@ -217,7 +226,9 @@ async def test_refusals_before_running_are_not_stored(
     body = {"username": "carol", "password": "carols-long-password", "role": "viewer"}
     headers = {"idempotency-key": "form-submit-1"}
 
-    refused = await client.post("/api/v1/users", json=body, headers={**headers, "x-csrf-token": "stale"})
+    refused = await client.post(
+        "/api/v1/users", json=body, headers={**headers, "x-csrf-token": "stale"}
+    )
     assert refused.status_code == 403
 
     retried = await client.post("/api/v1/users", json=body, headers={**headers, **logged.headers})

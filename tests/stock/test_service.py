@@ -361,6 +361,41 @@ async def test_restock_returns_to_where_it_was_picked_from(
     )
 
 
+async def test_restock_default_is_the_latest_pick_source(session: AsyncSession, site: Site) -> None:
+    # given a PCN picked from bin 1, then moved to bin 3 and picked from there
+    lot = await stock_in(session, site.part_number, site.bin_ids[0], 20)
+    await stock_service.pick(
+        session,
+        part_number=site.part_number,
+        qty=5,
+        warehouse_id=site.warehouse_id,
+        reference="J-1",
+    )
+    await stock_service.transfer(
+        session,
+        pcn=lot.pcn,
+        qty=15,
+        from_location_id=site.bin_ids[0],
+        to_location_id=site.bin_ids[2],
+    )
+    await stock_service.pick(
+        session,
+        part_number=site.part_number,
+        qty=5,
+        warehouse_id=site.warehouse_id,
+        reference="J-2",
+    )
+    # when some come back without a destination
+    movement = await stock_service.restock(session, pcn=lot.pcn, qty=2)
+    # then they go where the latest pick took them from
+    assert movement.to_location_id == site.bin_ids[2]
+    assert await balances(session, lot.id) == {
+        site.bin_ids[0]: 0,
+        site.floor_id: 8,
+        site.bin_ids[2]: 12,
+    }
+
+
 async def test_restock_to_a_named_bin_and_too_much(session: AsyncSession, site: Site) -> None:
     # given 10 of a PCN on the floor
     lot = await stock_in(session, site.part_number, site.bin_ids[0], 10)

@@ -80,7 +80,8 @@ async def test_guarded_form_submitted_twice_quickly_submits_once(
             window.setTimeout(() => {
                 form.requestSubmit();
                 const button = form.querySelector("button[type=submit]");
-                console.log(`second-submit disabled=${button.disabled} label=${button.textContent}`);
+                const state = `disabled=${button.disabled} label=${button.textContent}`;
+                console.log(`second-submit ${state}`);
             }, 150);
         }"""
     )

@@ -58,9 +58,7 @@ class Alert(Base):
     message: Mapped[str] = mapped_column(String(1000), default="")
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id", ondelete="CASCADE"))
-    job_id: Mapped[int | None] = mapped_column(
-        ForeignKey("production_jobs.id", ondelete="CASCADE")
-    )
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("production_jobs.id", ondelete="CASCADE"))
     warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
     first_raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

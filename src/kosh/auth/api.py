@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 def _session_read(principal: Principal) -> SessionRead:
     return SessionRead(
         user=UserRead.model_validate(principal.user),
-        via=principal.via,  # type: ignore[arg-type]
+        via=principal.via,
         scopes=sorted(principal.scopes),
         csrf_token=principal.csrf_token,
     )

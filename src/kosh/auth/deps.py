@@ -106,7 +106,13 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
         )
 
 
+# Routes that check a token's scopes themselves (/metrics wants 'metrics' or 'admin').
+SELF_SCOPED_PATHS = frozenset({"/metrics"})
+
+
 def _check_token_scope(request: Request, principal: Principal) -> None:
+    if request.url.path in SELF_SCOPED_PATHS:
+        return
     needed = "read" if request.method in _SAFE_METHODS else "write"
     if needed not in principal.scopes and "admin" not in principal.scopes:
         raise PermissionDeniedError(

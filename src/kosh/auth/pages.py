@@ -63,7 +63,7 @@ async def login_form(
     pages: PagesDep,
     settings: SettingsDep,
     principal: MaybePrincipal,
-    next: str | None = None,  # noqa: A002 - the conventional name in the URL
+    next: str | None = None,
 ) -> Response:
     if principal is not None:
         return pages.redirect(safe_next(next))
@@ -80,7 +80,7 @@ async def login_submit(
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     target = safe_next(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")

@@ -12,8 +12,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from kosh.auth.models import ROLES, ApiToken, User, UserSession
 from kosh.core import audit
@@ -32,7 +32,7 @@ from kosh.core.ratelimit import RateLimiter, too_many
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
-TOKEN_PREFIX = "kosh_"
+TOKEN_PREFIX = "kosh_"  # noqa: S105 - a public marker that makes leaked tokens findable
 SCOPES = ("read", "write", "admin", "metrics")
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -411,7 +411,10 @@ async def resolve_session(
 
 @transactional
 async def _touch(
-    session: AsyncSession, model: type[UserSession] | type[ApiToken], row_id: int, column: str,
+    session: AsyncSession,
+    model: type[UserSession] | type[ApiToken],
+    row_id: int,
+    column: str,
     now: datetime,
 ) -> None:
     """Record a use, at most once a minute. Its own write transaction: the read that found

@@ -204,7 +204,7 @@ def _mask_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a broken URL is shown as unknown, never echoed
+    except Exception:
         return "***"
 
 

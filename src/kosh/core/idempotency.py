@@ -90,19 +90,27 @@ class IdempotencyMiddleware:
             await self._answer_existing(existing, fingerprint, send)
             return
 
-        captured: dict[str, object] = {"status": None, "headers": [], "body": bytearray()}
+        status: int | None = None
+        headers: list[tuple[bytes, bytes]] = []
+        chunks = bytearray()
+        body_sent = False
 
         async def replay_receive() -> Message:
+            nonlocal body_sent
+            if body_sent:
+                # later calls wait for the disconnect, as the real receive would (a streaming
+                # response listens for it; answering with the body again would spin)
+                return await receive()
+            body_sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture_send(message: Message) -> None:
+            nonlocal status, headers
             if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = list(message.get("headers", []))
+                status = int(message["status"])
+                headers = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
-                buffer = captured["body"]
-                assert isinstance(buffer, bytearray)
-                buffer.extend(message.get("body", b""))
+                chunks.extend(message.get("body", b""))
             await send(message)
 
         try:
@@ -110,9 +118,8 @@ class IdempotencyMiddleware:
         except BaseException:
             await self._release(owner, key)
             raise
-        status = captured["status"]
-        if isinstance(status, int) and status < 500 and status not in _NOT_STORED:
-            await self._store(owner, key, status, captured["headers"], bytes(captured["body"]))  # type: ignore[arg-type]
+        if status is not None and status < 500 and status not in _NOT_STORED:
+            await self._store(owner, key, status, headers, bytes(chunks))
         else:
             await self._release(owner, key)
 

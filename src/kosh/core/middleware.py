@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kosh.core.actor import SYSTEM, set_actor
 from kosh.core.config import Settings
 from kosh.core.errors import (
     PROBLEM_JSON,
@@ -143,6 +144,7 @@ class RequestContextMiddleware:
         client = scope.get("client")
         client_ip = client[0] if client else None
         set_request(request_id, client_ip)
+        set_actor(SYSTEM)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             request_id=request_id, client_ip=client_ip, user=None

@@ -29,7 +29,14 @@ async def audit_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     filters = {"actor": actor, "action": action, "entity_type": entity_type}
-    events, total = await audit.search(session, limit=PAGE_SIZE, offset=offset, **filters)
+    events, total = await audit.search(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
     next_offset = offset + PAGE_SIZE if offset + PAGE_SIZE < total else None
     query = urlencode({k: v for k, v in {**filters, "offset": next_offset}.items() if v})
     return pages.render(

@@ -1,7 +1,138 @@
-"""Pages (filled in below)."""
+"""Sales pages: orders (list, new draft, detail with confirm / hold / ship / cancel) and
+customers. Every change goes through the JSON API (forms.js), so pages hold no rules."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from kosh.auth.deps import CurrentPrincipal
+from kosh.catalog import service as part_service
+from kosh.core.deps import SessionDep
+from kosh.locations import service as location_service
+from kosh.sales import service as sales_service
+from kosh.sales.models import ORDER_STATUSES
+from kosh.storefront import service as storefront_service
+from kosh.web import nav
+from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
+PagesDep = Annotated[Pages, Depends(get_pages)]
+PAGE_SIZE = 50
+
+nav.register(nav.NavItem("Sales orders", "/sales-orders", "viewer"))
+nav.register(nav.NavItem("Customers", "/customers", "viewer"))
+
+
+@router.get("/sales-orders")
+async def order_list(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    external_id: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    status = status if status in ORDER_STATUSES else None
+    external_id = (external_id or "").strip() or None
+    orders, total = await sales_service.list_orders(
+        session, status=status, external_id=external_id, limit=PAGE_SIZE, offset=offset
+    )
+    customers, _ = await sales_service.list_customers(session, limit=200)
+    names = {c.id: c.name for c in customers}
+    for order in orders:
+        if order.customer_id not in names:
+            names[order.customer_id] = (
+                await sales_service.get_customer(session, order.customer_id)
+            ).name
+    warehouses, _ = await location_service.list_warehouses(session, active=True, limit=200)
+
+    def page_query(at: int) -> str:
+        params = {"status": status, "external_id": external_id, "offset": at or None}
+        return urlencode({k: v for k, v in params.items() if v})
+
+    return pages.render(
+        request,
+        "sales/order_list.html",
+        {
+            "orders": orders,
+            "total": total,
+            "names": names,
+            "status": status or "",
+            "external_id": external_id or "",
+            "statuses": ORDER_STATUSES,
+            "customers": customers,
+            "warehouses": warehouses,
+            "older": page_query(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,
+            "newer": page_query(max(offset - PAGE_SIZE, 0)) if offset else None,
+            "can_edit": principal.has_role("operator"),
+        },
+    )
+
+
+@router.get("/sales-orders/{order_id}")
+async def order_detail(
+    request: Request,
+    order_id: int,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+) -> Response:
+    order = await sales_service.get_order(session, order_id)
+    customer = await sales_service.get_customer(session, order.customer_id)
+    warehouse = await location_service.get_warehouse_or_raise(session, order.warehouse_id)
+    part_ids = {line.part_id for line in order.lines}
+    parts = {pid: await part_service.get_part_or_raise(session, pid) for pid in part_ids}
+    available = await sales_service.available(
+        session, part_ids=part_ids, warehouse_id=order.warehouse_id
+    )
+    context: dict[str, Any] = {
+        "order": order,
+        "customer": customer,
+        "warehouse": warehouse,
+        "parts": parts,
+        "available": available,
+        "total": sum((line.unit_price * line.qty for line in order.lines), start=0),
+        "can_edit": principal.has_role("operator"),
+        "staged": [],
+        "outbox": [],
+    }
+    if order.external_store:
+        context["staged"] = await storefront_service.staged_for_order(session, order.id)
+        context["outbox"] = await storefront_service.outbox_for_order(session, order.id)
+    return pages.render(request, "sales/order_detail.html", context)
+
+
+@router.get("/customers")
+async def customer_list(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    q = (q or "").strip() or None
+    customers, total = await sales_service.list_customers(
+        session, q=q, limit=PAGE_SIZE, offset=offset
+    )
+
+    def page_query(at: int) -> str:
+        return urlencode({k: v for k, v in {"q": q, "offset": at or None}.items() if v})
+
+    return pages.render(
+        request,
+        "sales/customer_list.html",
+        {
+            "customers": customers,
+            "total": total,
+            "q": q or "",
+            "older": page_query(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None,
+            "newer": page_query(max(offset - PAGE_SIZE, 0)) if offset else None,
+            "can_edit": principal.has_role("operator"),
+        },
+    )

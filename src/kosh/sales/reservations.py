@@ -52,8 +52,7 @@ async def lock(
     ordered = sorted(set(part_ids))
     if not ordered:
         return {}
-    await _ensure_rows(session, part_ids=ordered, warehouse_id=warehouse_id)
-    rows = await session.execute(
+    query = (
         select(StockReservation.part_id, StockReservation.qty_reserved)
         .where(
             StockReservation.warehouse_id == warehouse_id,
@@ -62,7 +61,14 @@ async def lock(
         .order_by(StockReservation.part_id)
         .with_for_update()
     )
-    return dict(rows.all())
+    held: dict[int, int] = dict((await session.execute(query)).all())
+    if len(held) < len(ordered):
+        # First reservation of some part here: create its row, then lock them all again
+        # (still in part-id order; the rows locked already stay locked).
+        missing = [part_id for part_id in ordered if part_id not in held]
+        await _ensure_rows(session, part_ids=missing, warehouse_id=warehouse_id)
+        held = dict((await session.execute(query)).all())
+    return held
 
 
 async def reserved(

@@ -44,378 +44,65 @@ SCALE_WAREHOUSE = "SCALE"
 DEMO_ACTOR = Actor(kind="system", id=None, name="demo-data")
 SUPPLIERS = ("Digi-Key", "Mouser", "Farnell", "LCSC", "Arrow", "TTI")
 
-# number, description, unit, category, manufacturer, MPN, typical reel / pack size
-CATALOG: tuple[tuple[str, str, str, str, str, str, int], ...] = (
-    (
-        "R-0402-10K",
-        "Resistor 10k 1% 1/16W 0402",
-        "pcs",
-        "Resistors",
-        "Yageo",
-        "RC0402FR-0710KL",
-        10000,
-    ),
-    (
-        "R-0402-1K",
-        "Resistor 1k 1% 1/16W 0402",
-        "pcs",
-        "Resistors",
-        "Yageo",
-        "RC0402FR-071KL",
-        10000,
-    ),
-    (
-        "R-0402-100R",
-        "Resistor 100R 1% 1/16W 0402",
-        "pcs",
-        "Resistors",
-        "Yageo",
-        "RC0402FR-07100RL",
-        10000,
-    ),
-    (
-        "R-0402-4K7",
-        "Resistor 4.7k 1% 1/16W 0402",
-        "pcs",
-        "Resistors",
-        "Yageo",
-        "RC0402FR-074K7L",
-        10000,
-    ),
-    (
-        "R-0603-0R",
-        "Resistor 0R jumper 0603",
-        "pcs",
-        "Resistors",
-        "Panasonic",
-        "ERJ-3GEY0R00V",
-        5000,
-    ),
-    (
-        "R-0603-22R",
-        "Resistor 22R 1% 1/10W 0603",
-        "pcs",
-        "Resistors",
-        "Vishay",
-        "CRCW060322R0FKEA",
-        5000,
-    ),
-    (
-        "R-0805-0R05",
-        "Current sense resistor 50m 1% 0805",
-        "pcs",
-        "Resistors",
-        "Susumu",
-        "RL1220S-R05-F",
-        5000,
-    ),
-    (
-        "R-2512-0R01",
-        "Current sense resistor 10m 1% 2W 2512",
-        "pcs",
-        "Resistors",
-        "Bourns",
-        "CRA2512-FZ-R010ELF",
-        2000,
-    ),
-    (
-        "C-0402-100N",
-        "Capacitor 100nF 16V X7R 0402",
-        "pcs",
-        "Capacitors",
-        "Murata",
-        "GRM155R71C104KA88D",
-        10000,
-    ),
-    (
-        "C-0402-1U",
-        "Capacitor 1uF 10V X5R 0402",
-        "pcs",
-        "Capacitors",
-        "Samsung",
-        "CL05A105KP5NNNC",
-        10000,
-    ),
-    (
-        "C-0603-10U",
-        "Capacitor 10uF 10V X5R 0603",
-        "pcs",
-        "Capacitors",
-        "Murata",
-        "GRM188R61A106KE69D",
-        4000,
-    ),
-    (
-        "C-0805-22U",
-        "Capacitor 22uF 25V X5R 0805",
-        "pcs",
-        "Capacitors",
-        "Taiyo Yuden",
-        "TMK212BBJ226MG-T",
-        3000,
-    ),
-    (
-        "C-0402-18P",
-        "Capacitor 18pF 50V C0G 0402",
-        "pcs",
-        "Capacitors",
-        "KEMET",
-        "C0402C180J5GACTU",
-        10000,
-    ),
-    (
-        "C-ELY-470U",
-        "Electrolytic capacitor 470uF 35V 10x12.5",
-        "pcs",
-        "Capacitors",
-        "Panasonic",
-        "EEE-FK1V471P",
-        500,
-    ),
-    (
-        "C-TAN-47U",
-        "Tantalum capacitor 47uF 10V case B",
-        "pcs",
-        "Capacitors",
-        "AVX",
-        "TAJB476K010RNJ",
-        2000,
-    ),
-    (
-        "L-0603-2U2",
-        "Inductor 2.2uH 1.2A 0603",
-        "pcs",
-        "Inductors",
-        "Murata",
-        "LQM18PN2R2MFRL",
-        4000,
-    ),
-    (
-        "L-PWR-10U",
-        "Power inductor 10uH 3.6A 6x6 mm",
-        "pcs",
-        "Inductors",
-        "Wurth Elektronik",
-        "74438356100",
-        1000,
-    ),
-    (
-        "FB-0603-600R",
-        "Ferrite bead 600R at 100 MHz 0603",
-        "pcs",
-        "Inductors",
-        "Murata",
-        "BLM18KG601SN1D",
-        4000,
-    ),
-    (
-        "D-1N4148W",
-        "Small signal diode 100V SOD-123",
-        "pcs",
-        "Diodes",
-        "onsemi",
-        "1N4148W-7-F",
-        3000,
-    ),
-    ("D-SS14", "Schottky diode 40V 1A SMA", "pcs", "Diodes", "Vishay", "SS14-E3/61T", 1800),
-    ("D-SMBJ5V0", "TVS diode 5V 600W SMB", "pcs", "Diodes", "Littelfuse", "SMBJ5.0A", 3000),
-    (
-        "LED-0603-GRN",
-        "LED green 0603",
-        "pcs",
-        "Optoelectronics",
-        "Wurth Elektronik",
-        "150060GS75000",
-        4000,
-    ),
-    (
-        "LED-0603-RED",
-        "LED red 0603",
-        "pcs",
-        "Optoelectronics",
-        "Wurth Elektronik",
-        "150060RS75000",
-        4000,
-    ),
-    (
-        "Q-AO3400A",
-        "MOSFET N-channel 30V 5.7A SOT-23",
-        "pcs",
-        "Transistors",
-        "Alpha & Omega",
-        "AO3400A",
-        3000,
-    ),
-    (
-        "Q-BC847",
-        "NPN transistor 45V 100mA SOT-23",
-        "pcs",
-        "Transistors",
-        "Nexperia",
-        "BC847B,215",
-        3000,
-    ),
-    (
-        "IC-STM32F103",
-        "MCU ARM Cortex-M3 64KB flash LQFP-48",
-        "pcs",
-        "ICs",
-        "STMicroelectronics",
-        "STM32F103C8T6",
-        250,
-    ),
-    (
-        "IC-ATMEGA328P",
-        "MCU AVR 32KB flash TQFP-32",
-        "pcs",
-        "ICs",
-        "Microchip",
-        "ATMEGA328P-AU",
-        250,
-    ),
-    (
-        "IC-ESP32-WROOM",
-        "Wi-Fi + BT module ESP32, 4 MB flash",
-        "pcs",
-        "ICs",
-        "Espressif",
-        "ESP32-WROOM-32E-N4",
-        100,
-    ),
-    ("IC-LM358", "Dual op-amp SOIC-8", "pcs", "ICs", "Texas Instruments", "LM358DR", 2500),
-    ("IC-NE555", "Timer SOIC-8", "pcs", "ICs", "Texas Instruments", "NE555DR", 2500),
-    (
-        "IC-TPS54331",
-        "Buck converter 3.5A 28V SOIC-8",
-        "pcs",
-        "ICs",
-        "Texas Instruments",
-        "TPS54331DR",
-        2500,
-    ),
-    (
-        "IC-AMS1117-33",
-        "LDO regulator 3.3V 1A SOT-223",
-        "pcs",
-        "ICs",
-        "Advanced Monolithic Systems",
-        "AMS1117-3.3",
-        2500,
-    ),
-    ("IC-74HC595", "8-bit shift register SOIC-16", "pcs", "ICs", "Nexperia", "74HC595D,118", 2500),
-    ("IC-CH340C", "USB to UART bridge SOP-16", "pcs", "ICs", "WCH", "CH340C", 1000),
-    ("IC-W25Q32", "SPI NOR flash 32 Mbit SOIC-8", "pcs", "ICs", "Winbond", "W25Q32JVSSIQ", 1000),
-    ("IC-MCP2551", "CAN transceiver SOIC-8", "pcs", "ICs", "Microchip", "MCP2551-I/SN", 1000),
-    (
-        "X-16MHZ",
-        "Crystal 16 MHz 18pF 3.2x2.5 mm",
-        "pcs",
-        "Frequency control",
-        "Abracon",
-        "ABM8-16.000MHZ-B2-T",
-        1000,
-    ),
-    (
-        "X-32K768",
-        "Crystal 32.768 kHz 12.5pF 2012",
-        "pcs",
-        "Frequency control",
-        "Epson",
-        "FC-12M 32.7680KA-A3",
-        3000,
-    ),
-    (
-        "J-USBC-16P",
-        "USB-C receptacle 16 pin, mid-mount",
-        "pcs",
-        "Connectors",
-        "GCT",
-        "USB4085-GF-A",
-        500,
-    ),
-    (
-        "J-XH-2P",
-        "JST XH header 2 pin, vertical",
-        "pcs",
-        "Connectors",
-        "JST",
-        "B2B-XH-A(LF)(SN)",
-        1000,
-    ),
-    ("J-KK-4P", "Molex KK 254 header 4 pin", "pcs", "Connectors", "Molex", "22-27-2041", 500),
-    ("J-HDR-2X5", "Pin header 2x5 2.54 mm", "pcs", "Connectors", "Samtec", "TSW-105-07-G-D", 500),
-    (
-        "J-RJ45-MAG",
-        "RJ45 jack with magnetics",
-        "pcs",
-        "Connectors",
-        "Wurth Elektronik",
-        "7499010211A",
-        200,
-    ),
-    (
-        "SW-TACT-6MM",
-        "Tactile switch 6x6 mm SMD",
-        "pcs",
-        "Electromechanical",
-        "C&K",
-        "PTS645SM43SMTR92",
-        1000,
-    ),
-    (
-        "F-PTC-500MA",
-        "PTC fuse 500 mA 1206",
-        "pcs",
-        "Circuit protection",
-        "Littelfuse",
-        "1206L050YR",
-        4000,
-    ),
-    (
-        "PCB-CTRL-V3",
-        "Controller board PCB rev 3, 4 layers",
-        "pcs",
-        "PCBs",
-        "Eurocircuits",
-        "EC-CTRL-V3",
-        50,
-    ),
-    (
-        "HW-M3X8",
-        "Socket head screw M3x8 DIN 912 A2",
-        "pcs",
-        "Hardware",
-        "Bossard",
-        "BN610-M3X8",
-        1000,
-    ),
-    (
-        "HW-STANDOFF-M3",
-        "Standoff M3x10 female-female brass",
-        "pcs",
-        "Hardware",
-        "Wurth Elektronik",
-        "970100154",
-        500,
-    ),
-    (
-        "W-UL1007-24-RD",
-        "Hook-up wire UL1007 24 AWG red",
-        "m",
-        "Wire",
-        "Alpha Wire",
-        "3051 RD005",
-        305,
-    ),
-    (
-        "SOLDER-PASTE-T4",
-        "Solder paste SAC305 type 4, 500 g jar",
-        "g",
-        "Consumables",
-        "Kester",
-        "NP505-HR",
-        500,
-    ),
+# number|description|unit|category|manufacturer|MPN|typical reel or pack size
+_CATALOG_TEXT = """
+R-0402-10K|Resistor 10k 1% 1/16W 0402|pcs|Resistors|Yageo|RC0402FR-0710KL|10000
+R-0402-1K|Resistor 1k 1% 1/16W 0402|pcs|Resistors|Yageo|RC0402FR-071KL|10000
+R-0402-100R|Resistor 100R 1% 1/16W 0402|pcs|Resistors|Yageo|RC0402FR-07100RL|10000
+R-0402-4K7|Resistor 4.7k 1% 1/16W 0402|pcs|Resistors|Yageo|RC0402FR-074K7L|10000
+R-0603-0R|Resistor 0R jumper 0603|pcs|Resistors|Panasonic|ERJ-3GEY0R00V|5000
+R-0603-22R|Resistor 22R 1% 1/10W 0603|pcs|Resistors|Vishay|CRCW060322R0FKEA|5000
+R-0805-0R05|Current sense resistor 50m 1% 0805|pcs|Resistors|Susumu|RL1220S-R05-F|5000
+R-2512-0R01|Current sense resistor 10m 1% 2W 2512|pcs|Resistors|Bourns|CRA2512-FZ-R010ELF|2000
+C-0402-100N|Capacitor 100nF 16V X7R 0402|pcs|Capacitors|Murata|GRM155R71C104KA88D|10000
+C-0402-1U|Capacitor 1uF 10V X5R 0402|pcs|Capacitors|Samsung|CL05A105KP5NNNC|10000
+C-0603-10U|Capacitor 10uF 10V X5R 0603|pcs|Capacitors|Murata|GRM188R61A106KE69D|4000
+C-0805-22U|Capacitor 22uF 25V X5R 0805|pcs|Capacitors|Taiyo Yuden|TMK212BBJ226MG-T|3000
+C-0402-18P|Capacitor 18pF 50V C0G 0402|pcs|Capacitors|KEMET|C0402C180J5GACTU|10000
+C-ELY-470U|Electrolytic capacitor 470uF 35V 10x12.5|pcs|Capacitors|Panasonic|EEE-FK1V471P|500
+C-TAN-47U|Tantalum capacitor 47uF 10V case B|pcs|Capacitors|AVX|TAJB476K010RNJ|2000
+L-0603-2U2|Inductor 2.2uH 1.2A 0603|pcs|Inductors|Murata|LQM18PN2R2MFRL|4000
+L-PWR-10U|Power inductor 10uH 3.6A 6x6 mm|pcs|Inductors|Wurth Elektronik|74438356100|1000
+FB-0603-600R|Ferrite bead 600R at 100 MHz 0603|pcs|Inductors|Murata|BLM18KG601SN1D|4000
+D-1N4148W|Small signal diode 100V SOD-123|pcs|Diodes|onsemi|1N4148W-7-F|3000
+D-SS14|Schottky diode 40V 1A SMA|pcs|Diodes|Vishay|SS14-E3/61T|1800
+D-SMBJ5V0|TVS diode 5V 600W SMB|pcs|Diodes|Littelfuse|SMBJ5.0A|3000
+LED-0603-GRN|LED green 0603|pcs|Optoelectronics|Wurth Elektronik|150060GS75000|4000
+LED-0603-RED|LED red 0603|pcs|Optoelectronics|Wurth Elektronik|150060RS75000|4000
+Q-AO3400A|MOSFET N-channel 30V 5.7A SOT-23|pcs|Transistors|Alpha & Omega|AO3400A|3000
+Q-BC847|NPN transistor 45V 100mA SOT-23|pcs|Transistors|Nexperia|BC847B,215|3000
+IC-STM32F103|MCU ARM Cortex-M3 64KB flash LQFP-48|pcs|ICs|STMicroelectronics|STM32F103C8T6|250
+IC-ATMEGA328P|MCU AVR 32KB flash TQFP-32|pcs|ICs|Microchip|ATMEGA328P-AU|250
+IC-ESP32-WROOM|Wi-Fi + BT module ESP32, 4 MB flash|pcs|ICs|Espressif|ESP32-WROOM-32E-N4|100
+IC-LM358|Dual op-amp SOIC-8|pcs|ICs|Texas Instruments|LM358DR|2500
+IC-NE555|Timer SOIC-8|pcs|ICs|Texas Instruments|NE555DR|2500
+IC-TPS54331|Buck converter 3.5A 28V SOIC-8|pcs|ICs|Texas Instruments|TPS54331DR|2500
+IC-AMS1117-33|LDO regulator 3.3V 1A SOT-223|pcs|ICs|Advanced Monolithic Systems|AMS1117-3.3|2500
+IC-74HC595|8-bit shift register SOIC-16|pcs|ICs|Nexperia|74HC595D,118|2500
+IC-CH340C|USB to UART bridge SOP-16|pcs|ICs|WCH|CH340C|1000
+IC-W25Q32|SPI NOR flash 32 Mbit SOIC-8|pcs|ICs|Winbond|W25Q32JVSSIQ|1000
+IC-MCP2551|CAN transceiver SOIC-8|pcs|ICs|Microchip|MCP2551-I/SN|1000
+X-16MHZ|Crystal 16 MHz 18pF 3.2x2.5 mm|pcs|Frequency control|Abracon|ABM8-16.000MHZ-B2-T|1000
+X-32K768|Crystal 32.768 kHz 12.5pF 2012|pcs|Frequency control|Epson|FC-12M 32.7680KA-A3|3000
+J-USBC-16P|USB-C receptacle 16 pin, mid-mount|pcs|Connectors|GCT|USB4085-GF-A|500
+J-XH-2P|JST XH header 2 pin, vertical|pcs|Connectors|JST|B2B-XH-A(LF)(SN)|1000
+J-KK-4P|Molex KK 254 header 4 pin|pcs|Connectors|Molex|22-27-2041|500
+J-HDR-2X5|Pin header 2x5 2.54 mm|pcs|Connectors|Samtec|TSW-105-07-G-D|500
+J-RJ45-MAG|RJ45 jack with magnetics|pcs|Connectors|Wurth Elektronik|7499010211A|200
+SW-TACT-6MM|Tactile switch 6x6 mm SMD|pcs|Electromechanical|C&K|PTS645SM43SMTR92|1000
+F-PTC-500MA|PTC fuse 500 mA 1206|pcs|Circuit protection|Littelfuse|1206L050YR|4000
+PCB-CTRL-V3|Controller board PCB rev 3, 4 layers|pcs|PCBs|Eurocircuits|EC-CTRL-V3|50
+HW-M3X8|Socket head screw M3x8 DIN 912 A2|pcs|Hardware|Bossard|BN610-M3X8|1000
+HW-STANDOFF-M3|Standoff M3x10 female-female brass|pcs|Hardware|Wurth Elektronik|970100154|500
+W-UL1007-24-RD|Hook-up wire UL1007 24 AWG red|m|Wire|Alpha Wire|3051 RD005|305
+SOLDER-PASTE-T4|Solder paste SAC305 type 4, 500 g jar|g|Consumables|Kester|NP505-HR|500
+"""
+CATALOG: tuple[tuple[str, str, str, str, str, str, int], ...] = tuple(
+    (number, description, unit, category, maker, mpn, int(pack))
+    for number, description, unit, category, maker, mpn, pack in (
+        tuple(cell.strip() for cell in line.split("|"))
+        for line in _CATALOG_TEXT.strip().splitlines()
+    )
 )
 
 
@@ -461,7 +148,7 @@ async def load_demo_site(session: AsyncSession, *, seed: int = 7) -> DemoResult:
             False,
             f"Demo data is already loaded (warehouse {DEMO_WAREHOUSE} exists); nothing changed.",
         )
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data, not cryptography
     warehouse = await location_service.create_warehouse(
         session, code=DEMO_WAREHOUSE, name="Main warehouse"
     )
@@ -646,7 +333,7 @@ async def _bulk_load(
     seed: int,
     now: datetime | None,
 ) -> dict[str, int]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data, not cryptography
     now = now or utcnow()
     start = now - timedelta(days=365)
     conn = await session.connection()
@@ -798,7 +485,7 @@ async def _bulk_load(
             "reason",
             "actor_name",
         ),
-        (row + (actor,) for row in rows),
+        ((*row, actor) for row in rows),
     )
     await _copy(
         conn,

@@ -258,7 +258,7 @@ async def take_fifo(
             .join(Lot, Lot.id == StockBalance.lot_id)
             .join(Location, Location.id == StockBalance.location_id)
             .where(*lot_filter, *sources)
-            .order_by(Lot.received_at.desc(), Lot.id, StockBalance.location_id)
+            .order_by(Lot.received_at, Lot.id, StockBalance.location_id)
         )
     ).all()
 

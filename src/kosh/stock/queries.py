@@ -375,3 +375,69 @@ async def stock_counts(session: AsyncSession, *, since: datetime, cap: int = 10_
     return StockCounts(
         lots=int(lots or 0), recent_movements=min(recent, cap), recent_capped=recent > cap
     )
+
+
+# --- ledger totals by reference (production jobs: picks and consumption per job) ----------
+
+
+@dataclass(frozen=True)
+class ReferenceLotTotal:
+    """Units of one lot moved under one reference by one kind of movement."""
+
+    reference: str
+    kind: str
+    part_id: int
+    lot_id: int
+    pcn: str
+    qty: int
+
+
+async def lot_totals_for_references(
+    session: AsyncSession,
+    *,
+    references: Iterable[str],
+    kinds: Iterable[str] = ("pick", "consume"),
+) -> list[ReferenceLotTotal]:
+    """Ledger quantities summed per (reference, kind, lot): e.g. what was picked for a
+    production job (its number is the pick reference) and what the job consumed. Read-only;
+    index-backed by stock_transactions.reference."""
+    wanted = sorted(set(references))
+    if not wanted:
+        return []
+    answer: list[ReferenceLotTotal] = []
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(
+                StockTransaction.reference,
+                StockTransaction.kind,
+                StockTransaction.part_id,
+                StockTransaction.lot_id,
+                Lot.pcn,
+                func.sum(StockTransaction.qty),
+            )
+            .join(Lot, Lot.id == StockTransaction.lot_id)
+            .where(
+                StockTransaction.reference.in_(wanted[start : start + 500]),
+                StockTransaction.kind.in_(list(kinds)),
+            )
+            .group_by(
+                StockTransaction.reference,
+                StockTransaction.kind,
+                StockTransaction.part_id,
+                StockTransaction.lot_id,
+                Lot.pcn,
+            )
+            .order_by(StockTransaction.lot_id)
+        )
+        answer += [
+            ReferenceLotTotal(
+                reference=str(reference),
+                kind=kind,
+                part_id=part_id,
+                lot_id=lot_id,
+                pcn=pcn,
+                qty=int(total or 0),
+            )
+            for reference, kind, part_id, lot_id, pcn, total in rows
+        ]
+    return answer

@@ -61,13 +61,11 @@ async def findings(session: AsyncSession, *, settings: Settings) -> list[Finding
             )
         )
     review = list(
-        (
-            await session.execute(
-                select(StagedOrder.id, StagedOrder.external_id, StagedOrder.reasons)
-                .where(StagedOrder.status == "review")
-                .order_by(StagedOrder.id.desc())
-                .limit(_MAX_LISTED)
-            )
+        await session.execute(
+            select(StagedOrder.id, StagedOrder.external_id, StagedOrder.reasons)
+            .where(StagedOrder.status == "review")
+            .order_by(StagedOrder.id.desc())
+            .limit(_MAX_LISTED)
         )
     )
     for staged_id, external_id, reasons in review:

@@ -33,9 +33,7 @@ async def storefront_section(session: AsyncSession) -> Check:
             await session.execute(
                 select(StagedOrder.status, func.count()).group_by(StagedOrder.status)
             )
-        )
-        
-        .all()
+        ).all()
     )
     for status in ("pending", "applied", "review", "ignored", "cancelled"):
         QUEUE_DEPTH.labels(status).set(int(counts.get(status, 0)))
@@ -57,9 +55,7 @@ async def storefront_section(session: AsyncSession) -> Check:
                 .where(OutboxEvent.status.in_(("pending", "failed")))
                 .group_by(OutboxEvent.status)
             )
-        )
-        
-        .all()
+        ).all()
     )
     last_seen = await session.scalar(select(func.max(WorkerHeartbeat.last_seen_at)))
     oldest_age = (now - oldest).total_seconds() if oldest else 0.0

@@ -1,7 +1,122 @@
-"""Pages (filled in below)."""
+"""Storefront pages: the dashboard (queue, worker, sync back, stores), the review queue and
+one staged order with its payload, reasons and the actions that resolve it (map a SKU,
+retry, cancel, undo). Changes go through the JSON API (forms.js)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from kosh.auth.deps import CurrentPrincipal, Operator
+from kosh.core.db import utcnow
+from kosh.core.deps import SessionDep
+from kosh.locations import service as location_service
+from kosh.storefront import service as storefront_service
+from kosh.storefront.models import STAGED_STATUSES
+from kosh.web import nav
+from kosh.web.pages import DASHBOARD_TILES, Tile
+from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
+PagesDep = Annotated[Pages, Depends(get_pages)]
+PAGE_SIZE = 50
+
+nav.register(nav.NavItem("Web orders", "/storefront", "operator"))
+
+
+async def _tiles(session: Any) -> list[Tile]:
+    board = await storefront_service.dashboard(session)
+    if not board.stores:
+        return []
+    return [
+        Tile("Web orders pending", str(board.counts["pending"]), "/storefront"),
+        Tile("Web orders in review", str(board.counts["review"]), "/storefront/review"),
+    ]
+
+
+DASHBOARD_TILES.append(_tiles)
+
+
+@router.get("/storefront")
+async def dashboard(
+    request: Request, principal: Operator, pages: PagesDep, session: SessionDep
+) -> Response:
+    board = await storefront_service.dashboard(session)
+    warehouses, _ = await location_service.list_warehouses(session, active=True, limit=200)
+    oldest_age = (
+        (utcnow() - board.oldest_pending_at).total_seconds() if board.oldest_pending_at else None
+    )
+    return pages.render(
+        request,
+        "storefront/dashboard.html",
+        {
+            "board": board,
+            "oldest_age": oldest_age,
+            "warehouses": warehouses,
+            "is_admin": principal.has_role("admin"),
+            "is_manager": principal.has_role("manager"),
+            "base_url": str(request.base_url).rstrip("/"),
+        },
+    )
+
+
+@router.get("/storefront/review")
+async def review_queue(
+    request: Request,
+    principal: Operator,
+    pages: PagesDep,
+    session: SessionDep,
+    status: Annotated[str, Query(max_length=20)] = "review",
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    status = status if status in STAGED_STATUSES else "review"
+    rows, total = await storefront_service.list_staged(
+        session, status=status, limit=PAGE_SIZE, offset=offset
+    )
+    return pages.render(
+        request,
+        "storefront/review.html",
+        {
+            "rows": rows,
+            "total": total,
+            "status": status,
+            "statuses": STAGED_STATUSES,
+            "offset": offset,
+            "older": offset + PAGE_SIZE if offset + PAGE_SIZE < total else None,
+            "newer": max(offset - PAGE_SIZE, 0) if offset else None,
+            "is_manager": principal.has_role("manager"),
+        },
+    )
+
+
+@router.get("/storefront/staged/{staged_id}")
+async def staged_detail(
+    request: Request,
+    staged_id: int,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+) -> Response:
+    row = await storefront_service.get_staged_or_raise(session, staged_id)
+    store = await storefront_service.get_store(session, row.store_id)
+    try:
+        pretty = json.dumps(json.loads(row.body), indent=2, ensure_ascii=False)
+    except ValueError:
+        pretty = row.body
+    unmapped = sorted(
+        {r["sku"] for r in row.reasons or [] if r.get("code") == "unknown_sku" and r.get("sku")}
+    )
+    return pages.render(
+        request,
+        "storefront/staged_detail.html",
+        {
+            "row": row,
+            "store": store,
+            "pretty": pretty,
+            "unmapped": unmapped,
+            "is_manager": principal.has_role("manager"),
+        },
+    )

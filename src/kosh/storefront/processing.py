@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Table, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as catalog_service
@@ -267,20 +267,21 @@ async def apply(
 
 async def _supersede_older(session: AsyncSession, row: StagedOrder) -> None:
     """Older versions waiting in review are answered by this one."""
+    # A Core UPDATE on the table: no ORM bookkeeping for what rarely matches a row.
+    staged = cast(Table, StagedOrder.__table__)
     await session.execute(
-        update(StagedOrder)
+        update(staged)
         .where(
-            StagedOrder.store_id == row.store_id,
-            StagedOrder.external_id == row.external_id,
-            StagedOrder.status == "review",
-            StagedOrder.source_modified_at < row.source_modified_at,
+            staged.c.store_id == row.store_id,
+            staged.c.external_id == row.external_id,
+            staged.c.status == "review",
+            staged.c.source_modified_at < row.source_modified_at,
         )
         .values(
             status="ignored",
             processed_at=utcnow(),
             reasons=[{"code": "superseded", "message": f"Superseded by #{row.id}."}],
         )
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -439,22 +440,27 @@ class StoreApiError(Exception):
 
 def _auth(
     credentials: Credentials, method: str, url: str, params: Mapping[str, str] | None
-) -> tuple[str, dict[str, str], httpx.BasicAuth | None]:
-    """HTTP Basic over HTTPS; one-legged OAuth 1.0a (HMAC-SHA1, query signature) over plain
-    HTTP, where WooCommerce refuses Basic auth."""
-    full = str(httpx.URL(url, params=dict(params or {})))
-    if full.startswith("https://"):
-        return full, {}, httpx.BasicAuth(credentials.consumer_key, credentials.consumer_secret)
-    from authlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_QUERY, ClientAuth
+) -> tuple[str, httpx.BasicAuth | None]:
+    """HTTP Basic over HTTPS; one-legged OAuth 1.0a (HMAC-SHA1, signature in the query)
+    over plain HTTP, where WooCommerce refuses Basic auth. Authlib's signature functions are
+    used directly: its OAuth1 client refuses plain HTTP, which is exactly WooCommerce's case."""
+    query = dict(params or {})
+    if url.startswith("https://"):
+        full = str(httpx.URL(url, params=query))
+        return full, httpx.BasicAuth(credentials.consumer_key, credentials.consumer_secret)
+    from authlib.common.security import generate_token
+    from authlib.oauth1.rfc5849.signature import construct_base_string, hmac_sha1_signature
 
-    signer = ClientAuth(
-        credentials.consumer_key,
-        credentials.consumer_secret,
-        signature_method=SIGNATURE_HMAC_SHA1,
-        signature_type=SIGNATURE_TYPE_QUERY,
-    )
-    signed, headers, _ = signer.sign(method, full, {}, b"")
-    return signed, dict(headers), None
+    oauth = {
+        "oauth_consumer_key": credentials.consumer_key,
+        "oauth_nonce": generate_token(32),
+        "oauth_signature_method": "HMAC-SHA1",
+        "oauth_timestamp": str(int(time.time())),
+    }
+    signed_params = [*query.items(), *oauth.items()]
+    base = construct_base_string(method.upper(), url, signed_params)
+    oauth["oauth_signature"] = hmac_sha1_signature(base, credentials.consumer_secret, None)
+    return str(httpx.URL(url, params={**query, **oauth})), None
 
 
 async def _call(
@@ -467,13 +473,13 @@ async def _call(
     body: Any = None,
 ) -> httpx.Response:
     url = credentials.base_url.rstrip("/") + path
-    signed, headers, basic = _auth(credentials, method, url, params)
+    signed, basic = _auth(credentials, method, url, params)
     try:
         response = await client.request(
             method,
             signed,
             json=body,
-            headers={**headers, "accept": "application/json"},
+            headers={"accept": "application/json"},
             auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT,
         )
     except httpx.TimeoutException as exc:

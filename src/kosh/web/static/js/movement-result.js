@@ -84,7 +84,7 @@ function receiptLabel(result) {
   const print = link(`${pcnHref(result.pcn)}/label`, "Print label");
   print.className = "button";
   print.dataset.testid = "print-label";
-  const page = link(pcnHref(result.pcn), `PCN ${result.pcn}`);
+  const page = link(pcnHref(result.pcn), `Open ${result.pcn}`);
   page.className = "button secondary";
   actions.append(print, " ", page);
   return [figure, actions];

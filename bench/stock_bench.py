@@ -1,0 +1,579 @@
+"""Stock throughput and latency benchmark on PostgreSQL, with pgbench as the yardstick.
+
+    .venv/bin/python bench/stock_bench.py                 # 100k parts, 1M ledger rows
+    .venv/bin/python bench/stock_bench.py --parts 20000 --ledger-rows 200000 --duration 5
+
+What it does, all against 127.0.0.1 only, and it stops by itself:
+1. creates its own KOSH database, migrates it and fills it with `kosh demo-data --scale`;
+2. starts KOSH under gunicorn with uvicorn workers (kosh.gunicorn_conf) and a bearer token;
+3. drives picks of one unit through POST /api/v1/stock/pick (with an Idempotency-Key, as
+   every scanner page sends) at each concurrency for a fixed time, (a) all on one hot part
+   and (b) spread over 1,000 parts, recording ops/s and p50/p95/p99;
+4. measures PCN-history and part-search latency on the large data set;
+5. stops KOSH and runs pgbench (tpcb-like, same durations and concurrencies) against the
+   same PostgreSQL server, in its own database; prints KOSH ops/s / pgbench TPS per case;
+6. checks correctness: `kosh verify` finds no drift and the storage stock of the bench
+   parts went down by exactly the number of successful picks (and the floor up by it);
+7. drops both databases.
+
+The machine this runs on also runs the load generator (httpx, one Python process), so
+KOSH, PostgreSQL and the client share the cores; pgbench's client is C and lighter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+
+VENV_BIN = Path(sys.executable).parent
+HOT_PART = "S-0000001"
+SPREAD_PARTS = 1000
+HOT_STOCK = 5_000_000
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass
+class Run:
+    """The outcome of one timed phase."""
+
+    name: str
+    concurrency: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    ok: int = 0
+    failed: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        return percentile(self.latencies_ms, p)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- databases --------------------------------------------------------------------------
+
+
+def check_local(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    if host not in LOCAL_HOSTS:
+        raise SystemExit(f"refusing to benchmark a non-local server: {host!r}")
+
+
+async def create_database(server: str, name: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(server: str, name: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def with_database(server: str, name: str) -> str:
+    parts = urlsplit(server)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+# --- KOSH processes -----------------------------------------------------------------------
+
+
+def kosh(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(VENV_BIN / "kosh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"kosh {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    log(f"kosh {args[0]} done in {time.perf_counter() - started:.1f} s")
+    return done.stdout
+
+
+def start_gunicorn(
+    env: dict[str, str], port: int, workers: int, logfile: Path
+) -> subprocess.Popen[bytes]:
+    with logfile.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "gunicorn"),
+                "-c",
+                "python:kosh.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "kosh.app:create_app()",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited:\n" + logfile.read_text(errors="replace")[-3000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop(process)
+    raise RuntimeError("gunicorn was not ready after 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- load -------------------------------------------------------------------------------
+
+
+async def drive_picks(
+    base: str,
+    token: str,
+    *,
+    name: str,
+    parts: list[str],
+    warehouse_id: int,
+    concurrency: int,
+    duration: float,
+) -> Run:
+    """`concurrency` clients pick one unit each, back to back, for `duration` seconds."""
+    run = Run(name=name, concurrency=concurrency, seconds=duration)
+    headers = {"authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    rng = random.Random(concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as http:
+        deadline = time.perf_counter() + duration
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                body = {
+                    "part_number": parts[rng.randrange(len(parts))],
+                    "qty": 1,
+                    "warehouse_id": warehouse_id,
+                    "reference": f"BENCH-{name}-{concurrency}",
+                }
+                started = time.perf_counter()
+                response = await http.post(
+                    "/api/v1/stock/pick",
+                    json=body,
+                    headers={"idempotency-key": uuid.uuid4().hex},
+                )
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code == 200:
+                    run.ok += 1
+                    run.latencies_ms.append(elapsed)
+                else:
+                    run.failed[response.status_code] = run.failed.get(response.status_code, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        run.seconds = time.perf_counter() - began
+    return run
+
+
+async def measure_reads(base: str, token: str, paths: list[str], *, name: str) -> Run:
+    """Sequential GETs (one client), each timed; every answer must be 200."""
+    run = Run(name=name, concurrency=1, seconds=0)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=60
+    ) as http:
+        for path in paths[:20]:  # warm the connection and the caches a little
+            await http.get(path)
+        began = time.perf_counter()
+        for path in paths:
+            started = time.perf_counter()
+            response = await http.get(path)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code == 200:
+                run.ok += 1
+                run.latencies_ms.append(elapsed)
+            else:
+                run.failed[response.status_code] = run.failed.get(response.status_code, 0) + 1
+        run.seconds = time.perf_counter() - began
+    return run
+
+
+# --- pgbench ------------------------------------------------------------------------------
+
+
+def pgbench_env(server: str) -> dict[str, str]:
+    parts = urlsplit(server)
+    env = dict(os.environ)
+    env.update(
+        PGHOST=parts.hostname or "127.0.0.1",
+        PGPORT=str(parts.port or 5432),
+        PGUSER=parts.username or "postgres",
+    )
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+    return env
+
+
+def pgbench(server: str, database: str, *, concurrency: int, duration: float, workdir: Path) -> Run:
+    """tpcb-like for `duration` seconds; latencies from pgbench's per-transaction log."""
+    for old in workdir.glob("pgbench_log*"):
+        old.unlink()
+    threads = max(1, min(concurrency, os.cpu_count() or 1))
+    done = subprocess.run(
+        [
+            "pgbench",
+            "-b",
+            "tpcb-like",
+            "-c",
+            str(concurrency),
+            "-j",
+            str(threads),
+            "-T",
+            str(round(duration)),
+            "-l",
+            "--log-prefix",
+            str(workdir / "pgbench_log"),
+            database,
+        ],
+        env=pgbench_env(server),
+        capture_output=True,
+        text=True,
+        timeout=duration + 120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
+    latencies: list[float] = []
+    for path in workdir.glob("pgbench_log*"):
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and fields[2].isdigit():
+                latencies.append(int(fields[2]) / 1000)
+    run = Run(name="pgbench", concurrency=concurrency, seconds=duration, latencies_ms=latencies)
+    run.ok = round(float(tps.group(1)) * duration) if tps else len(latencies)
+    return run
+
+
+# --- the benchmark ---------------------------------------------------------------------
+
+
+async def stock_totals(dsn: str, parts: list[str]) -> tuple[int, int]:
+    """Units of these parts in storage and on the MFG floor of warehouse SCALE."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT l.kind, COALESCE(SUM(b.qty), 0) AS qty
+            FROM stock_balances b
+            JOIN lots ON lots.id = b.lot_id
+            JOIN parts p ON p.id = lots.part_id
+            JOIN locations l ON l.id = b.location_id
+            JOIN warehouses w ON w.id = l.warehouse_id
+            WHERE p.number = ANY($1::text[]) AND w.code = 'SCALE'
+            GROUP BY l.kind
+            """,
+            parts,
+        )
+    finally:
+        await conn.close()
+    by_kind = {r["kind"]: int(r["qty"]) for r in rows}
+    return by_kind.get("storage", 0), by_kind.get("mfg_floor", 0)
+
+
+async def sample_reads(dsn: str, samples: int, seed: int) -> tuple[list[str], list[str]]:
+    """PCN-history paths for random PCNs, and part searches of three kinds (number
+    prefix, MPN fragment, description words)."""
+    rng = random.Random(seed)
+    conn = await asyncpg.connect(dsn)
+    try:
+        max_lot = int(await conn.fetchval("SELECT max(id) FROM lots") or 0)
+        ids = [rng.randint(1, max_lot) for _ in range(samples * 2)]
+        pcns = [r["pcn"] for r in await conn.fetch("SELECT pcn FROM lots WHERE id = ANY($1)", ids)]
+        parts = await conn.fetch(
+            "SELECT number, mpn, description FROM parts TABLESAMPLE SYSTEM (5) LIMIT $1", samples
+        )
+    finally:
+        await conn.close()
+    rng.shuffle(pcns)
+    history = [f"/api/v1/pcns/{pcn}/history" for pcn in pcns[:samples]]
+    searches: list[str] = []
+    for i, row in enumerate(parts):
+        kind = i % 3
+        if kind == 0:
+            q = row["number"][:7]  # "S-00421": a number prefix, ~10 matches at 100k parts
+        elif kind == 1:
+            digits = re.sub(r"\D", "", row["mpn"] or "")[:6] or row["number"]
+            q = digits[1:5]  # four digits from the middle of an MPN
+        else:
+            q = " ".join(row["description"].split()[-2:])  # "variant 4211"
+        searches.append(str(httpx.URL("/api/v1/parts", params={"q": q})))
+    return history, searches
+
+
+def report_table(rows: list[tuple[Run, Run | None]]) -> None:
+    print()
+    header = (
+        f"{'case':<16}{'conc':>5}{'KOSH ops/s':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'pgbench tps':>13}{'pg p99 ms':>11}{'ratio':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for run, pg in rows:
+        errors = sum(run.failed.values())
+        ratio = f"{run.rate / pg.rate:.2f}" if pg and pg.rate else "-"
+        pg_tps = f"{pg.rate:.0f}" if pg else "-"
+        pg_p99 = f"{pg.percentile(99):.1f}" if pg else "-"
+        print(
+            f"{run.name:<16}{run.concurrency:>5}{run.rate:>12.1f}{run.percentile(50):>9.1f}"
+            f"{run.percentile(95):>9.1f}{run.percentile(99):>9.1f}{errors:>8}"
+            f"{pg_tps:>13}{pg_p99:>11}{ratio:>8}"
+        )
+    print()
+
+
+def print_reads(runs: list[Run]) -> None:
+    for run in runs:
+        errors = sum(run.failed.values())
+        print(
+            f"{run.name:<28} n={run.ok:<5} p50 {run.percentile(50):6.1f} ms  "
+            f"p95 {run.percentile(95):6.1f} ms  p99 {run.percentile(99):6.1f} ms  "
+            f"errors {errors}"
+        )
+
+
+async def main(args: argparse.Namespace) -> int:
+    check_local(args.pg)
+    suffix = secrets.token_hex(4)
+    kosh_db, pgbench_db = f"kosh_bench_{suffix}", f"kosh_pgbench_{suffix}"
+    asyncpg_server = args.pg
+    workdir = Path(tempfile.mkdtemp(prefix="kosh-bench-"))
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    server: subprocess.Popen[bytes] | None = None
+    await create_database(asyncpg_server, kosh_db)
+    await create_database(asyncpg_server, pgbench_db)
+    log(f"databases {kosh_db} and {pgbench_db} created; work files in {workdir}")
+    try:
+        kosh_dsn = with_database(asyncpg_server, kosh_db)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KOSH_")}
+        env.update(
+            KOSH_ENV="development",
+            KOSH_DATABASE_URL=kosh_dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
+            KOSH_DATA_DIR=str(workdir / "data"),
+            KOSH_SECRET_KEY=secrets.token_urlsafe(48),
+            KOSH_ADMIN_PASSWORD=secrets.token_urlsafe(16),
+            KOSH_RATE_LIMIT="10000000/minute",
+            KOSH_USER_RATE_LIMIT="10000000/minute",
+            KOSH_LOG_FORMAT="json",
+            KOSH_DB_POOL_SIZE=str(args.pool_size),
+            KOSH_DB_MAX_OVERFLOW=str(args.pool_overflow),
+            WEB_CONCURRENCY=str(args.workers),
+        )
+        kosh(env, "migrate")
+        started = time.perf_counter()
+        print(
+            kosh(
+                env,
+                "demo-data",
+                "--scale",
+                str(args.parts),
+                "--ledger-rows",
+                str(args.ledger_rows),
+            ).strip()
+        )
+        load_seconds = time.perf_counter() - started
+        password = secrets.token_urlsafe(16)
+        kosh(
+            env, "create-user", "--username", "bench", "--password", password, "--role", "operator"
+        )
+        token = kosh(env, "create-token", "--username", "bench", "--name", "bench").strip()
+
+        port = free_port()
+        server = start_gunicorn(env, port, args.workers, workdir / "gunicorn.log")
+        base = f"http://127.0.0.1:{port}"
+        log(f"KOSH serving on {base} with {args.workers} workers")
+        auth = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=auth, timeout=60) as http:
+            warehouses = (await http.get("/api/v1/warehouses")).json()["items"]
+            warehouse_id = next(w["id"] for w in warehouses if w["code"] == "SCALE")
+            bins = (
+                await http.get(
+                    "/api/v1/locations",
+                    params={"warehouse_id": warehouse_id, "kind": "storage", "limit": 1},
+                )
+            ).json()["items"]
+            receipt = await http.post(
+                "/api/v1/stock/receive",
+                json={"part_number": HOT_PART, "qty": HOT_STOCK, "location_id": bins[0]["id"]},
+            )
+            receipt.raise_for_status()
+        spread = [f"S-{i:07d}" for i in range(2, 2 + SPREAD_PARTS)]
+        bench_parts = [HOT_PART, *spread]
+        storage_before, floor_before = await stock_totals(kosh_dsn, bench_parts)
+
+        pick_runs: list[Run] = []
+        for case, parts in (("hot part", [HOT_PART]), ("spread 1000", spread)):
+            for concurrency in concurrencies:
+                run = await drive_picks(
+                    base,
+                    token,
+                    name=case,
+                    parts=parts,
+                    warehouse_id=warehouse_id,
+                    concurrency=concurrency,
+                    duration=args.duration,
+                )
+                pick_runs.append(run)
+                log(
+                    f"{case} c={concurrency}: {run.rate:.1f} picks/s, p99 "
+                    f"{run.percentile(99):.1f} ms, failures {run.failed or 0}"
+                )
+
+        history_paths, search_paths = await sample_reads(kosh_dsn, args.samples, seed=5)
+        read_runs = [
+            await measure_reads(base, token, history_paths, name="PCN history (API)"),
+            await measure_reads(base, token, search_paths, name="part search (API)"),
+        ]
+        by_kind = [search_paths[i::3] for i in range(3)]
+        for label, paths in zip(
+            ("  search: number prefix", "  search: MPN fragment", "  search: description"),
+            by_kind,
+            strict=True,
+        ):
+            read_runs.append(await measure_reads(base, token, paths, name=label))
+        stop(server)
+        server = None
+        log("KOSH stopped")
+
+        # pgbench on the same server, its own database, KOSH idle (no connections held)
+        pg_env = pgbench_env(asyncpg_server)
+        subprocess.run(
+            ["pgbench", "-i", "-q", "-s", str(args.pgbench_scale), pgbench_db],
+            env=pg_env,
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        pg_runs: dict[int, Run] = {}
+        for concurrency in concurrencies:
+            pg_runs[concurrency] = pgbench(
+                asyncpg_server,
+                pgbench_db,
+                concurrency=concurrency,
+                duration=args.duration,
+                workdir=workdir,
+            )
+            log(f"pgbench c={concurrency}: {pg_runs[concurrency].rate:.0f} tps")
+
+        # correctness
+        storage_after, floor_after = await stock_totals(kosh_dsn, bench_parts)
+        picked = sum(r.ok for r in pick_runs)
+        verify_out = kosh(env, "verify")
+        checks = {
+            "kosh verify: no drift": "OK: every balance matches the ledger" in verify_out,
+            "storage decrease == successful picks": storage_before - storage_after == picked,
+            "floor increase == successful picks": floor_after - floor_before == picked,
+        }
+
+        print()
+        print(
+            f"data: {args.parts:,} parts, {args.ledger_rows:,} ledger rows "
+            f"(generated in {load_seconds:.0f} s); KOSH: gunicorn {args.workers} uvicorn "
+            f"workers, pool {args.pool_size}+{args.pool_overflow} per worker; "
+            f"{args.duration:.0f} s per case; pgbench scale {args.pgbench_scale}; "
+            f"{os.cpu_count()} CPUs shared by KOSH, PostgreSQL and the load generator"
+        )
+        report_table([(run, pg_runs.get(run.concurrency)) for run in pick_runs])
+        print_reads(read_runs)
+        print()
+        print(
+            f"successful picks {picked:,}; storage {storage_before:,} -> {storage_after:,}; "
+            f"floor {floor_before:,} -> {floor_after:,}"
+        )
+        print(verify_out.strip())
+        for name, ok in checks.items():
+            print(f"{'PASS' if ok else 'FAIL'}  {name}")
+        return 0 if all(checks.values()) else 1
+    finally:
+        if server is not None:
+            stop(server)
+        await drop_database(asyncpg_server, kosh_db)
+        await drop_database(asyncpg_server, pgbench_db)
+        log("databases dropped")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "KOSH_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="a PostgreSQL server on this machine (an admin connection URL)",
+    )
+    parser.add_argument("--parts", type=int, default=100_000)
+    parser.add_argument("--ledger-rows", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per case")
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--pool-size", type=int, default=16)
+    parser.add_argument("--pool-overflow", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=600, help="reads per latency test")
+    parser.add_argument("--pgbench-scale", type=int, default=10)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))

@@ -1,0 +1,51 @@
+"""Read-only alert queries: the filtered list and the open counts by severity."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.alerts.models import Alert
+from kosh.alerts.schemas import AlertCounts
+
+_SEVERITY_ORDER = case((Alert.severity == "critical", 0), (Alert.severity == "warning", 1), else_=2)
+_STATE_ORDER = case((Alert.state == "open", 0), (Alert.state == "acknowledged", 1), else_=2)
+
+
+async def list_alerts(
+    session: AsyncSession,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    severity: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Alert], int]:
+    """Open first, then acknowledged, then resolved; critical first; newest first."""
+    query = select(Alert)
+    if state:
+        query = query.where(Alert.state == state)
+    if kind:
+        query = query.where(Alert.kind == kind)
+    if severity:
+        query = query.where(Alert.severity == severity)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(_STATE_ORDER, _SEVERITY_ORDER, Alert.last_raised_at.desc(), Alert.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def open_counts(session: AsyncSession) -> AlertCounts:
+    rows = await session.execute(
+        select(Alert.severity, func.count()).where(Alert.state == "open").group_by(Alert.severity)
+    )
+    counts = {severity: int(n) for severity, n in rows}
+    return AlertCounts(
+        critical=counts.get("critical", 0),
+        warning=counts.get("warning", 0),
+        info=counts.get("info", 0),
+        total=sum(counts.values()),
+    )

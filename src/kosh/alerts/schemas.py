@@ -1,0 +1,58 @@
+"""Pydantic shapes for alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AlertState = Literal["open", "acknowledged", "resolved"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlertAcknowledge(BaseModel):
+    """What was done about the alert (`note`, required) and optionally the action taken."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: Annotated[str, Field(min_length=1, max_length=1000)]
+    action: Annotated[str, Field(max_length=200)] | None = None
+
+
+class AlertRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: str
+    subject_key: str
+    severity: Severity
+    state: AlertState
+    title: str
+    message: str
+    details: dict[str, Any] | None
+    part_id: int | None
+    job_id: int | None
+    warehouse_id: int | None
+    first_raised_at: datetime
+    last_raised_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    ack_note: str | None
+    ack_action: str | None
+    resolved_at: datetime | None
+    reopened_count: int
+    version: int
+
+
+class AlertPage(BaseModel):
+    items: list[AlertRead]
+    total: int
+    next: str | None = None
+
+
+class AlertCounts(BaseModel):
+    """Open alerts by severity (what still needs someone)."""
+
+    critical: int
+    warning: int
+    info: int
+    total: int

@@ -1,0 +1,108 @@
+"""JSON routes for production jobs. Anyone logged in reads; operators plan, release,
+start and complete; releasing despite shortages and cancelling need a manager."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from kosh.auth.deps import CurrentPrincipal, Manager, Operator
+from kosh.core.deps import SessionDep
+from kosh.core.pagination import PageDep, next_url
+from kosh.production import queries as job_queries
+from kosh.production import service as job_service
+from kosh.production.schemas import (
+    JobComplete,
+    JobCreate,
+    JobDetail,
+    JobPage,
+    JobRelease,
+    JobStatus,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+
+class CompletionRead(JobDetail):
+    consumed_lots: list[dict[str, Any]]
+
+
+@router.post("/jobs", response_model=JobDetail, status_code=201)
+async def create_job(body: JobCreate, _: Operator, session: SessionDep) -> JobDetail:
+    job = await job_service.create_job(
+        session,
+        number=body.number,
+        assembly_part_number=body.assembly_part_number,
+        qty=body.qty,
+        warehouse_id=body.warehouse_id,
+        bom_id=body.bom_id,
+        due_date=body.due_date,
+        notes=body.notes,
+    )
+    return await job_queries.job_detail(session, job)
+
+
+@router.get("/jobs", response_model=JobPage)
+async def list_jobs(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    status: JobStatus | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    warehouse_id: int | None = None,
+) -> JobPage:
+    items, total = await job_queries.list_jobs(
+        session, status=status, q=q, warehouse_id=warehouse_id, limit=page.limit, offset=page.offset
+    )
+    return JobPage(items=items, total=total, next=next_url(request, page, total))
+
+
+@router.get("/jobs/{job_id}", response_model=JobDetail)
+async def get_job(job_id: int, _: CurrentPrincipal, session: SessionDep) -> JobDetail:
+    job = await job_service.get_job_or_raise(session, job_id)
+    return await job_queries.job_detail(session, job)
+
+
+@router.post("/jobs/{job_id}/release", response_model=JobDetail)
+async def release_job(
+    job_id: int, principal: Operator, session: SessionDep, body: JobRelease | None = None
+) -> JobDetail:
+    """Release for kitting; 409 over_planning with the shortage list unless a manager
+    sends `confirm: true`."""
+    plan = await job_service.release_job(
+        session,
+        job_id=job_id,
+        confirm=bool(body and body.confirm),
+        may_confirm=principal.has_role("manager"),
+    )
+    return await job_queries.job_detail(session, plan.job)
+
+
+@router.post("/jobs/{job_id}/start", response_model=JobDetail)
+async def start_job(job_id: int, _: Operator, session: SessionDep) -> JobDetail:
+    job = await job_service.start_job(session, job_id=job_id)
+    return await job_queries.job_detail(session, job)
+
+
+@router.post("/jobs/{job_id}/complete", response_model=CompletionRead)
+async def complete_job(
+    job_id: int, _: Operator, session: SessionDep, body: JobComplete | None = None
+) -> CompletionRead:
+    body = body or JobComplete()
+    done = await job_service.complete_job(
+        session,
+        job_id=job_id,
+        produced_qty=body.produced_qty,
+        location_id=body.location_id,
+        pcn=body.pcn,
+    )
+    detail = await job_queries.job_detail(session, done.job)
+    return CompletionRead(**detail.model_dump(), consumed_lots=done.consumed)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobDetail)
+async def cancel_job(job_id: int, _: Manager, session: SessionDep) -> JobDetail:
+    job = await job_service.cancel_job(session, job_id=job_id)
+    return await job_queries.job_detail(session, job)

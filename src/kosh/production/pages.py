@@ -1,0 +1,79 @@
+"""Job pages: the list with a form to plan a job, and a job's detail (requirements,
+kitting, shortages, PCNs) with release (and the manager's over-planning confirmation),
+start, complete and cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from kosh.auth.deps import CurrentPrincipal
+from kosh.core.deps import SessionDep
+from kosh.locations import service as location_service
+from kosh.production import queries as job_queries
+from kosh.production import service as job_service
+from kosh.web import nav
+from kosh.web.templating import Pages, get_pages
+
+router = APIRouter(include_in_schema=False)
+PagesDep = Annotated[Pages, Depends(get_pages)]
+STATUSES = ("planned", "released", "in_progress", "complete", "cancelled")
+
+nav.register(nav.NavItem("Jobs", "/jobs", "viewer"))
+
+
+@router.get("/jobs")
+async def job_list(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    status = status if status in STATUSES else None
+    items, total = await job_queries.list_jobs(session, status=status, q=q or None, limit=200)
+    warehouses, _ = await location_service.list_warehouses(session, active=True, limit=500)
+    return pages.render(
+        request,
+        "production/job_list.html",
+        {
+            "jobs": items,
+            "total": total,
+            "status": status or "",
+            "statuses": STATUSES,
+            "q": q or "",
+            "warehouses": warehouses,
+            "can_edit": principal.has_role("operator"),
+        },
+    )
+
+
+@router.get("/jobs/{job_id}")
+async def job_detail(
+    request: Request, principal: CurrentPrincipal, pages: PagesDep, session: SessionDep, job_id: int
+) -> Response:
+    job = await job_service.get_job_or_raise(session, job_id)
+    detail = await job_queries.job_detail(session, job)
+    storage = []
+    if detail.status == "in_progress":
+        locations, _ = await location_service.list_locations(
+            session, warehouse_id=job.warehouse_id, limit=500
+        )
+        storage = [
+            loc
+            for loc in locations
+            if loc.active and loc.kind in ("storage", "receiving", "quarantine")
+        ]
+    return pages.render(
+        request,
+        "production/job_detail.html",
+        {
+            "job": detail,
+            "can_edit": principal.has_role("operator"),
+            "is_manager": principal.has_role("manager"),
+            "locations": storage,
+        },
+    )

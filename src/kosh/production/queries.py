@@ -1,0 +1,130 @@
+"""Read-only job queries for the API and the pages (part numbers joined read-only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.bom.models import Bom
+from kosh.catalog.models import Part
+from kosh.production import planning
+from kosh.production.models import Job
+from kosh.production.schemas import JobDetail, JobLineRead, JobRead, LotUseRead
+from kosh.stock.models import Lot
+
+
+async def _heads(session: AsyncSession, jobs: list[Job]) -> dict[int, tuple[str, str, str | None]]:
+    """job id -> (assembly number, BOM revision, output PCN)."""
+    if not jobs:
+        return {}
+    rows = await session.execute(
+        select(Job.id, Part.number, Bom.revision, Lot.pcn)
+        .join(Part, Part.id == Job.assembly_part_id)
+        .join(Bom, Bom.id == Job.bom_id)
+        .outerjoin(Lot, Lot.id == Job.output_lot_id)
+        .where(Job.id.in_([job.id for job in jobs]))
+    )
+    return {job_id: (number, revision, pcn) for job_id, number, revision, pcn in rows}
+
+
+def _read(job: Job, head: tuple[str, str, str | None], shortage_lines: int) -> JobRead:
+    number, revision, pcn = head
+    return JobRead(
+        id=job.id,
+        number=job.number,
+        assembly_part_id=job.assembly_part_id,
+        assembly_part_number=number,
+        bom_id=job.bom_id,
+        bom_revision=revision,
+        qty=job.qty,
+        warehouse_id=job.warehouse_id,
+        due_date=job.due_date,
+        status=job.status,
+        notes=job.notes,
+        version=job.version,
+        produced_qty=job.produced_qty,
+        output_pcn=pcn,
+        created_by=job.created_by,
+        created_at=job.created_at,
+        released_at=job.released_at,
+        released_by=job.released_by,
+        over_planning_confirmed_by=job.over_planning_confirmed_by,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
+        cancelled_at=job.cancelled_at,
+        shortage_lines=shortage_lines,
+    )
+
+
+def _line(line: planning.LinePlan) -> JobLineRead:
+    return JobLineRead(
+        id=line.line_id,
+        line_no=line.line_no,
+        part_id=line.part_id,
+        part_number=line.part_number,
+        description=line.description,
+        unit=line.unit,
+        qty_per=line.qty_per,
+        required=line.required,
+        kitted=line.kitted,
+        consumed=line.consumed,
+        outstanding=line.outstanding,
+        on_hand=line.on_hand,
+        committed=line.committed,
+        available=line.available,
+        shortage=line.shortage,
+        pcns=[
+            LotUseRead(pcn=use.pcn, lot_id=use.lot_id, picked=use.picked, consumed=use.consumed)
+            for use in line.lots
+        ],
+    )
+
+
+async def job_detail(session: AsyncSession, job: Job) -> JobDetail:
+    plan = await planning.job_plan(session, job)
+    head = (await _heads(session, [job]))[job.id]
+    read = _read(job, head, len(plan.shortages))
+    return JobDetail(**read.model_dump(), lines=[_line(line) for line in plan.lines])
+
+
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    q: str | None = None,
+    warehouse_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[JobRead], int]:
+    query = select(Job)
+    if status:
+        query = query.where(Job.status == status)
+    if warehouse_id is not None:
+        query = query.where(Job.warehouse_id == warehouse_id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                Job.number.ilike(pattern, escape="\\"),
+                Job.assembly_part_id.in_(
+                    select(Part.id).where(Part.number.ilike(pattern, escape="\\"))
+                ),
+            )
+        )
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    jobs = list(
+        await session.scalars(
+            query.order_by(Job.due_date.is_(None), Job.due_date, Job.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    heads = await _heads(session, jobs)
+    shortages: dict[int, int] = {}
+    for warehouse in {
+        job.warehouse_id for job in jobs if job.status in ("released", "in_progress")
+    }:
+        for plan in await planning.warehouse_plans(session, warehouse):
+            shortages[plan.job.id] = len(plan.shortages)
+    items = [_read(job, heads[job.id], shortages.get(job.id, 0)) for job in jobs]
+    return items, int(total or 0)

@@ -1,0 +1,108 @@
+"""Pydantic shapes for production jobs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from kosh.bom.schemas import Notes, PartNumber
+
+MAX_QTY = 1_000_000_000
+JobNumber = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+]
+JobStatus = Literal["planned", "released", "in_progress", "complete", "cancelled"]
+
+
+class JobCreate(BaseModel):
+    """A new job: build `qty` of an assembly from a BOM (its active one when `bom_id` is
+    left out) in a warehouse."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: JobNumber
+    assembly_part_number: PartNumber
+    bom_id: StrictInt | None = None
+    qty: Annotated[StrictInt, Field(gt=0, le=MAX_QTY)]
+    warehouse_id: StrictInt
+    due_date: date | None = None
+    notes: Notes = ""
+
+
+class JobRelease(BaseModel):
+    """`confirm: true` (managers only) releases a job despite its shortages."""
+
+    model_config = ConfigDict(extra="forbid")
+    confirm: StrictBool = False
+
+
+class JobComplete(BaseModel):
+    """Optionally receive the finished assemblies as a new PCN at `location_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+    produced_qty: Annotated[StrictInt, Field(gt=0, le=MAX_QTY)] | None = None
+    location_id: StrictInt | None = None
+    pcn: Annotated[str, Field(max_length=64)] | None = None
+
+
+class LotUseRead(BaseModel):
+    pcn: str
+    lot_id: int
+    picked: int
+    consumed: int
+
+
+class JobLineRead(BaseModel):
+    id: int
+    line_no: int
+    part_id: int
+    part_number: str
+    description: str
+    unit: str
+    qty_per: int
+    required: int
+    kitted: int
+    consumed: int
+    outstanding: int
+    on_hand: int
+    committed: int
+    available: int
+    shortage: int
+    pcns: list[LotUseRead]
+
+
+class JobRead(BaseModel):
+    id: int
+    number: str
+    assembly_part_id: int
+    assembly_part_number: str
+    bom_id: int
+    bom_revision: str
+    qty: int
+    warehouse_id: int
+    due_date: date | None
+    status: JobStatus
+    notes: str
+    version: int
+    produced_qty: int | None
+    output_pcn: str | None
+    created_by: str
+    created_at: datetime
+    released_at: datetime | None
+    released_by: str | None
+    over_planning_confirmed_by: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    shortage_lines: int
+
+
+class JobDetail(JobRead):
+    lines: list[JobLineRead]
+
+
+class JobPage(BaseModel):
+    items: list[JobRead]
+    total: int
+    next: str | None = None

@@ -1,0 +1,117 @@
+"""What a stock clerk does, in a real browser against the real server: receive a reel with a
+scanner (Enter moves to the next field), see and open its label, pick it for a job, restock
+the leftovers, and find all three in the PCN's history."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.support.browser import log_in
+from tests.support.fixtures import PASSWORD, MakeUser
+from tests.support.stock import a_site
+
+pytestmark = pytest.mark.browser
+
+
+async def focused_id(page: Page) -> str:
+    return str(await page.evaluate("document.activeElement && document.activeElement.id"))
+
+
+async def scan(page: Page, text: str) -> None:
+    """What a barcode scanner does: type the code, press Enter."""
+    await page.keyboard.type(text)
+    await page.keyboard.press("Enter")
+
+
+async def test_receive_label_pick_restock_and_history(
+    page: Page, make_user: MakeUser, session: AsyncSession
+) -> None:
+    site = await a_site(session)
+    user = await make_user("operator")
+    await log_in(page, user.username, PASSWORD)
+
+    # receive: the first field has focus; each scan moves on until the form is complete
+    await page.goto("/stock/receive")
+    assert await focused_id(page) == "part_number"
+    await scan(page, site.part_number)
+    assert await focused_id(page) == "qty"
+    await scan(page, "100")
+    assert await focused_id(page) == "location_id-code"
+    await scan(page, "BIN-1")
+    result = page.locator("form[data-movement] [data-result]")
+    await expect(result).to_contain_text(f"Received 100 of {site.part_number} as PCN")
+    await expect(result).to_contain_text("into BIN-1")
+    message = await result.text_content() or ""
+    pcn = re.search(r"as (\S+) into", message)
+    assert pcn is not None
+    pcn_text = pcn.group(1)
+    # the label is shown and loads, and leads to the printable page
+    label = page.locator(".label-preview img.label")
+    await expect(label).to_be_visible()
+    await expect(label).to_have_attribute("src", f"/api/v1/pcns/{pcn_text}/label.svg")
+    assert await label.evaluate("img => img.complete && img.naturalWidth > 0")
+    await page.click("[data-testid=print-label]")
+    await page.wait_for_url(f"**/pcns/{pcn_text}/label")
+    await expect(page.locator("button[data-print]")).to_be_visible()
+    await expect(page.locator("img.label")).to_have_attribute(
+        "src", f"/api/v1/pcns/{pcn_text}/label.svg"
+    )
+
+    # pick: asking for more than there is says what is available, next to the quantity
+    await page.goto("/stock/pick")
+    await scan(page, site.part_number)
+    await scan(page, "500")
+    await scan(page, "J-1042")
+    qty_error = page.locator("[data-error-for=qty]")
+    await expect(qty_error).to_contain_text("Only 100 available")
+    await expect(qty_error).to_contain_text(f"{pcn_text} ×100 at BIN-1")
+    # then a pick that fits: which PCNs to pull, from where, how many
+    await page.fill("#qty", "30")
+    await page.press("#qty", "Enter")
+    result = page.locator("form[data-movement] [data-result]")
+    await expect(result).to_contain_text(
+        f"Picked 30 of {site.part_number} for J-1042: {pcn_text} ×30 from BIN-1 → MFG."
+    )
+    lines = page.locator("table.pick-lines tbody tr")
+    await expect(lines).to_have_count(1)
+    await expect(lines.first).to_contain_text(pcn_text)
+    await expect(lines.first).to_contain_text("30")
+    # the form is ready for the next scan
+    assert await focused_id(page) == "part_number"
+
+    # restock: the destination defaults to where it was picked from
+    await page.goto(f"/stock/restock?pcn={pcn_text}")
+    await page.click("#qty")
+    await scan(page, "10")
+    result = page.locator("form[data-movement] [data-result]")
+    await expect(result).to_contain_text(f"Restocked 10 of {pcn_text}: MFG → BIN-1.")
+
+    # the PCN's history shows all three, newest first
+    await page.goto(f"/pcns/{pcn_text}")
+    kinds = await page.locator("table.history tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.kind)"
+    )
+    assert kinds == ["restock", "pick", "receive"]
+    await expect(page.locator("[data-testid=pcn-total]")).to_contain_text("100")
+
+
+async def test_unknown_location_code_is_refused_next_to_the_field(
+    page: Page, make_user: MakeUser, session: AsyncSession
+) -> None:
+    site = await a_site(session)
+    user = await make_user("operator")
+    await log_in(page, user.username, PASSWORD)
+
+    await page.goto("/stock/receive")
+    await scan(page, site.part_number)
+    await scan(page, "5")
+    await scan(page, "NO-SUCH-BIN")
+
+    await expect(page.locator("[data-error-for=location_id]")).to_have_text(
+        "No location NO-SUCH-BIN."
+    )
+    await expect(page.locator("form[data-movement] [data-result]")).to_be_empty()
