@@ -28,7 +28,6 @@ import os
 import random
 import re
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -266,6 +265,16 @@ def pgbench_env(server: str) -> dict[str, str]:
     return env
 
 
+def pgbench_init(server: str, database: str, *, scale: int) -> None:
+    subprocess.run(
+        ["pgbench", "-i", "-q", "-s", str(scale), database],
+        env=pgbench_env(server),
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+
+
 def pgbench(server: str, database: str, *, concurrency: int, duration: float, workdir: Path) -> Run:
     """tpcb-like for `duration` seconds; latencies from pgbench's per-transaction log."""
     for old in workdir.glob("pgbench_log*"):
@@ -498,14 +507,7 @@ async def main(args: argparse.Namespace) -> int:
         log("KOSH stopped")
 
         # pgbench on the same server, its own database, KOSH idle (no connections held)
-        pg_env = pgbench_env(asyncpg_server)
-        subprocess.run(
-            ["pgbench", "-i", "-q", "-s", str(args.pgbench_scale), pgbench_db],
-            env=pg_env,
-            check=True,
-            capture_output=True,
-            timeout=900,
-        )
+        pgbench_init(asyncpg_server, pgbench_db, scale=args.pgbench_scale)
         pg_runs: dict[int, Run] = {}
         for concurrency in concurrencies:
             pg_runs[concurrency] = pgbench(

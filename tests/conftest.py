@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kosh.core.config import Settings
 from kosh.core.db import Base, create_engine, create_session_factory
 from kosh.core.migrate import upgrade
-from tests.support import services
+from tests.support import platform, services
 
 ENGINE = os.environ.get("KOSH_TEST_DB", "sqlite")
 
@@ -123,11 +123,15 @@ async def _empty_tables(engine: AsyncEngine) -> None:
 
 @pytest.fixture
 async def app(settings: Settings, sessions: async_sessionmaker[AsyncSession]):  # type: ignore[no-untyped-def]
-    from kosh.app import create_app
+    # reused across tests with equal settings (see tests/support/platform.py)
+    async with platform.reusable_app(settings) as application:
+        yield application
 
-    application = create_app(settings)
-    yield application
-    await application.state.engine.dispose()
+
+@pytest.fixture(scope="session", autouse=True)
+async def _dispose_cached_apps() -> AsyncIterator[None]:
+    yield
+    await platform.dispose_cached_apps()
 
 
 @pytest.fixture

@@ -193,3 +193,34 @@ async def test_create_replay_with_idempotency_key(
     assert again.headers["idempotent-replayed"] == "true"
     listing = await client.get("/api/v1/parts", params={"q": "IDEM"}, headers=operator_headers)
     assert listing.json()["total"] == 1
+
+
+async def test_search_counts_up_to_the_cap(
+    client: httpx.AsyncClient, operator_headers, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from kosh.catalog import api as part_api
+    from kosh.catalog import queries as part_queries
+    from kosh.core import pagination
+
+    for name in (part_api, part_queries, pagination):
+        monkeypatch.setattr(name, "COUNT_CAP", 3)
+    for i in range(5):
+        await _create(client, operator_headers, number=f"CAPPED-{i}")
+    first = (
+        await client.get(
+            "/api/v1/parts", params={"q": "capped", "limit": 2}, headers=operator_headers
+        )
+    ).json()
+    assert (first["total"], first["total_capped"]) == (3, True)
+    assert [p["number"] for p in first["items"]] == ["CAPPED-0", "CAPPED-1"]
+    assert first["next"] is not None
+    exact = (
+        await client.get("/api/v1/parts", params={"q": "CAPPED-4"}, headers=operator_headers)
+    ).json()
+    assert (exact["total"], exact["total_capped"], exact["next"]) == (1, False, None)
+    beyond = (
+        await client.get(
+            "/api/v1/parts", params={"q": "capped", "offset": 10}, headers=operator_headers
+        )
+    ).json()
+    assert (beyond["items"], beyond["total"]) == ([], 3)

@@ -611,3 +611,43 @@ async def test_history_filters_and_paging(
     assert bad_kind.status_code == 422
     bad_limit = await client.get(pcn_path, params={"limit": 1000}, headers=operator_headers)
     assert bad_limit.status_code == 422
+
+
+async def test_history_counts_up_to_the_cap(
+    client: httpx.AsyncClient,
+    world: World,
+    operator_headers: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kosh.core import pagination
+    from kosh.stock import api as stock_api
+    from kosh.stock import queries as stock_queries
+
+    for module in (pagination, stock_api, stock_queries):
+        monkeypatch.setattr(module, "COUNT_CAP", 3)
+    pcn = await _receive(client, world, operator_headers, qty=10)
+    for _ in range(4):
+        await _post(
+            client,
+            "transfer",
+            {
+                "pcn": pcn,
+                "qty": 1,
+                "from_location_id": world.bins[0],
+                "to_location_id": world.bins[1],
+            },
+            operator_headers,
+        )
+    page = (
+        await client.get(
+            f"/api/v1/pcns/{pcn}/history", params={"limit": 3}, headers=operator_headers
+        )
+    ).json()
+    assert (page["total"], page["total_capped"], len(page["items"])) == (3, True, 3)
+    assert page["next"] is not None
+    rest = (await client.get(page["next"], headers=operator_headers)).json()
+    assert [e["kind"] for e in rest["items"]] == ["transfer", "receive"]
+    bin_page = (
+        await client.get(f"/api/v1/locations/{world.bins[1]}/history", headers=operator_headers)
+    ).json()
+    assert (bin_page["total"], bin_page["total_capped"], len(bin_page["items"])) == (3, True, 4)

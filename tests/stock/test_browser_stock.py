@@ -68,13 +68,13 @@ async def test_receive_label_pick_restock_and_history(
     await scan(page, "J-1042")
     qty_error = page.locator("[data-error-for=qty]")
     await expect(qty_error).to_contain_text("Only 100 available")
-    await expect(qty_error).to_contain_text(f"{pcn_text} ×100 at BIN-1")
+    await expect(qty_error).to_contain_text(f"{pcn_text} \u00d7100 at BIN-1")
     # then a pick that fits: which PCNs to pull, from where, how many
     await page.fill("#qty", "30")
     await page.press("#qty", "Enter")
     result = page.locator("form[data-movement] [data-result]")
     await expect(result).to_contain_text(
-        f"Picked 30 of {site.part_number} for J-1042: {pcn_text} ×30 from BIN-1 → MFG."
+        f"Picked 30 of {site.part_number} for J-1042: {pcn_text} \u00d730 from BIN-1 → MFG."
     )
     lines = page.locator("table.pick-lines tbody tr")
     await expect(lines).to_have_count(1)

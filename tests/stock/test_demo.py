@@ -77,7 +77,8 @@ async def test_scale_data_works_with_the_real_use_cases(session: AsyncSession) -
     await demo.load_scale_data(session, demo.scale_plan(50, ledger_rows=500))
     warehouse_id = await session.scalar(select(Warehouse.id).where(Warehouse.code == "SCALE"))
     part = await session.scalar(select(Part).where(Part.number == "S-0000001"))
-    assert warehouse_id is not None and part is not None
+    assert warehouse_id is not None
+    assert part is not None
     oldest = await session.scalar(
         select(Lot.pcn)
         .join(StockBalance, StockBalance.lot_id == Lot.id)
@@ -99,7 +100,8 @@ async def test_scale_data_works_with_the_real_use_cases(session: AsyncSession) -
 
     # then FIFO took the oldest lot on a shelf, the PCN numbering continued, and nothing drifted
     assert picked.lines[0].pcn == oldest
-    assert last_pcn is not None and receipt.lot.pcn > last_pcn
+    assert last_pcn is not None
+    assert receipt.lot.pcn > last_pcn
     assert await stock_verify.replay_differences(session) == []
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.auth.models import User
 from kosh.core.config import Settings
+from kosh.stock import pages as stock_pages
 from kosh.stock import service as stock_service
 from tests.support.fixtures import LoggedIn, MakeUser
 from tests.support.stock import a_location, a_part, a_site, a_warehouse, ledger, stock_in
@@ -310,9 +311,9 @@ async def test_part_list_searches_and_pages(
     second = await page(client, "/parts?offset=50")
     by_mpn = await page(client, "/parts?q=grm155")
 
-    assert "1–50 of 56 parts" in first
+    assert "1\u201350 of 56 parts" in first
     assert 'href="?offset=50">Next' in first
-    assert "51–56 of 56 parts" in second
+    assert "51\u201356 of 56 parts" in second
     assert "CAP-001" in by_mpn
     assert "RES-000" not in by_mpn
     assert 'name="q"' in first
@@ -377,7 +378,7 @@ async def test_location_detail_lists_its_contents(
 async def test_warehouse_list_offers_managers_the_create_form(
     client: httpx.AsyncClient, make_user: MakeUser, login: Login, session: AsyncSession
 ) -> None:
-    site = await a_site(session)
+    await a_site(session)
     await as_role(client, make_user, login, "manager")
 
     html = await page(client, "/warehouses")
@@ -401,3 +402,25 @@ async def test_dashboard_shows_stock_tiles(
     assert re.search(r"<strong>1</strong><span>Active parts</span>", html)
     assert re.search(r"<strong>2</strong><span>PCNs</span>", html)
     assert re.search(r"<strong>2</strong><span>Movements, last 24 h</span>", html)
+
+
+async def test_large_sites_mark_the_location_list_as_partial(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    login: Login,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given more locations than a page lists (BIN-1, BIN-2, MFG)
+    await a_site(session)
+    await as_role(client, make_user, login, "operator")
+    complete = await page(client, "/stock/transfer")
+    monkeypatch.setattr(stock_pages, "MAX_LOCATION_CHOICES", 2)
+
+    # when a form page is rendered
+    partial = await page(client, "/stock/transfer")
+
+    # then its datalists say so, and location-field.js asks the API for other codes
+    assert '<datalist id="loc-all">' in complete
+    assert '<datalist id="loc-all" data-truncated>' in partial
+    assert partial.count("<option value=") < complete.count("<option value=")

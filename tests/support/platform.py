@@ -5,17 +5,71 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from kosh.core.config import Settings, get_settings
 from tests.support import services
+
+
+# --- apps, built once per distinct settings -------------------------------------------
+#
+# FastAPI prepares every route of an app on its first request (~0.3 s with all features'
+# routers); one app per test made that most of the suite's time. An app is reused by later
+# tests with equal settings once its memory rate-limit counters are cleared, unless the test
+# changed it (routes, dependency overrides, state): then it is thrown away.
+
+_APPS: dict[str, FastAPI] = {}
+
+
+def _settings_key(settings: Settings) -> str:
+    values = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in settings
+    }
+    return repr(sorted(values.items()))
+
+
+def _shape(app: FastAPI) -> tuple[object, ...]:
+    state = app.state._state  # noqa: SLF001 - the only way to see what a test put there
+    return (
+        len(app.router.routes),
+        len(app.dependency_overrides),
+        tuple(sorted((name, id(value)) for name, value in state.items())),
+    )
+
+
+@asynccontextmanager
+async def reusable_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app on `settings`: a cached one with cleared rate-limit counters, or a new one."""
+    from kosh.app import create_app
+
+    key = _settings_key(settings)
+    app = None
+    if app is None:
+        app = create_app(settings)
+    else:
+        await app.state.limiter.storage.reset()
+    shape = _shape(app)
+    try:
+        yield app
+    finally:
+        if settings.redis_url or key in _APPS or _shape(app) != shape:
+            await app.state.engine.dispose()
+        else:
+            _APPS[key] = app
+
+
+async def dispose_cached_apps() -> None:
+    while _APPS:
+        await _APPS.popitem()[1].state.engine.dispose()
 
 
 @asynccontextmanager
@@ -26,20 +80,23 @@ async def app_client(
     build: Any = None,
     **overrides: Any,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """A fresh app on `settings` with some values changed, and a client talking to it.
+    """An app on `settings` with some values changed, and a client talking to it.
 
-    `build(app)` may add test-only routes before the first request."""
+    `build(app)` may add test-only routes before the first request (that app is new and
+    used once)."""
     from kosh.app import create_app
 
-    app = create_app(settings.model_copy(update=overrides))
-    if build is not None:
-        build(app)
-    transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
-    try:
+    changed = settings.model_copy(update=overrides)
+    async with AsyncExitStack() as stack:
+        if build is None:
+            app = await stack.enter_async_context(reusable_app(changed))
+        else:
+            app = create_app(changed)
+            stack.push_async_callback(app.state.engine.dispose)
+            build(app)
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield app, http
-    finally:
-        await app.state.engine.dispose()
 
 
 def client_for(app: FastAPI, client_ip: str = "127.0.0.1") -> httpx.AsyncClient:

@@ -68,7 +68,7 @@ class Problem:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class DraftLine:
     part_number: str
     qty: int
@@ -337,13 +337,25 @@ def _read_rows(
             return ""
         return cells[index]
 
+    names = {name: result.column_name(index) for name, index in mapping.items()}
+    mapped = sorted(set(mapping.values()))
+
     def column(name: str) -> str:
-        return result.column_name(mapping[name])
+        return names[name]
+
+    def has_data(cells: list[Cell]) -> bool:
+        size = len(cells)
+        for index in mapped:
+            if index < size:
+                value = cells[index]
+                if value is not None and value != "" and (type(value) is not str or value.strip()):
+                    return True
+        return False
 
     for number, cells in rows:
         progress.rows_done += 1
         result.rows_read += 1
-        if not any(not is_blank(cell(cells, name)) for name in mapping):
+        if not has_data(cells):
             result.rows_blank += 1  # nothing in the mapped columns (totals, spacer rows)
             continue
         found: list[Problem] = []

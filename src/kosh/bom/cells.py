@@ -25,7 +25,12 @@ _CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n")
 
 def as_text(value: Cell) -> str:
     """A cell as trimmed text: integral floats without '.0', dates in ISO form."""
-    if value is None or value == "":
+    if type(value) is str:
+        # The common case, kept cheap: printable ASCII needs no normalising.
+        if value.isascii() and value.isprintable():
+            return value.strip()
+        return _clean_text(value)
+    if value is None:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -37,7 +42,13 @@ def as_text(value: Cell) -> str:
         return value.isoformat()
     if isinstance(value, timedelta):
         return str(value)
-    text = unicodedata.normalize("NFC", str(value)).translate(_CONTROL)
+    if isinstance(value, int):
+        return str(value)
+    return _clean_text(str(value))
+
+
+def _clean_text(value: str) -> str:
+    text = unicodedata.normalize("NFC", value).translate(_CONTROL)
     return " ".join(text.split()) if "\n" in text or "\t" in text else text.strip()
 
 
@@ -53,6 +64,12 @@ class Quantity:
 
 def parse_quantity(value: Cell) -> Quantity:
     """A positive whole number, or the reason the cell is not one (None value if blank)."""
+    if type(value) is int:
+        return _checked(value)
+    if type(value) is float and value.is_integer():
+        return _checked(int(value))
+    if type(value) is str and value.isascii() and value.isdigit():
+        return _checked(int(value))
     if is_blank(value):
         return Quantity(None)
     if isinstance(value, bool):
@@ -79,6 +96,10 @@ def parse_quantity(value: Cell) -> Quantity:
         else:
             shown = text if len(text) <= 40 else text[:37] + "..."
             return Quantity(None, f"'{shown}' in the quantity column is not a number")
+    return _checked(number)
+
+
+def _checked(number: int) -> Quantity:
     if number <= 0:
         return Quantity(None, f"the quantity must be positive, not {number}")
     if number > MAX_QTY:

@@ -12,14 +12,15 @@ create, the import's status and its problem report are committed together or not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import String, Table, any_, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -47,6 +48,9 @@ from kosh.core.errors import (
 
 PREVIEW_ERRORS = 1000
 _INSERT_CHUNK = 5000
+_LOOKUP_CHUNK = 500
+_PG_LOOKUP_CHUNK = 50_000
+_LINE_COLUMNS = ("bom_id", "line_no", "part_id", "qty", "refdes", "notes")
 
 
 # --- imports: request ---------------------------------------------------------------------
@@ -291,11 +295,66 @@ async def fail_abandoned_imports(session: AsyncSession, *, older_than: timedelta
     return len(ids)
 
 
+@dataclass(frozen=True, slots=True)
+class KnownPart:
+    id: int
+    number: str
+    active: bool
+
+
+async def known_parts(session: AsyncSession, numbers: Iterable[str]) -> dict[str, KnownPart]:
+    """id and active flag of the known part numbers among `numbers` (read-only, light: a
+    100k-line BOM must not load 100k ORM objects)."""
+    wanted = sorted({number for number in numbers if number})
+    found: dict[str, KnownPart] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    chunk_size = _PG_LOOKUP_CHUNK if postgres else _LOOKUP_CHUNK
+    for start in range(0, len(wanted), chunk_size):
+        chunk = wanted[start : start + chunk_size]
+        if postgres:
+            # One array parameter instead of thousands of IN binds (compiles in no time).
+            match = Part.number == any_(bindparam("numbers", chunk, type_=ARRAY(String)))
+        else:
+            match = Part.number.in_(chunk)
+        for part_id, number, active in await session.execute(
+            select(Part.id, Part.number, Part.active).where(match)
+        ):
+            found[number] = KnownPart(part_id, number, active)
+    return found
+
+
+async def bulk_insert(
+    session: AsyncSession, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+) -> int:
+    """Insert many rows in the caller's transaction: COPY on PostgreSQL (asyncpg), chunked
+    executemany elsewhere. Returns the number of rows."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        records = list(rows)
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=records, columns=list(columns)
+        )
+        return len(records)
+    count = 0
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(dict(zip(columns, row, strict=True)))
+        if len(chunk) == _INSERT_CHUNK:
+            await connection.execute(table.insert(), chunk)
+            count += len(chunk)
+            chunk = []
+    if chunk:
+        await connection.execute(table.insert(), chunk)
+        count += len(chunk)
+    return count
+
+
 @dataclass
 class _Resolution:
-    parts: dict[str, Part]
+    parts: dict[str, KnownPart]
     to_create: list[DraftLine]
-    assembly: Part | None
+    assembly: KnownPart | None
     problems: list[Problem]
     errors: int = 0
 
@@ -306,7 +365,7 @@ async def _resolve_parts(
     numbers = [line.part_number for line in read.lines]
     if request.assembly_part_number:
         numbers.append(request.assembly_part_number)
-    known = await part_service.parts_by_numbers(session, numbers)
+    known = await known_parts(session, numbers)
     column = (
         read.column_name(read.mapping["part_number"]) if "part_number" in read.mapping else None
     )
@@ -464,18 +523,15 @@ async def _store_problems(
     session: AsyncSession, import_id: int, problems: Sequence[Problem]
 ) -> None:
     await session.execute(delete(BomImportProblem).where(BomImportProblem.import_id == import_id))
-    rows = [
-        {
-            "import_id": import_id,
-            "row": p.row,
-            "column": p.column[:200] if p.column else None,
-            "message": p.message[:500],
-            "severity": p.severity,
-        }
-        for p in problems
-    ]
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        await session.execute(insert(BomImportProblem), rows[start : start + _INSERT_CHUNK])
+    await bulk_insert(
+        session,
+        BomImportProblem.__table__,  # type: ignore[arg-type]
+        ("import_id", "row", "column", "message", "severity"),
+        (
+            (import_id, p.row, p.column[:200] if p.column else None, p.message[:500], p.severity)
+            for p in problems
+        ),
+    )
 
 
 async def _create_bom(
@@ -483,7 +539,7 @@ async def _create_bom(
 ) -> Bom:
     if not request.assembly_part_number or not request.revision:
         raise ValidationError("Say which assembly and revision the BOM is for.")
-    parts = dict(resolution.parts)
+    parts = {number: known.id for number, known in resolution.parts.items()}
     new_parts = _new_parts(resolution.to_create)
     if resolution.assembly is None:
         new_parts.insert(
@@ -495,11 +551,11 @@ async def _create_bom(
         )
     if new_parts:
         for part in await part_service.add_parts(session, new_parts):
-            parts[part.number] = part
-    assembly = parts[request.assembly_part_number]
-    await _check_revision_free(session, assembly.id, request.revision)
+            parts[part.number] = part.id
+    assembly_id = parts[request.assembly_part_number]
+    await _check_revision_free(session, assembly_id, request.revision)
     bom = Bom(
-        assembly_part_id=assembly.id,
+        assembly_part_id=assembly_id,
         revision=request.revision,
         status="draft",
         notes="",
@@ -513,28 +569,24 @@ async def _create_bom(
         raise ConflictError(
             f"Revision {request.revision} was created meanwhile.", code="revision_taken"
         ) from exc
-    lines = [
-        {
-            "bom_id": bom.id,
-            "line_no": number,
-            "part_id": parts[line.part_number].id,
-            "qty": line.qty,
-            "refdes": " ".join(line.refdes),
-            "notes": line.notes[:500],
-        }
-        for number, line in enumerate(read.lines, start=1)
-    ]
-    for start in range(0, len(lines), _INSERT_CHUNK):
-        await session.execute(insert(BomLine), lines[start : start + _INSERT_CHUNK])
+    count = await bulk_insert(
+        session,
+        BomLine.__table__,  # type: ignore[arg-type]
+        _LINE_COLUMNS,
+        (
+            (bom.id, number, parts[line.part_number], line.qty, " ".join(line.refdes), line.notes)
+            for number, line in enumerate(read.lines, start=1)
+        ),
+    )
     await audit.record(
         session,
         action="bom.create",
         entity_type="bom",
         entity_id=bom.id,
         after={
-            "assembly": assembly.number,
+            "assembly": request.assembly_part_number,
             "revision": bom.revision,
-            "lines": len(lines),
+            "lines": count,
             "source": bom.source,
             "parts_created": len(new_parts),
         },
@@ -698,26 +750,22 @@ async def put_lines(
     _check_draft(bom)
     parts = await _line_parts(session, bom, lines)
     await session.execute(delete(BomLine).where(BomLine.bom_id == bom.id))
-    rows = [
-        {
-            "bom_id": bom.id,
-            "line_no": number,
-            "part_id": parts[line.part_number].id,
-            "qty": line.qty,
-            "refdes": line.refdes,
-            "notes": line.notes,
-        }
-        for number, line in enumerate(lines, start=1)
-    ]
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        await session.execute(insert(BomLine), rows[start : start + _INSERT_CHUNK])
+    count = await bulk_insert(
+        session,
+        BomLine.__table__,  # type: ignore[arg-type]
+        _LINE_COLUMNS,
+        (
+            (bom.id, n, parts[line.part_number].id, line.qty, line.refdes, line.notes)
+            for n, line in enumerate(lines, start=1)
+        ),
+    )
     await _bump(session, bom)
     await audit.record(
         session,
         action="bom.lines.put",
         entity_type="bom",
         entity_id=bom.id,
-        after={"lines": len(rows)},
+        after={"lines": count},
     )
     return bom
 
@@ -851,25 +899,18 @@ async def copy_bom(
         .where(BomLine.bom_id == source.id)
         .order_by(BomLine.line_no)
     )
-    rows = [
-        {
-            "bom_id": copy.id,
-            "line_no": line_no,
-            "part_id": part_id,
-            "qty": qty,
-            "refdes": refdes,
-            "notes": line_notes,
-        }
-        for line_no, part_id, qty, refdes, line_notes in lines
-    ]
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        await session.execute(insert(BomLine), rows[start : start + _INSERT_CHUNK])
+    count = await bulk_insert(
+        session,
+        BomLine.__table__,  # type: ignore[arg-type]
+        _LINE_COLUMNS,
+        [(copy.id, *line) for line in lines],
+    )
     await audit.record(
         session,
         action="bom.copy",
         entity_type="bom",
         entity_id=copy.id,
-        after={"from_bom_id": source.id, "revision": revision, "lines": len(rows)},
+        after={"from_bom_id": source.id, "revision": revision, "lines": count},
     )
     return copy
 

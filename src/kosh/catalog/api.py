@@ -15,7 +15,7 @@ from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
 from kosh.catalog.schemas import PartCreate, PartPage, PartRead, PartUpdate
 from kosh.core.deps import SessionDep
-from kosh.core.pagination import PageDep, next_url
+from kosh.core.pagination import COUNT_CAP, PageDep, next_url_capped
 
 router = APIRouter(prefix="/api/v1", tags=["parts"])
 
@@ -45,7 +45,8 @@ async def list_parts(
     return PartPage(
         items=[PartRead.model_validate(p) for p in parts],
         total=total,
-        next=next_url(request, page, total),
+        total_capped=total >= COUNT_CAP,
+        next=next_url_capped(request, page, total, len(parts)),
     )
 
 

@@ -6,10 +6,12 @@ import csv
 import io
 from collections.abc import AsyncIterator
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from kosh.catalog.models import Part
+from kosh.core.pagination import COUNT_CAP, capped_count
 
 EXPORT_COLUMNS = (
     "number",
@@ -34,12 +36,20 @@ def _search_filter(q: str) -> ColumnElement[bool]:
 
     On PostgreSQL the ILIKEs are served by the pg_trgm GIN index `ix_parts_search`.
     """
-    text = _like_escape(q.strip())
+    escaped = _like_escape(q.strip())
+    prefix, anywhere = _pattern(f"{escaped}%"), _pattern(f"%{escaped}%")
     return or_(
-        Part.number.ilike(f"{text}%", escape="\\"),
-        Part.description.ilike(f"%{text}%", escape="\\"),
-        Part.mpn.ilike(f"%{text}%", escape="\\"),
+        Part.number.ilike(prefix, escape="\\"),
+        Part.description.ilike(anywhere, escape="\\"),
+        Part.mpn.ilike(anywhere, escape="\\"),
     )
+
+
+def _pattern(value: str) -> ColumnElement[str]:
+    # Rendered into the SQL (safely quoted), not bound: PostgreSQL plans a prepared
+    # statement generically after a few runs, and a generic plan cannot see that a
+    # pattern is selective, so it scans every part instead of using the trigram index.
+    return literal(value, String(), literal_execute=True)
 
 
 def _filtered(q: str | None, active: bool | None) -> Select[Part]:
@@ -59,11 +69,31 @@ async def search_parts(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Part], int]:
-    """One page of parts ordered by number, and how many match in all."""
+    """One page of parts ordered by number, and how many match.
+
+    Without `q` the whole catalogue pages in number order (total counted up to COUNT_CAP).
+    With `q` the work is bounded: the first COUNT_CAP matches are found (trigram index on
+    PostgreSQL), then sorted and paged; a total of COUNT_CAP means "at least that many,
+    refine the search". Trigram selectivity is guessed badly by the planner, and an
+    unbounded "ORDER BY number LIMIT n" over a broad match can walk the whole catalogue.
+    """
     query = _filtered(q, active)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(Part.number).limit(limit).offset(offset))
-    return list(rows), int(total or 0)
+    if not (q and q.strip()):
+        total = await capped_count(session, query.with_only_columns(Part.id))
+        rows = await session.scalars(query.order_by(Part.number).limit(limit).offset(offset))
+        return list(rows), total
+    matches = query.limit(COUNT_CAP).subquery()
+    found = aliased(Part, matches)
+    statement = (
+        select(found, func.count().over()).order_by(found.number).limit(limit).offset(offset)
+    )
+    rows_and_counts = (await session.execute(statement)).all()
+    if rows_and_counts:
+        return [row[0] for row in rows_and_counts], int(rows_and_counts[0][1])
+    if offset == 0:
+        return [], 0
+    counted = await session.scalar(select(func.count()).select_from(matches))
+    return [], int(counted or 0)
 
 
 def _csv_line(values: list[object]) -> str:

@@ -115,4 +115,7 @@ class PartRead(BaseModel):
 class PartPage(BaseModel):
     items: list[PartRead]
     total: int
+    total_capped: bool = Field(
+        default=False, description="true: at least `total` match (counting stops there)"
+    )
     next: str | None

@@ -106,12 +106,13 @@ async def find_or_add_by_email(
     company: str | None = None,
     billing_address: dict[str, Any] | None = None,
     shipping_address: dict[str, Any] | None = None,
-) -> Customer:
-    """The customer with this e-mail, created when missing. Two workers creating the same
-    customer at once both end up with the one row (INSERT .. ON CONFLICT DO NOTHING)."""
+) -> int:
+    """The id of the customer with this e-mail, created when missing (audited). Two
+    workers creating the same customer at once both end up with the one row
+    (INSERT .. ON CONFLICT DO NOTHING, then read what the other committed)."""
     key = email_key(email)
     if key is None:
-        return await add_customer(
+        added = await add_customer(
             session,
             name=name,
             phone=phone,
@@ -119,43 +120,45 @@ async def find_or_add_by_email(
             billing_address=billing_address,
             shipping_address=shipping_address,
         )
-    found = await session.scalar(select(Customer).where(Customer.email_key == key))
+        return added.id
+    found = await session.scalar(select(Customer.id).where(Customer.email_key == key))
     if found is not None:
-        return found
+        return int(found)
     now = utcnow()
+    values = {
+        "name": name.strip()[:200] or key,
+        "email": (email or "").strip()[:254],
+        "email_key": key[:254],
+        "phone": (phone or None) and phone[:50],
+        "company": (company or None) and company[:200],
+        "billing_address": billing_address,
+        "shipping_address": shipping_address,
+        "notes": "",
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
+    new_id = await session.scalar(
         insert(Customer)
-        .values(
-            name=name.strip()[:200] or key,
-            email=(email or "").strip()[:254],
-            email_key=key[:254],
-            phone=(phone or None) and phone[:50],
-            company=(company or None) and company[:200],
-            billing_address=billing_address,
-            shipping_address=shipping_address,
-            notes="",
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
+        .values(values)
         .on_conflict_do_nothing(index_elements=["email_key"])
         .returning(Customer.id)
     )
-    new_id = await session.scalar(statement)
-    customer = await session.scalar(select(Customer).where(Customer.email_key == key))
-    if customer is None:  # pragma: no cover - inserted now or by the transaction we waited for
-        raise RuntimeError(f"customer {key} vanished after insert")
-    if new_id is not None:
-        await audit.record(
-            session,
-            action="customer.create",
-            entity_type="customer",
-            entity_id=customer.id,
-            after=customer_snapshot(customer),
-        )
-    return customer
+    if new_id is None:  # created meanwhile by a transaction we waited for
+        other = await session.scalar(select(Customer.id).where(Customer.email_key == key))
+        if other is None:  # pragma: no cover - the conflict means the row exists
+            raise RuntimeError(f"customer {key} vanished after a conflicting insert")
+        return int(other)
+    await audit.record(
+        session,
+        action="customer.create",
+        entity_type="customer",
+        entity_id=new_id,
+        after={k: values[k] for k in ("name", "email", "phone", "company")},
+    )
+    return int(new_id)
 
 
 async def list_customers(

@@ -29,7 +29,7 @@ from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
 from kosh.locations import service as location_service
 from kosh.sales import reservations
-from kosh.sales.models import Customer, SalesOrder, SalesOrderLine
+from kosh.sales.models import SalesOrder, SalesOrderLine
 from kosh.stock import movements as stock_movements
 from kosh.stock.errors import InsufficientStockError
 
@@ -155,7 +155,7 @@ def _refuse(order: SalesOrder, action: str) -> ConflictError:
 async def add_order(
     session: AsyncSession,
     *,
-    customer: Customer,
+    customer_id: int,
     warehouse_id: int,
     lines: Sequence[NewLine],
     number: str | None = None,
@@ -168,7 +168,7 @@ async def add_order(
     order is numbered SO-<id>."""
     order = SalesOrder(
         number=number or f"tmp-{uuid.uuid4().hex}",
-        customer_id=customer.id,
+        customer_id=customer_id,
         warehouse_id=warehouse_id,
         status="draft",
         currency=currency,

@@ -262,7 +262,7 @@ async def create_order(
     new_lines = await _resolve_lines(session, lines)
     order = await order_ops.add_order(
         session,
-        customer=customer,
+        customer_id=customer.id,
         warehouse_id=warehouse_id,
         lines=new_lines,
         currency=currency,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from kosh.auth.deps import Admin, CurrentPrincipal, Manager, Operator
 from kosh.catalog import service as part_service
 from kosh.core.deps import SessionDep
-from kosh.core.pagination import PageDep, next_url
+from kosh.core.pagination import COUNT_CAP, PageDep, next_url_capped
 from kosh.locations import service as location_service
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
@@ -258,7 +258,8 @@ async def _history_page(
     return LedgerPage(
         items=[LedgerEntryRead.model_validate(e) for e in entries],
         total=total,
-        next=next_url(request, page, total),
+        total_capped=total >= COUNT_CAP,
+        next=next_url_capped(request, page, total, len(entries)),
     )
 
 

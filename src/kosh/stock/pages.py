@@ -40,8 +40,9 @@ PrefillText = Annotated[str | None, Query(max_length=100)]
 PrefillId = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 
 HISTORY_PAGE = 50
-# Locations offered in a page's datalist (typed or scanned codes resolve against it).
-MAX_LOCATION_CHOICES = 5000
+# Locations offered in a page's datalist (typed or scanned codes resolve against it); a
+# larger site's pages mark the list truncated and location-field.js asks the API for the rest.
+MAX_LOCATION_CHOICES = 1500
 
 nav.register(nav.NavItem("Stock operations", "/stock", "operator"))
 nav.register(nav.NavItem("PCNs", "/pcns", "viewer"))
@@ -64,17 +65,18 @@ class LocationChoice:
         return f"{self.warehouse_code} {self.code} ({self.kind.replace('_', ' ')})"
 
 
-async def location_choices(session: AsyncSession) -> list[LocationChoice]:
+async def location_choices(session: AsyncSession) -> tuple[list[LocationChoice], bool]:
+    """The active locations a form offers, and whether there were more than it shows."""
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=1000)
     codes = {w.id: w.code for w in warehouses}
-    locations, _ = await location_service.list_locations(
+    locations, total = await location_service.list_locations(
         session, active=True, limit=MAX_LOCATION_CHOICES
     )
     locations = [loc for loc in locations if loc.warehouse_id in codes]
     seen: dict[str, int] = {}
     for loc in locations:
         seen[loc.code.upper()] = seen.get(loc.code.upper(), 0) + 1
-    return [
+    choices = [
         LocationChoice(
             id=loc.id,
             code=loc.code,
@@ -87,6 +89,7 @@ async def location_choices(session: AsyncSession) -> list[LocationChoice]:
         )
         for loc in locations
     ]
+    return choices, total > len(locations)
 
 
 async def _form_page(
@@ -96,11 +99,12 @@ async def _form_page(
     template: str,
     prefill: dict[str, Any],
 ) -> Response:
-    choices = await location_choices(session)
+    choices, truncated = await location_choices(session)
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=1000)
     by_id = {c.id: c for c in choices}
     context = {
         "locations": choices,
+        "locations_truncated": truncated,
         "stockable": [c for c in choices if c.kind in STOCKABLE_KINDS],
         "warehouses": warehouses,
         "prefill": prefill,

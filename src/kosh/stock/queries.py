@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kosh.catalog.models import Part
+from kosh.core.pagination import COUNT_CAP, capped_count
 from kosh.locations.models import Location, Warehouse
 from kosh.stock.models import Lot, StockBalance, StockTransaction
 
@@ -246,7 +247,8 @@ async def history(
     offset: int = 0,
 ) -> tuple[list[LedgerEntry], int]:
     """Ledger rows of one lot, part or location, newest first, with filters (kind,
-    [since, until), reference) and paging; answers the page and the total.
+    [since, until), reference) and paging; answers the page and the total (counted up
+    to kosh.core.pagination.COUNT_CAP: a busy location's history has millions of rows).
 
     Lot and part histories walk the (lot_id, id) / (part_id, id) indexes. A location is
     either end of a movement, so its history merges two index walks (from, to), each cut
@@ -261,9 +263,7 @@ async def history(
             if lot_id is not None
             else StockTransaction.part_id == part_id
         )
-        total = await session.scalar(
-            select(func.count()).select_from(StockTransaction).where(owner, *conditions)
-        )
+        total = await capped_count(session, select(StockTransaction.id).where(owner, *conditions))
         ids = (
             select(StockTransaction.id)
             .where(owner, *conditions)
@@ -275,14 +275,10 @@ async def history(
         ends = [StockTransaction.from_location_id, StockTransaction.to_location_id]
         total = 0
         for end in ends:
-            total += int(
-                await session.scalar(
-                    select(func.count())
-                    .select_from(StockTransaction)
-                    .where(end == location_id, *conditions)
-                )
-                or 0
+            total += await capped_count(
+                session, select(StockTransaction.id).where(end == location_id, *conditions)
             )
+        total = min(total, COUNT_CAP)
         walks = [
             select(StockTransaction.id)
             .where(end == location_id, *conditions)
@@ -293,7 +289,7 @@ async def history(
         ]
         merged = union_all(*(select(walk.c.id) for walk in walks)).subquery()
         ids = select(merged.c.id).order_by(merged.c.id.desc()).limit(limit).offset(offset)
-    return await _entries(session, ids), int(total or 0)
+    return await _entries(session, ids), total
 
 
 async def _entries(session: AsyncSession, ids: Select[int]) -> list[LedgerEntry]:

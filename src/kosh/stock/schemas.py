@@ -193,6 +193,9 @@ class LedgerEntryRead(BaseModel):
 class LedgerPage(BaseModel):
     items: list[LedgerEntryRead]
     total: int
+    total_capped: bool = Field(
+        default=False, description="true: at least `total` rows (counting stops there)"
+    )
     next: str | None
 
 

@@ -211,18 +211,29 @@ async def apply(
         return _finish(row, "review", reasons=[{"code": "not_an_order", "message": "No order."}])
     await _lock_order_key(session, store.id, row.external_id)
 
-    newer = await session.scalar(
-        select(StagedOrder.id)
-        .where(
-            StagedOrder.store_id == row.store_id,
-            StagedOrder.external_id == row.external_id,
-            # Every version carries the whole order: a newer one decides, whatever became
-            # of it (even `ignored`, e.g. cancelled before KOSH had it), unless a person
-            # cancelled it.
-            StagedOrder.status != "cancelled",
-            StagedOrder.source_modified_at > row.source_modified_at,
+    # The other versions of this web order (usually none). Every version carries the whole
+    # order: a newer one decides, whatever became of it (even `ignored`, e.g. cancelled
+    # before KOSH had it), unless a person cancelled it.
+    siblings = (
+        await session.execute(
+            select(StagedOrder.id, StagedOrder.status, StagedOrder.source_modified_at).where(
+                StagedOrder.store_id == row.store_id,
+                StagedOrder.external_id == row.external_id,
+                StagedOrder.id != row.id,
+            )
         )
-        .limit(1)
+    ).all()
+    newer = next(
+        (
+            sid
+            for sid, status, modified in siblings
+            if status != "cancelled" and modified > row.source_modified_at
+        ),
+        None,
+    )
+    older_in_review = any(
+        status == "review" and modified < row.source_modified_at
+        for _, status, modified in siblings
     )
     if newer is not None:
         return _finish(
@@ -247,7 +258,7 @@ async def apply(
         )
     actor = worker_actor(worker_id)
     result = await _apply_version(session, row=row, store=store, order=order, settings=settings)
-    if result.outcome in ("applied", "review"):
+    if older_in_review and result.outcome in ("applied", "review"):
         await _supersede_older(session, row)
     await audit.record(
         session,
@@ -521,7 +532,7 @@ async def _create(
     lines: list[order_ops.NewLine],
     settings: Settings,
 ) -> SalesOrder:
-    customer = await customer_ops.find_or_add_by_email(
+    customer_id = await customer_ops.find_or_add_by_email(
         session,
         name=web.customer_name,
         email=web.email,
@@ -532,7 +543,7 @@ async def _create(
     )
     return await order_ops.add_order(
         session,
-        customer=customer,
+        customer_id=customer_id,
         warehouse_id=store.warehouse_id,
         lines=lines,
         number=f"{store.code}-{web.number}"[:64],
