@@ -406,7 +406,8 @@ def print_reads(runs: list[Run]) -> None:
 async def main(args: argparse.Namespace) -> int:
     check_local(args.pg)
     suffix = secrets.token_hex(4)
-    kosh_db, pgbench_db = f"kosh_bench_{suffix}", f"kosh_pgbench_{suffix}"
+    # Names of our own, so no other benchmark's clean-up of "kosh_bench_*" can take them.
+    kosh_db, pgbench_db = f"stockbench_kosh_{suffix}", f"stockbench_pgbench_{suffix}"
     asyncpg_server = args.pg
     workdir = Path(tempfile.mkdtemp(prefix="kosh-bench-"))
     concurrencies = [int(c) for c in args.concurrency.split(",")]
@@ -502,6 +503,7 @@ async def main(args: argparse.Namespace) -> int:
             strict=True,
         ):
             read_runs.append(await measure_reads(base, token, paths, name=label))
+        print_reads(read_runs)
         stop(server)
         server = None
         log("KOSH stopped")

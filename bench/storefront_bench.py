@@ -15,6 +15,9 @@
 Prints the figures; drops the database at the end.
 """
 
+# ruff: noqa: ASYNC210, ASYNC220, ASYNC251 - a benchmark driver: blocking calls
+# happen between the measured phases, never inside them.
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +26,9 @@ import copy
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -39,17 +42,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.storefront.fakestore import delivery, load, wc_json  # noqa: E402
+from tests.support.stock import a_part, a_site, stock_in  # noqa: E402
+
 from kosh.core.config import Settings  # noqa: E402
 from kosh.core.db import create_engine, create_session_factory  # noqa: E402
 from kosh.core.migrate import upgrade  # noqa: E402
 from kosh.storefront import intake  # noqa: E402
 from kosh.storefront import service as storefront_service  # noqa: E402
 from kosh.storefront import woocommerce as wc  # noqa: E402
-from tests.storefront.fakestore import delivery, load, wc_json  # noqa: E402
-from tests.support.stock import a_part, a_site, stock_in  # noqa: E402
 
 PG = os.environ.get("KOSH_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 WEBHOOK_SECRET = "bench-webhook-secret"  # noqa: S105
 STORE = "BENCH"
 PARTS = [f"BENCH-{n:03d}" for n in range(50)]
@@ -103,10 +107,19 @@ async def load_test(
             while queue:
                 path, body, headers = queue.pop()
                 started = time.perf_counter()
-                if body is None:
-                    answer = await client.get(path, headers=headers)
-                else:
-                    answer = await client.post(path, content=body, headers=headers)
+                for attempt in range(5):
+                    try:
+                        if body is None:
+                            answer = await client.get(path, headers=headers)
+                        else:
+                            answer = await client.post(path, content=body, headers=headers)
+                        break
+                    except httpx.TransportError:
+                        # a kept-alive connection closed by the server: send again, as
+                        # WooCommerce redelivers (the duplicate is recognised)
+                        statuses[-1] = statuses.get(-1, 0) + 1
+                        if attempt == 4:
+                            raise
                 latencies.append(time.perf_counter() - started)
                 statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
 
@@ -121,7 +134,7 @@ def worker_env(database_url: str, data_dir: Path) -> dict[str, str]:
         KOSH_DATABASE_URL=database_url,
         KOSH_DATA_DIR=str(data_dir),
         KOSH_SECRET_KEY=SECRET_KEY,
-        KOSH_ADMIN_PASSWORD="bench-admin-password",
+        KOSH_ADMIN_PASSWORD="bench-admin-password",  # noqa: S106
         KOSH_MIGRATE_ON_START="false",
         KOSH_LOG_LEVEL="INFO" if os.environ.get("BENCH_VERBOSE") else "WARNING",
         KOSH_LOG_FORMAT="json",
@@ -132,6 +145,16 @@ def worker_env(database_url: str, data_dir: Path) -> dict[str, str]:
     return env
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the server does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
 def kosh() -> list[str]:
     script = Path(sys.executable).with_name("kosh")
     return [str(script)] if script.exists() else [sys.executable, "-m", "kosh.cli"]
@@ -140,7 +163,7 @@ def kosh() -> list[str]:
 def run_workers(count: int, env: dict[str, str], workdir: Path) -> float:
     started = time.perf_counter()
     procs = [
-        subprocess.Popen(  # noqa: S603 - our own command
+        subprocess.Popen(
             [*kosh(), "worker", "--once"],
             cwd=workdir,
             env=env,
@@ -182,8 +205,7 @@ async def main(args: argparse.Namespace) -> None:
     await admin.close()
     database_url = PG.rsplit("/", 1)[0] + f"/{name}"
     dsn = database_url.replace("+asyncpg", "")
-    workdir = Path(f"/tmp/{name}")
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=name))
     server = None
     try:
         settings = Settings(
@@ -212,9 +234,9 @@ async def main(args: argparse.Namespace) -> None:
             store_id = store.id
 
         env = worker_env(database_url, workdir / "data")
-        port = 18000 + random.randrange(1000)  # noqa: S311
+        port = 18000 + random.randrange(1000)
         url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [*kosh(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=workdir,
             env=env,
@@ -238,8 +260,9 @@ async def main(args: argparse.Namespace) -> None:
         wall, lat, statuses = await load_test(url, [("/health/live", None, {})] * n, c)
         baseline = n / wall
         print(
-            f"baseline GET /health/live: {baseline:8.0f} req/s  p50 {percentile(lat, 50) * 1000:6.1f} ms"
-            f"  p99 {percentile(lat, 99) * 1000:6.1f} ms  {statuses}"
+            f"baseline GET /health/live: {baseline:8.0f} req/s"
+            f"  p50 {percentile(lat, 50) * 1000:6.1f} ms  p99 {percentile(lat, 99) * 1000:6.1f} ms"
+            f"  {statuses}"
         )
 
         path = f"/api/v1/storefront/woocommerce/{STORE}/webhook"
@@ -250,15 +273,15 @@ async def main(args: argparse.Namespace) -> None:
         wall, lat, statuses = await load_test(url, deliveries, c)
         rate = n / wall
         print(
-            f"webhook intake:            {rate:8.0f} req/s  p50 {percentile(lat, 50) * 1000:6.1f} ms"
-            f"  p99 {percentile(lat, 99) * 1000:6.1f} ms  {statuses}"
+            f"webhook intake:            {rate:8.0f} req/s"
+            f"  p50 {percentile(lat, 50) * 1000:6.1f} ms  p99 {percentile(lat, 99) * 1000:6.1f} ms"
+            f"  {statuses}"
             f"  ({rate / baseline:.2f} x baseline)"
         )
         stored = await counts(dsn)
-        assert statuses == {200: n}, statuses
+        assert statuses.get(200) == n, statuses
         assert stored.get("pending") == n, stored
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
         server = None
 
         idle = run_workers(1, env, workdir)
@@ -293,8 +316,7 @@ async def main(args: argparse.Namespace) -> None:
         await engine.dispose()
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
         admin = await asyncpg.connect(PG.replace("+asyncpg", ""))
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -39,6 +39,7 @@ from kosh.sales import pages as sales_pages
 from kosh.stock import api as stock_api
 from kosh.stock import label_api as stock_label_api
 from kosh.stock import pages as stock_pages
+from kosh.storefront import alerting as storefront_alerting
 from kosh.storefront import api as storefront_api
 from kosh.storefront import pages as storefront_pages
 from kosh.web import pages as web_pages
@@ -75,6 +76,7 @@ FEATURE_ROUTERS = [
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
     bom_runner.lifespan,
     alert_notify.lifespan,
+    storefront_alerting.lifespan,
 ]
 
 

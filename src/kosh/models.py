@@ -13,12 +13,12 @@ from kosh.storefront import models as storefront_models
 
 __all__ = [
     "alert_models",
-    "bom_models",
-    "production_models",
     "auth_models",
+    "bom_models",
     "catalog_models",
     "core_models",
     "location_models",
+    "production_models",
     "sales_models",
     "stock_models",
     "storefront_models",

@@ -88,9 +88,7 @@ async def test_bom_upload_to_acknowledged_shortage(
     await first.locator("[data-testid=ack-button]").click()
     await expect(page.locator("[data-testid=alert-job_shortage]")).to_have_count(52)
 
-    acknowledged = list(
-        await session.scalars(select(Alert).where(Alert.state == "acknowledged"))
-    )
+    acknowledged = list(await session.scalars(select(Alert).where(Alert.state == "acknowledged")))
     assert [(a.ack_note, a.ack_action) for a in acknowledged] == [
         ("Ordered from Mouser, PO 4711", "reorder")
     ]

@@ -362,3 +362,35 @@ async def test_create_rules(
     assert text_qty.status_code == 422
     listed = await client.get("/api/v1/jobs?status=planned", headers=operator_headers)
     assert [item["number"] for item in listed.json()["items"]] == ["J-1"]
+
+
+async def test_shortage_alerts_follow_the_stock_and_the_job(session: AsyncSession) -> None:
+    # given a job released despite a capacitor shortage of 15
+    plant = await a_plant(session, cap_stock=10)
+    job_id = await a_job(session, plant, "J-1", 25)
+    await job_service.release_job(session, job_id=job_id, confirm=True, may_confirm=True)
+    alert = await session.scalar(select(Alert).where(Alert.kind == "job_shortage"))
+    assert alert is not None
+    alert_id, part_id = alert.id, alert.part_id
+    assert alert.severity == "warning"  # 15 of 25 missing, no due date
+
+    # when the missing capacitors arrive and the part is re-evaluated
+    await stock_service.receive(session, part_number="CAP-100N", qty=15, location_id=plant.bins[1])
+    from kosh.alerts import service as alert_service
+
+    await alert_service.evaluate_alerts(session, part_ids=[part_id])  # type: ignore[list-item]
+
+    # then the alert resolves by itself
+    resolved = await session.get(Alert, alert_id, populate_existing=True)
+    assert resolved is not None
+    assert resolved.state == "resolved"
+
+    # and a cancelled job's shortage never comes back
+    await stock_service.pick(
+        session, part_number="CAP-100N", qty=20, warehouse_id=plant.warehouse_id, reference="X"
+    )
+    await job_service.cancel_job(session, job_id=job_id)
+    await alert_service.evaluate_alerts(session)
+    again = await session.get(Alert, alert_id, populate_existing=True)
+    assert again is not None
+    assert (again.state, again.reopened_count) == ("resolved", 0)

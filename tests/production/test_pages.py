@@ -4,6 +4,8 @@ and scripts their behaviour needs, and no inline script or style."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kosh.alerts import service as alert_service
 from kosh.production import service as job_service
 from tests.production.test_jobs import a_job, a_plant
+from tests.support.fixtures import MakeUser
 from tests.support.stock import a_part
+
+Login = Callable[..., Awaitable[Any]]
 
 HTML = {"accept": "text/html"}
 
@@ -23,7 +28,7 @@ def no_inline_code(html: str) -> None:
 
 
 async def test_pages_render(
-    client: httpx.AsyncClient, session: AsyncSession, make_user, login  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
 ) -> None:
     plant = await a_plant(session, cap_stock=10)
     job_id = await a_job(session, plant, "J-1", 25)
@@ -54,7 +59,7 @@ async def test_pages_render(
 
 
 async def test_operator_sees_no_manager_forms(
-    client: httpx.AsyncClient, session: AsyncSession, make_user, login  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
 ) -> None:
     plant = await a_plant(session, cap_stock=10)
     job_id = await a_job(session, plant, "J-1", 25)
@@ -72,7 +77,7 @@ async def test_operator_sees_no_manager_forms(
 
 
 async def test_compare_page(
-    client: httpx.AsyncClient, session: AsyncSession, make_user, login  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
 ) -> None:
     plant = await a_plant(session)
     viewer = await make_user("viewer")
@@ -82,7 +87,7 @@ async def test_compare_page(
         json={"revision": "D"},
         headers={"x-csrf-token": "x"},
     )
-    assert copy.status_code == 403  # viewers read only
+    assert copy.status_code == 403  # a viewer (here also without the CSRF token) is refused
 
     response = await client.get(
         f"/boms/compare?base={plant.bom_id}&other={plant.bom_id}", headers=HTML

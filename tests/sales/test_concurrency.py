@@ -39,20 +39,20 @@ async def test_concurrent_confirmations_never_over_reserve(
             )
         other_id = other.id
 
-    async def confirm(order_id: int) -> bool:
+    async def confirm(order_id: int) -> bool | str:
         async with sessions() as session:
             try:
                 await sales_service.confirm(session, order_id=order_id)
             except ConflictError as exc:
-                assert exc.code == "insufficient_stock"
-                return False
+                return exc.code  # the caller checks that only shortages were refused
             return True
 
     # when
     results = await asyncio.gather(*(confirm(order_id) for order_id in order_ids))
 
     # then: B (30 / 2 = 15 orders) is the bottleneck; exactly that many went through
-    confirmed = sum(results)
+    assert set(results) <= {True, "insufficient_stock"}
+    confirmed = results.count(True)
     assert confirmed == 15
     async with sessions() as session:
         assert await reserved_total(session, site.part_id, site.warehouse_id) == 3 * confirmed

@@ -53,7 +53,7 @@ async def test_receive_label_pick_restock_and_history(
     label = page.locator(".label-preview img.label")
     await expect(label).to_be_visible()
     await expect(label).to_have_attribute("src", f"/api/v1/pcns/{pcn_text}/label.svg")
-    assert await label.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert await label.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     await page.click("[data-testid=print-label]")
     await page.wait_for_url(f"**/pcns/{pcn_text}/label")
     await expect(page.locator("button[data-print]")).to_be_visible()

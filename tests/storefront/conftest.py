@@ -3,7 +3,7 @@ stock for the SKUs of the real payloads, and a worker to drain the queue."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -149,12 +149,3 @@ async def outbox_events(session: AsyncSession) -> list[OutboxEvent]:
 
 async def count(session: AsyncSession, model: Any) -> int:
     return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-@pytest.fixture
-async def admin_client(client, admin_headers):  # type: ignore[no-untyped-def]
-    client.headers.update(admin_headers)
-    yield client
-
-
-__all__ = ["AsyncIterator"]

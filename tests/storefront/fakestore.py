@@ -34,8 +34,8 @@ from starlette.routing import Route
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "woocommerce"
 CONSUMER_KEY = "ck_test_0123456789abcdef"
-CONSUMER_SECRET = "cs_test_fedcba9876543210"  # noqa: S105 - a test credential
-WEBHOOK_SECRET = "wh-secret: with spaces & symbols ✓"  # noqa: S105
+CONSUMER_SECRET = "cs_test_fedcba9876543210"
+WEBHOOK_SECRET = "wh-secret: with spaces & symbols ✓"
 
 
 def load(name: str) -> Any:

@@ -44,7 +44,7 @@ async def test_dashboard_review_and_detail_pages(
     detail = await client.get(f"/storefront/staged/{row.id}", headers=headers)
     assert detail.status_code == 200
     assert 'name="sku" value="NO-SUCH-SKU"' in detail.text
-    assert 'data-api="/api/v1/storefront/staged/%d/retry"' % row.id in detail.text
+    assert f'data-api="/api/v1/storefront/staged/{row.id}/retry"' in detail.text
     assert "&#34;id&#34;: 727" in detail.text  # the payload, escaped
 
 

@@ -52,7 +52,7 @@ async def reusable_app(settings: Settings) -> AsyncIterator[FastAPI]:
     from kosh.app import create_app
 
     key = _settings_key(settings)
-    app = None
+    app = None if settings.redis_url else _APPS.pop(key, None)
     if app is None:
         app = create_app(settings)
     else:

@@ -480,22 +480,37 @@ def _read_row(
                 "warning",
             )
         )
-    if any(p.severity == "error" for p in found[errors_before:]) or qty is None:
+    if qty is None or any(p.severity == "error" for p in found[errors_before:]):
         return None, "error"
-    line = DraftLine(
-        part_number=part_number,
-        qty=qty,
-        row=number,
-        refdes=names,
-        description=as_text(cell(cells, "description"))[:TEXT_MAX],
-        value=as_text(cell(cells, "value"))[:TEXT_MAX],
-        mpn=as_text(cell(cells, "mpn"))[:100],
-        manufacturer=as_text(cell(cells, "manufacturer"))[:200],
-        footprint=as_text(cell(cells, "footprint"))[:200],
-        notes=as_text(cell(cells, "notes"))[:TEXT_MAX],
-        rows=[number],
-    )
+    line = DraftLine(part_number=part_number, qty=qty, row=number, refdes=names, rows=[number])
+    size = len(cells)
+    for name, index, limit in _text_fields(mapping):
+        if index < size:
+            setattr(line, name, as_text(cells[index])[:limit])
     return line, "warning" if found else "ok"
+
+
+_TEXT_LIMITS = (
+    ("description", TEXT_MAX),
+    ("value", TEXT_MAX),
+    ("mpn", 100),
+    ("manufacturer", 200),
+    ("footprint", 200),
+    ("notes", TEXT_MAX),
+)
+_text_cache: dict[tuple[tuple[str, int], ...], list[tuple[str, int, int]]] = {}
+
+
+def _text_fields(mapping: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(attribute, cell index, length limit) of the mapped text fields (cached per mapping)."""
+    key = tuple(sorted(mapping.items()))
+    fields = _text_cache.get(key)
+    if fields is None:
+        fields = [(name, mapping[name], limit) for name, limit in _TEXT_LIMITS if name in mapping]
+        if len(_text_cache) > 100:
+            _text_cache.clear()
+        _text_cache[key] = fields
+    return fields
 
 
 def _merge(

@@ -1,28 +1,32 @@
-"""Storefront alerts: web orders piling up (`stale_web_order`), orders that need a person
-(`web_order_failed`), no live worker while orders wait (`worker_down`) and status updates the
-store never got (`sync_back_failed`).
+"""Storefront alerts, raised and resolved through the alerts feature (which mails them in
+its digest to KOSH_ALERT_RECIPIENTS over KOSH_SMTP_*):
 
-The worker checks once a minute. Findings go to the alerts feature when it is installed
-(kosh.alerts.service.raise_alert, which also mails the digest); otherwise they are mailed
-directly through the KOSH_SMTP_* settings to KOSH_ALERT_RECIPIENTS, each finding once until
-its condition clears; without SMTP they are only logged.
+- `stale_web_order`: web orders pending longer than KOSH_STOREFRONT_STALE_MINUTES;
+- `web_order_failed`: web orders waiting in review (validation failed or retries used up);
+- `sync_back_failed`: status updates the store never got;
+- `worker_down`: orders wait and no worker has been seen for two minutes.
+
+One alert per kind (its subject is fixed), refreshed with the current count while the
+condition holds and resolved when it clears. The worker checks every minute, and so does
+every app process (`lifespan`), so a dead worker is noticed too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import smtplib
-import ssl
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import structlog
+from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kosh.alerts import service as alert_service
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
 from kosh.core.models import WorkerHeartbeat
@@ -30,17 +34,30 @@ from kosh.storefront.models import OutboxEvent, StagedOrder
 
 log = structlog.get_logger(__name__)
 WORKER_DOWN_AFTER = timedelta(minutes=2)
-_MAX_LISTED = 50
+CHECK_SECONDS = 60.0
+KEYS = {
+    "stale_web_order": "storefront:stale",
+    "web_order_failed": "storefront:review",
+    "sync_back_failed": "storefront:sync_back",
+    "worker_down": "storefront:worker",
+}
+_LISTED = 20
 
 
 @dataclass(frozen=True)
 class Finding:
     kind: str
-    key: str
+    severity: str
     message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return KEYS[self.kind]
 
 
 async def findings(session: AsyncSession, *, settings: Settings) -> list[Finding]:
+    """What needs attention now (read-only)."""
     now = utcnow()
     found: list[Finding] = []
     stale_before = now - timedelta(minutes=settings.storefront_stale_minutes)
@@ -55,26 +72,32 @@ async def findings(session: AsyncSession, *, settings: Settings) -> list[Finding
         found.append(
             Finding(
                 "stale_web_order",
-                "storefront:stale",
+                "warning",
                 f"{stale} web order(s) pending for more than {settings.storefront_stale_minutes}"
                 f" minutes (oldest received {oldest:%Y-%m-%d %H:%M} UTC).",
+                {"count": int(stale)},
             )
         )
     review = list(
-        await session.execute(
-            select(StagedOrder.id, StagedOrder.external_id, StagedOrder.reasons)
-            .where(StagedOrder.status == "review")
-            .order_by(StagedOrder.id.desc())
-            .limit(_MAX_LISTED)
-        )
+        (
+            await session.execute(
+                select(StagedOrder.id, StagedOrder.external_id, StagedOrder.reasons)
+                .where(StagedOrder.status == "review")
+                .order_by(StagedOrder.id)
+                .limit(_LISTED)
+            )
+        ).all()
     )
-    for staged_id, external_id, reasons in review:
+    if review:
+        in_review = await session.scalar(select(func.count()).where(StagedOrder.status == "review"))
+        first_id, first_order, reasons = review[0]
         first = reasons[0]["message"] if reasons else "needs review"
         found.append(
             Finding(
                 "web_order_failed",
-                f"storefront:staged:{staged_id}",
-                f"Web order {external_id} (staged #{staged_id}) needs review: {first}",
+                "warning",
+                f"{in_review} web order(s) need review, e.g. {first_order} (#{first_id}): {first}",
+                {"count": int(in_review or 0), "staged_ids": [row[0] for row in review]},
             )
         )
     failed_sync = await session.scalar(select(func.count()).where(OutboxEvent.status == "failed"))
@@ -82,76 +105,65 @@ async def findings(session: AsyncSession, *, settings: Settings) -> list[Finding
         found.append(
             Finding(
                 "sync_back_failed",
-                "storefront:sync_back",
+                "warning",
                 f"{failed_sync} status update(s) could not be sent to the store.",
+                {"count": int(failed_sync)},
             )
         )
     pending = await session.scalar(select(func.count()).where(StagedOrder.status == "pending"))
     last_seen = await session.scalar(select(func.max(WorkerHeartbeat.last_seen_at)))
     if pending and (last_seen is None or now - last_seen > WORKER_DOWN_AFTER):
+        since = f"since {last_seen:%Y-%m-%d %H:%M} UTC" if last_seen else "ever"
         found.append(
             Finding(
                 "worker_down",
-                "storefront:worker",
-                f"{pending} web order(s) wait and no worker has been seen since "
-                f"{last_seen:%Y-%m-%d %H:%M} UTC."
-                if last_seen
-                else f"{pending} web order(s) wait and no worker has ever run.",
+                "critical",
+                f"{pending} web order(s) wait and no worker has been seen {since}: "
+                "start `kosh worker`.",
+                {"pending": int(pending)},
             )
         )
     return found
 
 
-_already_mailed: set[str] = set()
-
-
 async def check(session: AsyncSession, *, settings: Settings) -> list[Finding]:
-    """Find what needs attention and notify; returns the findings."""
+    """Raise (or refresh) an alert per finding and resolve the storefront alerts whose
+    condition cleared; returns the findings."""
     found = await findings(session, settings=settings)
-    try:  # the alerts feature is optional: mail directly without it
-        alert_service: Any = importlib.import_module("kosh.alerts.service")
-    except ImportError:
-        alert_service = None
-    raise_alert = getattr(alert_service, "raise_alert", None)
-    if raise_alert is not None:
-        for finding in found:
-            await raise_alert(session, kind=finding.kind, key=finding.key, message=finding.message)
-        return found
-    current = {finding.key for finding in found}
-    _already_mailed.intersection_update(current)  # cleared conditions may alert again
-    fresh = [finding for finding in found if finding.key not in _already_mailed]
-    for finding in fresh:
-        log.warning("storefront_alert", kind=finding.kind, message=finding.message)
-    if fresh and settings.smtp_host and settings.alert_recipients:
-        try:
-            await asyncio.to_thread(_mail, settings, fresh)
-        except (OSError, smtplib.SMTPException):
-            log.exception("storefront_alert_mail_failed")
-            return found
-    _already_mailed.update(finding.key for finding in fresh)
+    await session.rollback()  # end the read: each alert change is its own transaction
+    for finding in found:
+        await alert_service.raise_alert(
+            session,
+            kind=finding.kind,
+            key=finding.key,
+            message=finding.message,
+            severity=finding.severity,
+            details=finding.details,
+        )
+    cleared = sorted(set(KEYS.values()) - {finding.key for finding in found})
+    await alert_service.resolve_alerts(session, keys=cleared)
     return found
 
 
-def _mail(settings: Settings, fresh: list[Finding]) -> None:
-    message = EmailMessage()
-    message["Subject"] = f"KOSH web orders: {len(fresh)} problem(s)"
-    message["From"] = settings.smtp_from
-    message["To"] = ", ".join(settings.alert_recipients)
-    message.set_content(
-        "\n".join(f"- [{f.kind}] {f.message}" for f in fresh)
-        + "\n\nSee /storefront in KOSH and the runbook's storefront section.\n"
+async def _loop(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(CHECK_SECONDS)
+        try:
+            async with sessions() as session:
+                await check(session, settings=settings)
+        except Exception:
+            log.exception("storefront_alerts_failed")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Check the storefront alerts every minute while the app runs."""
+    task = asyncio.create_task(
+        _loop(app.state.sessions, app.state.settings), name="storefront-alerts"
     )
-    host, port = settings.smtp_host or "", settings.smtp_port
-    kwargs: dict[str, Any] = {"timeout": settings.smtp_timeout}
-    if settings.smtp_tls == "tls":
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-            host, port, context=ssl.create_default_context(), **kwargs
-        )
-    else:
-        smtp = smtplib.SMTP(host, port, **kwargs)
-    with smtp:
-        if settings.smtp_tls == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_user and settings.smtp_password:
-            smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-        smtp.send_message(message)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

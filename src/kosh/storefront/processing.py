@@ -232,8 +232,7 @@ async def apply(
         None,
     )
     older_in_review = any(
-        status == "review" and modified < row.source_modified_at
-        for _, status, modified in siblings
+        status == "review" and modified < row.source_modified_at for _, status, modified in siblings
     )
     if newer is not None:
         return _finish(
