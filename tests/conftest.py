@@ -16,7 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from kosh.core.config import Settings
 from kosh.core.db import Base, create_engine, create_session_factory
@@ -117,7 +121,9 @@ async def _empty_tables(engine: AsyncEngine) -> None:
         if engine.dialect.name == "postgresql":
             # ids start at 1 again, as on SQLite (the test database holds only our sequences)
             await conn.execute(
-                text("SELECT setval(c.oid::regclass, 1, false) FROM pg_class c WHERE c.relkind = 'S'")
+                text(
+                    "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c WHERE c.relkind = 'S'"
+                )
             )
 
 

@@ -203,6 +203,7 @@ def worker(
     ] = 0,
 ) -> None:
     """Apply staged web orders, send status updates back to the stores, write a heartbeat."""
+    import contextlib
     import signal
 
     from kosh.core.db import create_engine, create_session_factory
@@ -225,7 +226,9 @@ def worker(
         runner = Worker(settings, sessions)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, runner.stop.set)
+            # Not possible outside the main thread (embedded runs): no graceful stop then.
+            with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+                loop.add_signal_handler(signum, runner.stop.set)
         try:
             stats = await runner.run(once=once)
         finally:

@@ -284,3 +284,22 @@ async def test_bad_authorization_headers_are_401(client: httpx.AsyncClient, valu
     response = await client.get("/api/v1/auth/me", headers={"authorization": value})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_admin_powers_over_tokens_need_the_admin_scope(
+    client: httpx.AsyncClient, make_user, token_for, session: AsyncSession
+) -> None:
+    operator, admin = await make_user("operator"), await make_user("admin")
+    theirs = await token_for(operator, ["read"])
+    their_id = (await _token_row(session, theirs)).id
+    plain = _bearer(await token_for(admin, ["read", "write"]))
+
+    listed = await client.get("/api/v1/tokens", headers=plain)
+    assert their_id not in [t["id"] for t in listed.json()]
+    assert (await client.delete(f"/api/v1/tokens/{their_id}", headers=plain)).status_code == 404
+
+    powerful = _bearer(await token_for(admin, ["admin"]))
+    listed = await client.get("/api/v1/tokens", headers=powerful)
+    assert their_id in [t["id"] for t in listed.json()]
+    assert (await client.delete(f"/api/v1/tokens/{their_id}", headers=powerful)).status_code == 204
+    assert (await client.get("/api/v1/auth/me", headers=_bearer(theirs))).status_code == 401

@@ -169,3 +169,15 @@ async def test_no_cors_headers_without_configured_origins(settings: Settings) ->
         assert "access-control-allow-origin" not in response.headers
         simple = await client.get("/health/live", headers={"origin": "https://shop.example"})
         assert "access-control-allow-origin" not in simple.headers
+
+
+@pytest.mark.parametrize("origin", ["*", "https://shop.example/path", "shop.example", "null"])
+def test_cors_origins_must_be_exact(origin: str) -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        _settings(cors_origins=[origin])
+    assert "not an origin" in str(caught.value)
+
+
+def test_cors_origins_accept_exact_origins() -> None:
+    origins = ["https://shop.example", "http://localhost:3000"]
+    assert _settings(cors_origins=origins).cors_origins == origins

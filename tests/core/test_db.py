@@ -153,6 +153,7 @@ def postgres_only(engine: AsyncEngine) -> None:
         pytest.skip("deadlocks are a PostgreSQL matter (SQLite serialises writers)")
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("postgres_only")
 async def test_deadlock_is_retried_and_both_units_finish(
     sessions: async_sessionmaker[AsyncSession],
@@ -194,6 +195,7 @@ async def test_deadlock_is_retried_and_both_units_finish(
         assert await _counter(session, "b") == 2
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("postgres_only")
 async def test_serialization_failure_is_retried(
     sessions: async_sessionmaker[AsyncSession],
@@ -298,3 +300,24 @@ async def test_thirty_concurrent_api_writers_all_succeed(
 async def test_retry_metric_is_exposed(client: httpx.AsyncClient) -> None:
     text_body = (await client.get("/metrics")).text
     assert "kosh_db_retries_total" in text_body
+
+
+async def test_engine_connection_settings(engine: AsyncEngine, settings: Settings) -> None:
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            shown = {
+                name: await conn.scalar(text(f"SHOW {name}"))
+                for name in ("statement_timeout", "lock_timeout", "application_name")
+            }
+            assert shown == {
+                "statement_timeout": f"{settings.db_statement_timeout_ms // 1000}s",
+                "lock_timeout": f"{settings.db_lock_timeout_ms // 1000}s",
+                "application_name": "kosh",
+            }
+            pool = engine.sync_engine.pool
+            assert pool.size() == settings.db_pool_size  # type: ignore[attr-defined]
+            assert engine.sync_engine.pool._pre_ping  # type: ignore[attr-defined]
+        else:
+            assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
+            assert await conn.scalar(text("PRAGMA foreign_keys")) == 1
+            assert await conn.scalar(text("PRAGMA busy_timeout")) == settings.db_busy_timeout_ms

@@ -190,3 +190,16 @@ async def test_per_ip_rate_limit_with_redis_is_shared_between_nodes(
         assert [key async for key in redis.scan_iter(match=f"kosh*{ip}*")]
     finally:
         await redis.aclose()
+
+
+async def test_a_timeout_inside_the_app_is_a_500_not_a_request_timeout(settings: Settings) -> None:
+    def build(app: FastAPI) -> None:
+        async def client_call_times_out() -> None:
+            raise TimeoutError("storefront did not answer")
+
+        app.add_api_route("/api/v1/_test/inner-timeout", client_call_times_out)
+
+    async with app_client(settings, build=build) as (_, client):
+        response = await client.get("/api/v1/_test/inner-timeout")
+        assert response.status_code == 500
+        assert response.json()["code"] == "internal_error"

@@ -86,6 +86,7 @@ async def test_ready_fails_when_the_database_server_is_unreachable(settings: Set
         assert (await c.get("/health/live")).status_code == 200
 
 
+@pytest.mark.postgres
 async def test_ready_fails_when_the_database_does_not_exist(settings: Settings) -> None:
     server = services.postgres_url()
     missing = services.with_database(server, "kosh_does_not_exist_4711")
@@ -186,3 +187,14 @@ async def test_detailed_is_503_when_every_worker_is_stale(
     assert response.status_code == 503
     assert response.json()["status"] == "degraded"
     assert response.json()["checks"]["workers"]["ok"] is False
+
+
+async def test_detailed_reports_an_unusable_data_dir(
+    settings: Settings, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    async with app_client(settings, data_dir=blocker / "data") as (_, client):
+        response = await client.get("/health/detailed", headers=admin_headers)
+    assert response.status_code == 503
+    assert response.json()["checks"]["disk"] == {"ok": False, "error": "NotADirectoryError"}

@@ -96,3 +96,18 @@ async def test_metrics_allow_list_is_configurable(settings: Settings) -> None:
         assert (await c.get("/metrics")).status_code == 200
     async with app_client(settings, client_ip="127.0.0.1", metrics_allow=[]) as (_, c):
         assert (await c.get("/metrics")).status_code == 401
+
+
+async def test_admin_scope_of_a_demoted_admin_no_longer_opens_metrics(
+    remote: httpx.AsyncClient, make_user, token_for, session
+) -> None:
+    from kosh.auth.models import User
+
+    former = await make_user("admin")
+    await make_user("admin")  # so the first may be demoted
+    headers = {"authorization": f"Bearer {await token_for(former, ['admin'])}"}
+    assert (await remote.get("/metrics", headers=headers)).status_code == 200
+    user = await session.get(User, former.id)
+    user.role = "manager"
+    await session.commit()
+    assert (await remote.get("/metrics", headers=headers)).status_code == 403

@@ -71,3 +71,29 @@ async def test_backfill_reports_a_store_that_is_down(
                 since=datetime(2018, 1, 1, tzinfo=UTC),
             )
     assert caught.value.status == 502
+
+
+async def test_cli_sync_and_worker_once(
+    shop: Shop,
+    session: AsyncSession,
+    settings: Settings,
+    fake_store: fakestore.FakeStore,
+) -> None:
+    from tests.support.platform import run_cli
+
+    fake_store.orders.append(fakestore.load("order_211_processing_guest_prices_incl_tax.json"))
+    env = {
+        "KOSH_DATABASE_URL": settings.effective_database_url,
+        "KOSH_DATA_DIR": str(settings.data_dir),
+        "KOSH_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "KOSH_LOG_LEVEL": "WARNING",
+    }
+    synced = await run_cli(["storefront", "sync", "--since", "2020-01-01"], env)
+    assert synced.exit_code == 0, synced.output
+    assert "SHOP: 1 orders on 1 page(s), 1 newly staged" in synced.output
+    bad = await run_cli(["storefront", "sync", "--since", "yesterday"], env)
+    assert bad.exit_code == 1
+    drained = await run_cli(["worker", "--once"], env)
+    assert drained.exit_code == 0, drained.output
+    assert "applied=1" in drained.output
+    assert [o.external_id for o in await web_orders(session)] == ["211"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 
 from tests.support.live_server import LiveServer
 from tests.support.services import REQUIRED
@@ -35,7 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 10_000  # actions and assertions; generous, for a loaded 2-core CI machine
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass

@@ -32,7 +32,9 @@ MakeUser = Callable[..., Awaitable[User]]
 def make_user(sessions: async_sessionmaker[AsyncSession]) -> MakeUser:
     counter = {"n": 0}
 
-    async def make(role: str = "operator", username: str | None = None, password: str = PASSWORD) -> User:
+    async def make(
+        role: str = "operator", username: str | None = None, password: str = PASSWORD
+    ) -> User:
         counter["n"] += 1
         async with sessions() as session:
             return await auth_service.create_user(
@@ -59,7 +61,10 @@ def token_for(sessions: async_sessionmaker[AsyncSession]) -> Callable[..., Await
     async def make(user: User, scopes: list[str] | None = None) -> str:
         async with sessions() as session:
             new = await auth_service.create_token(
-                session, user_id=user.id, name="test", scopes=scopes or ["read", "write"],
+                session,
+                user_id=user.id,
+                name="test",
+                scopes=scopes or ["read", "write"],
                 expires_at=None,
             )
         return new.raw_token
@@ -68,18 +73,24 @@ def token_for(sessions: async_sessionmaker[AsyncSession]) -> Callable[..., Await
 
 
 @pytest.fixture
-async def admin_headers(make_user: MakeUser, token_for: Callable[..., Awaitable[str]]) -> dict[str, str]:
+async def admin_headers(
+    make_user: MakeUser, token_for: Callable[..., Awaitable[str]]
+) -> dict[str, str]:
     admin = await make_user("admin")
     return {"authorization": f"Bearer {await token_for(admin, ['read', 'write', 'admin'])}"}
 
 
 @pytest.fixture
-async def operator_headers(make_user: MakeUser, token_for: Callable[..., Awaitable[str]]) -> dict[str, str]:
+async def operator_headers(
+    make_user: MakeUser, token_for: Callable[..., Awaitable[str]]
+) -> dict[str, str]:
     operator = await make_user("operator")
     return {"authorization": f"Bearer {await token_for(operator)}"}
 
 
 @pytest.fixture
-async def manager_headers(make_user: MakeUser, token_for: Callable[..., Awaitable[str]]) -> dict[str, str]:
+async def manager_headers(
+    make_user: MakeUser, token_for: Callable[..., Awaitable[str]]
+) -> dict[str, str]:
     manager = await make_user("manager")
     return {"authorization": f"Bearer {await token_for(manager)}"}

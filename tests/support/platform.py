@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 from kosh.core.config import Settings, get_settings
 from tests.support import services
 
-
 # --- apps, built once per distinct settings -------------------------------------------
 #
 # FastAPI prepares every route of an app on its first request (~0.3 s with all features'
@@ -38,7 +37,7 @@ def _settings_key(settings: Settings) -> str:
 
 
 def _shape(app: FastAPI) -> tuple[object, ...]:
-    state = app.state._state  # noqa: SLF001 - the only way to see what a test put there
+    state = app.state._state
     return (
         len(app.router.routes),
         len(app.dependency_overrides),

@@ -125,7 +125,7 @@ async def reset_password(user_id: int, body: PasswordReset, _: Admin, session: S
 
 @router.get("/tokens", response_model=list[TokenRead], tags=["tokens"])
 async def list_tokens(principal: CurrentPrincipal, session: SessionDep) -> list[TokenRead]:
-    owner = None if principal.has_role("admin") else principal.user.id
+    owner = None if principal.acts_as_admin else principal.user.id
     return [
         TokenRead.model_validate(t) for t in await auth_service.list_tokens(session, user_id=owner)
     ]
@@ -137,9 +137,7 @@ async def create_token(
 ) -> TokenCreated:
     owner = principal.user
     if body.username and body.username.lower() != owner.username:
-        if not principal.has_role("admin") or (
-            principal.via == "token" and "admin" not in principal.scopes
-        ):
+        if not principal.acts_as_admin:
             raise PermissionDeniedError(
                 "Only an admin may create tokens for others.", code="role_required"
             )
@@ -160,5 +158,5 @@ async def create_token(
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
 async def revoke_token(token_id: int, principal: CurrentPrincipal, session: SessionDep) -> None:
-    owner = None if principal.has_role("admin") else principal.user.id
+    owner = None if principal.acts_as_admin else principal.user.id
     await auth_service.revoke_token(session, token_id, owner_id=owner)

@@ -34,6 +34,11 @@ class Principal:
     def has_role(self, role: str) -> bool:
         return ROLES.index(self.user.role) >= ROLES.index(role)
 
+    @property
+    def acts_as_admin(self) -> bool:
+        """An admin in a browser session, or through a token carrying the admin scope."""
+        return self.has_role("admin") and (self.via == "session" or "admin" in self.scopes)
+
 
 async def optional_principal(
     request: Request, session: SessionDep, settings: SettingsDep, limiter: LimiterDep

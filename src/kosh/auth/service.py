@@ -272,9 +272,16 @@ async def ensure_admin(session: AsyncSession, *, password: str) -> bool:
     """Create the `admin` account on first start; False when any user exists already."""
     if await session.scalar(select(func.count()).select_from(User)):
         return False
-    session.add(User(username="admin", password_hash=hash_password(password), role="admin"))
+    admin = User(username="admin", password_hash=hash_password(password), role="admin")
+    session.add(admin)
     await session.flush()
-    await audit.record(session, action="user.create", entity_type="user", entity_id="admin")
+    await audit.record(
+        session,
+        action="user.create",
+        entity_type="user",
+        entity_id=admin.id,
+        after=user_snapshot(admin),
+    )
     return True
 
 

@@ -375,7 +375,10 @@ def _read_rows(
             result.preview.append(
                 {
                     "row": number,
-                    "values": {name: as_text(cell(cells, name))[:200] for name in mapping},
+                    "values": {
+                        name: _shorten(as_text(cell(cells, name)), 80 if name == "refdes" else 200)
+                        for name in mapping
+                    },
                     "status": "error"
                     if any(p.severity == "error" for p in found)
                     else ("warning" if found else "ok"),
@@ -384,6 +387,10 @@ def _read_rows(
                 }
             )
     result.lines = list(by_part.values())
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _read_row(

@@ -105,6 +105,21 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        import re
+
+        for origin in value:
+            # Credentials are allowed cross-origin, so a wildcard would let any site act
+            # with a logged-in user's session.
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin like https://shop.example or "
+                    "http://localhost:3000 (no '*', no path)"
+                )
+        return value
+
     @field_validator(
         "rate_limit", "login_rate_limit", "user_rate_limit", "storefront_webhook_rate_limit"
     )

@@ -42,7 +42,12 @@ def caller_scope(scope: Scope) -> str:
     else:
         cookie = header(scope, b"cookie") or ""
         session = next(
-            (p.split("=", 1)[1] for p in cookie.split("; ") if p.startswith("kosh_session=")), None
+            (
+                part.split("=", 1)[1]
+                for part in (p.strip() for p in cookie.split(";"))
+                if part.startswith("kosh_session=")
+            ),
+            None,
         )
         client = scope.get("client")
         basis = f"session:{session}" if session else f"ip:{client[0] if client else '-'}"

@@ -113,6 +113,18 @@ class RequestContextMiddleware:
         self.settings = settings
         self.render_page = render_page
 
+    async def _internal_error(self, scope: Scope, send: Send, started: bool) -> None:
+        log.exception("unhandled_error", path=scope["path"])
+        if not started:
+            await self._answer(
+                scope,
+                send,
+                500,
+                "Internal error",
+                "Something went wrong on our side. Quote the request id when reporting it.",
+                "internal_error",
+            )
+
     async def _answer(
         self,
         scope: Scope,
@@ -167,8 +179,9 @@ class RequestContextMiddleware:
             await send(message)
 
         HTTP_IN_FLIGHT.inc()
+        budget = asyncio.timeout(self.settings.request_timeout)
         try:
-            async with asyncio.timeout(self.settings.request_timeout):
+            async with budget:
                 await self.app(scope, receive, send_wrapper)
         except DomainError as exc:
             if not status_holder["started"]:
@@ -181,27 +194,22 @@ class RequestContextMiddleware:
                     scope, send_wrapper, 413, "Payload too large", exc.detail, "payload_too_large"
                 )
         except TimeoutError:
-            log.warning("request_timeout", path=scope["path"])
-            if not status_holder["started"]:
-                await self._answer(
-                    scope,
-                    send_wrapper,
-                    503,
-                    "Request timed out",
-                    "The request took too long and was stopped; try again.",
-                    "request_timeout",
-                )
+            if not budget.expired():
+                # a time-out inside the app (a client call, say) is a failure of its own
+                await self._internal_error(scope, send_wrapper, bool(status_holder["started"]))
+            else:
+                log.warning("request_timeout", path=scope["path"])
+                if not status_holder["started"]:
+                    await self._answer(
+                        scope,
+                        send_wrapper,
+                        503,
+                        "Request timed out",
+                        "The request took too long and was stopped; try again.",
+                        "request_timeout",
+                    )
         except Exception:
-            log.exception("unhandled_error", path=scope["path"])
-            if not status_holder["started"]:
-                await self._answer(
-                    scope,
-                    send_wrapper,
-                    500,
-                    "Internal error",
-                    "Something went wrong on our side. Quote the request id when reporting it.",
-                    "internal_error",
-                )
+            await self._internal_error(scope, send_wrapper, bool(status_holder["started"]))
         finally:
             HTTP_IN_FLIGHT.dec()
             elapsed = time.perf_counter() - started

@@ -81,8 +81,8 @@ async def metrics(request: Request, settings: SettingsDep, principal: MaybePrinc
     if not _loopback_allowed(client, settings.metrics_allow):
         if principal is None:
             raise AuthenticationError("Metrics need an admin or metrics-scoped token.")
-        allowed = principal.via == "token" and principal.scopes & {"admin", "metrics"}
-        if not (allowed or (principal.via == "session" and principal.has_role("admin"))):
+        scraper = principal.via == "token" and "metrics" in principal.scopes
+        if not (scraper or principal.acts_as_admin):
             raise PermissionDeniedError("Metrics need an admin or metrics-scoped token.")
     for state, value in health.pool_stats(request.app.state.engine).items():
         if isinstance(value, int):

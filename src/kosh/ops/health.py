@@ -69,8 +69,11 @@ def pool_stats(engine: AsyncEngine) -> dict[str, Any]:
 
 
 def disk_space(settings: Settings) -> Check:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    usage = shutil.disk_usage(settings.data_dir)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        usage = shutil.disk_usage(settings.data_dir)
+    except OSError as exc:  # unreadable or uncreatable: report it, do not fail the endpoint
+        return Check(False, {"error": type(exc).__name__})
     free_ratio = usage.free / usage.total if usage.total else 0
     return Check(
         free_ratio > 0.05 and usage.free > 500_000_000,

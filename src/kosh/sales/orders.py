@@ -283,20 +283,17 @@ async def reserve_open(
         take = min(want, free)
         if take < want:
             outcome.shortages.append(Shortage(part_id=part_id, requested=want, available=free))
-            if not allow_short:
-                continue
-        if take and not await reservations.add(
-            session,
-            part_id=part_id,
-            warehouse_id=order.warehouse_id,
-            qty=take,
-            limit=stock[part_id],
-        ):
-            # The row is locked, so this only happens if on hand moved under us.
-            raise _short_error(order, [Shortage(part_id, want, 0)])
         granted[part_id] = take
     if outcome.shortages and not allow_short:
         raise _short_error(order, outcome.shortages)
+    if not await reservations.add_many(
+        session,
+        warehouse_id=order.warehouse_id,
+        wanted={part_id: (qty, stock[part_id]) for part_id, qty in granted.items()},
+    ):
+        # The rows are locked, so this only happens if on hand moved under us: the caller's
+        # transaction rolls back whatever the update did.
+        raise _short_error(order, [Shortage(p, needs[p], 0) for p in sorted(granted) if granted[p]])
     for line in order.lines:  # hand the granted units to the lines in line order
         give = min(line.qty_short, granted.get(line.part_id, 0))
         if give:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,6 +130,33 @@ async def add(
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
+
+
+async def add_many(
+    session: AsyncSession, *, warehouse_id: int, wanted: dict[int, tuple[int, int]]
+) -> bool:
+    """Reserve several parts in one conditional UPDATE: `wanted` maps part id to (units,
+    limit). True only when every part stayed within its limit; otherwise the caller must
+    roll back (some rows may have changed). The rows must be locked (`lock`)."""
+    wanted = {part_id: spec for part_id, spec in wanted.items() if spec[0] > 0}
+    if not wanted:
+        return True
+    if len(wanted) == 1:
+        [(part_id, (qty, limit))] = wanted.items()
+        return await add(session, part_id=part_id, warehouse_id=warehouse_id, qty=qty, limit=limit)
+    extra = case({p: q for p, (q, _) in wanted.items()}, value=StockReservation.part_id)
+    ceiling = case({p: lim for p, (_, lim) in wanted.items()}, value=StockReservation.part_id)
+    result = await session.execute(
+        update(StockReservation)
+        .where(
+            StockReservation.warehouse_id == warehouse_id,
+            StockReservation.part_id.in_(sorted(wanted)),
+            StockReservation.qty_reserved + extra <= ceiling,
+        )
+        .values(qty_reserved=StockReservation.qty_reserved + extra, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == len(wanted)
 
 
 async def remove(session: AsyncSession, *, part_id: int, warehouse_id: int, qty: int) -> None:

@@ -535,6 +535,18 @@ async def dashboard(session: AsyncSession) -> Dashboard:
     )
 
 
+async def queue_counts(session: AsyncSession) -> dict[str, int] | None:
+    """Staged orders per status, or None when no store is connected."""
+    if await session.scalar(select(Store.id).limit(1)) is None:
+        return None
+    counts = dict.fromkeys(("pending", "applied", "review", "ignored", "cancelled"), 0)
+    rows = await session.execute(
+        select(StagedOrder.status, func.count()).group_by(StagedOrder.status)
+    )
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
 async def outbox_for_order(session: AsyncSession, order_id: int) -> list[OutboxEvent]:
     return list(
         await session.scalars(

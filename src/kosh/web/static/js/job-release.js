@@ -12,7 +12,7 @@ for (const form of document.querySelectorAll("form[data-release]")) {
   form.addEventListener("kosh:error", (event) => {
     const problem = event.detail ?? {};
     if (problem.code !== "over_planning") return;
-    const rows = form.querySelector("[data-shortage-rows]");
+    const rows = document.querySelector("[data-shortage-rows]");
     rows.replaceChildren(...(problem.shortages ?? []).map((line) => {
       const tr = document.createElement("tr");
       tr.append(
@@ -24,7 +24,7 @@ for (const form of document.querySelectorAll("form[data-release]")) {
       );
       return tr;
     }));
-    form.querySelector("[data-over-planning]").hidden = false;
+    document.querySelector("[data-over-planning]").hidden = false;
     const confirm = document.querySelector("form[data-confirm-release]");
     if (confirm) {
       confirm.hidden = false;
