@@ -34,6 +34,16 @@ async def _applied(sessions: async_sessionmaker[AsyncSession]) -> int:
     return int(found or 0)
 
 
+async def _leased(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        found = await session.scalar(
+            select(func.count()).where(
+                StagedOrder.status == "pending", StagedOrder.claimed_by.is_not(None)
+            )
+        )
+    return int(found or 0)
+
+
 def _worker(env: dict[str, str], workdir: Path, *args: str) -> subprocess.Popen[bytes]:
     log = (workdir / f"worker-{time.monotonic_ns()}.log").open("wb")
     return subprocess.Popen(  # noqa: S603 - our own command line
@@ -72,7 +82,8 @@ async def test_sigkill_mid_batch_then_restart(
     worker = _worker(env, tmp_path)
     try:
         deadline = time.monotonic() + 120
-        while await _applied(sessions) < 50:
+        # mid-batch: some orders applied and some still leased to the worker
+        while await _applied(sessions) < 50 or not await _leased(sessions):
             assert worker.poll() is None, "the worker exited early"
             assert time.monotonic() < deadline, "the worker applied nothing"
             await asyncio.sleep(0.05)
@@ -81,15 +92,8 @@ async def test_sigkill_mid_batch_then_restart(
         if worker.poll() is None:
             worker.kill()
         worker.wait(timeout=10)
-    applied_before = await _applied(sessions)
-    async with sessions() as session:
-        leased = await session.scalar(
-            select(func.count()).where(
-                StagedOrder.status == "pending", StagedOrder.claimed_by.is_not(None)
-            )
-        )
-    assert applied_before < ORDERS
-    assert leased, "the killed worker held no lease: it was not mid-batch"
+    assert await _applied(sessions) < ORDERS
+    assert await _leased(sessions), "the killed worker held no lease: it was not mid-batch"
 
     # then: after the lease runs out a new worker takes everything over
     await asyncio.sleep(LEASE_SECONDS + 0.5)

@@ -24,7 +24,7 @@ from kosh.locations import service as location_service
 from kosh.sales import customers as customer_ops
 from kosh.sales import orders as order_ops
 from kosh.sales import reservations
-from kosh.sales.models import Customer, SalesOrder, SalesOrderLine
+from kosh.sales.models import Customer, SalesOrder, SalesOrderLine, StockReservation
 
 __all__ = [
     "LineRequest",
@@ -143,8 +143,6 @@ async def open_demand(
 async def reservation_drift(session: AsyncSession) -> list[dict[str, Any]]:
     """(part, warehouse) pairs whose aggregate differs from the sum of the open lines'
     reservations. Must be empty; reported by /health/detailed."""
-    from kosh.sales.models import StockReservation
-
     lines = (
         select(
             SalesOrderLine.part_id.label("part_id"),
