@@ -424,3 +424,20 @@ async def test_large_sites_mark_the_location_list_as_partial(
     assert '<datalist id="loc-all">' in complete
     assert '<datalist id="loc-all" data-truncated>' in partial
     assert partial.count("<option value=") < complete.count("<option value=")
+
+
+async def test_a_prefilled_location_beyond_the_listed_ones_is_offered(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    login: Login,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = await a_site(session, bins=3)
+    await as_role(client, make_user, login, "operator")
+    monkeypatch.setattr(stock_pages, "MAX_LOCATION_CHOICES", 1)
+
+    html = await page(client, f"/stock/receive?location_id={site.bin_ids[2]}")
+
+    assert f'name="location_id" data-type="int" value="{site.bin_ids[2]}"' in html
+    assert f'data-id="{site.bin_ids[2]}"' in html

@@ -397,3 +397,32 @@ async def test_cancel_a_staged_row(
     assert len(await web_orders(session)) == 1
     rows = list(await session.scalars(select(StagedOrder.status)))
     assert rows == ["applied"]
+
+
+async def test_a_failing_order_does_not_spoil_the_rest_of_its_batch(
+    client: httpx.AsyncClient,
+    shop: Shop,
+    session: AsyncSession,
+    drain: Any,
+    worker_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: two orders claimed in one batch; applying the first one blows up
+    await deliver(client, shop, fakestore.load(ORDER_727), "order.created")
+    await deliver(client, shop, fakestore.load("order_211_processing_guest_prices_incl_tax.json"))
+    real = processing._apply_version
+
+    async def flaky(session: AsyncSession, *, row: StagedOrder, **kwargs: Any) -> Any:
+        if row.external_id == "727":
+            raise ConnectionError("lost the connection")
+        return await real(session, row=row, **kwargs)
+
+    monkeypatch.setattr(processing, "_apply_version", flaky)
+    patient = worker_settings.model_copy(
+        update={"storefront_retry_base_seconds": 60.0, "storefront_retry_max_seconds": 600.0}
+    )
+    # when
+    stats = await drain(patient)
+    # then: the second order went through in the same run (after the rollback)
+    assert (stats.applied, stats.retried) == (1, 1)
+    assert [o.external_id for o in await web_orders(session)] == ["211"]

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kosh.alerts.metrics import ACKNOWLEDGED, RAISED, RESOLVED
 from kosh.alerts.models import Alert
 from kosh.catalog.models import Part
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.core.actor import current_actor
 from kosh.core.db import after_commit, transactional, utcnow
 from kosh.core.errors import ConflictError, NotFoundError, ValidationError, field_error
@@ -424,3 +424,8 @@ async def acknowledge(
         after={"state": "acknowledged", "note": alert.ack_note, "action": alert.ack_action},
     )
     return alert
+
+
+# Stock changes re-check their parts' alerts in the same transaction, so an alert clears the
+# moment the stock that cures it arrives (and returns the moment it leaves).
+events.subscribe(events.STOCK_CHANGED, reevaluate_part_alerts)

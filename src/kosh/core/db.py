@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from kosh.core import events
 from kosh.core.config import Settings
 from kosh.core.metrics import DB_RETRIES
 
@@ -176,6 +177,7 @@ def transactional(
         async for attempt in retrying:
             with attempt:
                 session.info["after_commit"] = []
+                events.reset(session)
                 try:
                     if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
                         # A read before the use case (authentication, a look-up) opened a
@@ -185,6 +187,7 @@ def transactional(
                     if not session.in_transaction():
                         await session.connection(execution_options={"kosh_write": True})
                     result = await fn(session, *args, **kwargs)
+                    await events.dispatch(session)
                     await session.commit()
                 except BaseException:
                     await session.rollback()

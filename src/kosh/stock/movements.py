@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.core import events
 from kosh.core.actor import current_actor
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, ValidationError, field_error
@@ -202,6 +203,7 @@ async def move(
         request_id=current_request_id(),
     )
     session.add(entry)
+    events.note(session, events.STOCK_CHANGED, [part_id])
     return entry
 
 

@@ -22,6 +22,7 @@ from kosh.auth.deps import CurrentPrincipal, Manager, Operator
 from kosh.catalog import queries as part_queries
 from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep, SettingsDep
+from kosh.core.errors import NotFoundError
 from kosh.locations import service as location_service
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
@@ -69,10 +70,10 @@ async def location_choices(session: AsyncSession) -> tuple[list[LocationChoice],
     """The active locations a form offers, and whether there were more than it shows."""
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=1000)
     codes = {w.id: w.code for w in warehouses}
-    locations, total = await location_service.list_locations(
+    listed, total = await location_service.list_locations(
         session, active=True, limit=MAX_LOCATION_CHOICES
     )
-    locations = [loc for loc in locations if loc.warehouse_id in codes]
+    locations = [loc for loc in listed if loc.warehouse_id in codes]
     seen: dict[str, int] = {}
     for loc in locations:
         seen[loc.code.upper()] = seen.get(loc.code.upper(), 0) + 1
@@ -89,7 +90,7 @@ async def location_choices(session: AsyncSession) -> tuple[list[LocationChoice],
         )
         for loc in locations
     ]
-    return choices, total > len(locations)
+    return choices, total > len(listed)
 
 
 async def _form_page(
@@ -101,7 +102,26 @@ async def _form_page(
 ) -> Response:
     choices, truncated = await location_choices(session)
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=1000)
+    codes = {w.id: w.code for w in warehouses}
     by_id = {c.id: c for c in choices}
+    for name, value in prefill.items():
+        if name.endswith("location_id") and value and value not in by_id:
+            # A location beyond the listed ones (a large site): offer it too.
+            try:
+                location = await location_service.get_location_or_raise(session, value)
+            except NotFoundError:
+                continue
+            if location.active and location.warehouse_id in codes:
+                extra = LocationChoice(
+                    id=location.id,
+                    code=location.code,
+                    warehouse_id=location.warehouse_id,
+                    warehouse_code=codes[location.warehouse_id],
+                    kind=location.kind,
+                    value=f"{codes[location.warehouse_id]}/{location.code}",
+                )
+                choices.append(extra)
+                by_id[extra.id] = extra
     context = {
         "locations": choices,
         "locations_truncated": truncated,

@@ -167,16 +167,28 @@ _STORE_CACHE = "kosh_storefront_stores"
 _STORE_TTL = 30.0
 
 
-async def _store(session: AsyncSession, store_id: int) -> Store | None:
+@dataclass(frozen=True)
+class StoreRef:
+    """What applying needs of a store, as plain values: a cached ORM object would be
+    expired by the next rollback and then need IO to read."""
+
+    id: int
+    code: str
+    warehouse_id: int
+
+
+async def _store(session: AsyncSession, store_id: int) -> StoreRef | None:
     """The store, kept a few seconds per session (its code and warehouse rarely change)."""
-    cache: dict[int, tuple[float, Store]] = session.info.setdefault(_STORE_CACHE, {})
+    cache: dict[int, tuple[float, StoreRef]] = session.info.setdefault(_STORE_CACHE, {})
     hit = cache.get(store_id)
     if hit is not None and time.monotonic() - hit[0] < _STORE_TTL:
         return hit[1]
     store = await session.get(Store, store_id)
-    if store is not None:
-        cache[store_id] = (time.monotonic(), store)
-    return store
+    if store is None:
+        return None
+    ref = StoreRef(id=store.id, code=store.code, warehouse_id=store.warehouse_id)
+    cache[store_id] = (time.monotonic(), ref)
+    return ref
 
 
 async def _own(session: AsyncSession, staged_id: int, worker_id: str) -> StagedOrder | None:
@@ -216,10 +228,28 @@ async def apply(
     """Validate a claimed staged order and apply it: create the sales order with its
     reservations, or bring the existing one up to the store's version (lines changed,
     on hold, cancelled, ...), and mark the row applied / review / ignored, all in one
-    transaction."""
+    audited transaction. `lost` (nothing changed) when the row is no longer this worker's."""
     row = await _own(session, staged_id, worker_id)
     if row is None:
         return Result("lost")
+    result = await _decide(session, row=row, settings=settings)
+    await audit.record(
+        session,
+        action=f"storefront.{result.outcome}",
+        entity_type="storefront_staged_order",
+        entity_id=row.id,
+        after={
+            "external_id": row.external_id,
+            "status": row.external_status,
+            "sales_order_id": result.sales_order_id,
+            "reasons": [r.get("code") for r in result.reasons],
+        },
+        actor=worker_actor(worker_id),
+    )
+    return result
+
+
+async def _decide(session: AsyncSession, *, row: StagedOrder, settings: Settings) -> Result:
     if row.attempts > settings.storefront_max_attempts:
         return _finish(
             row,
@@ -256,9 +286,6 @@ async def apply(
         ),
         None,
     )
-    older_in_review = any(
-        status == "review" and modified < row.source_modified_at for _, status, modified in siblings
-    )
     if newer is not None:
         return _finish(
             row,
@@ -280,23 +307,12 @@ async def apply(
             reasons=[{"code": "already_applied", "message": "This version was applied before."}],
             order=order,
         )
-    actor = worker_actor(worker_id)
     result = await _apply_version(session, row=row, store=store, order=order, settings=settings)
+    older_in_review = any(
+        status == "review" and modified < row.source_modified_at for _, status, modified in siblings
+    )
     if older_in_review and result.outcome in ("applied", "review"):
         await _supersede_older(session, row)
-    await audit.record(
-        session,
-        action=f"storefront.{result.outcome}",
-        entity_type="storefront_staged_order",
-        entity_id=row.id,
-        after={
-            "external_id": row.external_id,
-            "status": row.external_status,
-            "sales_order_id": result.sales_order_id,
-            "reasons": [r.get("code") for r in result.reasons],
-        },
-        actor=actor,
-    )
     return result
 
 
@@ -324,7 +340,7 @@ async def _apply_version(
     session: AsyncSession,
     *,
     row: StagedOrder,
-    store: Store,
+    store: StoreRef,
     order: SalesOrder | None,
     settings: Settings,
 ) -> Result:
@@ -490,7 +506,7 @@ async def _close(
 
 
 async def _map_lines(
-    session: AsyncSession, store: Store, web: wc.WebOrder, settings: Settings
+    session: AsyncSession, store: StoreRef, web: wc.WebOrder, settings: Settings
 ) -> tuple[list[order_ops.NewLine], list[wc.Reason]]:
     """Every line's part: the store's SKU mapping, else the part numbered like the SKU.
     Unknown or inactive parts and prices outside the tolerance are reasons."""
@@ -572,7 +588,7 @@ def _lines_differ(order: SalesOrder, lines: list[order_ops.NewLine]) -> bool:
 async def _create(
     session: AsyncSession,
     *,
-    store: Store,
+    store: StoreRef,
     web: wc.WebOrder,
     lines: list[order_ops.NewLine],
     settings: Settings,

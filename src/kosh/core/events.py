@@ -1,0 +1,41 @@
+"""In-transaction domain events, so a lower feature can notify a higher one without
+importing it (stock does not know about alerts; alerts subscribes to stock changes).
+
+A use case `note`s what changed; just before its commit, `@transactional` hands the
+collected ids to each subscriber inside the same transaction, so a failure in a
+subscriber rolls the whole use case back and a retry starts from a clean slate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+Subscriber = Callable[[AsyncSession, Collection[int]], Awaitable[None]]
+_subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+
+STOCK_CHANGED = "stock.changed"  # payload: part ids whose balances moved
+
+
+def subscribe(event: str, subscriber: Subscriber) -> None:
+    if subscriber not in _subscribers[event]:
+        _subscribers[event].append(subscriber)
+
+
+def note(session: AsyncSession, event: str, ids: Iterable[int]) -> None:
+    pending: dict[str, set[int]] = session.info.setdefault("events", {})
+    pending.setdefault(event, set()).update(ids)
+
+
+def reset(session: AsyncSession) -> None:
+    session.info["events"] = {}
+
+
+async def dispatch(session: AsyncSession) -> None:
+    """Run the subscribers of everything noted so far (called by `@transactional`)."""
+    pending: dict[str, set[int]] = session.info.pop("events", {})
+    for event, ids in sorted(pending.items()):
+        for subscriber in _subscribers.get(event, []):
+            await subscriber(session, sorted(ids))
