@@ -17,9 +17,9 @@ from sqlalchemy.dialects import postgresql
 import kosh.core.db
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
-depends_on = "0003"
+depends_on = None
 
 _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql")
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

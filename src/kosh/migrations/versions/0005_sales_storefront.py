@@ -16,9 +16,9 @@ import kosh.core.db
 import kosh.core.types
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
-depends_on = "0003"
+depends_on = None
 
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
