@@ -26,6 +26,7 @@ import copy
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -93,39 +94,57 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
+def http_request(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> bytes:
+    """One pre-serialised HTTP/1.1 request (keep-alive)."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+
+
 async def load_test(
-    url: str, requests: list[tuple[str, bytes | None, dict[str, str]]], concurrency: int
+    port: int, requests: list[bytes], concurrency: int
 ) -> tuple[float, list[float], dict[int, int]]:
-    """Send the requests with `concurrency` in flight; wall seconds, latencies, statuses."""
+    """Send the pre-serialised requests over `concurrency` kept-alive connections (a minimal
+    HTTP/1.1 client, so the load generator costs little CPU next to the server): wall
+    seconds, latencies, statuses (-1 counts reconnects after the server closed a connection,
+    whose request was then sent again, as WooCommerce redelivers)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     queue = list(reversed(requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
 
-        async def run() -> None:
+    async def run() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
             while queue:
-                path, body, headers = queue.pop()
+                request = queue.pop()
                 started = time.perf_counter()
                 for attempt in range(5):
                     try:
-                        if body is None:
-                            answer = await client.get(path, headers=headers)
-                        else:
-                            answer = await client.post(path, content=body, headers=headers)
+                        writer.write(request)
+                        head = await reader.readuntil(b"\r\n\r\n")
+                        match = _LENGTH.search(head)
+                        await reader.readexactly(int(match.group(1)) if match else 0)
                         break
-                    except httpx.TransportError:
-                        # a kept-alive connection closed by the server: send again, as
-                        # WooCommerce redelivers (the duplicate is recognised)
+                    except (ConnectionError, asyncio.IncompleteReadError):
                         statuses[-1] = statuses.get(-1, 0) + 1
+                        writer.close()
                         if attempt == 4:
                             raise
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 latencies.append(time.perf_counter() - started)
-                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+                status = int(head[9:12])
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(run() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies, statuses
+    started = time.perf_counter()
+    await asyncio.gather(*(run() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, statuses
 
 
 def worker_env(database_url: str, data_dir: Path) -> dict[str, str]:
@@ -234,6 +253,8 @@ async def main(args: argparse.Namespace) -> None:
             store_id = store.id
 
         env = worker_env(database_url, workdir / "data")
+        idle = run_workers(1, env, workdir)
+        print(f"worker start + stop with an empty queue: {idle:.2f} s")
         port = 18000 + random.randrange(1000)
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -254,10 +275,13 @@ async def main(args: argparse.Namespace) -> None:
             raise SystemExit("the server did not start; see " + str(workdir / "server.log"))
 
         n, c = args.orders, args.concurrency
-        print(f"KOSH storefront bench: {n} orders, concurrency {c}, PostgreSQL, 1 uvicorn process")
-        warm = [("/health/live", None, {})] * 500
-        await load_test(url, warm, c)
-        wall, lat, statuses = await load_test(url, [("/health/live", None, {})] * n, c)
+        print(
+            f"KOSH storefront bench: {n} orders, concurrency {c}, PostgreSQL, "
+            "1 uvicorn process, load generator in this process"
+        )
+        live = http_request("GET", "/health/live", None, {})
+        await load_test(port, [live] * 500, c)  # warm up
+        wall, lat, statuses = await load_test(port, [live] * n, c)
         baseline = n / wall
         print(
             f"baseline GET /health/live: {baseline:8.0f} req/s"
@@ -269,8 +293,8 @@ async def main(args: argparse.Namespace) -> None:
         deliveries = []
         for order in orders(1_000_000, n, seed=1):
             body, headers = delivery(order, secret=WEBHOOK_SECRET, topic="order.created")
-            deliveries.append((path, body, headers))
-        wall, lat, statuses = await load_test(url, deliveries, c)
+            deliveries.append(http_request("POST", path, body, headers))
+        wall, lat, statuses = await load_test(port, deliveries, c)
         rate = n / wall
         print(
             f"webhook intake:            {rate:8.0f} req/s"
@@ -284,8 +308,6 @@ async def main(args: argparse.Namespace) -> None:
         stop(server)
         server = None
 
-        idle = run_workers(1, env, workdir)
-        print(f"worker start + stop with an empty queue: {idle:.2f} s")
         one = run_workers(1, env, workdir)
         print(
             f"1 worker applied {n} orders in {one:.1f} s: {n / one:.0f} orders/s "

@@ -347,9 +347,9 @@ def demo_data(
                 return await demo.load_demo_site(session, seed=seed)
             plan = demo.scale_plan(scale, lots_per_part=lots_per_part, ledger_rows=ledger_rows)
             result = await demo.load_scale_data(session, plan, seed=seed)
-            if result.created:
-                await demo.analyze(session)
-            return result
+        if result.created:
+            await demo.vacuum_analyze(engine)
+        return result
 
     started = time.perf_counter()
     result = run_with_database(settings, work)

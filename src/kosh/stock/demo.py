@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
@@ -590,11 +590,12 @@ async def _write(
     await conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in batch])
 
 
-async def analyze(session: AsyncSession) -> None:
-    """Fresh planner statistics after a bulk load (PostgreSQL), so queries use the indexes."""
-    if session.get_bind().dialect.name != "postgresql":
+async def vacuum_analyze(engine: AsyncEngine) -> None:
+    """After a bulk load on PostgreSQL: fresh planner statistics and a vacuumed visibility
+    map (index-only scans), so autovacuum does not start on the new rows under load."""
+    if engine.dialect.name != "postgresql":
         return
-    await session.commit()
-    for table in ("parts", "lots", "locations", "stock_balances", "stock_transactions"):
-        await session.execute(text(f"ANALYZE {table}"))
-    await session.commit()
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("parts", "lots", "locations", "stock_balances", "stock_transactions"):
+            await autocommit.execute(text(f"VACUUM (ANALYZE) {table}"))

@@ -15,9 +15,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,8 +190,25 @@ def _staged_values(
     }
 
 
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _insert_statement(session: AsyncSession) -> Any:
+    """INSERT .. ON CONFLICT (store, order, version) DO NOTHING RETURNING id, built once per
+    dialect on the Core table (values come as execution parameters), so the hot path of
+    the intake neither rebuilds nor recompiles it."""
+    dialect = session.get_bind().dialect.name
+    statement = _STATEMENTS.get(dialect)
+    if statement is None:
+        table = cast(Table, StagedOrder.__table__)
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["store_id", "external_id", "dedupe_key"])
+            .returning(table.c.id)
+        )
+        _STATEMENTS[dialect] = statement
+    return statement
+
+
+_STATEMENTS: dict[str, Any] = {}
 
 
 @transactional
@@ -217,13 +234,7 @@ async def stage(
         delivery_id=delivery_id,
         now=utcnow(),
     )
-    statement = (
-        _insert(session)(StagedOrder)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["store_id", "external_id", "dedupe_key"])
-        .returning(StagedOrder.id)
-    )
-    inserted = await session.scalar(statement)
+    inserted = await session.scalar(_insert_statement(session), values)
     return None if inserted is None else int(inserted)
 
 
@@ -250,12 +261,7 @@ async def stage_many(
             delivery_id=None,
             now=now,
         )
-        inserted = await session.scalar(
-            _insert(session)(StagedOrder)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["store_id", "external_id", "dedupe_key"])
-            .returning(StagedOrder.id)
-        )
+        inserted = await session.scalar(_insert_statement(session), values)
         new += inserted is not None
     return new
 
