@@ -10,8 +10,9 @@ racing for the last units cannot both win.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import cast
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,8 @@ from kosh.sales.models import StockReservation
 from kosh.stock import movements as stock_movements
 
 STORAGE_KINDS = ("storage",)
+# Core table: the hot updates below skip the ORM's bulk-update bookkeeping.
+_TABLE = cast(Table, StockReservation.__table__)
 
 
 async def _ensure_rows(session: AsyncSession, *, part_ids: list[int], warehouse_id: int) -> None:
@@ -53,12 +56,9 @@ async def lock(
     if not ordered:
         return {}
     query = (
-        select(StockReservation.part_id, StockReservation.qty_reserved)
-        .where(
-            StockReservation.warehouse_id == warehouse_id,
-            StockReservation.part_id.in_(ordered),
-        )
-        .order_by(StockReservation.part_id)
+        select(_TABLE.c.part_id, _TABLE.c.qty_reserved)
+        .where(_TABLE.c.warehouse_id == warehouse_id, _TABLE.c.part_id.in_(ordered))
+        .order_by(_TABLE.c.part_id)
         .with_for_update()
     )
     held: dict[int, int] = dict((await session.execute(query)).all())
@@ -120,14 +120,13 @@ async def add(
     if qty <= 0:
         return True
     result = await session.execute(
-        update(StockReservation)
+        update(_TABLE)
         .where(
-            StockReservation.part_id == part_id,
-            StockReservation.warehouse_id == warehouse_id,
-            StockReservation.qty_reserved + qty <= limit,
+            _TABLE.c.part_id == part_id,
+            _TABLE.c.warehouse_id == warehouse_id,
+            _TABLE.c.qty_reserved + qty <= limit,
         )
-        .values(qty_reserved=StockReservation.qty_reserved + qty, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(qty_reserved=_TABLE.c.qty_reserved + qty, updated_at=utcnow())
     )
     return _rowcount(result) == 1
 
@@ -144,17 +143,16 @@ async def add_many(
     if len(wanted) == 1:
         [(part_id, (qty, limit))] = wanted.items()
         return await add(session, part_id=part_id, warehouse_id=warehouse_id, qty=qty, limit=limit)
-    extra = case({p: q for p, (q, _) in wanted.items()}, value=StockReservation.part_id)
-    ceiling = case({p: lim for p, (_, lim) in wanted.items()}, value=StockReservation.part_id)
+    extra = case({p: q for p, (q, _) in wanted.items()}, value=_TABLE.c.part_id)
+    ceiling = case({p: lim for p, (_, lim) in wanted.items()}, value=_TABLE.c.part_id)
     result = await session.execute(
-        update(StockReservation)
+        update(_TABLE)
         .where(
-            StockReservation.warehouse_id == warehouse_id,
-            StockReservation.part_id.in_(sorted(wanted)),
-            StockReservation.qty_reserved + extra <= ceiling,
+            _TABLE.c.warehouse_id == warehouse_id,
+            _TABLE.c.part_id.in_(sorted(wanted)),
+            _TABLE.c.qty_reserved + extra <= ceiling,
         )
-        .values(qty_reserved=StockReservation.qty_reserved + extra, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(qty_reserved=_TABLE.c.qty_reserved + extra, updated_at=utcnow())
     )
     return _rowcount(result) == len(wanted)
 
@@ -165,14 +163,13 @@ async def remove(session: AsyncSession, *, part_id: int, warehouse_id: int, qty:
     if qty <= 0:
         return
     result = await session.execute(
-        update(StockReservation)
+        update(_TABLE)
         .where(
-            StockReservation.part_id == part_id,
-            StockReservation.warehouse_id == warehouse_id,
-            StockReservation.qty_reserved >= qty,
+            _TABLE.c.part_id == part_id,
+            _TABLE.c.warehouse_id == warehouse_id,
+            _TABLE.c.qty_reserved >= qty,
         )
-        .values(qty_reserved=StockReservation.qty_reserved - qty, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(qty_reserved=_TABLE.c.qty_reserved - qty, updated_at=utcnow())
     )
     if _rowcount(result) != 1:
         raise RuntimeError(

@@ -19,9 +19,31 @@ NAV_ITEMS: list[NavItem] = [
 ]
 
 
-def register(item: NavItem, *, before: str | None = "Users") -> None:
+# The order people find things in, whatever order the features happen to be imported in.
+ORDER = [
+    "Dashboard",
+    "Stock operations",
+    "PCNs",
+    "Parts",
+    "Locations",
+    "BOMs",
+    "Jobs",
+    "Alerts",
+    "Sales orders",
+    "Customers",
+    "Web orders",
+    "Users",
+    "Audit",
+]
+
+
+def _rank(item: NavItem) -> int:
+    return ORDER.index(item.label) if item.label in ORDER else ORDER.index("Users")
+
+
+def register(item: NavItem) -> None:
     """Features add their pages to the navigation when the app is assembled."""
     if item in NAV_ITEMS:
         return
-    labels = [entry.label for entry in NAV_ITEMS]
-    NAV_ITEMS.insert(labels.index(before) if before in labels else len(NAV_ITEMS), item)
+    NAV_ITEMS.append(item)
+    NAV_ITEMS.sort(key=_rank)  # stable: unknown labels keep their registration order

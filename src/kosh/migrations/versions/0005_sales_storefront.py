@@ -2,8 +2,7 @@
 orders, the sync-back outbox
 
 Revision ID: 0005
-Revises: 0002
-Depends on: 0003 (stock)
+Revises: 0004
 Create Date: 2026-11-22 16:30:00.000000
 """
 
