@@ -34,7 +34,7 @@ def _like_escape(text: str) -> str:
 def _search_filter(q: str) -> ColumnElement[bool]:
     """Number prefix, or description / MPN containing the text (case-insensitive).
 
-    On PostgreSQL the ILIKEs are served by the pg_trgm GIN index `ix_parts_search`.
+    On PostgreSQL the ILIKEs are served by one pg_trgm GIN index per column.
     """
     escaped = _like_escape(q.strip())
     prefix, anywhere = _pattern(f"{escaped}%"), _pattern(f"%{escaped}%")

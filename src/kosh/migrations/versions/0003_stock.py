@@ -37,24 +37,28 @@ def _pg_trgm_available() -> bool:
     return True
 
 
-def _create_part_search_index() -> None:
-    columns = ["number", "description", "mpn"]
-    if op.get_bind().dialect.name == "postgresql" and _pg_trgm_available():
-        op.create_index(
-            "ix_parts_search",
-            "parts",
-            columns,
-            unique=False,
-            postgresql_using="gin",
-            postgresql_ops=dict.fromkeys(columns, "gin_trgm_ops"),
-        )
-        return
-    with op.batch_alter_table("parts", schema=None) as batch_op:
-        batch_op.create_index("ix_parts_search", columns, unique=False)
+SEARCH_COLUMNS = ("number", "description", "mpn")
+
+
+def _create_part_search_indexes() -> None:
+    trigram = op.get_bind().dialect.name == "postgresql" and _pg_trgm_available()
+    for column in SEARCH_COLUMNS:
+        if trigram:
+            op.create_index(
+                f"ix_parts_{column}_search",
+                "parts",
+                [column],
+                unique=False,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            )
+        else:
+            with op.batch_alter_table("parts", schema=None) as batch_op:
+                batch_op.create_index(f"ix_parts_{column}_search", [column], unique=False)
 
 
 def upgrade() -> None:
-    _create_part_search_index()
+    _create_part_search_indexes()
 
     op.create_table(
         "lots",
@@ -211,5 +215,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_lots_part_id_received_at_id"))
     op.drop_table("lots")
     with op.batch_alter_table("parts", schema=None) as batch_op:
-        batch_op.drop_index("ix_parts_search")
+        for column in SEARCH_COLUMNS:
+            batch_op.drop_index(f"ix_parts_{column}_search")
     # pg_trgm stays: other objects may use it, and dropping needs more rights than creating.
