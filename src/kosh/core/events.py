@@ -9,14 +9,18 @@ subscriber rolls the whole use case back and a retry starts from a clean slate.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-Subscriber = Callable[[AsyncSession, Collection[int]], Awaitable[None]]
+Subscriber = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
 
 STOCK_CHANGED = "stock.changed"  # payload: part ids whose balances moved
+# payload: (part id, warehouse id) pairs whose stock in storage went down by a movement
+# that is not a count (pick, transfer out of storage, consumption, scrap, shipping)
+STOCK_WITHDRAWN = "stock.withdrawn"
 
 
 def subscribe(event: str, subscriber: Subscriber) -> None:
@@ -24,8 +28,8 @@ def subscribe(event: str, subscriber: Subscriber) -> None:
         _subscribers[event].append(subscriber)
 
 
-def note(session: AsyncSession, event: str, ids: Iterable[int]) -> None:
-    pending: dict[str, set[int]] = session.info.setdefault("events", {})
+def note(session: AsyncSession, event: str, ids: Iterable[Any]) -> None:
+    pending: dict[str, set[Any]] = session.info.setdefault("events", {})
     pending.setdefault(event, set()).update(ids)
 
 
@@ -35,7 +39,7 @@ def reset(session: AsyncSession) -> None:
 
 async def dispatch(session: AsyncSession) -> None:
     """Run the subscribers of everything noted so far (called by `@transactional`)."""
-    pending: dict[str, set[int]] = session.info.pop("events", {})
+    pending: dict[str, set[Any]] = session.info.pop("events", {})
     for event, ids in sorted(pending.items()):
         for subscriber in _subscribers.get(event, []):
             await subscriber(session, sorted(ids))

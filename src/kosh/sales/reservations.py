@@ -9,15 +9,18 @@ racing for the last units cannot both win.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.core import events
 from kosh.core.db import utcnow
+from kosh.core.errors import ConflictError
 from kosh.sales.models import StockReservation
 from kosh.stock import movements as stock_movements
 
@@ -106,7 +109,7 @@ async def available(
     session: AsyncSession, *, part_ids: Collection[int], warehouse_id: int
 ) -> dict[int, int]:
     """Availability per part = on hand in storage - reserved by sales orders. It can be
-    negative when stock left storage after it was reserved (a pick, a count loss)."""
+    negative only after a count found less than was reserved (withdrawals are guarded)."""
     held = await on_hand(session, part_ids=part_ids, warehouse_id=warehouse_id)
     taken = await reserved(session, part_ids=part_ids, warehouse_id=warehouse_id)
     return {part_id: held[part_id] - taken.get(part_id, 0) for part_id in held}
@@ -179,3 +182,47 @@ async def remove(session: AsyncSession, *, part_id: int, warehouse_id: int, qty:
 
 def _rowcount(result: object) -> int:
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+class ReservedStockError(ConflictError):
+    code = "reserved_stock"
+
+
+async def guard_withdrawals(session: AsyncSession, pairs: list[Any]) -> None:
+    """Stock may leave storage (pick, transfer out, consumption, scrap) only down to what
+    sales orders have reserved: reserved never exceeds on hand (409 reserved_stock,
+    nothing changed). Runs just before the withdrawing use case commits, holding the
+    reservation rows like a confirmation does, so the two cannot race past each other.
+    Count adjustments are not withdrawals: a count records what is really there."""
+    by_warehouse: dict[int, list[int]] = defaultdict(list)
+    for part_id, warehouse_id in pairs:
+        by_warehouse[int(warehouse_id)].append(int(part_id))
+    for warehouse_id, part_ids in sorted(by_warehouse.items()):
+        query = (
+            select(_TABLE.c.part_id, _TABLE.c.qty_reserved)
+            .where(
+                _TABLE.c.warehouse_id == warehouse_id,
+                _TABLE.c.part_id.in_(sorted(set(part_ids))),
+                _TABLE.c.qty_reserved > 0,
+            )
+            .order_by(_TABLE.c.part_id)
+            .with_for_update()
+        )
+        held: dict[int, int] = dict((await session.execute(query)).all())
+        if not held:
+            continue
+        stock = await on_hand(session, part_ids=held, warehouse_id=warehouse_id)
+        short = [
+            {"part_id": part_id, "on_hand": stock[part_id], "reserved": qty}
+            for part_id, qty in held.items()
+            if stock[part_id] < qty
+        ]
+        if short:
+            raise ReservedStockError(
+                "This would take stock that sales orders have reserved; pick less, or "
+                "release the reservation (hold or cancel the order) first.",
+                details={"warehouse_id": warehouse_id, "parts": short},
+            )
+
+
+events.subscribe(events.STOCK_WITHDRAWN, guard_withdrawals)

@@ -296,6 +296,8 @@ async def take_fifo(
             reason=reason,
             part_id=part_id,
         )
+    if "storage" in from_kinds:
+        events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
     return plan
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.core.db import transactional
 from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError, field_error
 from kosh.locations import service as location_service
@@ -329,6 +329,10 @@ async def transfer(
         kind="transfer",
         part_id=lot.part_id,
     )
+    if source.kind == "storage" and not (
+        destination.kind == "storage" and destination.warehouse_id == source.warehouse_id
+    ):
+        events.note(session, events.STOCK_WITHDRAWN, [(lot.part_id, source.warehouse_id)])
     movement = Movement(
         lot=lot, qty=qty, from_location_id=source.id, to_location_id=destination.id, entry=entry
     )
@@ -426,6 +430,8 @@ async def consume(
         reason=reason,
         part_id=lot.part_id,
     )
+    if location.kind == "storage":
+        events.note(session, events.STOCK_WITHDRAWN, [(lot.part_id, location.warehouse_id)])
     movement = Movement(
         lot=lot, qty=qty, from_location_id=location.id, to_location_id=None, entry=entry
     )
