@@ -355,6 +355,30 @@ async def test_part_detail_shows_storage_floor_and_total(
     assert f"/stock/pick?part_number={site.part_number}" in html
 
 
+async def test_part_detail_shows_reserved_and_available_per_warehouse(
+    client: httpx.AsyncClient, make_user: MakeUser, login: Login, session: AsyncSession
+) -> None:
+    from tests.support.sales import a_customer, an_order
+
+    site = await a_site(session)
+    await stock_in(session, site.part_number, site.bin_ids[0], 40)
+    customer = await a_customer(session)
+    await an_order(
+        session,
+        customer_id=customer.id,
+        warehouse_id=site.warehouse_id,
+        lines=[(site.part_number, 15)],
+        confirm=True,
+    )
+    await as_role(client, make_user, login, "viewer")
+
+    html = await page(client, f"/parts/{site.part_id}")
+
+    table = html[html.index('data-testid="availability"') :]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', table[: table.index("</table>")])
+    assert cells == ["40", "15", "25"]
+
+
 # --- locations and warehouses -----------------------------------------------------------
 
 

@@ -8,12 +8,14 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
 from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
 from kosh.core.deps import SessionDep
+from kosh.sales import service as sales_service
 from kosh.stock import queries as stock_queries
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
@@ -73,6 +75,7 @@ async def part_detail(
 ) -> Response:
     part = await part_service.get_part_or_raise(session, part_id)
     stock = await stock_queries.part_stock(session, part)
+    availability = await _availability(session, part.id, stock)
     entries, total = await stock_queries.history(session, part_id=part.id, limit=RECENT_HISTORY)
     return pages.render(
         request,
@@ -80,8 +83,29 @@ async def part_detail(
         {
             "part": part,
             "stock": stock,
+            "availability": availability,
             "entries": entries,
             "history_total": total,
             "can_move": principal.has_role("operator"),
         },
     )
+
+
+async def _availability(
+    session: AsyncSession, part_id: int, stock: stock_queries.PartStock
+) -> list[dict[str, object]]:
+    """Per warehouse holding the part: in storage, reserved by sales orders, available."""
+    warehouses = {b.warehouse_id: b.warehouse_code for b in stock.by_location}
+    rows: list[dict[str, object]] = []
+    for warehouse_id, code in sorted(warehouses.items(), key=lambda item: item[1]):
+        held = await sales_service.on_hand(session, part_ids=[part_id], warehouse_id=warehouse_id)
+        taken = await sales_service.reserved(session, part_ids=[part_id], warehouse_id=warehouse_id)
+        rows.append(
+            {
+                "warehouse_code": code,
+                "on_hand": held[part_id],
+                "reserved": taken[part_id],
+                "available": held[part_id] - taken[part_id],
+            }
+        )
+    return rows
