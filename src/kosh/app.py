@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from kosh import __version__
+from kosh import __version__, wiring  # noqa: F401 - event subscribers (docs/adr/0002)
 from kosh.alerts import api as alerts_api
 from kosh.alerts import notify as alert_notify
 from kosh.alerts import pages as alerts_pages

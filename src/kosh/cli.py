@@ -398,6 +398,8 @@ def alerts_digest() -> None:
 
 
 def main() -> None:
+    import kosh.wiring  # noqa: F401 - event subscribers, so CLI stock movements keep the rules
+
     app()
 
 

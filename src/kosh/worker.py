@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kosh import __version__
+from kosh import __version__, wiring  # noqa: F401 - event subscribers (docs/adr/0002)
 from kosh.core.actor import set_actor
 from kosh.core.config import Settings
 from kosh.core.db import utcnow

@@ -1,0 +1,7 @@
+"""Import the modules that subscribe to in-transaction events (docs/adr/0002), so every
+entry point (app, worker, CLI) applies the same rules to stock movements."""
+
+from kosh.alerts import service as alert_service
+from kosh.sales import reservations
+
+SUBSCRIBERS = (alert_service.reevaluate_part_alerts, reservations.guard_withdrawals)
