@@ -149,7 +149,10 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 
 @pytest.fixture
 def data_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    from tests.support.shared_data import SHARED_DATA
+
+    assert SHARED_DATA.is_dir(), f"{SHARED_DATA} is missing; set KOSH_TEST_SHARED_DATA"
+    return SHARED_DATA
 
 
 pytest_plugins = [

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -32,7 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "woocommerce"
+from tests.support.shared_data import SHARED_DATA
+
+DATA = SHARED_DATA / "woocommerce"
 CONSUMER_KEY = "ck_test_0123456789abcdef"
 CONSUMER_SECRET = "cs_test_fedcba9876543210"
 WEBHOOK_SECRET = "wh-secret: with spaces & symbols ✓"
