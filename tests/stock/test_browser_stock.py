@@ -21,6 +21,13 @@ async def focused_id(page: Page) -> str:
     return str(await page.evaluate("document.activeElement && document.activeElement.id"))
 
 
+async def open_form(page: Page, url: str) -> None:
+    """Open a scanner page and wait for its first field to take the focus, as a clerk
+    waits for the screen before scanning (keys typed earlier go nowhere)."""
+    await page.goto(url)
+    await expect(page.locator("#part_number")).to_be_focused()
+
+
 async def scan(page: Page, text: str) -> None:
     """What a barcode scanner does: type the code, press Enter."""
     await page.keyboard.type(text)
@@ -35,8 +42,7 @@ async def test_receive_label_pick_restock_and_history(
     await log_in(page, user.username, PASSWORD)
 
     # receive: the first field has focus; each scan moves on until the form is complete
-    await page.goto("/stock/receive")
-    assert await focused_id(page) == "part_number"
+    await open_form(page, "/stock/receive")
     await scan(page, site.part_number)
     assert await focused_id(page) == "qty"
     await scan(page, "100")
@@ -62,7 +68,7 @@ async def test_receive_label_pick_restock_and_history(
     )
 
     # pick: asking for more than there is says what is available, next to the quantity
-    await page.goto("/stock/pick")
+    await open_form(page, "/stock/pick")
     await scan(page, site.part_number)
     await scan(page, "500")
     await scan(page, "J-1042")
@@ -81,7 +87,7 @@ async def test_receive_label_pick_restock_and_history(
     await expect(lines.first).to_contain_text(pcn_text)
     await expect(lines.first).to_contain_text("30")
     # the form is ready for the next scan
-    assert await focused_id(page) == "part_number"
+    await expect(page.locator("#part_number")).to_be_focused()
 
     # restock: the destination defaults to where it was picked from
     await page.goto(f"/stock/restock?pcn={pcn_text}")
@@ -106,7 +112,7 @@ async def test_unknown_location_code_is_refused_next_to_the_field(
     user = await make_user("operator")
     await log_in(page, user.username, PASSWORD)
 
-    await page.goto("/stock/receive")
+    await open_form(page, "/stock/receive")
     await scan(page, site.part_number)
     await scan(page, "5")
     await scan(page, "NO-SUCH-BIN")
