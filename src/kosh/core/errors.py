@@ -149,6 +149,16 @@ def install_error_handlers(app: FastAPI, render_page: ErrorPageRenderer | None =
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [_clean_error(e) for e in exc.errors()]
+        if _only_bad_path_ids(exc.errors()):
+            # An id no row can have (0, negative, above 2**31 - 1) names nothing: 404, as
+            # for an id that does not exist, never a database error.
+            body = problem_body(
+                status=404,
+                title="Not found",
+                detail="There is nothing at this address.",
+                code="not_found",
+            )
+            return answer(request, body)
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         body = problem_body(
             status=400 if malformed else 422,
@@ -196,6 +206,18 @@ def install_error_handlers(app: FastAPI, render_page: ErrorPageRenderer | None =
             code="internal_error",
         )
         return answer(request, body)
+
+
+_RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "int_parsing"})
+
+
+def _only_bad_path_ids(errors: Any) -> bool:
+    return bool(errors) and all(
+        e.get("loc", ("",))[0] == "path"
+        and str(e.get("loc", ("", ""))[-1]).endswith("_id")
+        and e.get("type") in _RANGE_ERRORS
+        for e in errors
+    )
 
 
 def _clean_error(error: Any) -> dict[str, Any]:

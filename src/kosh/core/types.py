@@ -1,11 +1,89 @@
-"""Column types shared by every feature's models."""
+"""The one kernel of types shared by every feature: database column types and edge types.
+
+Edge types are what every schema, path and query parameter is built from, so a rule about
+ids, quantities or text is written once:
+
+- ids are 1 ... 2**31 - 1 (PostgreSQL's `integer`); out of range in a path answers 404 (see
+  `kosh.core.errors`), in a query or body 422;
+- quantities are strict whole numbers of the part's base unit, 1 ... `MAX_QTY` (counts may be 0);
+- text never holds NUL or other C0 control characters: `CleanLine` refuses them all,
+  `CleanText` (multi-line fields: notes, addresses) allows tab and newline only. Both strip
+  surrounding whitespace. Refused text is a 422 naming the field on both engines, so nothing
+  with a NUL reaches PostgreSQL (which refuses it) or SQLite (which would store it).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
+from fastapi import Path, Query
+from pydantic import AfterValidator, Field, StrictInt
 from sqlalchemy import JSON
 from sqlalchemy.dialects.postgresql import JSONB
 
 # JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
 JSONType: Any = JSON().with_variant(JSONB(), "postgresql")
+
+MAX_ID = 2_147_483_647
+MAX_QTY = 1_000_000_000
+
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline allowed
+_NEWLINES = re.compile(r"\r\n?")
+
+
+def clean_line(value: str) -> str:
+    """Strip; refuse every control character (single-line fields)."""
+    value = value.strip()
+    if _CONTROL_LINE.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def clean_text(value: str) -> str:
+    """Strip; normalise line ends to `\\n`; refuse control characters but tab and newline."""
+    value = _NEWLINES.sub("\n", value).strip()
+    if _CONTROL_TEXT.search(value):
+        raise ValueError("must not contain control characters other than tab and newline")
+    return value
+
+
+def has_control(value: str) -> bool:
+    """True when `value` holds a character no single-line field may store."""
+    return _CONTROL_LINE.search(value) is not None
+
+
+def _required(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _clean_search(value: str | None) -> str | None:
+    return None if value is None else clean_line(value)
+
+
+def none_if_blank(value: str | None) -> str | None:
+    return value or None
+
+
+def like_escape(text: str) -> str:
+    """Escape LIKE wildcards; use with `.like(pattern, escape="\\\\")`."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Quantity = Annotated[StrictInt, Field(gt=0, le=MAX_QTY, description="units, 1 to 1e9")]
+CountedQuantity = Annotated[StrictInt, Field(ge=0, le=MAX_QTY, description="units, 0 to 1e9")]
+Version = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+
+CleanLine = Annotated[str, AfterValidator(clean_line)]
+RequiredLine = Annotated[str, AfterValidator(clean_line), AfterValidator(_required)]
+CleanText = Annotated[str, AfterValidator(clean_text)]
+RequiredText = Annotated[str, AfterValidator(clean_text), AfterValidator(_required)]
+
+# Path and query parameters. Path ids out of range answer 404 (kosh.core.errors).
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(_clean_search)]
