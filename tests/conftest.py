@@ -80,6 +80,7 @@ def base_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         rate_limit="100000/minute",
         user_rate_limit="100000/minute",
         login_rate_limit="1000/minute",
+        login_account_rate_limit="100000/minute",
         db_pool_size=20,
         db_max_overflow=20,
     )

@@ -27,6 +27,7 @@ from kosh.core.errors import install_error_handlers
 from kosh.core.idempotency import IdempotencyMiddleware
 from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddleware
 from kosh.core.migrate import upgrade
+from kosh.core.openapi import install_problem_responses
 from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
 from kosh.locations import api as locations_api
 from kosh.locations import pages as locations_pages
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return pages.render(request, "web/api_docs.html")
 
     install_error_handlers(app, app.state.pages.error_page)
+    install_problem_responses(app)
 
     # Added innermost first: the request context wraps everything else.
     app.add_middleware(

@@ -201,3 +201,56 @@ async def test_safe_requests_and_bearer_tokens_need_no_csrf(
         "/api/v1/tokens", json={"name": "script", "scopes": ["read"]}, headers=bearer
     )
     assert created.status_code == 201
+
+
+async def test_logging_in_again_replaces_the_old_session(
+    client: httpx.AsyncClient, make_user, session: AsyncSession
+) -> None:
+    user = await make_user("viewer")
+    credentials = {"username": user.username, "password": PASSWORD}
+    first = await client.post("/api/v1/auth/login", json=credentials)
+    assert first.status_code == 200
+    old_cookie = first.cookies["kosh_session"]
+
+    # logging in again with the old cookie still sent replaces that session
+    second = await client.post("/api/v1/auth/login", json=credentials)
+    assert second.status_code == 200
+    new_cookie = second.cookies["kosh_session"]
+    assert new_cookie != old_cookie
+
+    async with client_for_cookie(client, old_cookie) as stale:
+        assert (await stale.get("/api/v1/auth/me")).status_code == 401
+    async with client_for_cookie(client, new_cookie) as fresh:
+        assert (await fresh.get("/api/v1/auth/me")).status_code == 200
+    await session.rollback()
+    rows = list(await session.scalars(select(UserSession).where(UserSession.user_id == user.id)))
+    assert sorted(row.revoked_at is None for row in rows) == [False, True]
+
+
+async def test_the_login_page_replaces_the_old_session_too(
+    client: httpx.AsyncClient, make_user, login
+) -> None:
+    user = await make_user("viewer")
+    await login(client, user)
+    old_cookie = client.cookies["kosh_session"]
+    # a login form opened before (a logged-in browser is redirected away from /login)
+    async with client_for_cookie(client, None) as anonymous:
+        assert (await anonymous.get("/login")).status_code == 200
+        csrf = anonymous.cookies["kosh_login_csrf"]
+    client.cookies.set("kosh_login_csrf", csrf, path="/login")
+    response = await client.post(
+        "/login",
+        data={"username": user.username, "password": PASSWORD, "csrf_token": csrf},
+    )
+    assert response.status_code == 303, response.text
+    assert client.cookies["kosh_session"] != old_cookie
+    async with client_for_cookie(client, old_cookie) as stale:
+        assert (await stale.get("/api/v1/auth/me")).status_code == 401
+
+
+def client_for_cookie(client: httpx.AsyncClient, cookie: str | None) -> httpx.AsyncClient:
+    """Another client on the same app that sends only `cookie` as its session."""
+    other = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    if cookie is not None:
+        other.cookies.set("kosh_session", cookie)
+    return other

@@ -24,22 +24,40 @@ def _assert_throttled(response: httpx.Response) -> None:
     assert "kosh_session" not in response.headers.get("set-cookie", "")
 
 
-async def test_account_is_throttled_after_failed_logins(settings: Settings, make_user) -> None:
+async def test_a_guesser_on_one_address_does_not_lock_the_owner_out_elsewhere(
+    settings: Settings, make_user
+) -> None:
     user = await make_user("viewer")
     async with app_client(settings, login_rate_limit="3/minute") as (app, client):
         for _ in range(3):
             assert (await _login(client, user.username, "wrong-password")).status_code == 401
 
-        # the right password does not get through while throttled, from any address
-        _assert_throttled(await _login(client, user.username, PASSWORD))
+        # the guesser's address is throttled for this account, even with the right password
+        throttled = await _login(client, user.username, PASSWORD)
+        _assert_throttled(throttled)
+        assert throttled.json()["code"] == "rate_limited"
+        # the owner on another address still gets in
         async with client_for(app, "10.20.30.40") as elsewhere:
-            response = await _login(elsewhere, user.username.upper(), PASSWORD)
-            _assert_throttled(response)
-            assert response.json()["code"] == "rate_limited"
+            assert (await _login(elsewhere, user.username.upper(), PASSWORD)).status_code == 200
 
-            # another account from another address is not throttled by this one
+
+async def test_the_slower_per_account_limit_counts_every_address(
+    settings: Settings, make_user
+) -> None:
+    user = await make_user("viewer")
+    limits = {"login_rate_limit": "3/minute", "login_account_rate_limit": "4/minute"}
+    async with app_client(settings, **limits) as (app, _):
+        # a spray from four addresses, one guess each: no address reaches its own limit
+        for n in range(4):
+            async with client_for(app, f"10.0.0.{n + 1}") as guesser:
+                response = await _login(guesser, user.username, "wrong-password")
+                assert response.status_code == 401
+        # but the account's own limit is used up: refused from any address for a while
+        async with client_for(app, "10.9.9.9") as owner:
+            _assert_throttled(await _login(owner, user.username, PASSWORD))
+            # other accounts are not affected
             other = await make_user("viewer")
-            assert (await _login(elsewhere, other.username, PASSWORD)).status_code == 200
+            assert (await _login(owner, other.username, PASSWORD)).status_code == 200
 
 
 async def test_address_is_throttled_after_failed_logins_for_many_accounts(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AfterValidator
 
 from kosh.alerts import queries as alert_queries
 from kosh.alerts import service as alert_service
@@ -17,6 +20,7 @@ from kosh.alerts.schemas import (
 from kosh.auth.deps import CurrentPrincipal, Manager
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import PathId, clean_query
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -28,7 +32,7 @@ async def list_alerts(
     session: SessionDep,
     page: PageDep,
     status: AlertState | None = None,
-    kind: str | None = None,
+    kind: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
     severity: Severity | None = None,
 ) -> AlertPage:
     """`status` filters by state: open, acknowledged or resolved."""
@@ -48,13 +52,13 @@ async def alert_counts(_: CurrentPrincipal, session: SessionDep) -> AlertCounts:
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertRead)
-async def get_alert(alert_id: int, _: CurrentPrincipal, session: SessionDep) -> AlertRead:
+async def get_alert(alert_id: PathId, _: CurrentPrincipal, session: SessionDep) -> AlertRead:
     return AlertRead.model_validate(await alert_service.get_alert_or_raise(session, alert_id))
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead)
 async def acknowledge(
-    alert_id: int, body: AlertAcknowledge, _: Manager, session: SessionDep
+    alert_id: PathId, body: AlertAcknowledge, _: Manager, session: SessionDep
 ) -> AlertRead:
     alert = await alert_service.acknowledge(
         session, alert_id=alert_id, note=body.note, action=body.action

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.alerts import queries as alert_queries
 from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
+from kosh.core.types import clean_query
 from kosh.web import nav
 from kosh.web.pages import DASHBOARD_TILES, Tile
 from kosh.web.templating import Pages, get_pages
@@ -42,9 +44,9 @@ async def alert_list(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    status: Annotated[str | None, Query(max_length=20)] = "open",
-    kind: Annotated[str | None, Query(max_length=32)] = None,
-    severity: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = "open",
+    kind: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
+    severity: Annotated[str | None, Query(max_length=16), AfterValidator(clean_query)] = None,
 ) -> Response:
     status = status if status in STATES else None
     severity = severity if severity in ("critical", "warning", "info") else None

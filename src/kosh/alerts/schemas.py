@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kosh.core.types import CleanLine, RequiredText
+
 AlertState = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["info", "warning", "critical"]
 
@@ -15,8 +17,8 @@ class AlertAcknowledge(BaseModel):
     """What was done about the alert (`note`, required) and optionally the action taken."""
 
     model_config = ConfigDict(extra="forbid")
-    note: Annotated[str, Field(min_length=1, max_length=1000)]
-    action: Annotated[str, Field(max_length=200)] | None = None
+    note: Annotated[RequiredText, Field(max_length=1000)]
+    action: Annotated[CleanLine, Field(max_length=200)] | None = None
 
 
 class AlertRead(BaseModel):

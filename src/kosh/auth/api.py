@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from kosh.auth import service as auth_service
 from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
-from kosh.auth.deps import Admin, CurrentPrincipal, Principal
+from kosh.auth.deps import SESSION_COOKIE, Admin, CurrentPrincipal, Principal
 from kosh.auth.schemas import (
     LoginRequest,
     PasswordChange,
@@ -26,6 +26,7 @@ from kosh.core.db import utcnow
 from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.errors import NotFoundError, PermissionDeniedError
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import PathId
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -55,6 +56,7 @@ async def login(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         policy=login_policy(settings, limiter),
+        replaces=request.cookies.get(SESSION_COOKIE),
     )
     set_session_cookie(response, new, settings)
     return SessionRead(
@@ -108,18 +110,20 @@ async def create_user(body: UserCreate, _: Admin, session: SessionDep) -> UserRe
 
 
 @router.get("/users/{user_id}", response_model=UserRead, tags=["users"])
-async def get_user(user_id: int, _: Admin, session: SessionDep) -> UserRead:
+async def get_user(user_id: PathId, _: Admin, session: SessionDep) -> UserRead:
     return UserRead.model_validate(await auth_service.get_user_or_raise(session, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, tags=["users"])
-async def update_user(user_id: int, body: UserUpdate, _: Admin, session: SessionDep) -> UserRead:
+async def update_user(user_id: PathId, body: UserUpdate, _: Admin, session: SessionDep) -> UserRead:
     user = await auth_service.update_user(session, user_id, **body.model_dump(exclude_unset=True))
     return UserRead.model_validate(user)
 
 
 @router.post("/users/{user_id}/reset-password", status_code=204, tags=["users"])
-async def reset_password(user_id: int, body: PasswordReset, _: Admin, session: SessionDep) -> None:
+async def reset_password(
+    user_id: PathId, body: PasswordReset, _: Admin, session: SessionDep
+) -> None:
     await auth_service.reset_password(session, user_id, new_password=body.new_password)
 
 
@@ -137,18 +141,19 @@ async def create_token(
 ) -> TokenCreated:
     owner = principal.user
     if body.username and body.username.lower() != owner.username:
-        if not principal.acts_as_admin:
+        if "admin" not in principal.effective_scopes:
             raise PermissionDeniedError(
-                "Only an admin may create tokens for others.", code="role_required"
+                "Creating tokens for others needs the 'admin' scope.",
+                code="insufficient_scope",
+                details={"required_scope": "admin"},
             )
         found = await auth_service.find_user(session, body.username)
         if found is None:
             raise NotFoundError(f"No user named {body.username!r}.", code="user_not_found")
         owner = found
-    if "admin" in body.scopes and not owner.role == "admin":
-        raise PermissionDeniedError(
-            "Only admins can hold admin-scoped tokens.", code="role_required"
-        )
+    auth_service.check_token_grant(
+        caller_scopes=principal.effective_scopes, owner_role=owner.role, requested=body.scopes
+    )
     expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     new = await auth_service.create_token(
         session, user_id=owner.id, name=body.name, scopes=list(body.scopes), expires_at=expires
@@ -157,6 +162,6 @@ async def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
-async def revoke_token(token_id: int, principal: CurrentPrincipal, session: SessionDep) -> None:
+async def revoke_token(token_id: PathId, principal: CurrentPrincipal, session: SessionDep) -> None:
     owner = None if principal.acts_as_admin else principal.user.id
     await auth_service.revoke_token(session, token_id, owner_id=owner)

@@ -16,6 +16,7 @@ def login_policy(settings: Settings, limiter: RateLimiter) -> LoginPolicy:
     return LoginPolicy(
         limiter=limiter,
         limit=settings.login_rate_limit,
+        account_limit=settings.login_account_rate_limit,
         idle=timedelta(minutes=settings.session_idle_minutes),
         lifetime=timedelta(hours=settings.session_max_hours),
     )

@@ -35,6 +35,13 @@ class Principal:
         return ROLES.index(self.user.role) >= ROLES.index(role)
 
     @property
+    def effective_scopes(self) -> frozenset[str]:
+        """A session holds its role's full set of scopes; a token holds its own."""
+        return auth_service.effective_scopes(
+            self.user.role, token_scopes=self.scopes if self.via == "token" else None
+        )
+
+    @property
     def acts_as_admin(self) -> bool:
         """An admin in a browser session, or through a token carrying the admin scope."""
         return self.has_role("admin") and (self.via == "session" or "admin" in self.scopes)
@@ -119,7 +126,7 @@ def _check_token_scope(request: Request, principal: Principal) -> None:
     if request.url.path in SELF_SCOPED_PATHS:
         return
     needed = "read" if request.method in _SAFE_METHODS else "write"
-    if needed not in principal.scopes and "admin" not in principal.scopes:
+    if needed not in principal.effective_scopes:
         raise PermissionDeniedError(
             f"This token lacks the '{needed}' scope.",
             code="insufficient_scope",

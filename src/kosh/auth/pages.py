@@ -10,10 +10,11 @@ from starlette.responses import Response
 
 from kosh.auth import service as auth_service
 from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
-from kosh.auth.deps import Admin, CurrentPrincipal, MaybePrincipal
+from kosh.auth.deps import SESSION_COOKIE, Admin, CurrentPrincipal, MaybePrincipal
 from kosh.auth.models import ROLES
 from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.errors import AuthenticationError, RateLimitedError
+from kosh.core.types import PathId
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -102,6 +103,7 @@ async def login_submit(
             ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
             policy=login_policy(settings, limiter),
+            replaces=request.cookies.get(SESSION_COOKIE),
         )
     except (AuthenticationError, RateLimitedError) as exc:
         response = _login_page(
@@ -144,7 +146,7 @@ async def users(request: Request, _: Admin, pages: PagesDep, session: SessionDep
 
 @router.get("/admin/users/{user_id}")
 async def user_detail(
-    request: Request, user_id: int, _: Admin, pages: PagesDep, session: SessionDep
+    request: Request, user_id: PathId, _: Admin, pages: PagesDep, session: SessionDep
 ) -> Response:
     user = await auth_service.get_user_or_raise(session, user_id)
     return pages.render(request, "auth/user_edit.html", {"user": user, "roles": ROLES})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from kosh.core.types import CleanLine, RequiredLine, Version
 
 Role = Literal["viewer", "operator", "manager", "admin"]
 Scope = Literal["read", "write", "admin", "metrics"]
@@ -13,7 +15,7 @@ Scope = Literal["read", "write", "admin", "metrics"]
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=64)
+    username: Annotated[RequiredLine, Field(max_length=64)]
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -37,20 +39,20 @@ class UserPage(BaseModel):
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=2, max_length=64)
+    username: Annotated[RequiredLine, Field(min_length=2, max_length=64)]
     password: str = Field(min_length=1, max_length=256)
     role: Role
-    display_name: str = Field(default="", max_length=200)
-    email: str | None = Field(default=None, max_length=254)
+    display_name: Annotated[CleanLine, Field(max_length=200)] = ""
+    email: Annotated[CleanLine, Field(max_length=254)] | None = None
 
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: Version
     role: Role | None = None
     active: bool | None = None
-    display_name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=254)
+    display_name: Annotated[CleanLine, Field(max_length=200)] | None = None
+    email: Annotated[CleanLine, Field(max_length=254)] | None = None
 
 
 class PasswordReset(BaseModel):
@@ -74,10 +76,12 @@ class SessionRead(BaseModel):
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[RequiredLine, Field(max_length=100)]
     scopes: list[Scope] = Field(min_length=1, max_length=4)
     expires_in_days: int | None = Field(default=90, ge=1, le=3650)
-    username: str | None = Field(default=None, max_length=64, description="admin only")
+    username: Annotated[CleanLine, Field(max_length=64)] | None = Field(
+        default=None, description="admin only"
+    )
 
 
 class TokenRead(BaseModel):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, update
@@ -23,17 +25,28 @@ from kosh.core.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
+    PermissionDeniedError,
     RuleViolationError,
     ValidationError,
     field_error,
 )
 from kosh.core.metrics import LOGIN_ATTEMPTS
 from kosh.core.ratelimit import RateLimiter, too_many
+from kosh.core.types import has_control
+
+log = structlog.get_logger(__name__)
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
 TOKEN_PREFIX = "kosh_"  # noqa: S105 - a public marker that makes leaked tokens findable
 SCOPES = ("read", "write", "admin", "metrics")
+# What a browser session of each role may do, as scopes: a token never gets more.
+_ROLE_SCOPES = {
+    "viewer": frozenset({"read", "write", "metrics"}),
+    "operator": frozenset({"read", "write", "metrics"}),
+    "manager": frozenset({"read", "write", "metrics"}),
+    "admin": frozenset(SCOPES),
+}
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-timing")
@@ -57,6 +70,43 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def actor_for(user: User, *, via_token: bool = False) -> Actor:
     return Actor(kind="token" if via_token else "user", id=user.id, name=user.username)
+
+
+def role_scopes(role: str) -> frozenset[str]:
+    """Every scope a user of `role` can hold (a session counts as all of them)."""
+    return _ROLE_SCOPES.get(role, frozenset())
+
+
+def effective_scopes(role: str, *, token_scopes: Collection[str] | None) -> frozenset[str]:
+    """What a caller may do: a session has its role's full set; a token has its scopes
+    within its user's role, and the `admin` scope implies every other one."""
+    allowed = role_scopes(role)
+    if token_scopes is None:
+        return allowed
+    held = frozenset(token_scopes) & allowed
+    return allowed if "admin" in held else held
+
+
+def check_token_grant(
+    *, caller_scopes: frozenset[str], owner_role: str, requested: Collection[str]
+) -> None:
+    """A new token's scopes must be within the caller's effective scopes and within what
+    the owner's role can hold: 403 insufficient_scope otherwise (no token grows its own
+    scope, and no admin token is minted by a token without the admin scope)."""
+    beyond_caller = sorted(set(requested) - caller_scopes)
+    if beyond_caller:
+        raise PermissionDeniedError(
+            f"You cannot grant scopes you do not hold: {', '.join(beyond_caller)}.",
+            code="insufficient_scope",
+            details={"missing_scopes": beyond_caller},
+        )
+    beyond_owner = sorted(set(requested) - role_scopes(owner_role))
+    if beyond_owner:
+        raise PermissionDeniedError(
+            f"A {owner_role} cannot hold the scopes {', '.join(beyond_owner)}.",
+            code="insufficient_scope",
+            details={"missing_scopes": beyond_owner},
+        )
 
 
 def _check_password(password: str, loc: str = "password") -> None:
@@ -291,7 +341,8 @@ async def ensure_admin(session: AsyncSession, *, password: str) -> bool:
 @dataclass(frozen=True)
 class LoginPolicy:
     limiter: RateLimiter
-    limit: str
+    limit: str  # failed logins per (account, client IP), and per client IP
+    account_limit: str  # failed logins per account from all addresses together (slower)
     idle: timedelta
     lifetime: timedelta
 
@@ -304,6 +355,19 @@ class NewSession:
     expires_at: datetime
 
 
+def _login_buckets(policy: LoginPolicy, name: str, ip: str) -> list[tuple[str, str, str]]:
+    """(limit, scope, identity) of every failed-login counter.
+
+    The strict limit is keyed per (account, IP), so a password guesser on one address
+    cannot lock the owner out on another; per IP it stops one address spraying many
+    accounts; the slower per-account limit caps guessing spread over many addresses."""
+    return [
+        (policy.limit, "login-user-ip", f"{name}|{ip}"),
+        (policy.limit, "login-ip", ip),
+        (policy.account_limit, "login-user", name),
+    ]
+
+
 async def login(
     session: AsyncSession,
     *,
@@ -312,31 +376,47 @@ async def login(
     ip: str | None,
     user_agent: str | None,
     policy: LoginPolicy,
+    replaces: str | None = None,
 ) -> NewSession:
     """Check a password and open a new server-side session.
 
-    Failed attempts are throttled per account and per IP (429 with Retry-After once the
-    limit is used up, even for the right password); an inactive or unknown user and a
-    wrong password give the same 401 so accounts cannot be probed."""
+    Failed attempts are throttled per (account, client IP) and per IP (KOSH_LOGIN_RATE_LIMIT)
+    and, more slowly, per account (KOSH_LOGIN_ACCOUNT_RATE_LIMIT): 429 with Retry-After once
+    a limit is used up, even for the right password. An inactive or unknown user and a
+    wrong password give the same 401 so accounts cannot be probed; a username with control
+    characters is 422 (no user can have one). `replaces` is the raw token of the caller's
+    current session cookie: that session ends when the new one opens."""
     name = username.strip().lower()[:64]
-    for scope, identity in (("login-user", name), ("login-ip", ip or "-")):
-        wait = await policy.limiter.exceeded(policy.limit, scope, identity)
+    if has_control(name):
+        raise ValidationError(
+            "The username holds control characters.",
+            errors=[field_error(["username"], "must not contain control characters")],
+        )
+    buckets = _login_buckets(policy, name, ip or "-")
+    for limit, scope, identity in buckets:
+        wait = await policy.limiter.exceeded(limit, scope, identity)
         if wait is not None:
             LOGIN_ATTEMPTS.labels(outcome="throttled").inc()
+            log.info("login_throttled", scope=scope, username=name, ip=ip)
             raise too_many(scope, wait)
     user = await find_user(session, name)
     ok = verify_password(
         user.password_hash if user else _DUMMY_HASH, password[:PASSWORD_MAX_LENGTH]
     )
     if user is None or not ok or not user.active:
-        await policy.limiter.hit(policy.limit, "login-user", name)
-        await policy.limiter.hit(policy.limit, "login-ip", ip or "-")
+        for limit, scope, identity in buckets:
+            await policy.limiter.hit(limit, scope, identity)
         LOGIN_ATTEMPTS.labels(outcome="failed").inc()
         await _record_failed_login(session, name)
         raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
     LOGIN_ATTEMPTS.labels(outcome="ok").inc()
     return await _open_session(
-        session, user=user, ip=ip, user_agent=user_agent, lifetime=policy.lifetime
+        session,
+        user=user,
+        ip=ip,
+        user_agent=user_agent,
+        lifetime=policy.lifetime,
+        replaces=replaces,
     )
 
 
@@ -359,10 +439,18 @@ async def _open_session(
     ip: str | None,
     user_agent: str | None,
     lifetime: timedelta,
+    replaces: str | None,
 ) -> NewSession:
+    now = utcnow()
+    if replaces:
+        # Logging in again ends the session the browser had: never two alive for one cookie.
+        await session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == digest(replaces), UserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     raw = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    now = utcnow()
     row = UserSession(
         token_hash=digest(raw),
         user_id=user.id,

@@ -12,7 +12,8 @@ from datetime import timedelta
 from pathlib import PurePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from pydantic import AfterValidator
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
@@ -40,14 +41,20 @@ from kosh.bom.upload import save_upload
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import ValidationError, field_error
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import PathId, QueryId, RequiredQueryId, SearchText, clean_query, has_control
 
 router = APIRouter(prefix="/api/v1", tags=["boms"])
 
-Text = Annotated[str | None, Form(max_length=200)]
+Text = Annotated[str | None, Form(max_length=200), AfterValidator(clean_query)]
 
 
 def _file_name(upload: UploadFile) -> str:
     name = PurePath((upload.filename or "upload").replace("\\", "/")).name
+    if has_control(name):
+        raise ValidationError(
+            "The file name holds control characters.",
+            errors=[field_error(["file"], "the file name must not contain control characters")],
+        )
     return name[:255] or "upload"
 
 
@@ -59,8 +66,10 @@ async def create_import(
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="xlsx, xlsm, xls, ods or csv")],
     sheet: Text = None,
-    assembly_part_number: Annotated[str | None, Form(max_length=64)] = None,
-    revision: Annotated[str | None, Form(max_length=32)] = None,
+    assembly_part_number: Annotated[
+        str | None, Form(max_length=64), AfterValidator(clean_query)
+    ] = None,
+    revision: Annotated[str | None, Form(max_length=32), AfterValidator(clean_query)] = None,
     mapping: Annotated[str | None, Form(max_length=10_000)] = None,
     header_row: Annotated[int | None, Form(ge=1, le=10_000)] = None,
     dry_run: Annotated[bool, Form()] = False,
@@ -106,7 +115,7 @@ async def create_import(
 
 @router.get("/boms/imports/{import_id}", response_model=ImportRead)
 async def get_import(
-    import_id: int, _: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+    import_id: PathId, _: CurrentPrincipal, session: SessionDep, settings: SettingsDep
 ) -> ImportRead:
     row = await bom_service.get_import(
         session,
@@ -118,7 +127,7 @@ async def get_import(
 
 @router.get("/boms/imports/{import_id}/errors.csv", response_class=StreamingResponse)
 async def import_errors_csv(
-    request: Request, import_id: int, _: CurrentPrincipal, session: SessionDep
+    request: Request, import_id: PathId, _: CurrentPrincipal, session: SessionDep
 ) -> StreamingResponse:
     await bom_queries.get_import_or_raise(session, import_id)
     return StreamingResponse(
@@ -136,9 +145,9 @@ async def list_boms(
     _: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: SearchText = None,
     status: Literal["draft", "active", "obsolete"] | None = None,
-    assembly_part_id: int | None = None,
+    assembly_part_id: QueryId = None,
 ) -> BomPage:
     items, total = await bom_queries.list_boms(
         session,
@@ -153,19 +162,19 @@ async def list_boms(
 
 @router.get("/boms/compare", response_model=BomComparison)
 async def compare_boms(
-    base: int, other: int, _: CurrentPrincipal, session: SessionDep
+    base: RequiredQueryId, other: RequiredQueryId, _: CurrentPrincipal, session: SessionDep
 ) -> BomComparison:
     """Lines added, removed and changed from revision `base` to revision `other`."""
     return await bom_queries.compare(session, base, other)
 
 
 @router.get("/boms/{bom_id}", response_model=BomDetail)
-async def get_bom(bom_id: int, _: CurrentPrincipal, session: SessionDep) -> BomDetail:
+async def get_bom(bom_id: PathId, _: CurrentPrincipal, session: SessionDep) -> BomDetail:
     return await bom_queries.bom_detail(session, bom_id)
 
 
 @router.patch("/boms/{bom_id}", response_model=BomRead)
-async def update_bom(bom_id: int, body: BomUpdate, _: Operator, session: SessionDep) -> BomRead:
+async def update_bom(bom_id: PathId, body: BomUpdate, _: Operator, session: SessionDep) -> BomRead:
     bom = await bom_service.update_bom(
         session, bom_id=bom_id, version=body.version, status=body.status, notes=body.notes
     )
@@ -173,13 +182,15 @@ async def update_bom(bom_id: int, body: BomUpdate, _: Operator, session: Session
 
 
 @router.put("/boms/{bom_id}/lines", response_model=BomDetail)
-async def put_lines(bom_id: int, body: BomLinesPut, _: Operator, session: SessionDep) -> BomDetail:
+async def put_lines(
+    bom_id: PathId, body: BomLinesPut, _: Operator, session: SessionDep
+) -> BomDetail:
     await bom_service.put_lines(session, bom_id=bom_id, version=body.version, lines=body.lines)
     return await bom_queries.bom_detail(session, bom_id)
 
 
 @router.post("/boms/{bom_id}/lines", response_model=BomDetail, status_code=201)
-async def add_line(bom_id: int, body: BomLineAdd, _: Operator, session: SessionDep) -> BomDetail:
+async def add_line(bom_id: PathId, body: BomLineAdd, _: Operator, session: SessionDep) -> BomDetail:
     line = BomLineIn(
         part_number=body.part_number, qty=body.qty, refdes=body.refdes, notes=body.notes
     )
@@ -189,7 +200,7 @@ async def add_line(bom_id: int, body: BomLineAdd, _: Operator, session: SessionD
 
 @router.patch("/boms/{bom_id}/lines/{line_id}", response_model=BomDetail)
 async def update_line(
-    bom_id: int, line_id: int, body: BomLinePatch, _: Operator, session: SessionDep
+    bom_id: PathId, line_id: PathId, body: BomLinePatch, _: Operator, session: SessionDep
 ) -> BomDetail:
     await bom_service.update_line(
         session,
@@ -205,14 +216,14 @@ async def update_line(
 
 @router.delete("/boms/{bom_id}/lines/{line_id}", response_model=BomDetail)
 async def delete_line(
-    bom_id: int, line_id: int, body: BomLineDelete, _: Operator, session: SessionDep
+    bom_id: PathId, line_id: PathId, body: BomLineDelete, _: Operator, session: SessionDep
 ) -> BomDetail:
     await bom_service.delete_line(session, bom_id=bom_id, line_id=line_id, version=body.version)
     return await bom_queries.bom_detail(session, bom_id)
 
 
 @router.post("/boms/{bom_id}/copy", response_model=BomRead, status_code=201)
-async def copy_bom(bom_id: int, body: BomCopy, _: Operator, session: SessionDep) -> BomRead:
+async def copy_bom(bom_id: PathId, body: BomCopy, _: Operator, session: SessionDep) -> BomRead:
     bom = await bom_service.copy_bom(
         session, bom_id=bom_id, revision=body.revision, notes=body.notes
     )
@@ -226,7 +237,7 @@ def _export_name(bom: BomRead, suffix: str) -> str:
 
 @router.get("/boms/{bom_id}/export.csv", response_class=StreamingResponse)
 async def export_csv(
-    request: Request, bom_id: int, _: CurrentPrincipal, session: SessionDep
+    request: Request, bom_id: PathId, _: CurrentPrincipal, session: SessionDep
 ) -> StreamingResponse:
     bom = await bom_queries.bom_read(session, await bom_service.get_bom_or_raise(session, bom_id))
     return StreamingResponse(
@@ -238,7 +249,7 @@ async def export_csv(
 
 @router.get("/boms/{bom_id}/export.xlsx", response_class=FileResponse)
 async def export_xlsx(
-    request: Request, bom_id: int, _: CurrentPrincipal, session: SessionDep
+    request: Request, bom_id: PathId, _: CurrentPrincipal, session: SessionDep
 ) -> FileResponse:
     bom = await bom_queries.bom_read(session, await bom_service.get_bom_or_raise(session, bom_id))
     fd, name = tempfile.mkstemp(suffix=".xlsx")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from kosh.bom.spreadsheet import Cell
+from kosh.core.types import MAX_QTY as MAX_QTY  # re-exported: bomfile imports it from here
 
-MAX_QTY = 1_000_000_000
 _INT_TEXT = re.compile(r"^\+?\d{1,12}(?:[.,]0+)?$")
 _DECIMAL_TEXT = re.compile(r"^\+?\d{0,12}[.,]\d+$")
 _CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n")
@@ -48,6 +48,8 @@ def as_text(value: Cell) -> str:
 
 
 def _clean_text(value: str) -> str:
+    # Not the edge rule (kosh.core.types refuses control characters): a cell read from a
+    # file is data to import, so its stray control characters are dropped, not refused.
     text = unicodedata.normalize("NFC", value).translate(_CONTROL)
     return " ".join(text.split()) if "\n" in text or "\t" in text else text.strip()
 

@@ -15,6 +15,7 @@ from kosh.bom import queries as bom_queries
 from kosh.bom import service as bom_service
 from kosh.bom.columns import FIELD_LABELS, FIELDS
 from kosh.core.deps import SessionDep, SettingsDep
+from kosh.core.types import PathId, RequiredQueryId, SearchText
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -31,7 +32,7 @@ async def bom_list(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: SearchText = None,
     status: Annotated[str | None, Query(pattern="^(draft|active|obsolete)?$")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
@@ -82,8 +83,8 @@ async def bom_compare(
     _: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    base: int,
-    other: int,
+    base: RequiredQueryId,
+    other: RequiredQueryId,
 ) -> Response:
     comparison = await bom_queries.compare(session, base, other)
     return pages.render(request, "bom/bom_compare.html", {"cmp": comparison})
@@ -91,7 +92,11 @@ async def bom_compare(
 
 @router.get("/boms/{bom_id}")
 async def bom_detail(
-    request: Request, principal: CurrentPrincipal, pages: PagesDep, session: SessionDep, bom_id: int
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    bom_id: PathId,
 ) -> Response:
     bom = await bom_queries.bom_detail(session, bom_id)
     siblings = [

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-MAX_QTY = 1_000_000_000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _clean(value: str) -> str:
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _non_empty(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    return value
+from kosh.core.types import CleanLine, CleanText, Quantity, RequiredLine, Version
 
 
 def _designators(value: str) -> str:
     return " ".join(value.replace(",", " ").replace(";", " ").split())
 
 
-PartNumber = Annotated[
-    str, Field(max_length=64), AfterValidator(_clean), AfterValidator(_non_empty)
-]
-Revision = Annotated[str, Field(max_length=32), AfterValidator(_clean), AfterValidator(_non_empty)]
-Qty = Annotated[StrictInt, Field(gt=0, le=MAX_QTY)]
-Version = Annotated[StrictInt, Field(ge=1)]
-Notes = Annotated[str, Field(max_length=500), AfterValidator(_clean)]
-Designators = Annotated[str, Field(max_length=100_000), AfterValidator(_designators)]
+PartNumber = Annotated[RequiredLine, Field(max_length=64)]
+Revision = Annotated[RequiredLine, Field(max_length=32)]
+Qty = Quantity
+Notes = Annotated[CleanLine, Field(max_length=500)]
+# Pasted lists may come one per line: tab and newline pass, then collapse to single spaces.
+Designators = Annotated[CleanText, Field(max_length=100_000), AfterValidator(_designators)]
 BomStatus = Literal["draft", "active", "obsolete"]
 
 

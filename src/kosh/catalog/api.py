@@ -5,9 +5,7 @@ Anyone logged in reads; operators and above create and edit.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from kosh.auth.deps import CurrentPrincipal, Operator
@@ -16,12 +14,9 @@ from kosh.catalog import service as part_service
 from kosh.catalog.schemas import PartCreate, PartPage, PartRead, PartUpdate
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import COUNT_CAP, PageDep, next_url_capped
+from kosh.core.types import PathId, SearchText
 
 router = APIRouter(prefix="/api/v1", tags=["parts"])
-
-SearchText = Annotated[
-    str | None, Query(max_length=100, description="number prefix, or text in description / MPN")
-]
 
 
 @router.post("/parts", response_model=PartRead, status_code=201)
@@ -63,11 +58,13 @@ async def export_parts(
 
 
 @router.get("/parts/{part_id}", response_model=PartRead)
-async def get_part(part_id: int, _: CurrentPrincipal, session: SessionDep) -> PartRead:
+async def get_part(part_id: PathId, _: CurrentPrincipal, session: SessionDep) -> PartRead:
     return PartRead.model_validate(await part_service.get_part_or_raise(session, part_id))
 
 
 @router.patch("/parts/{part_id}", response_model=PartRead)
-async def update_part(part_id: int, body: PartUpdate, _: Operator, session: SessionDep) -> PartRead:
+async def update_part(
+    part_id: PathId, body: PartUpdate, _: Operator, session: SessionDep
+) -> PartRead:
     part = await part_service.update_part(session, part_id, data=body)
     return PartRead.model_validate(part)

@@ -15,6 +15,7 @@ from kosh.auth.deps import CurrentPrincipal
 from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
 from kosh.core.deps import SessionDep
+from kosh.core.types import PathId, SearchText
 from kosh.sales import service as sales_service
 from kosh.stock import queries as stock_queries
 from kosh.web import nav
@@ -34,7 +35,7 @@ async def part_list(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: SearchText = None,
     inactive: bool = False,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
@@ -68,7 +69,7 @@ async def part_list(
 @router.get("/parts/{part_id}")
 async def part_detail(
     request: Request,
-    part_id: int,
+    part_id: PathId,
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,

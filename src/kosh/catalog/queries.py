@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from kosh.catalog.models import Part
 from kosh.core.pagination import COUNT_CAP, capped_count
+from kosh.core.types import like_escape
 
 EXPORT_COLUMNS = (
     "number",
@@ -27,16 +28,12 @@ EXPORT_COLUMNS = (
 _EXPORT_BATCH = 2000
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _search_filter(q: str) -> ColumnElement[bool]:
     """Number prefix, or description / MPN containing the text (case-insensitive).
 
     On PostgreSQL the ILIKEs are served by one pg_trgm GIN index per column.
     """
-    escaped = _like_escape(q.strip())
+    escaped = like_escape(q.strip())
     prefix, anywhere = _pattern(f"{escaped}%"), _pattern(f"%{escaped}%")
     return or_(
         Part.number.ilike(prefix, escape="\\"),

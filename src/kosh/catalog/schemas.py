@@ -2,52 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    field_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-MAX_QTY = 1_000_000_000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+from kosh.core.types import CleanLine, CountedQuantity, RequiredLine, Version, none_if_blank
 
-
-def _clean_text(value: str) -> str:
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _non_empty(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    return value
-
-
-PartNumber = Annotated[
-    str, Field(max_length=64), AfterValidator(_clean_text), AfterValidator(_non_empty)
-]
-Unit = Annotated[str, Field(max_length=16), AfterValidator(_clean_text), AfterValidator(_non_empty)]
-Description = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
-ShortText = Annotated[str, Field(max_length=200), AfterValidator(_clean_text)]
-Mpn = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
-Category = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
-ReorderPoint = Annotated[StrictInt, Field(ge=0, le=MAX_QTY)]
+PartNumber = Annotated[RequiredLine, Field(max_length=64)]
+Unit = Annotated[RequiredLine, Field(max_length=16)]
+Description = Annotated[CleanLine, Field(max_length=500)]
+ShortText = Annotated[CleanLine, Field(max_length=200)]
+Mpn = Annotated[CleanLine, Field(max_length=100)]
+Category = Annotated[CleanLine, Field(max_length=100)]
+ReorderPoint = CountedQuantity
 UnitCost = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
-
-
-def _none_if_blank(value: str | None) -> str | None:
-    return value or None
 
 
 class PartCreate(BaseModel):
@@ -57,9 +27,9 @@ class PartCreate(BaseModel):
     number: PartNumber
     description: Description = ""
     unit: Unit = "pcs"
-    category: Annotated[Category | None, AfterValidator(_none_if_blank)] = None
-    manufacturer: Annotated[ShortText | None, AfterValidator(_none_if_blank)] = None
-    mpn: Annotated[Mpn | None, AfterValidator(_none_if_blank)] = None
+    category: Annotated[Category | None, AfterValidator(none_if_blank)] = None
+    manufacturer: Annotated[ShortText | None, AfterValidator(none_if_blank)] = None
+    mpn: Annotated[Mpn | None, AfterValidator(none_if_blank)] = None
     reorder_point: ReorderPoint = 0
     unit_cost: UnitCost | None = None
 
@@ -72,13 +42,13 @@ class PartUpdate(BaseModel):
     Fields left out stay as they are; `active: false` deactivates."""
 
     model_config = ConfigDict(extra="forbid")
-    version: Annotated[StrictInt, Field(ge=1)]
+    version: Version
     number: PartNumber | None = None
     description: Description | None = None
     unit: Unit | None = None
-    category: Annotated[Category | None, AfterValidator(_none_if_blank)] = None
-    manufacturer: Annotated[ShortText | None, AfterValidator(_none_if_blank)] = None
-    mpn: Annotated[Mpn | None, AfterValidator(_none_if_blank)] = None
+    category: Annotated[Category | None, AfterValidator(none_if_blank)] = None
+    manufacturer: Annotated[ShortText | None, AfterValidator(none_if_blank)] = None
+    mpn: Annotated[Mpn | None, AfterValidator(none_if_blank)] = None
     reorder_point: ReorderPoint | None = None
     unit_cost: UnitCost | None = None
     active: StrictBool | None = None

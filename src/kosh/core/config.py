@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     )
     site_timezone: str = "UTC"
     pcn_prefix: str = "PCN"
+    # Failed logins per account from all addresses together: slower than the per (account,
+    # IP) KOSH_LOGIN_RATE_LIMIT, so one guesser cannot lock the owner out on another address.
+    login_account_rate_limit: str = "100/hour"
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
@@ -121,7 +124,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "rate_limit", "login_rate_limit", "user_rate_limit", "storefront_webhook_rate_limit"
+        "rate_limit",
+        "login_rate_limit",
+        "user_rate_limit",
+        "storefront_webhook_rate_limit",
+        "login_account_rate_limit",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:

@@ -60,8 +60,23 @@ def _required(value: str) -> str:
     return value
 
 
-def _clean_search(value: str | None) -> str | None:
+def clean_query(value: str | None) -> str | None:
+    """A single-line query parameter: None stays None, else as `clean_line`."""
     return None if value is None else clean_line(value)
+
+
+def clean_json(value: Any, *, depth: int = 0) -> Any:
+    """Free-form JSON (an address): every key and string is single-line clean text
+    (`clean_text` for values, so multi-line street lines pass), nesting at most 5 deep."""
+    if depth > 5:
+        raise ValueError("is nested too deeply")
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean_json(item, depth=depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {clean_line(str(k)): clean_json(v, depth=depth + 1) for k, v in value.items()}
+    return value
 
 
 def none_if_blank(value: str | None) -> str | None:
@@ -86,4 +101,5 @@ RequiredText = Annotated[str, AfterValidator(clean_text), AfterValidator(_requir
 # Path and query parameters. Path ids out of range answer 404 (kosh.core.errors).
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(_clean_search)]
+RequiredQueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
+SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(clean_query)]

@@ -3,13 +3,12 @@ logged in reads (a location's detail lists the PCNs it holds)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from kosh.auth.deps import CurrentPrincipal, Manager
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import PathId, QueryId, SearchText
 from kosh.locations import service as location_service
 from kosh.locations.models import Warehouse
 from kosh.locations.schemas import (
@@ -70,7 +69,7 @@ async def list_warehouses(
 
 @router.get("/warehouses/{warehouse_id}", response_model=WarehouseRead)
 async def get_warehouse(
-    warehouse_id: int, _: CurrentPrincipal, session: SessionDep
+    warehouse_id: PathId, _: CurrentPrincipal, session: SessionDep
 ) -> WarehouseRead:
     warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
     floors = await location_service.mfg_location_ids(session, [warehouse.id])
@@ -89,10 +88,10 @@ async def list_locations(
     _: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
-    warehouse_id: int | None = None,
+    warehouse_id: QueryId = None,
     kind: LocationKind | None = None,
     active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=64, description="code prefix")] = None,
+    q: SearchText = None,
 ) -> LocationPage:
     locations, total = await location_service.list_locations(
         session,
@@ -126,7 +125,7 @@ def _contents(lines: list[stock_queries.ContentLine]) -> list[LocationContent]:
 
 @router.get("/locations/{location_id}", response_model=LocationDetail)
 async def get_location(
-    location_id: int, _: CurrentPrincipal, session: SessionDep
+    location_id: PathId, _: CurrentPrincipal, session: SessionDep
 ) -> LocationDetail:
     """The location and what it holds (the first 200 PCNs; page through the rest with
     /locations/{id}/contents)."""
@@ -146,7 +145,7 @@ async def get_location(
 
 @router.get("/locations/{location_id}/contents", response_model=LocationContentPage)
 async def location_contents(
-    location_id: int,
+    location_id: PathId,
     request: Request,
     _: CurrentPrincipal,
     session: SessionDep,

@@ -8,10 +8,12 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
+from kosh.core.types import PathId, QueryId, SearchText, clean_query
 from kosh.locations import service as location_service
 from kosh.locations.models import LOCATION_KINDS
 from kosh.stock import queries as stock_queries
@@ -44,9 +46,9 @@ async def location_list(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    warehouse_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    kind: Annotated[str | None, Query(max_length=16)] = None,
-    q: Annotated[str | None, Query(max_length=64)] = None,
+    warehouse_id: QueryId = None,
+    kind: Annotated[str | None, Query(max_length=16), AfterValidator(clean_query)] = None,
+    q: SearchText = None,
     offset: Offset = 0,
 ) -> Response:
     kind = kind if kind in LOCATION_KINDS else None
@@ -76,7 +78,7 @@ async def location_list(
 @router.get("/locations/{location_id}")
 async def location_detail(
     request: Request,
-    location_id: int,
+    location_id: PathId,
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
+
+from kosh.core.types import CleanLine, Id, RequiredLine
 
 LocationKind = Literal["storage", "receiving", "mfg_floor", "quarantine", "shipping"]
-Id = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
 
 WarehouseCode = Annotated[
     str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -23,7 +24,7 @@ class WarehouseCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     code: WarehouseCode
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[RequiredLine, Field(max_length=200)]
 
 
 class WarehouseRead(BaseModel):
@@ -48,7 +49,7 @@ class LocationCreate(BaseModel):
     warehouse_id: Id
     code: LocationCode
     kind: LocationKind
-    description: str = Field(default="", max_length=200)
+    description: Annotated[CleanLine, Field(max_length=200)] = ""
 
 
 class LocationRead(BaseModel):

@@ -23,6 +23,7 @@ from kosh.core.errors import (
     ValidationError,
     field_error,
 )
+from kosh.core.types import like_escape
 from kosh.locations.models import LOCATION_KINDS, MFG_CODE, Location, Warehouse
 
 
@@ -180,7 +181,7 @@ async def list_locations(
     if active is not None:
         query = query.where(Location.active.is_(active))
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = like_escape(q)
         query = query.where(Location.code.ilike(f"{escaped}%", escape="\\"))
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.scalars(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 from starlette.responses import JSONResponse, Response
 
 from kosh import __version__
@@ -18,6 +18,7 @@ from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import AuthenticationError, PermissionDeniedError
 from kosh.core.metrics import DB_POOL
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import clean_query
 from kosh.ops import health
 
 router = APIRouter(tags=["operations"])
@@ -117,10 +118,10 @@ async def audit_events(
     _: Admin,
     session: SessionDep,
     page: PageDep,
-    actor: Annotated[str | None, Query(max_length=100)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    entity_type: Annotated[str | None, Query(max_length=64)] = None,
-    entity_id: Annotated[str | None, Query(max_length=100)] = None,
+    actor: Annotated[str | None, Query(max_length=100), AfterValidator(clean_query)] = None,
+    action: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
+    entity_type: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
+    entity_id: Annotated[str | None, Query(max_length=100), AfterValidator(clean_query)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
 ) -> AuditPage:

@@ -6,11 +6,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import Response
 
 from kosh.auth.deps import Admin
 from kosh.core import audit
 from kosh.core.deps import SessionDep
+from kosh.core.types import clean_query
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -23,9 +25,9 @@ async def audit_page(
     _: Admin,
     session: SessionDep,
     pages: Annotated[Pages, Depends(get_pages)],
-    actor: Annotated[str | None, Query(max_length=100)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    entity_type: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=100), AfterValidator(clean_query)] = None,
+    action: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
+    entity_type: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     filters = {"actor": actor, "action": action, "entity_type": entity_type}

@@ -3,13 +3,14 @@ start and complete; releasing despite shortages and cancelling need a manager.""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from kosh.auth.deps import CurrentPrincipal, Manager, Operator
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import PathId, QueryId, SearchText
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
 from kosh.production.schemas import (
@@ -50,8 +51,8 @@ async def list_jobs(
     session: SessionDep,
     page: PageDep,
     status: JobStatus | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    warehouse_id: int | None = None,
+    q: SearchText = None,
+    warehouse_id: QueryId = None,
 ) -> JobPage:
     items, total = await job_queries.list_jobs(
         session, status=status, q=q, warehouse_id=warehouse_id, limit=page.limit, offset=page.offset
@@ -60,14 +61,14 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)
-async def get_job(job_id: int, _: CurrentPrincipal, session: SessionDep) -> JobDetail:
+async def get_job(job_id: PathId, _: CurrentPrincipal, session: SessionDep) -> JobDetail:
     job = await job_service.get_job_or_raise(session, job_id)
     return await job_queries.job_detail(session, job)
 
 
 @router.post("/jobs/{job_id}/release", response_model=JobDetail)
 async def release_job(
-    job_id: int, principal: Operator, session: SessionDep, body: JobRelease | None = None
+    job_id: PathId, principal: Operator, session: SessionDep, body: JobRelease | None = None
 ) -> JobDetail:
     """Release for kitting; 409 over_planning with the shortage list unless a manager
     sends `confirm: true`."""
@@ -81,14 +82,14 @@ async def release_job(
 
 
 @router.post("/jobs/{job_id}/start", response_model=JobDetail)
-async def start_job(job_id: int, _: Operator, session: SessionDep) -> JobDetail:
+async def start_job(job_id: PathId, _: Operator, session: SessionDep) -> JobDetail:
     job = await job_service.start_job(session, job_id=job_id)
     return await job_queries.job_detail(session, job)
 
 
 @router.post("/jobs/{job_id}/complete", response_model=CompletionRead)
 async def complete_job(
-    job_id: int, _: Operator, session: SessionDep, body: JobComplete | None = None
+    job_id: PathId, _: Operator, session: SessionDep, body: JobComplete | None = None
 ) -> CompletionRead:
     body = body or JobComplete()
     done = await job_service.complete_job(
@@ -103,6 +104,6 @@ async def complete_job(
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobDetail)
-async def cancel_job(job_id: int, _: Manager, session: SessionDep) -> JobDetail:
+async def cancel_job(job_id: PathId, _: Manager, session: SessionDep) -> JobDetail:
     job = await job_service.cancel_job(session, job_id=job_id)
     return await job_queries.job_detail(session, job)

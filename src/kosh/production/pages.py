@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
+from kosh.core.types import PathId, SearchText, clean_query
 from kosh.locations import service as location_service
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
@@ -30,8 +32,8 @@ async def job_list(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = None,
+    q: SearchText = None,
 ) -> Response:
     status = status if status in STATUSES else None
     items, total = await job_queries.list_jobs(session, status=status, q=q or None, limit=200)
@@ -53,7 +55,11 @@ async def job_list(
 
 @router.get("/jobs/{job_id}")
 async def job_detail(
-    request: Request, principal: CurrentPrincipal, pages: PagesDep, session: SessionDep, job_id: int
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    job_id: PathId,
 ) -> Response:
     job = await job_service.get_job_or_raise(session, job_id)
     detail = await job_queries.job_detail(session, job)

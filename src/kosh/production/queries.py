@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.bom.models import Bom
 from kosh.catalog.models import Part
+from kosh.core.types import like_escape
 from kosh.production import planning
 from kosh.production.models import Job
 from kosh.production.schemas import JobDetail, JobLineRead, JobRead, LotUseRead
@@ -102,7 +103,7 @@ async def list_jobs(
     if warehouse_id is not None:
         query = query.where(Job.warehouse_id == warehouse_id)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = "%" + like_escape(q) + "%"
         query = query.where(
             or_(
                 Job.number.ilike(pattern, escape="\\"),

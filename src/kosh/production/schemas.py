@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from kosh.bom.schemas import Notes, PartNumber
+from kosh.core.types import CleanLine, Id, Quantity
 
-MAX_QTY = 1_000_000_000
 JobNumber = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 ]
@@ -23,9 +23,9 @@ class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: JobNumber
     assembly_part_number: PartNumber
-    bom_id: StrictInt | None = None
-    qty: Annotated[StrictInt, Field(gt=0, le=MAX_QTY)]
-    warehouse_id: StrictInt
+    bom_id: Id | None = None
+    qty: Quantity
+    warehouse_id: Id
     due_date: date | None = None
     notes: Notes = ""
 
@@ -41,9 +41,9 @@ class JobComplete(BaseModel):
     """Optionally receive the finished assemblies as a new PCN at `location_id`."""
 
     model_config = ConfigDict(extra="forbid")
-    produced_qty: Annotated[StrictInt, Field(gt=0, le=MAX_QTY)] | None = None
-    location_id: StrictInt | None = None
-    pcn: Annotated[str, Field(max_length=64)] | None = None
+    produced_qty: Quantity | None = None
+    location_id: Id | None = None
+    pcn: Annotated[CleanLine, Field(max_length=64)] | None = None
 
 
 class LotUseRead(BaseModel):

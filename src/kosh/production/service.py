@@ -37,6 +37,7 @@ from kosh.core.errors import (
     ValidationError,
     field_error,
 )
+from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Warehouse
 from kosh.production import planning
@@ -46,7 +47,6 @@ from kosh.stock import queries as stock_queries
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.models import Lot
 
-MAX_QTY = 1_000_000_000
 STOCKABLE_KINDS = ("storage", "receiving", "quarantine")
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
+from pydantic import AfterValidator, Field
 
 from kosh.auth.deps import CurrentPrincipal, Operator
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import MAX_ID, PathId, QueryId, RequiredQueryId, SearchText, clean_query
 from kosh.sales import service as sales_service
 from kosh.sales.schemas import (
     Availability,
@@ -39,7 +41,7 @@ async def list_customers(
     _: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: SearchText = None,
 ) -> CustomerPage:
     rows, total = await sales_service.list_customers(
         session, q=q, limit=page.limit, offset=page.offset
@@ -52,7 +54,9 @@ async def list_customers(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
-async def get_customer(customer_id: int, _: CurrentPrincipal, session: SessionDep) -> CustomerRead:
+async def get_customer(
+    customer_id: PathId, _: CurrentPrincipal, session: SessionDep
+) -> CustomerRead:
     return CustomerRead.model_validate(await sales_service.get_customer(session, customer_id))
 
 
@@ -78,9 +82,9 @@ async def list_orders(
     session: SessionDep,
     page: PageDep,
     status: OrderStatus | None = None,
-    external_id: Annotated[str | None, Query(max_length=64)] = None,
-    external_store: Annotated[str | None, Query(max_length=32)] = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    external_id: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
+    external_store: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
+    customer_id: QueryId = None,
 ) -> OrderPage:
     rows, total = await sales_service.list_orders(
         session,
@@ -99,12 +103,12 @@ async def list_orders(
 
 
 @router.get("/sales-orders/{order_id}", response_model=OrderRead)
-async def get_order(order_id: int, _: CurrentPrincipal, session: SessionDep) -> OrderRead:
+async def get_order(order_id: PathId, _: CurrentPrincipal, session: SessionDep) -> OrderRead:
     return OrderRead.model_validate(await sales_service.get_order(session, order_id))
 
 
 @router.post("/sales-orders/{order_id}/lines", response_model=OrderRead, status_code=201)
-async def add_line(order_id: int, body: LineAdd, _: Operator, session: SessionDep) -> OrderRead:
+async def add_line(order_id: PathId, body: LineAdd, _: Operator, session: SessionDep) -> OrderRead:
     line = sales_service.LineRequest(**body.model_dump(exclude={"version"}))
     order = await sales_service.add_line(
         session, order_id=order_id, line=line, version=body.version
@@ -117,7 +121,7 @@ _EMPTY = Body(default=None)
 
 @router.post("/sales-orders/{order_id}/confirm", response_model=OrderRead)
 async def confirm(
-    order_id: int, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+    order_id: PathId, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
 ) -> OrderRead:
     body = body or Transition()
     order = await sales_service.confirm(
@@ -128,7 +132,7 @@ async def confirm(
 
 @router.post("/sales-orders/{order_id}/hold", response_model=OrderRead)
 async def hold(
-    order_id: int, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+    order_id: PathId, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
 ) -> OrderRead:
     body = body or Transition()
     order = await sales_service.hold(
@@ -139,7 +143,7 @@ async def hold(
 
 @router.post("/sales-orders/{order_id}/ship", response_model=OrderRead)
 async def ship(
-    order_id: int, _: Operator, session: SessionDep, body: ShipRequest | None = _EMPTY
+    order_id: PathId, _: Operator, session: SessionDep, body: ShipRequest | None = _EMPTY
 ) -> OrderRead:
     body = body or ShipRequest()
     quantities: dict[int, int] | None = None
@@ -155,7 +159,7 @@ async def ship(
 
 @router.post("/sales-orders/{order_id}/cancel", response_model=OrderRead)
 async def cancel(
-    order_id: int, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+    order_id: PathId, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
 ) -> OrderRead:
     body = body or Transition()
     order = await sales_service.cancel(
@@ -168,8 +172,10 @@ async def cancel(
 async def availability(
     _: CurrentPrincipal,
     session: SessionDep,
-    warehouse_id: Annotated[int, Query(ge=1)],
-    part_id: Annotated[list[int], Query(min_length=1, max_length=200)],
+    warehouse_id: RequiredQueryId,
+    part_id: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query(min_length=1, max_length=200)
+    ],
 ) -> Availability:
     """On hand in storage, reserved by sales orders, and available (= on hand - reserved)."""
     held = await sales_service.on_hand(session, part_ids=part_id, warehouse_id=warehouse_id)

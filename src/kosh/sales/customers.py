@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kosh.core import audit
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, field_error
+from kosh.core.types import like_escape
 from kosh.sales.models import Customer
 
 
@@ -167,7 +168,7 @@ async def list_customers(
     """Customers by name; `q` matches the start of the name, company or e-mail."""
     query = select(Customer)
     if q:
-        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = like_escape(q.strip())
         pattern = f"{escaped}%"
         query = query.where(
             or_(

@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
 from kosh.catalog import service as part_service
 from kosh.core.deps import SessionDep
+from kosh.core.types import PathId, SearchText, clean_query
 from kosh.locations import service as location_service
 from kosh.sales import service as sales_service
 from kosh.sales.models import ORDER_STATUSES
@@ -33,8 +35,8 @@ async def order_list(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    external_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = None,
+    external_id: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     status = status if status in ORDER_STATUSES else None
@@ -77,7 +79,7 @@ async def order_list(
 @router.get("/sales-orders/{order_id}")
 async def order_detail(
     request: Request,
-    order_id: int,
+    order_id: PathId,
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
@@ -113,7 +115,7 @@ async def customer_list(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: SearchText = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     q = (q or "").strip() or None

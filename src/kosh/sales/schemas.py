@@ -7,29 +7,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
+from kosh.core.types import (
+    CleanLine,
+    CleanText,
+    Id,
+    Quantity,
+    RequiredLine,
+    Version,
+    clean_json,
+)
 from kosh.sales.models import ORDER_STATUSES
-
-MAX_QTY = 1_000_000_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 OrderStatus = Literal["draft", "confirmed", "partially_shipped", "shipped", "on_hold", "cancelled"]
 if set(OrderStatus.__args__) != set(ORDER_STATUSES):  # type: ignore[attr-defined]
     raise RuntimeError("OrderStatus and ORDER_STATUSES disagree")
-
-
-def _clean(value: str) -> str:
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _required(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    return value
 
 
 def _email(value: str | None) -> str | None:
@@ -40,24 +33,26 @@ def _email(value: str | None) -> str | None:
     return value
 
 
-Name = Annotated[str, Field(max_length=200), AfterValidator(_clean), AfterValidator(_required)]
-Text = Annotated[str, Field(max_length=2000), AfterValidator(_clean)]
-Short = Annotated[str, Field(max_length=200), AfterValidator(_clean)]
-Qty = Annotated[StrictInt, Field(gt=0, le=MAX_QTY)]
-Id = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
-Version = Annotated[StrictInt, Field(ge=1)]
+Name = Annotated[RequiredLine, Field(max_length=200)]
+Text = Annotated[CleanText, Field(max_length=2000)]
+Short = Annotated[CleanLine, Field(max_length=200)]
+Qty = Quantity
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+# Free-form address fields: clean text throughout, at most 50 keys.
+Address = Annotated[dict[str, Any], Field(max_length=50), AfterValidator(clean_json)]
 
 
 class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
-    email: Annotated[str | None, Field(max_length=254), AfterValidator(_email)] = None
+    email: Annotated[Annotated[CleanLine, Field(max_length=254)] | None, AfterValidator(_email)] = (
+        None
+    )
     phone: Annotated[Short | None, Field(max_length=50)] = None
     company: Short | None = None
-    billing_address: dict[str, Any] | None = None
-    shipping_address: dict[str, Any] | None = None
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
     notes: Text = ""
 
 
@@ -83,12 +78,10 @@ class CustomerPage(BaseModel):
 
 class LineCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    part_number: Annotated[
-        str, Field(max_length=64), AfterValidator(_clean), AfterValidator(_required)
-    ]
+    part_number: Annotated[RequiredLine, Field(max_length=64)]
     qty: Qty
     unit_price: Money | None = Field(default=None, description="defaults to the part's price")
-    description: Annotated[str, Field(max_length=300), AfterValidator(_clean)] = ""
+    description: Annotated[CleanLine, Field(max_length=300)] = ""
 
 
 class LineAdd(LineCreate):
@@ -111,7 +104,7 @@ class Transition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: Version | None = None
-    reason: Annotated[str, Field(max_length=500), AfterValidator(_clean)] = ""
+    reason: Annotated[CleanText, Field(max_length=500)] = ""
     allow_backorder: StrictBool | None = None
 
 

@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import AfterValidator
 
 from kosh.auth.deps import Admin, CurrentPrincipal, Manager, Operator
 from kosh.catalog import service as part_service
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import COUNT_CAP, PageDep, next_url_capped
+from kosh.core.types import PathId, clean_query
 from kosh.locations import service as location_service
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
@@ -195,7 +197,7 @@ async def get_pcn(pcn: PcnPath, _: CurrentPrincipal, session: SessionDep) -> Pcn
 
 
 @router.get("/parts/{part_id}/stock", response_model=PartStockRead, tags=["parts"])
-async def part_stock(part_id: int, _: CurrentPrincipal, session: SessionDep) -> PartStockRead:
+async def part_stock(part_id: PathId, _: CurrentPrincipal, session: SessionDep) -> PartStockRead:
     part = await part_service.get_part_or_raise(session, part_id)
     stock = await stock_queries.part_stock(session, part)
     return PartStockRead(
@@ -227,7 +229,7 @@ class HistoryFilters:
         kind: MovementKind | None = None,
         since: Annotated[datetime | None, Query(description="from this time (UTC)")] = None,
         until: Annotated[datetime | None, Query(description="before this time (UTC)")] = None,
-        reference: Annotated[str | None, Query(max_length=100)] = None,
+        reference: Annotated[str | None, Query(max_length=100), AfterValidator(clean_query)] = None,
     ) -> None:
         self.kind = kind
         self.since = since
@@ -278,7 +280,7 @@ async def pcn_history(
 
 @router.get("/parts/{part_id}/history", response_model=LedgerPage, tags=["parts"])
 async def part_history(
-    part_id: int,
+    part_id: PathId,
     request: Request,
     _: CurrentPrincipal,
     session: SessionDep,
@@ -291,7 +293,7 @@ async def part_history(
 
 @router.get("/locations/{location_id}/history", response_model=LedgerPage, tags=["locations"])
 async def location_history(
-    location_id: int,
+    location_id: PathId,
     request: Request,
     _: CurrentPrincipal,
     session: SessionDep,

@@ -32,12 +32,12 @@ from kosh.core.actor import current_actor
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, ValidationError, field_error
 from kosh.core.request_context import current_request_id
+from kosh.core.types import MAX_QTY
 from kosh.locations.models import Location
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransaction
 from kosh.stock.pcn import is_valid_pcn, next_pcn
 
-MAX_QTY = 1_000_000_000
 _LOCKED = "kosh_locked_lots"
 _MAX_LISTED_LOTS = 50
 
@@ -57,6 +57,8 @@ def is_postgres(session: AsyncSession) -> bool:
 
 
 def check_qty(qty: int, loc: str = "qty") -> None:
+    """The quantity invariant, checked once, in `move`: every movement is 1 ... MAX_QTY
+    whole units (the edge's `Quantity` refuses the rest before a use case runs)."""
     if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= MAX_QTY:
         raise ValidationError(
             "Quantity must be a whole number from 1 to 1,000,000,000.",
@@ -228,7 +230,6 @@ async def take_fifo(
     balances are read, so the allocation is exact. Not enough in all is
     InsufficientStockError (409) listing what is available; nothing has been changed then.
     """
-    check_qty(qty)
     sources = [
         Location.warehouse_id == warehouse_id,
         Location.kind.in_(from_kinds),
@@ -362,7 +363,6 @@ async def receive_lot(
     The PCN is generated when not given; a given PCN that exists is ConflictError (409
     pcn_taken). The caller checks the part and the location.
     """
-    check_qty(qty)
     lot = await new_lot(
         session,
         part_id=part_id,

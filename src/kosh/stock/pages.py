@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -23,6 +24,7 @@ from kosh.catalog import queries as part_queries
 from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import NotFoundError
+from kosh.core.types import clean_query
 from kosh.locations import service as location_service
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
@@ -37,7 +39,7 @@ from kosh.web.templating import Pages, get_pages
 router = APIRouter(include_in_schema=False)
 PagesDep = Annotated[Pages, Depends(get_pages)]
 PcnPath = Annotated[str, Path(max_length=64, pattern=PCN_PATTERN)]
-PrefillText = Annotated[str | None, Query(max_length=100)]
+PrefillText = Annotated[str | None, Query(max_length=100), AfterValidator(clean_query)]
 PrefillId = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 
 HISTORY_PAGE = 50
@@ -238,7 +240,7 @@ async def pcn_lookup(
     _: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    pcn: Annotated[str | None, Query(max_length=200)] = None,
+    pcn: Annotated[str | None, Query(max_length=200), AfterValidator(clean_query)] = None,
 ) -> Response:
     """The lookup form; a scanned PCN that exists goes straight to its page."""
     wanted = (pcn or "").strip()
@@ -262,7 +264,7 @@ async def pcn_detail(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
-    kind: Annotated[str | None, Query(max_length=16)] = None,
+    kind: Annotated[str | None, Query(max_length=16), AfterValidator(clean_query)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     lot = await stock_service.get_lot_by_pcn_or_raise(session, pcn)

@@ -9,18 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from kosh.stock.movements import MAX_QTY
+from kosh.core.types import CleanLine, CountedQuantity, Id, Quantity, RequiredLine, RequiredText
 from kosh.stock.pcn import PCN_PATTERN
 
-Quantity = Annotated[StrictInt, Field(gt=0, le=MAX_QTY, description="units, 1 to 1e9")]
-CountedQuantity = Annotated[StrictInt, Field(ge=0, le=MAX_QTY)]
-Id = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
 Pcn = Annotated[str, Field(min_length=1, max_length=64, pattern=PCN_PATTERN)]
-PartNumber = Annotated[str, Field(min_length=1, max_length=64)]
-Reference = Annotated[str, Field(min_length=1, max_length=100)]
-Reason = Annotated[str, Field(min_length=1, max_length=500)]
+PartNumber = Annotated[RequiredLine, Field(max_length=64)]
+Reference = Annotated[RequiredLine, Field(max_length=100)]
+Reason = Annotated[RequiredText, Field(max_length=500)]
+OptionalReference = Annotated[CleanLine, Field(max_length=100)]
 # The ledger kinds (kosh.stock.models.MOVEMENT_KINDS), for history filters.
 MovementKind = Literal[
     "receive", "pick", "restock", "transfer", "adjust", "consume", "scrap", "ship", "produce"
@@ -36,9 +34,9 @@ class ReceiveRequest(_Request):
     qty: Quantity
     location_id: Id
     pcn: Pcn | None = None
-    date_code: Annotated[str, Field(max_length=32)] | None = None
-    supplier: Annotated[str, Field(max_length=200)] | None = None
-    reference: Annotated[str, Field(max_length=100)] | None = None
+    date_code: Annotated[CleanLine, Field(max_length=32)] | None = None
+    supplier: Annotated[CleanLine, Field(max_length=200)] | None = None
+    reference: OptionalReference | None = None
 
 
 class ReceiveResult(BaseModel):
@@ -95,7 +93,7 @@ class ConsumeRequest(_Request):
     qty: Quantity
     location_id: Id
     reason: Reason
-    reference: Annotated[str, Field(max_length=100)] | None = None
+    reference: OptionalReference | None = None
     scrap: StrictBool = False
 
 

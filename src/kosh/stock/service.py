@@ -18,6 +18,7 @@ from kosh.catalog.models import Part
 from kosh.core import audit, events
 from kosh.core.db import transactional
 from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError, field_error
+from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Location
 from kosh.stock import movements
@@ -148,7 +149,6 @@ async def receive(
             errors=[field_error(["part_number"], "is inactive")],
         )
     location = await location_service.usable_location(session, location_id, kinds=STOCKABLE_KINDS)
-    movements.check_qty(qty)
     lot = await movements.new_lot(
         session,
         part_id=part.id,
@@ -355,7 +355,7 @@ async def adjust_count(
     if (
         isinstance(counted_qty, bool)
         or not isinstance(counted_qty, int)
-        or not (0 <= counted_qty <= movements.MAX_QTY)
+        or not (0 <= counted_qty <= MAX_QTY)
     ):
         raise ValidationError(
             "The counted quantity must be a whole number from 0 to 1,000,000,000.",

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import JSONResponse, Response
 
 from kosh.auth.deps import Admin, CurrentPrincipal, Manager
 from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import PathId, RequiredQueryId, clean_query
 from kosh.storefront import health as storefront_health
 from kosh.storefront import intake, outbox
 from kosh.storefront import service as storefront_service
 from kosh.storefront.models import StagedOrder
 from kosh.storefront.schemas import (
+    STORE_CODE_PATTERN,
     BulkRetry,
     BulkRetryResult,
     OutboxRead,
@@ -34,6 +37,7 @@ from kosh.storefront.schemas import (
     WebhookAck,
 )
 
+StoreCodePath = Annotated[str, Path(max_length=32, pattern=STORE_CODE_PATTERN)]
 router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
 storefront_health.register()
 
@@ -51,7 +55,11 @@ def _cache(request: Request) -> intake.StoreCache:
     responses={401: {"description": "bad signature"}, 400: {"description": "not an order"}},
 )
 async def webhook(
-    code: str, request: Request, session: SessionDep, settings: SettingsDep, limiter: LimiterDep
+    code: StoreCodePath,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
 ) -> Response:
     """WooCommerce delivers order webhooks here (the URL to paste into WooCommerce). The
     creation ping gets exactly 200; deliveries are stored before the answer."""
@@ -92,7 +100,7 @@ async def list_stores(_: CurrentPrincipal, session: SessionDep) -> list[StoreRea
 
 @router.patch("/stores/{code}", response_model=StoreRead)
 async def update_store(
-    code: str,
+    code: StoreCodePath,
     body: StoreUpdate,
     request: Request,
     _: Admin,
@@ -127,7 +135,7 @@ async def list_sku_map(
     _: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
-    store_code: Annotated[str | None, Query(max_length=32)] = None,
+    store_code: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
 ) -> SkuMapPage:
     rows, total = await storefront_service.list_sku_map(
         session, store_code=store_code, limit=page.limit, offset=page.offset
@@ -140,7 +148,7 @@ async def list_sku_map(
 
 
 @router.delete("/sku-map/{mapping_id}", status_code=204)
-async def unmap_sku(mapping_id: int, _: Manager, session: SessionDep) -> None:
+async def unmap_sku(mapping_id: PathId, _: Manager, session: SessionDep) -> None:
     await storefront_service.unmap_sku(session, mapping_id=mapping_id)
 
 
@@ -174,8 +182,8 @@ async def list_staged(
     session: SessionDep,
     page: PageDep,
     status: StagedStatus | None = None,
-    store_code: Annotated[str | None, Query(max_length=32)] = None,
-    external_id: Annotated[str | None, Query(max_length=64)] = None,
+    store_code: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
+    external_id: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
 ) -> StagedPage:
     rows, total = await storefront_service.list_staged(
         session,
@@ -207,7 +215,7 @@ async def _detail(session: SessionDep, row: StagedOrder) -> StagedDetail:
 
 
 @router.get("/staged/{staged_id}", response_model=StagedDetail)
-async def get_staged(staged_id: int, _: CurrentPrincipal, session: SessionDep) -> StagedDetail:
+async def get_staged(staged_id: PathId, _: CurrentPrincipal, session: SessionDep) -> StagedDetail:
     return await _detail(session, await storefront_service.get_staged_or_raise(session, staged_id))
 
 
@@ -218,7 +226,7 @@ async def retry_many(body: BulkRetry, _: Manager, session: SessionDep) -> BulkRe
 
 
 @router.post("/staged/{staged_id}/retry", response_model=StagedDetail)
-async def retry(staged_id: int, _: Manager, session: SessionDep) -> StagedDetail:
+async def retry(staged_id: PathId, _: Manager, session: SessionDep) -> StagedDetail:
     return await _detail(
         session, await storefront_service.retry_staged(session, staged_id=staged_id)
     )
@@ -226,7 +234,7 @@ async def retry(staged_id: int, _: Manager, session: SessionDep) -> StagedDetail
 
 @router.post("/staged/{staged_id}/cancel", response_model=StagedDetail)
 async def cancel(
-    staged_id: int,
+    staged_id: PathId,
     _: Manager,
     session: SessionDep,
     body: Annotated[StagedCancel | None, Body()] = None,
@@ -239,7 +247,7 @@ async def cancel(
 
 @router.post("/staged/{staged_id}/undo", response_model=StagedDetail)
 async def undo(
-    staged_id: int,
+    staged_id: PathId,
     _: Manager,
     session: SessionDep,
     body: Annotated[StagedUndo | None, Body()] = None,
@@ -262,12 +270,12 @@ async def undo(
 async def list_outbox(
     _: CurrentPrincipal,
     session: SessionDep,
-    sales_order_id: Annotated[int, Query(ge=1)],
+    sales_order_id: RequiredQueryId,
 ) -> list[OutboxRead]:
     events = await storefront_service.outbox_for_order(session, sales_order_id)
     return [OutboxRead(**outbox.event_view(e)) for e in events]
 
 
 @router.post("/outbox/{event_id}/retry", response_model=OutboxRead)
-async def retry_outbox(event_id: int, _: Manager, session: SessionDep) -> OutboxRead:
+async def retry_outbox(event_id: PathId, _: Manager, session: SessionDep) -> OutboxRead:
     return OutboxRead(**outbox.event_view(await outbox.retry(session, event_id=event_id)))

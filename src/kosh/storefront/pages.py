@@ -8,11 +8,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal, Operator
 from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep
+from kosh.core.types import PathId, clean_line
 from kosh.locations import service as location_service
 from kosh.storefront import service as storefront_service
 from kosh.storefront.models import STAGED_STATUSES
@@ -69,7 +71,7 @@ async def review_queue(
     principal: Operator,
     pages: PagesDep,
     session: SessionDep,
-    status: Annotated[str, Query(max_length=20)] = "review",
+    status: Annotated[str, Query(max_length=20), AfterValidator(clean_line)] = "review",
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     status = status if status in STAGED_STATUSES else "review"
@@ -95,7 +97,7 @@ async def review_queue(
 @router.get("/storefront/staged/{staged_id}")
 async def staged_detail(
     request: Request,
-    staged_id: int,
+    staged_id: PathId,
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,

@@ -6,19 +6,12 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+
+from kosh.core.types import CleanText, Id, RequiredLine, Version
 
 StagedStatus = Literal["pending", "applied", "review", "ignored", "cancelled"]
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _clean(value: str) -> str:
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    if not value:
-        raise ValueError("must not be empty")
-    return value
+STORE_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 
 
 def _url(value: str) -> str:
@@ -27,11 +20,10 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
-Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
-Secret = Annotated[str, Field(min_length=8, max_length=500), AfterValidator(_clean)]
-Credential = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_clean)]
+Code = Annotated[str, Field(max_length=32, pattern=STORE_CODE_PATTERN)]
+Secret = Annotated[RequiredLine, Field(min_length=8, max_length=500)]
+Credential = Annotated[RequiredLine, Field(min_length=1, max_length=500)]
 Url = Annotated[str, Field(max_length=300), AfterValidator(_url)]
-Id = Annotated[StrictInt, Field(ge=1, le=2**53)]
 
 
 class StoreCreate(BaseModel):
@@ -47,7 +39,7 @@ class StoreCreate(BaseModel):
 
 class StoreUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: Annotated[StrictInt, Field(ge=1)]
+    version: Version
     base_url: Url | None = None
     webhook_secret: Secret | None = None
     consumer_key: Credential | None = None
@@ -72,8 +64,8 @@ class StoreRead(BaseModel):
 class SkuMapCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     store_code: Code
-    sku: Annotated[str, Field(max_length=100), AfterValidator(_clean)]
-    part_number: Annotated[str, Field(max_length=64), AfterValidator(_clean)]
+    sku: Annotated[RequiredLine, Field(max_length=100)]
+    part_number: Annotated[RequiredLine, Field(max_length=64)]
 
 
 class SkuMapRead(BaseModel):
@@ -133,14 +125,14 @@ class BulkRetryResult(BaseModel):
 
 class StagedCancel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[CleanText, Field(max_length=500)] = ""
 
 
 class StagedUndo(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reprocess: StrictBool = False
     notify_store: StrictBool = False
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[CleanText, Field(max_length=500)] = ""
 
 
 class OutboxRead(BaseModel):
