@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: install run demo test test-sqlite test-postgres test-browser lint format typecheck lock clean
+.PHONY: install run demo test test-sqlite test-postgres test-browser fuzz lint format typecheck lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "KOSH needs Python 3.11 or newer: run make PYTHON=/path/to/python3.11")'
@@ -46,6 +46,14 @@ test-postgres: $(STAMP)
 
 test-browser: $(STAMP)
 	$(PYTEST) -m browser
+
+# The fuzzing gate: schemathesis over the whole OpenAPI against a live server on SQLite, then
+# on PostgreSQL (tests/fuzz/run.py), FUZZ_SECONDS per engine; fails on any 5xx or
+# conformance failure. FUZZ_ENGINE=sqlite|postgres runs one engine.
+FUZZ_SECONDS ?= 150
+FUZZ_ENGINE ?= both
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run --engine $(FUZZ_ENGINE) --max-time $(FUZZ_SECONDS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

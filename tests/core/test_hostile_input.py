@@ -68,7 +68,8 @@ def _fill(spec: dict[str, Any], schema: dict[str, Any], leaves: list[Leaf], at: 
     if kind == "boolean":
         return False
     if kind == "string":
-        if schema.get("pattern") or schema.get("format"):
+        clean_text = schema.get("pattern", "").startswith("^[^\\u0000")  # kosh.core.types
+        if (schema.get("pattern") and not clean_text) or schema.get("format"):
             return _sample_for(schema)
         leaves.append(at)
         return "someone@example.com" if at and at[-1] == "email" else "sample"

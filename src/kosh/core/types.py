@@ -93,10 +93,18 @@ Quantity = Annotated[StrictInt, Field(gt=0, le=MAX_QTY, description="units, 1 to
 CountedQuantity = Annotated[StrictInt, Field(ge=0, le=MAX_QTY, description="units, 0 to 1e9")]
 Version = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
-CleanLine = Annotated[str, AfterValidator(clean_line)]
-RequiredLine = Annotated[str, AfterValidator(clean_line), AfterValidator(_required)]
-CleanText = Annotated[str, AfterValidator(clean_text)]
-RequiredText = Annotated[str, AfterValidator(clean_text), AfterValidator(_required)]
+# The OpenAPI document states the rule as a pattern, so generated clients (and the fuzzer)
+# know it; validation itself is the function (it strips first, and names the problem).
+_LINE_SCHEMA = Field(json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f]*$"})
+_TEXT_SCHEMA = Field(json_schema_extra={"pattern": r"^[^\u0000-\u0008\u000b-\u001f\u007f]*$"})
+CleanLine = Annotated[str, AfterValidator(clean_line), _LINE_SCHEMA]
+RequiredLine = Annotated[
+    str, AfterValidator(clean_line), AfterValidator(_required), _LINE_SCHEMA, Field(min_length=1)
+]
+CleanText = Annotated[str, AfterValidator(clean_text), _TEXT_SCHEMA]
+RequiredText = Annotated[
+    str, AfterValidator(clean_text), AfterValidator(_required), _TEXT_SCHEMA, Field(min_length=1)
+]
 
 # Path and query parameters. Path ids out of range answer 404 (kosh.core.errors).
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
