@@ -11,6 +11,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import PurePath
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import AfterValidator
@@ -235,6 +236,12 @@ def _export_name(bom: BomRead, suffix: str) -> str:
     return f"{safe}-rev{''.join(c for c in bom.revision if c.isalnum())}.{suffix}"
 
 
+def _attachment(name: str) -> str:
+    """RFC 6266 / 5987: an ASCII fallback, then the UTF-8 name (headers are Latin-1 only)."""
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
 @router.get("/boms/{bom_id}/export.csv", response_class=StreamingResponse)
 async def export_csv(
     request: Request, bom_id: PathId, _: CurrentPrincipal, session: SessionDep
@@ -243,7 +250,7 @@ async def export_csv(
     return StreamingResponse(
         bom_queries.lines_csv(request.app.state.sessions, bom_id),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{_export_name(bom, "csv")}"'},
+        headers={"content-disposition": _attachment(_export_name(bom, "csv"))},
     )
 
 
