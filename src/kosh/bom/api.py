@@ -38,6 +38,7 @@ from kosh.bom.schemas import (
 )
 from kosh.bom.upload import save_upload
 from kosh.core.deps import SessionDep, SettingsDep
+from kosh.core.download import content_disposition
 from kosh.core.errors import ValidationError, field_error
 from kosh.core.pagination import PageDep, next_url
 
@@ -125,7 +126,7 @@ async def import_errors_csv(
         bom_queries.problems_csv(request.app.state.sessions, import_id),
         media_type="text/csv; charset=utf-8",
         headers={
-            "content-disposition": f'attachment; filename="bom-import-{import_id}-problems.csv"'
+            "content-disposition": content_disposition(f"bom-import-{import_id}-problems.csv")
         },
     )
 
@@ -220,6 +221,7 @@ async def copy_bom(bom_id: int, body: BomCopy, _: Operator, session: SessionDep)
 
 
 def _export_name(bom: BomRead, suffix: str) -> str:
+    """`<assembly>-rev<revision>.<suffix>`, letters of any script kept (see core.download)."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in bom.assembly_part_number)
     return f"{safe}-rev{''.join(c for c in bom.revision if c.isalnum())}.{suffix}"
 
@@ -232,7 +234,7 @@ async def export_csv(
     return StreamingResponse(
         bom_queries.lines_csv(request.app.state.sessions, bom_id),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{_export_name(bom, "csv")}"'},
+        headers={"content-disposition": content_disposition(_export_name(bom, "csv"))},
     )
 
 
@@ -256,6 +258,6 @@ async def export_xlsx(
     return FileResponse(
         name,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        filename=_export_name(bom, "xlsx"),
+        headers={"content-disposition": content_disposition(_export_name(bom, "xlsx"))},
         background=BackgroundTask(remove),
     )

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
+from kosh.core.types import CleanLine
+
 MAX_QTY = 1_000_000_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -36,7 +38,8 @@ Revision = Annotated[str, Field(max_length=32), AfterValidator(_clean), AfterVal
 Qty = Annotated[StrictInt, Field(gt=0, le=MAX_QTY)]
 Version = Annotated[StrictInt, Field(ge=1)]
 Notes = Annotated[str, Field(max_length=500), AfterValidator(_clean)]
-Designators = Annotated[str, Field(max_length=100_000), AfterValidator(_designators)]
+# Designators reach the spreadsheet exports: control characters are refused (422), not stored.
+Designators = Annotated[CleanLine, Field(max_length=100_000), AfterValidator(_designators)]
 BomStatus = Literal["draft", "active", "obsolete"]
 
 

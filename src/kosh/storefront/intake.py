@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import structlog
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,8 @@ from kosh.storefront import secrets
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.metrics import WEBHOOKS
 from kosh.storefront.models import StagedOrder, Store
+
+log = structlog.get_logger(__name__)
 
 CACHE_SECONDS = 5.0
 
@@ -135,15 +138,20 @@ async def receive_webhook(
         raise RejectedDeliveryError(
             f"Topic {topic!r} is not handled; send order.* topics.", code="unsupported_topic"
         )
-    payload = wc.decode_payload(body)
+    try:
+        payload: dict[str, Any] | None = wc.parse_payload(body)
+        reason = "the body is not a JSON object"
+    except wc.PayloadError as exc:
+        payload, reason = None, str(exc)
     key = (
         wc.delivery_key(payload, topic=topic, delivery_id=delivery_id, body=body)
         if payload
         else None
     )
     if payload is None or key is None:
-        reason = "the body is not a JSON object" if payload is None else "the order has no id"
+        reason = reason if payload is None else "the order has no id"
         await _record_rejection(session, store, body, kept, reason)
+        log.warning("storefront_webhook_refused", store=store.code, reason=reason)
         raise RejectedDeliveryError(f"Refused: {reason}.", code="malformed_payload")
     staged_id = await stage(
         session,
