@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     )
     site_timezone: str = "UTC"
     pcn_prefix: str = "PCN"
+    bom_max_columns: int = Field(default=1_000, ge=10, le=16_384)
+    bom_max_cells: int = Field(default=2_000_000, ge=1_000)
+    bom_max_concurrent_imports: int = Field(default=2, ge=1, le=64)
+    storefront_unknown_store_rate_limit: str = "30/minute"
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
@@ -121,7 +125,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "rate_limit", "login_rate_limit", "user_rate_limit", "storefront_webhook_rate_limit"
+        "rate_limit",
+        "login_rate_limit",
+        "user_rate_limit",
+        "storefront_webhook_rate_limit",
+        "storefront_unknown_store_rate_limit",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
