@@ -48,13 +48,26 @@ def _cache(request: Request) -> intake.StoreCache:
 @router.post(
     "/woocommerce/{code}/webhook",
     response_model=WebhookAck,
-    responses={401: {"description": "bad signature"}, 400: {"description": "not an order"}},
+    responses={
+        401: {"description": "bad signature"},
+        400: {"description": "not an order"},
+        404: {"description": "no such store"},
+        429: {"description": "too many deliveries (per store, or per IP to unknown stores)"},
+    },
 )
 async def webhook(
     code: str, request: Request, session: SessionDep, settings: SettingsDep, limiter: LimiterDep
 ) -> Response:
     """WooCommerce delivers order webhooks here (the URL to paste into WooCommerce). The
     creation ping gets exactly 200; deliveries are stored before the answer."""
+    await intake.refuse_unknown_store(
+        session,
+        cache=_cache(request),
+        limiter=limiter,
+        settings=settings,
+        store_code=code,
+        client_ip=request.client.host if request.client else "unknown",
+    )
     await limiter.check_or_raise(settings.storefront_webhook_rate_limit, "webhook", code)
     body = await request.body()
     outcome = await intake.receive_webhook(
