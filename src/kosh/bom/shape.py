@@ -156,8 +156,10 @@ def _last_cell_row(data: bytes, prefix: bytes) -> int | None:
     close = data.rfind(b"</" + prefix + b"c>")
     if close < 0:
         return None
-    start = data.rfind(b"<" + prefix + b"c ", 0, close)
-    found = _CELL_ROW.search(data, max(start, 0), close)
+    start = data.rfind(b"<" + prefix + b"c ", max(0, close - MAX_TEXT_BYTES), close)
+    if start < 0:
+        return None
+    found = _CELL_ROW.search(data, start, data.find(b">", start) + 1)
     return int(found.group(1)) if found else None
 
 
@@ -276,13 +278,11 @@ class WorksheetScanner(_Scanner):
 
     def scan(self, data: bytes) -> None:
         limits, prefix = self.limits, self.prefix or b""
-        cell_tags, row_tags = _tags(prefix, b"c"), _tags(prefix, b"row")
         by_position = _unreferenced(prefix).search(data) is not None
         if by_position:
-            # Cells or rows without r= first in their tag: rare (no spreadsheet program
-            # writes them), so counted tag by tag; `<c\n r=..>` made `<c r=..>` for that.
-            data = re.sub(rb"<(" + re.escape(prefix) + rb"(?:c|row))[\t\n\r]+", rb"<\1 ", data)
-            cells = _count(data, cell_tags)
+            # Cells or rows without r= first in their tag (no spreadsheet program writes
+            # them, calamine reads them): every `<c` counts, which can only count too many.
+            cells = data.count(b"<" + prefix + b"c")
         else:
             cells = data.count(b"</" + prefix + b"c>")  # cells with content
         self.cells += cells
@@ -300,8 +300,8 @@ class WorksheetScanner(_Scanner):
             raise too_many_rows(limits.max_rows + 1, limits, self.where)
         self.max_row = highest_row
         if by_position:
-            self._count_by_position(data, cell_tags)
-        elif _count(data, row_tags):
+            self._count_by_position(data)
+        elif data.find(b"<" + prefix + b"row") >= 0:
             self._row_by_position = 0
         width = self.max_col + self.widest_by_position
         height = self.max_row + self.rows_by_position
@@ -312,11 +312,12 @@ class WorksheetScanner(_Scanner):
         if width * height > limits.max_cells:
             raise too_many_cells(width * height, limits, self.where)
 
-    def _count_by_position(self, data: bytes, cell_tags: tuple[bytes, ...]) -> None:
+    def _count_by_position(self, data: bytes) -> None:
         """Rows and cells without a reference follow the one before: count them per row
         (a Python step per row, never per cell). A reference not written first in its tag
         counts as missing here, which only makes the estimate larger."""
         tag = b"<" + (self.prefix or b"") + b"row"
+        cell = b"<" + (self.prefix or b"") + b"c"
         starts = [
             at
             for at in _find_all(data, tag)
@@ -332,8 +333,8 @@ class WorksheetScanner(_Scanner):
                 row_refs = _count(head, _REF)
                 if not row_refs:
                     self.rows_by_position += 1
-            cells = _count(data, cell_tags, begin, end)
-            with_ref = _count(data, _REF, begin, end) - row_refs
+            cells = data.count(cell, begin, end)
+            with_ref = data.count(b" r=", begin, end) - row_refs
             self._row_by_position += max(0, cells - with_ref)
             if self._row_by_position > self.widest_by_position:
                 self.widest_by_position = self._row_by_position
