@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,37 @@ async def test_imports_beyond_the_cap_wait_queued_and_then_run(
     results = [await finished(i) for i in ids]
     assert [r["status"] for r in results] == ["succeeded"] * 3
     assert all(r["message"] is None for r in results)
+
+
+async def test_health_shows_the_import_queue_and_refusals(
+    upload: Upload,
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    session: AsyncSession,
+    tmp_path: Path,
+) -> None:
+    # given: a refused bomb, and an import queued 20 minutes ago that never started
+    await upload(files.sparse_xlsx(tmp_path / "bomb.xlsx", "A1", "XFD1048576"), dry_run=True)
+    from kosh.core.db import utcnow
+
+    old = utcnow() - timedelta(minutes=20)
+    session.add(
+        BomImport(
+            status="queued",
+            phase="waiting",
+            file_name="stuck.csv",
+            options={},
+            created_by="t",
+            created_at=old,
+            heartbeat_at=utcnow(),
+        )
+    )
+    await session.commit()
+    # when
+    answer = await client.get("/health/detailed", headers=admin_headers)
+    # then
+    section = answer.json()["checks"]["bom_imports"]
+    assert section["ok"] is False
+    assert section["queued"] == 1
+    assert section["oldest_queued_age_seconds"] >= 1200
+    assert section["refused_for_shape"]["too_many_columns"] >= 1

@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from kosh.auth.deps import CurrentPrincipal, Operator
+from kosh.bom import health as bom_health
 from kosh.bom import queries as bom_queries
 from kosh.bom import service as bom_service
 from kosh.bom.runner import get_runner
@@ -43,6 +44,7 @@ from kosh.core.errors import ValidationError, field_error
 from kosh.core.pagination import PageDep, next_url
 
 router = APIRouter(prefix="/api/v1", tags=["boms"])
+bom_health.register()
 
 Text = Annotated[str | None, Form(max_length=200)]
 
