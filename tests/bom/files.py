@@ -6,7 +6,7 @@ import csv
 import io
 import struct
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -163,4 +163,106 @@ def corrupt_xlsx(path: Path, source: Path) -> Path:
     """A real xlsx cut in half: the ZIP directory at the end is gone."""
     data = source.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+# --- hostile shapes (issue 8.5): each must be refused fast and without memory -------------
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+    'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+    'worksheet+xml"/></Types>'
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://'
+    'schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+    '" Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="http://'
+    'schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.'
+    'openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="BOM" '
+    'sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://'
+    'schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+    'http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="'
+    'worksheets/sheet1.xml"/></Relationships>'
+)
+
+
+def raw_xlsx(path: Path, sheet_data: Iterable[bytes], *, root: bytes = b"worksheet") -> Path:
+    """An xlsx whose one worksheet's <sheetData> is written from raw XML chunks."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("_rels/.rels", _RELS)
+        archive.writestr("xl/workbook.xml", _WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+            member.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<'
+                + root
+                + b' xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+                + (
+                    b' xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                    if b":" in root
+                    else b">"
+                )
+                + b"<sheetData>"
+            )
+            for chunk in sheet_data:
+                member.write(chunk)
+            member.write(b"</sheetData></" + root + b">")
+    return path
+
+
+def sparse_xlsx(path: Path, *cells: str) -> Path:
+    """A tiny xlsx with a value in each named cell (A1, XFD1048576: a 512 GiB rectangle)."""
+    rows: dict[int, list[str]] = {}
+    for ref in cells:
+        number = int("".join(ch for ch in ref if ch.isdigit()))
+        rows.setdefault(number, []).append(ref)
+    xml = "".join(
+        f'<row r="{number}">' + "".join(f'<c r="{ref}"><v>1</v></c>' for ref in refs) + "</row>"
+        for number, refs in sorted(rows.items())
+    )
+    return raw_xlsx(path, [xml.encode()])
+
+
+def dense_xlsx(path: Path, *, columns: int, uncompressed: int, seed: int = 1) -> Path:
+    """A worksheet of `columns` positional cells a row up to `uncompressed` bytes of XML,
+    just random enough to stay under the 200:1 compression-ratio guard (16,384 columns and
+    240 MiB make the issue's hostile xlsx, about 1.4 MB on disk)."""
+    import random
+
+    rnd = random.Random(seed)
+    plain = b"<c><v>7</v></c>" * 39
+
+    def rows() -> Iterator[bytes]:
+        size, number = 0, 0
+        while size < uncompressed:
+            number += 1
+            parts = [f'<row r="{number}">'.encode()]
+            for _ in range(columns // 40):
+                parts += [plain, b"<c><v>%d</v></c>" % rnd.randrange(10)]
+            parts += [b"<c><v>7</v></c>" * (columns % 40), b"</row>"]
+            row = b"".join(parts)
+            size += len(row)
+            yield row
+
+    return raw_xlsx(path, rows())
+
+
+def wide_csv(path: Path, *, columns: int = 1_000_000) -> Path:
+    """A CSV whose header and one data row have `columns` fields (13.9 MB at 1M columns)."""
+    header = "Part Number,Qty," + ",".join(f"Column {n:07d}" for n in range(columns - 2))
+    data = "R-1,1," + ",".join("x" for _ in range(columns - 2))
+    path.write_text(header + "\r\n" + data + "\r\n", encoding="utf-8")
     return path

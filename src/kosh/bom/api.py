@@ -11,7 +11,6 @@ import tempfile
 from datetime import timedelta
 from pathlib import PurePath
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import AfterValidator
@@ -19,6 +18,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from kosh.auth.deps import CurrentPrincipal, Operator
+from kosh.bom import health as bom_health
 from kosh.bom import queries as bom_queries
 from kosh.bom import service as bom_service
 from kosh.bom.runner import get_runner
@@ -40,11 +40,13 @@ from kosh.bom.schemas import (
 )
 from kosh.bom.upload import save_upload
 from kosh.core.deps import SessionDep, SettingsDep
+from kosh.core.download import content_disposition
 from kosh.core.errors import ValidationError, field_error
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, QueryId, RequiredQueryId, SearchText, clean_query, has_control
 
 router = APIRouter(prefix="/api/v1", tags=["boms"])
+bom_health.register()
 
 Text = Annotated[str | None, Form(max_length=200), AfterValidator(clean_query)]
 
@@ -135,7 +137,7 @@ async def import_errors_csv(
         bom_queries.problems_csv(request.app.state.sessions, import_id),
         media_type="text/csv; charset=utf-8",
         headers={
-            "content-disposition": f'attachment; filename="bom-import-{import_id}-problems.csv"'
+            "content-disposition": content_disposition(f"bom-import-{import_id}-problems.csv")
         },
     )
 
@@ -232,14 +234,9 @@ async def copy_bom(bom_id: PathId, body: BomCopy, _: Operator, session: SessionD
 
 
 def _export_name(bom: BomRead, suffix: str) -> str:
+    """`<assembly>-rev<revision>.<suffix>`, letters of any script kept (see core.download)."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in bom.assembly_part_number)
     return f"{safe}-rev{''.join(c for c in bom.revision if c.isalnum())}.{suffix}"
-
-
-def _attachment(name: str) -> str:
-    """RFC 6266 / 5987: an ASCII fallback, then the UTF-8 name (headers are Latin-1 only)."""
-    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
 @router.get("/boms/{bom_id}/export.csv", response_class=StreamingResponse)
@@ -250,7 +247,7 @@ async def export_csv(
     return StreamingResponse(
         bom_queries.lines_csv(request.app.state.sessions, bom_id),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": _attachment(_export_name(bom, "csv"))},
+        headers={"content-disposition": content_disposition(_export_name(bom, "csv"))},
     )
 
 
@@ -274,6 +271,6 @@ async def export_xlsx(
     return FileResponse(
         name,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        filename=_export_name(bom, "xlsx"),
+        headers={"content-disposition": content_disposition(_export_name(bom, "xlsx"))},
         background=BackgroundTask(remove),
     )

@@ -43,6 +43,7 @@ from kosh.bom.columns import (
 )
 from kosh.bom.designators import parse_designators
 from kosh.bom.filetype import CheckedFile, FileKind
+from kosh.bom.shape import ShapeLimits
 from kosh.bom.spreadsheet import Cell, Row, SheetRows, Workbook, open_workbook, sheet_not_found
 
 Severity = Literal["error", "warning"]
@@ -172,13 +173,15 @@ def read_bom(
     *,
     max_rows: int,
     progress: Progress | None = None,
+    shape: ShapeLimits | None = None,
 ) -> BomRead:
-    """Read and validate the whole file. File-level failures raise SpreadsheetError;
-    everything about rows and columns is reported as problems in the result."""
+    """Read and validate the whole file. File-level failures raise SpreadsheetError (also
+    a sheet beyond the `shape` limits); everything about rows and columns is reported as
+    problems in the result."""
     progress = progress or Progress()
     result = BomRead(kind=checked.kind)
     problems = _Collector(result, options.max_problems)
-    with open_workbook(checked, max_rows=max_rows) as book:
+    with open_workbook(checked, max_rows=max_rows, shape=shape) as book:
         result.sheets = list(book.sheet_names)
         sheet, buffered = _choose_sheet(book, options)
         result.sheet = sheet.name

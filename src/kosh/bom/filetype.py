@@ -21,7 +21,9 @@ from pathlib import Path
 
 import olefile
 
+from kosh.bom import shape
 from kosh.bom.errors import FileTooLargeError, SpreadsheetError
+from kosh.bom.shape import ShapeLimits
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -63,6 +65,7 @@ class FileLimits:
     max_uncompressed_bytes: int
     max_ratio: int
     max_members: int = 10_000
+    shape: ShapeLimits | None = None  # rows / columns / cells of xlsx sheets (kosh.bom.shape)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,9 @@ def check_file(path: Path, limits: FileLimits) -> CheckedFile:
     """Refuse what must not reach a parser; return the file's real kind.
 
     Raises FileTooLargeError (413) for size limits and SpreadsheetError (422) with codes
-    `empty_file`, `unsupported_file_type`, `corrupt_file`, `encrypted_file`, `zip_bomb`.
+    `empty_file`, `unsupported_file_type`, `corrupt_file`, `encrypted_file`, `zip_bomb`,
+    and for xlsx/xlsm sheets of a hostile shape `too_many_columns`, `too_many_rows`,
+    `too_many_cells`, `too_many_merged_cells`, `cell_too_long` (kosh.bom.shape).
     """
     size = path.stat().st_size
     if size == 0:
@@ -161,7 +166,7 @@ def _check_zip(path: Path, limits: FileLimits) -> FileKind:
             infos = archive.infolist()
             _check_declared_sizes(infos, limits)
             kind = _zip_kind(archive, {info.filename for info in infos})
-            _inflate_all(archive, infos, limits)
+            _inflate_all(archive, infos, limits, kind)
     except (SpreadsheetError, FileTooLargeError):
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
@@ -250,13 +255,25 @@ def _read_capped(archive: zipfile.ZipFile, name: str, cap: int) -> bytes:
 
 
 def _inflate_all(
-    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: FileLimits
+    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: FileLimits, kind: FileKind
 ) -> None:
-    """Inflate every member with a byte budget; zipfile verifies sizes and CRCs on the way."""
+    """Inflate every member with a byte budget; zipfile verifies sizes and CRCs on the way.
+
+    The worksheets and the shared strings of an xlsx/xlsm go first and are measured on the
+    way (kosh.bom.shape), so a sheet of the wrong shape is refused after the chunk that
+    shows it, before the rest of the archive is inflated."""
     budget = limits.max_uncompressed_bytes
-    for info in infos:
+    measure = limits.shape is not None and kind in (FileKind.XLSX, FileKind.XLSM)
+    scanners = {
+        info.filename: shape.scanner_for(info.filename, limits.shape)
+        for info in infos
+        if measure and limits.shape is not None
+    }
+    ordered = sorted(infos, key=lambda info: scanners.get(info.filename) is None)
+    for info in ordered:
         if info.is_dir():
             continue
+        scanner = scanners.get(info.filename)
         with archive.open(info) as member:
             while chunk := member.read(_CHUNK):
                 budget -= len(chunk)
@@ -266,6 +283,10 @@ def _inflate_all(
                         f"{limits.max_uncompressed_bytes:,} bytes.",
                         code="expands_too_large",
                     )
+                if scanner is not None:
+                    scanner.feed(chunk)
+        if scanner is not None:
+            scanner.close()
 
 
 # --- OLE2 compound files: xls, or an encrypted OOXML package -------------------------------

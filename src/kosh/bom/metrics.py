@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 IMPORTS = Counter("kosh_bom_imports_total", "BOM imports finished, by outcome", ["outcome"])
 IMPORT_DURATION = Histogram(
@@ -10,3 +10,12 @@ IMPORT_DURATION = Histogram(
     "Time from an import's start to its end",
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+SHEETS_REFUSED = Counter(
+    "kosh_bom_sheets_refused_total",
+    "Uploaded spreadsheets refused for their shape (columns, rows, cells, text length)",
+    ["reason"],
+)
+IMPORTS_WAITING = Gauge(
+    "kosh_bom_imports_waiting", "BOM imports queued behind KOSH_BOM_MAX_CONCURRENT_IMPORTS"
+)
+IMPORTS_RUNNING = Gauge("kosh_bom_imports_running", "BOM imports being read in this process")

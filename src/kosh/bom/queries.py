@@ -310,6 +310,14 @@ async def lines_csv(sessions: async_sessionmaker[AsyncSession], bom_id: int) -> 
         yield "".join(_csv_line(list(row)) for row in chunk)
 
 
+def _xlsx_text(value: str) -> str:
+    """The text with the characters XML 1.0 cannot hold (C0 controls but tab, CR and LF)
+    replaced by U+FFFD, so any stored value exports."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return str(ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+
+
 async def lines_xlsx(sessions: async_sessionmaker[AsyncSession], bom_id: int, path: Path) -> None:
     """Write the BOM to an xlsx file with openpyxl's write-only mode (constant memory)."""
     import asyncio
@@ -322,6 +330,10 @@ async def lines_xlsx(sessions: async_sessionmaker[AsyncSession], bom_id: int, pa
     sheet.append(EXPORT_HEADER)
 
     def text_cell(value: object) -> object:
+        if isinstance(value, str):
+            # Text stored before the edge refused control characters (or by a path that
+            # does not check) would make openpyxl raise IllegalCharacterError mid-export.
+            value = _xlsx_text(value)
         # A string starting with '=' would be written as a formula: keep it text.
         if isinstance(value, str) and value.startswith("="):
             cell = WriteOnlyCell(sheet, value=value)

@@ -25,7 +25,7 @@ from kosh.bom import service as bom_service
 from kosh.bom.bomfile import BomRead, Progress, ReadOptions, read_bom
 from kosh.bom.errors import FileTooLargeError, SpreadsheetError
 from kosh.bom.filetype import CheckedFile
-from kosh.bom.metrics import IMPORT_DURATION, IMPORTS
+from kosh.bom.metrics import IMPORT_DURATION, IMPORTS, IMPORTS_RUNNING, IMPORTS_WAITING
 from kosh.core.config import Settings
 from kosh.core.errors import DomainError
 from kosh.core.request_context import current_request_id
@@ -33,14 +33,22 @@ from kosh.core.request_context import current_request_id
 log = structlog.get_logger(__name__)
 
 PROGRESS_SECONDS = 0.5
+WAIT_SECONDS = 5.0  # a waiting import refreshes its heartbeat and place this often
 SHUTDOWN_MESSAGE = "KOSH was shut down during the import; nothing was imported. Upload again."
 
 
 class ImportRunner:
+    """Runs imports as tasks, at most KOSH_BOM_MAX_CONCURRENT_IMPORTS reading at once in this
+    process (each holds a parsed sheet in memory); the others wait in order, `queued` with
+    phase `waiting` and a message saying how many are ahead, their heartbeat kept fresh so
+    a long wait is not taken for a dead process."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessions = sessions
         self.settings = settings
         self.tasks: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(settings.bom_max_concurrent_imports)
+        self.waiting: list[int] = []  # import ids in the order they wait
 
     def start(
         self, import_id: int, checked: CheckedFile, request: bom_service.ImportRequest
@@ -70,7 +78,8 @@ class ImportRunner:
         started = loop.time()
         outcome = "failed"
         try:
-            outcome = await self._work(import_id, checked, request)
+            async with self._slot(import_id):
+                outcome = await self._work(import_id, checked, request)
         except asyncio.CancelledError:
             await self._fail(import_id, SHUTDOWN_MESSAGE)
             raise
@@ -89,6 +98,50 @@ class ImportRunner:
             IMPORTS.labels(outcome=outcome).inc()
             IMPORT_DURATION.observe(loop.time() - started)
 
+    @asynccontextmanager
+    async def _slot(self, import_id: int) -> AsyncIterator[None]:
+        """One of the reading slots; while none is free, the import shows it is waiting
+        (the semaphore hands slots out first come, first served)."""
+        if self.slots.locked():
+            self.waiting.append(import_id)
+            IMPORTS_WAITING.inc()
+            log.info("bom_import_waiting", import_id=import_id, ahead=len(self.waiting) - 1)
+            acquiring = asyncio.ensure_future(self.slots.acquire())
+            try:
+                while True:
+                    await self._show_waiting(import_id)
+                    done, _ = await asyncio.wait({acquiring}, timeout=WAIT_SECONDS)
+                    if done:
+                        break
+            except BaseException:
+                if acquiring.done() and not acquiring.cancelled():
+                    self.slots.release()
+                acquiring.cancel()
+                raise
+            finally:
+                self.waiting.remove(import_id)
+                IMPORTS_WAITING.dec()
+        else:
+            await self.slots.acquire()
+        IMPORTS_RUNNING.inc()
+        try:
+            yield
+        finally:
+            IMPORTS_RUNNING.dec()
+            self.slots.release()
+
+    async def _show_waiting(self, import_id: int) -> None:
+        ahead = self.waiting.index(import_id) if import_id in self.waiting else 0
+        running = self.settings.bom_max_concurrent_imports
+        message = f"Waiting: {running} import(s) are being read" + (
+            f" and {ahead} wait ahead of this one." if ahead else "; this one is next."
+        )
+        try:
+            async with self.sessions() as session:
+                await bom_service.mark_waiting(session, import_id=import_id, message=message)
+        except Exception:
+            log.exception("bom_import_wait_not_recorded", import_id=import_id)
+
     async def _work(
         self, import_id: int, checked: CheckedFile, request: bom_service.ImportRequest
     ) -> str:
@@ -104,7 +157,12 @@ class ImportRunner:
         )
         reading = asyncio.ensure_future(
             asyncio.to_thread(
-                read_bom, checked, options, max_rows=self.settings.bom_max_rows, progress=progress
+                read_bom,
+                checked,
+                options,
+                max_rows=self.settings.bom_max_rows,
+                progress=progress,
+                shape=bom_service.shape_limits(self.settings),
             )
         )
         try:

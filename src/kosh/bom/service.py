@@ -30,6 +30,7 @@ from kosh.bom.columns import FIELD_LABELS, FIELDS
 from kosh.bom.filetype import CheckedFile, FileLimits, check_file
 from kosh.bom.models import Bom, BomImport, BomImportProblem, BomLine
 from kosh.bom.schemas import BomLineIn
+from kosh.bom.shape import ShapeLimits
 from kosh.bom.spreadsheet import open_workbook, sheet_not_found
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
@@ -82,21 +83,34 @@ class ImportRequest:
         }
 
 
+def shape_limits(settings: Settings) -> ShapeLimits:
+    return ShapeLimits(
+        max_rows=settings.bom_max_rows,
+        max_columns=settings.bom_max_columns,
+        max_cells=settings.bom_max_cells,
+    )
+
+
 def file_limits(settings: Settings) -> FileLimits:
     return FileLimits(
         max_bytes=min(settings.bom_max_upload_bytes, settings.max_upload_bytes),
         max_uncompressed_bytes=settings.bom_max_uncompressed_bytes,
         max_ratio=settings.bom_max_compression_ratio,
+        shape=shape_limits(settings),
     )
 
 
 def inspect_upload(path: Path, settings: Settings, sheet: str | None) -> CheckedFile:
     """The file checks done before an import is accepted (blocking: run it in a thread).
-    Raises SpreadsheetError / FileTooLargeError (4xx) for what cannot be imported."""
-    checked = check_file(path, file_limits(settings))
-    with open_workbook(checked, max_rows=settings.bom_max_rows) as book:
+    Raises SpreadsheetError / FileTooLargeError (4xx) for what cannot be imported, among
+    them a sheet wider than KOSH_BOM_MAX_COLUMNS or spanning more than KOSH_BOM_MAX_CELLS
+    cells (422 too_many_columns / too_many_cells, kosh.bom.shape)."""
+    limits = file_limits(settings)
+    checked = check_file(path, limits)
+    with open_workbook(checked, max_rows=settings.bom_max_rows, shape=limits.shape) as book:
         if sheet is not None and checked.kind.is_workbook and sheet not in book.sheet_names:
             raise sheet_not_found(sheet, book.sheet_names)
+        book.check_shape()
     return checked
 
 
@@ -211,10 +225,22 @@ async def mark_running(session: AsyncSession, *, import_id: int) -> bool:
     result = await session.execute(
         update(BomImport)
         .where(BomImport.id == import_id, BomImport.status == "queued")
-        .values(status="running", phase="reading", started_at=now, heartbeat_at=now)
+        .values(status="running", phase="reading", message=None, started_at=now, heartbeat_at=now)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@transactional
+async def mark_waiting(session: AsyncSession, *, import_id: int, message: str) -> None:
+    """A queued import waiting for a reading slot: phase `waiting`, the message says where
+    it stands, the heartbeat shows its process is alive (its own short transaction)."""
+    await session.execute(
+        update(BomImport)
+        .where(BomImport.id == import_id, BomImport.status == "queued")
+        .values(phase="waiting", message=message[:1000], heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 @transactional

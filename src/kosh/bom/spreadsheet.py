@@ -26,8 +26,10 @@ from typing import cast
 
 import python_calamine as calamine
 
+from kosh.bom import shape
 from kosh.bom.errors import SpreadsheetError
 from kosh.bom.filetype import CheckedFile, FileKind
+from kosh.bom.shape import ShapeLimits
 
 Cell = str | int | float | bool | date | datetime | time | timedelta | None
 Row = tuple[int, list[Cell]]
@@ -55,18 +57,30 @@ class Workbook:
 
     checked: CheckedFile
     max_rows: int
+    shape: ShapeLimits | None = None
     sheet_names: list[str] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
     _book: calamine.CalamineWorkbook | None = None
 
     def open_sheet(self, name: str | None) -> SheetRows:
         if self._book is None:
-            return _csv_rows(self.checked.path, self.max_rows)
+            return _csv_rows(self.checked.path, self.max_rows, self.shape)
         if name is None:
             raise SpreadsheetError("Choose a sheet.", code="sheet_required")
         if name not in self.sheet_names:
             raise sheet_not_found(name, self.sheet_names)
-        return _sheet_rows(self._book, name, self.max_rows)
+        return _sheet_rows(self._book, name, self.max_rows, self.shape)
+
+    def check_shape(self) -> None:
+        """Refuse a CSV wider or bigger than the shape limits, reading it once without
+        splitting it into fields (workbooks were measured by kosh.bom.filetype)."""
+        if self._book is not None or self.shape is None:
+            return
+        encoding, _lines = detect_encoding(self.checked.path)
+        with self.checked.path.open(encoding=encoding, errors="replace", newline="") as text:
+            delimiter = detect_delimiter(text.read(_SNIFF_CHARS))
+            text.seek(0)
+            shape.scan_csv(text, delimiter=delimiter, limits=self.shape)
 
 
 def sheet_not_found(name: str, names: list[str]) -> SpreadsheetError:
@@ -79,10 +93,13 @@ def sheet_not_found(name: str, names: list[str]) -> SpreadsheetError:
 
 
 @contextmanager
-def open_workbook(checked: CheckedFile, *, max_rows: int) -> Iterator[Workbook]:
-    """Open the file for reading; calamine's native handle is closed on the way out."""
+def open_workbook(
+    checked: CheckedFile, *, max_rows: int, shape: ShapeLimits | None = None
+) -> Iterator[Workbook]:
+    """Open the file for reading; calamine's native handle is closed on the way out.
+    `shape` bounds the columns and cells of what is read (kosh.bom.shape)."""
     if checked.kind is FileKind.CSV:
-        yield Workbook(checked=checked, max_rows=max_rows)
+        yield Workbook(checked=checked, max_rows=max_rows, shape=shape)
         return
     try:
         book = calamine.CalamineWorkbook.from_path(str(checked.path))
@@ -100,7 +117,12 @@ def open_workbook(checked: CheckedFile, *, max_rows: int) -> Iterator[Workbook]:
             sheet.name for sheet in metadata if sheet.visible != calamine.SheetVisibleEnum.Visible
         }
         yield Workbook(
-            checked=checked, max_rows=max_rows, sheet_names=names, hidden=hidden, _book=book
+            checked=checked,
+            max_rows=max_rows,
+            shape=shape,
+            sheet_names=names,
+            hidden=hidden,
+            _book=book,
         )
     finally:
         book.close()
@@ -118,7 +140,9 @@ def _unreadable(exc: BaseException) -> SpreadsheetError:
 # --- workbooks --------------------------------------------------------------------------
 
 
-def _sheet_rows(book: calamine.CalamineWorkbook, name: str, max_rows: int) -> SheetRows:
+def _sheet_rows(
+    book: calamine.CalamineWorkbook, name: str, max_rows: int, limits: ShapeLimits | None
+) -> SheetRows:
     try:
         sheet = book.get_sheet_by_name(name)
     except calamine.PasswordError:
@@ -134,6 +158,12 @@ def _sheet_rows(book: calamine.CalamineWorkbook, name: str, max_rows: int) -> Sh
     first_col = start[1]
     if sheet.height > max_rows:
         raise _too_many_rows(max_rows)
+    if limits is not None:  # measured before for xlsx; this is the word of the parser
+        where = f"The sheet '{name}'"
+        if sheet.width > limits.max_columns:
+            raise shape.too_many_columns(sheet.width, limits, where)
+        if sheet.width * sheet.height > limits.max_cells:
+            raise shape.too_many_cells(sheet.width * sheet.height, limits, where)
     try:
         merged = sheet.merged_cell_ranges or []
     except calamine.CalamineError:
@@ -242,7 +272,7 @@ def detect_delimiter(sample: str) -> str:
     return best
 
 
-def _csv_rows(path: Path, max_rows: int) -> SheetRows:
+def _csv_rows(path: Path, max_rows: int, limits: ShapeLimits | None) -> SheetRows:
     encoding, lines = detect_encoding(path)
     with path.open(encoding=encoding, errors="replace", newline="") as text:
         sample = text.read(_SNIFF_CHARS)
@@ -252,15 +282,20 @@ def _csv_rows(path: Path, max_rows: int) -> SheetRows:
         name=None,
         rows_total=estimate,
         col_offset=0,
-        rows=_csv_iter(path, encoding, delimiter, max_rows),
+        rows=_csv_iter(path, encoding, delimiter, max_rows, limits),
         encoding=encoding,
         delimiter=delimiter,
     )
 
 
-def _csv_iter(path: Path, encoding: str, delimiter: str, max_rows: int) -> Iterator[Row]:
+def _csv_iter(
+    path: Path, encoding: str, delimiter: str, max_rows: int, limits: ShapeLimits | None
+) -> Iterator[Row]:
     with path.open(encoding=encoding, errors="replace", newline="") as text:
-        reader = csv.reader(text, delimiter=delimiter)
+        lines: Iterator[str] = iter(text)
+        if limits is not None:  # a 1M-field line is refused before csv makes its list
+            lines = shape.guarded_lines(text, delimiter=delimiter, limits=limits)
+        reader = csv.reader(lines, delimiter=delimiter)
         number = 0
         while True:
             try:

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # Failed logins per account from all addresses together: slower than the per (account,
     # IP) KOSH_LOGIN_RATE_LIMIT, so one guesser cannot lock the owner out on another address.
     login_account_rate_limit: str = "100/hour"
+    bom_max_columns: int = Field(default=1_000, ge=10, le=16_384)
+    bom_max_cells: int = Field(default=2_000_000, ge=1_000)
+    bom_max_concurrent_imports: int = Field(default=2, ge=1, le=64)
+    storefront_unknown_store_rate_limit: str = "30/minute"
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
@@ -129,6 +133,7 @@ class Settings(BaseSettings):
         "user_rate_limit",
         "storefront_webhook_rate_limit",
         "login_account_rate_limit",
+        "storefront_unknown_store_rate_limit",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -16,6 +15,7 @@ from kosh.core.types import PathId, RequiredQueryId, clean_query
 from kosh.storefront import health as storefront_health
 from kosh.storefront import intake, outbox
 from kosh.storefront import service as storefront_service
+from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import StagedOrder
 from kosh.storefront.schemas import (
     STORE_CODE_PATTERN,
@@ -52,7 +52,12 @@ def _cache(request: Request) -> intake.StoreCache:
 @router.post(
     "/woocommerce/{code}/webhook",
     response_model=WebhookAck,
-    responses={401: {"description": "bad signature"}, 400: {"description": "not an order"}},
+    responses={
+        401: {"description": "bad signature"},
+        400: {"description": "not an order"},
+        404: {"description": "no such store"},
+        429: {"description": "too many deliveries (per store, or per IP to unknown stores)"},
+    },
 )
 async def webhook(
     code: StoreCodePath,
@@ -63,6 +68,14 @@ async def webhook(
 ) -> Response:
     """WooCommerce delivers order webhooks here (the URL to paste into WooCommerce). The
     creation ping gets exactly 200; deliveries are stored before the answer."""
+    await intake.refuse_unknown_store(
+        session,
+        cache=_cache(request),
+        limiter=limiter,
+        settings=settings,
+        store_code=code,
+        client_ip=request.client.host if request.client else "unknown",
+    )
     await limiter.check_or_raise(settings.storefront_webhook_rate_limit, "webhook", code)
     body = await request.body()
     outcome = await intake.receive_webhook(
@@ -203,8 +216,8 @@ async def list_staged(
 async def _detail(session: SessionDep, row: StagedOrder) -> StagedDetail:
     store = await storefront_service.get_store(session, row.store_id)
     try:
-        payload: Any = json.loads(row.body)
-    except ValueError:
+        payload: Any = wc.load_json(row.body)
+    except ValueError:  # also a nesting bomb refused at intake: shown as text
         payload = row.body
     return StagedDetail(
         **_staged_read(row, store.code if store else "?"),

@@ -10,6 +10,7 @@ order, is stored as `ignored` with the reason and refused with 400.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import structlog
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,13 +31,18 @@ from kosh.core.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
+from kosh.core.ratelimit import RateLimiter, too_many
 from kosh.core.request_context import current_request_id
 from kosh.storefront import secrets
 from kosh.storefront import woocommerce as wc
-from kosh.storefront.metrics import WEBHOOKS
+from kosh.storefront.metrics import STORE_CODE_LOADS, WEBHOOKS
 from kosh.storefront.models import StagedOrder, Store
 
+log = structlog.get_logger(__name__)
+
 CACHE_SECONDS = 5.0
+CODES_SECONDS = 30.0
+CODES_REFRESH_SECONDS = 2.0
 
 
 class RejectedDeliveryError(DomainError):
@@ -52,11 +59,46 @@ class StoreKey:
 
 class StoreCache:
     """Store id and webhook secret by code, kept a few seconds per process so a burst of
-    deliveries costs one SELECT, not one each (and one decryption)."""
+    deliveries costs one SELECT, not one each (and one decryption).
 
-    def __init__(self, ttl: float = CACHE_SECONDS) -> None:
+    It also holds the set of known store codes, so a delivery to a code that does not
+    exist costs no query: the set is loaded at first use, again after CODES_SECONDS (other
+    nodes' changes), and when a code is missing at most once per CODES_REFRESH_SECONDS (a
+    store just created on another node is found within that), however many random codes
+    arrive. `forget` (after a store is created or changed here) drops both."""
+
+    def __init__(
+        self,
+        ttl: float = CACHE_SECONDS,
+        *,
+        codes_ttl: float = CODES_SECONDS,
+        codes_refresh: float = CODES_REFRESH_SECONDS,
+    ) -> None:
         self.ttl = ttl
+        self.codes_ttl = codes_ttl
+        self.codes_refresh = codes_refresh
         self._entries: dict[str, tuple[float, StoreKey]] = {}
+        self._codes: frozenset[str] | None = None
+        self._codes_at = 0.0
+        self._loading = asyncio.Lock()
+
+    async def is_known(self, session: AsyncSession, code: str) -> bool:
+        """Whether a store with this code exists (active or not), mostly without a query."""
+        now = time.monotonic()
+        codes = self._codes
+        age = now - self._codes_at
+        if (
+            codes is not None
+            and age < self.codes_ttl
+            and (code in codes or age < self.codes_refresh)
+        ):
+            return code in codes
+        async with self._loading:
+            if self._codes is codes:  # nobody reloaded while this request waited
+                loaded = frozenset(await session.scalars(select(Store.code)))
+                STORE_CODE_LOADS.inc()
+                self._codes, self._codes_at = loaded, time.monotonic()
+            return code in (self._codes or frozenset())
 
     async def get(self, session: AsyncSession, settings: Settings, code: str) -> StoreKey | None:
         now = time.monotonic()
@@ -73,10 +115,38 @@ class StoreCache:
         return key
 
     def forget(self, code: str | None = None) -> None:
+        self._codes = None  # a store was created or changed: reload the codes next time
         if code is None:
             self._entries.clear()
         else:
             self._entries.pop(code, None)
+
+
+async def refuse_unknown_store(
+    session: AsyncSession,
+    *,
+    cache: StoreCache,
+    limiter: RateLimiter,
+    settings: Settings,
+    store_code: str,
+    client_ip: str,
+) -> None:
+    """Refuse a delivery to a store code that does not exist: 404 store_not_found, and
+    429 once this client IP sent more such deliveries than
+    KOSH_STOREFRONT_UNKNOWN_STORE_RATE_LIMIT (known codes have their per-store limit).
+    A random code costs no database query (see StoreCache)."""
+    if await cache.is_known(session, store_code):
+        return
+    wait = await limiter.hit(
+        settings.storefront_unknown_store_rate_limit, "webhook_unknown_store", client_ip
+    )
+    if wait is not None:
+        WEBHOOKS.labels("unknown_store_throttled").inc()
+        log.warning("storefront_unknown_store_throttled", client_ip=client_ip)
+        raise too_many("webhook_unknown_store", wait)
+    WEBHOOKS.labels("unknown_store").inc()
+    log.info("storefront_unknown_store", store=store_code[:64], client_ip=client_ip)
+    raise NotFoundError(f"No active store {store_code[:64]!r}.", code="store_not_found")
 
 
 @dataclass(frozen=True)
@@ -135,15 +205,20 @@ async def receive_webhook(
         raise RejectedDeliveryError(
             f"Topic {topic!r} is not handled; send order.* topics.", code="unsupported_topic"
         )
-    payload = wc.decode_payload(body)
+    try:
+        payload: dict[str, Any] | None = wc.parse_payload(body)
+        reason = "the body is not a JSON object"
+    except wc.PayloadError as exc:
+        payload, reason = None, str(exc)
     key = (
         wc.delivery_key(payload, topic=topic, delivery_id=delivery_id, body=body)
         if payload
         else None
     )
     if payload is None or key is None:
-        reason = "the body is not a JSON object" if payload is None else "the order has no id"
+        reason = reason if payload is None else "the order has no id"
         await _record_rejection(session, store, body, kept, reason)
+        log.warning("storefront_webhook_refused", store=store.code, reason=reason)
         raise RejectedDeliveryError(f"Refused: {reason}.", code="malformed_payload")
     staged_id = await stage(
         session,

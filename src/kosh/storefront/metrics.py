@@ -7,7 +7,12 @@ from prometheus_client import Counter, Gauge, Histogram
 WEBHOOKS = Counter(
     "kosh_storefront_webhooks_total",
     "Webhook deliveries received, by outcome",
-    ["outcome"],  # accepted, duplicate, ping, bad_signature, rejected, too_large, unknown_store
+    ["outcome"],  # accepted, duplicate, ping, bad_signature, rejected, too_large, unknown_store,
+    # unknown_store_throttled (429 per client IP)
+)
+STORE_CODE_LOADS = Counter(
+    "kosh_storefront_store_code_loads_total",
+    "Loads of the known store codes from the database (unknown webhook codes cost no more)",
 )
 ORDERS = Counter(
     "kosh_storefront_orders_total",

@@ -17,6 +17,7 @@ from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, clean_line
 from kosh.locations import service as location_service
 from kosh.storefront import service as storefront_service
+from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import STAGED_STATUSES
 from kosh.web import nav
 from kosh.web.pages import DASHBOARD_TILES, Tile
@@ -105,8 +106,8 @@ async def staged_detail(
     row = await storefront_service.get_staged_or_raise(session, staged_id)
     store = await storefront_service.get_store(session, row.store_id)
     try:
-        pretty = json.dumps(json.loads(row.body), indent=2, ensure_ascii=False)
-    except ValueError:
+        pretty = json.dumps(wc.load_json(row.body), indent=2, ensure_ascii=False)
+    except ValueError:  # also a nesting bomb refused at intake: shown as text
         pretty = row.body
     unmapped = sorted(
         {r["sku"] for r in row.reasons or [] if r.get("code") == "unknown_sku" and r.get("sku")}

@@ -65,9 +65,53 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # --- webhook signature ----------------------------------------------------------------
 
 
+# wp_specialchars_decode( $text, ENT_QUOTES ) (wp-includes/formatting.php), step by step:
+# first zero-padded numeric entities are normalised (the preg_replace list, in its order),
+# then ONE strtr pass replaces the listed entities, longest match first, never re-reading
+# its output (`&amp;lt;` -> `&lt;`). Named entities beyond these five (`&copy;`) and other
+# numeric ones stay as they are, as in WordPress.
+_WP_NUMERIC = (
+    (re.compile(r"&#0*39;"), "&#039;"),
+    (re.compile(r"&#x0*27;", re.IGNORECASE), "&#x27;"),
+    (re.compile(r"&#0*34;"), "&#034;"),
+    (re.compile(r"&#x0*22;", re.IGNORECASE), "&#x22;"),
+    (re.compile(r"&#0*60;"), "&#060;"),
+    (re.compile(r"&#0*62;"), "&#062;"),
+    (re.compile(r"&#0*38;"), "&#038;"),
+    (re.compile(r"&#x0*26;", re.IGNORECASE), "&#x26;"),
+)
+_WP_ENTITIES = {
+    "&#039;": "'",
+    "&#x27;": "'",
+    "&quot;": '"',
+    "&#034;": '"',
+    "&#x22;": '"',
+    "&lt;": "<",
+    "&#060;": "<",
+    "&gt;": ">",
+    "&#062;": ">",
+    "&amp;": "&",
+    "&#038;": "&",
+    "&#x26;": "&",
+}
+_WP_STRTR = re.compile("|".join(re.escape(k) for k in sorted(_WP_ENTITIES, key=len, reverse=True)))
+
+
+def wp_specialchars_decode(text: str) -> str:
+    """WordPress's `wp_specialchars_decode($text, ENT_QUOTES)`, exactly."""
+    if "&" not in text:
+        return text
+    for pattern, replacement in _WP_NUMERIC:
+        text = pattern.sub(replacement, text)
+    return _WP_STRTR.sub(lambda match: _WP_ENTITIES[match.group(0)], text)
+
+
 def signature(secret: str, body: bytes) -> str:
-    """X-WC-Webhook-Signature for `body`: base64 of the raw HMAC-SHA256."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    """X-WC-Webhook-Signature for `body` as `WC_Webhook::generate_signature` makes it:
+    base64 of the raw HMAC-SHA256 keyed with `wp_specialchars_decode($secret, ENT_QUOTES)`
+    (a secret holding `&amp;` is signed with `&`)."""
+    key = wp_specialchars_decode(secret).encode()
+    digest = hmac.new(key, body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -411,12 +455,59 @@ def price_reason(line: WebLine, list_price: Decimal | None, tolerance: float) ->
     )
 
 
-def decode_payload(body: bytes) -> dict[str, Any] | None:
+# A WooCommerce order is 4 levels deep (order > line_items > meta_data > value); 64 leaves
+# room for any plugin's metadata and none for a nesting bomb.
+MAX_JSON_DEPTH = 64
+
+
+class PayloadError(ValueError):
+    """The body cannot be an order: not JSON, not an object, or nested absurdly deep."""
+
+
+def load_json(body: bytes | str) -> Any:
+    """`json.loads` that never raises RecursionError: nesting deeper than MAX_JSON_DEPTH is
+    a PayloadError (a ValueError), like any other malformed body."""
     try:
         value = json.loads(body)
+    except RecursionError:
+        raise PayloadError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
+        raise PayloadError("the body is not a JSON object") from None
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        raise PayloadError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    # Iterative on purpose: the point is not to recurse on hostile input.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    """The delivery's JSON object; PayloadError saying why when it is none."""
+    value = load_json(body)
+    if not isinstance(value, dict):
+        raise PayloadError("the body is not a JSON object")
+    return value
+
+
+def decode_payload(body: bytes) -> dict[str, Any] | None:
+    try:
+        return parse_payload(body)
+    except PayloadError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 # --- the REST API ---------------------------------------------------------------------

@@ -183,7 +183,11 @@ function setup() {
     } else {
       progress.removeAttribute("value");
     }
-    const phase = { queued: "Waiting", reading: "Reading", checking: "Checking", saving: "Saving", done: "Done" };
+    const phase = { queued: "Waiting", waiting: "Waiting for another import", reading: "Reading", checking: "Checking", saving: "Saving", done: "Done" };
+    if (state.phase === "waiting" && state.message) {
+      progressText.textContent = state.message; // how many imports are ahead of this one
+      return;
+    }
     progressText.textContent = `${phase[state.phase] ?? state.phase}: ${state.rows_done.toLocaleString()}` +
       (total ? ` of ${total.toLocaleString()} rows` : " rows");
   }
