@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 
 from kosh.auth.deps import CurrentPrincipal, Operator
+from kosh.core import idempotency
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.sales import service as sales_service
@@ -135,6 +136,10 @@ async def hold(
         session, order_id=order_id, version=body.version, reason=body.reason
     )
     return OrderRead.model_validate(order)
+
+
+# The ship route runs one use case that claims the Idempotency-Key in its own transaction.
+idempotency.claimed_in_use_case(r"/api/v1/sales-orders/[0-9]+/ship")
 
 
 @router.post("/sales-orders/{order_id}/ship", response_model=OrderRead)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from kosh.auth.deps import Admin, CurrentPrincipal, Manager, Operator
 from kosh.catalog import service as part_service
+from kosh.core import idempotency
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import COUNT_CAP, PageDep, next_url_capped
 from kosh.locations import service as location_service
@@ -47,6 +48,14 @@ from kosh.stock.schemas import (
 from kosh.stock.service import Movement
 
 router = APIRouter(prefix="/api/v1", tags=["stock"])
+# Each of these routes runs one use case that claims the Idempotency-Key in its own
+# transaction: one commit per request (kosh.core.idempotency).
+idempotency.claimed_in_use_case(
+    *(
+        f"/api/v1/stock/{verb}"
+        for verb in ("receive", "pick", "restock", "transfer", "adjust", "consume")
+    )
+)
 
 PcnPath = Annotated[str, Path(max_length=64, pattern=PCN_PATTERN)]
 

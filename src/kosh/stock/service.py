@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
 from kosh.core import audit, events
-from kosh.core.db import transactional
+from kosh.core.db import idempotent_transaction
 from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError, field_error
 from kosh.locations import service as location_service
 from kosh.locations.models import Location
@@ -121,7 +121,7 @@ async def _audit_movement(session: AsyncSession, action: str, movement: Movement
 # --- use cases ------------------------------------------------------------------------
 
 
-@transactional
+@idempotent_transaction
 async def receive(
     session: AsyncSession,
     *,
@@ -184,7 +184,7 @@ async def receive(
     return Receipt(lot=lot, part=part, location=location, entry=entry)
 
 
-@transactional
+@idempotent_transaction
 async def pick(
     session: AsyncSession,
     *,
@@ -203,7 +203,7 @@ async def pick(
     """
     reference = _require_text(reference, "reference", "job reference")
     part = await part_service.get_part_by_number_or_raise(session, part_number)
-    warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
+    warehouse, floor = await location_service.warehouse_and_floor(session, warehouse_id)
     if not warehouse.active:
         raise RuleViolationError(
             f"Warehouse {warehouse.code} is inactive.",
@@ -220,7 +220,6 @@ async def pick(
                 errors=[field_error(["pcn"], f"is not a lot of {part.number}")],
             )
         lot_id = lot.id
-    floor = await location_service.mfg_location(session, warehouse.id)
     lines = await movements.take_fifo(
         session,
         part_id=part.id,
@@ -257,7 +256,7 @@ async def pick(
     )
 
 
-@transactional
+@idempotent_transaction
 async def restock(
     session: AsyncSession, *, pcn: str, qty: int, to_location_id: int | None = None
 ) -> Movement:
@@ -277,10 +276,9 @@ async def restock(
                 code="restock_destination_required",
                 errors=[field_error(["to_location_id"], "required: no pick to return to")],
             )
-    destination = await location_service.usable_location(
+    destination, floor = await location_service.usable_location_and_floor(
         session, to_location_id, loc="to_location_id", kinds=STOCKABLE_KINDS
     )
-    floor = await location_service.mfg_location(session, destination.warehouse_id)
     entry = await movements.move(
         session,
         lot_id=lot.id,
@@ -297,7 +295,7 @@ async def restock(
     return movement
 
 
-@transactional
+@idempotent_transaction
 async def transfer(
     session: AsyncSession, *, pcn: str, qty: int, from_location_id: int, to_location_id: int
 ) -> Movement:
@@ -340,7 +338,7 @@ async def transfer(
     return movement
 
 
-@transactional
+@idempotent_transaction
 async def adjust_count(
     session: AsyncSession, *, pcn: str, location_id: int, counted_qty: int, reason: str
 ) -> CountAdjustment:
@@ -402,7 +400,7 @@ async def adjust_count(
     )
 
 
-@transactional
+@idempotent_transaction
 async def consume(
     session: AsyncSession,
     *,
