@@ -806,7 +806,11 @@ async def main(args: argparse.Namespace) -> int:
             "storage decrease == pick units in the ledger": storage_before - storage_after
             == in_ledger,
             "floor increase == pick units in the ledger": floor_after - floor_before == in_ledger,
-            "pick units in the ledger == successful (200) picks": in_ledger == picked,
+            # wrk stops at the deadline without reading the answers still in flight (at
+            # most one per connection per case); those picks were done and are in the ledger
+            "successful (200) picks <= pick units in the ledger <= those + in flight": picked
+            <= in_ledger
+            <= picked + (sum(r.concurrency for r in pick_runs) if use_wrk else 0),
         }
 
         print()

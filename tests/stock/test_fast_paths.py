@@ -251,7 +251,8 @@ async def test_fifo_locks_only_the_lots_it_takes(
 
         # when a pick that the old lot covers runs (it would wait 5 s for the newer lot)
         async with sessions() as picker:
-            await picker.execute(text("SET lock_timeout = '500ms'"))
+            # SET LOCAL: the pick runs in this transaction; the pooled connection keeps nothing
+            await picker.execute(text("SET LOCAL lock_timeout = '500ms'"))
             result = await stock_service.pick(
                 picker,
                 part_number=site.part_number,

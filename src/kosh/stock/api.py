@@ -68,6 +68,8 @@ def _movement(movement: Movement) -> MovementResult:
         kind=movement.entry.kind,
         from_location_id=movement.from_location_id,
         to_location_id=movement.to_location_id,
+        from_location_code=movement.from_location_code,
+        to_location_code=movement.to_location_code,
         transaction_id=movement.entry.id,
     )
 
@@ -113,6 +115,7 @@ async def pick(body: PickRequest, _: Operator, session: SessionDep) -> PickResul
         qty=result.qty,
         warehouse_id=result.warehouse_id,
         to_location_id=result.to_location_id,
+        to_location_code=result.to_location_code,
         reference=result.reference,
         lines=[
             PickLineRead(
@@ -120,6 +123,7 @@ async def pick(body: PickRequest, _: Operator, session: SessionDep) -> PickResul
                 lot_id=line.lot_id,
                 qty=line.qty,
                 from_location_id=line.from_location_id,
+                from_location_code=line.from_location_code,
             )
             for line in result.lines
         ],
@@ -143,6 +147,7 @@ async def adjust(body: AdjustRequest, _: Manager, session: SessionDep) -> Adjust
         pcn=result.lot.pcn,
         lot_id=result.lot.id,
         location_id=result.location_id,
+        location_code=result.location_code,
         previous_qty=result.previous_qty,
         counted_qty=result.counted_qty,
         difference=result.difference,

@@ -18,7 +18,7 @@ Invariants kept here:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,8 @@ class MovedLine:
     lot_id: int
     qty: int
     from_location_id: int
+    # what a person reads; not part of the line's identity
+    from_location_code: str = field(default="", compare=False)
 
 
 def is_postgres(session: AsyncSession) -> bool:
@@ -247,11 +249,19 @@ async def take_fifo(
 
     plan: list[MovedLine] = []
     remaining = qty
-    for row_lot_id, pcn, location_id, available in rows:
+    for row_lot_id, pcn, location_id, available, location_code in rows:
         if remaining == 0:
             break
         take = min(remaining, int(available))
-        plan.append(MovedLine(pcn=pcn, lot_id=row_lot_id, qty=take, from_location_id=location_id))
+        plan.append(
+            MovedLine(
+                pcn=pcn,
+                lot_id=row_lot_id,
+                qty=take,
+                from_location_id=location_id,
+                from_location_code=location_code,
+            )
+        )
         remaining -= take
     if remaining:
         total = sum(int(r.qty) for r in rows)
@@ -260,7 +270,13 @@ async def take_fifo(
             available=total,
             requested=qty,
             lots=[
-                {"pcn": r.pcn, "lot_id": r.lot_id, "location_id": r.location_id, "qty": r.qty}
+                {
+                    "pcn": r.pcn,
+                    "lot_id": r.lot_id,
+                    "location_id": r.location_id,
+                    "location_code": r.code,
+                    "qty": r.qty,
+                }
                 for r in rows[:_MAX_LISTED_LOTS]
             ],
             extra={"part_id": part_id, "warehouse_id": warehouse_id},
@@ -284,7 +300,9 @@ async def take_fifo(
 
 def _fifo_rows(lot_filter: list[Any], sources: list[Any]) -> Any:
     return (
-        select(StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty)
+        select(
+            StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty, Location.code
+        )
         .join(Lot, Lot.id == StockBalance.lot_id)
         .join(Location, Location.id == StockBalance.location_id)
         .where(*lot_filter, *sources)

@@ -65,6 +65,7 @@ class PickLineRead(BaseModel):
     lot_id: int
     qty: int
     from_location_id: int
+    from_location_code: str
 
 
 class PickResult(BaseModel):
@@ -73,6 +74,7 @@ class PickResult(BaseModel):
     qty: int
     warehouse_id: int
     to_location_id: int
+    to_location_code: str
     reference: str
     lines: list[PickLineRead]
 
@@ -106,6 +108,8 @@ class MovementResult(BaseModel):
     kind: str
     from_location_id: int | None
     to_location_id: int | None
+    from_location_code: str | None
+    to_location_code: str | None
     transaction_id: int
 
 
@@ -120,6 +124,7 @@ class AdjustResult(BaseModel):
     pcn: str
     lot_id: int
     location_id: int
+    location_code: str
     previous_qty: int
     counted_qty: int
     difference: int

@@ -44,6 +44,7 @@ class Pick:
     reference: str
     qty: int
     lines: list[MovedLine] = field(default_factory=list)
+    to_location_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Movement:
     from_location_id: int | None
     to_location_id: int | None
     entry: StockTransaction
+    from_location_code: str | None = None
+    to_location_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class CountAdjustment:
     previous_qty: int
     counted_qty: int
     entry: StockTransaction | None
+    location_code: str = ""
 
     @property
     def difference(self) -> int:
@@ -253,6 +257,7 @@ async def pick(
         reference=reference,
         qty=qty,
         lines=lines,
+        to_location_code=floor.code,
     )
 
 
@@ -289,7 +294,13 @@ async def restock(
         part_id=lot.part_id,
     )
     movement = Movement(
-        lot=lot, qty=qty, from_location_id=floor.id, to_location_id=destination.id, entry=entry
+        lot=lot,
+        qty=qty,
+        from_location_id=floor.id,
+        to_location_id=destination.id,
+        entry=entry,
+        from_location_code=floor.code,
+        to_location_code=destination.code,
     )
     await _audit_movement(session, "stock.restock", movement)
     return movement
@@ -332,7 +343,13 @@ async def transfer(
     ):
         events.note(session, events.STOCK_WITHDRAWN, [(lot.part_id, source.warehouse_id)])
     movement = Movement(
-        lot=lot, qty=qty, from_location_id=source.id, to_location_id=destination.id, entry=entry
+        lot=lot,
+        qty=qty,
+        from_location_id=source.id,
+        to_location_id=destination.id,
+        entry=entry,
+        from_location_code=source.code,
+        to_location_code=destination.code,
     )
     await _audit_movement(session, "stock.transfer", movement)
     return movement
@@ -397,6 +414,7 @@ async def adjust_count(
         previous_qty=previous,
         counted_qty=counted_qty,
         entry=entry,
+        location_code=location.code,
     )
 
 
@@ -431,7 +449,12 @@ async def consume(
     if location.kind == "storage":
         events.note(session, events.STOCK_WITHDRAWN, [(lot.part_id, location.warehouse_id)])
     movement = Movement(
-        lot=lot, qty=qty, from_location_id=location.id, to_location_id=None, entry=entry
+        lot=lot,
+        qty=qty,
+        from_location_id=location.id,
+        to_location_id=None,
+        entry=entry,
+        from_location_code=location.code,
     )
     await _audit_movement(session, "stock.scrap" if scrap else "stock.consume", movement)
     return movement
