@@ -316,7 +316,10 @@ async def test_engine_connection_settings(engine: AsyncEngine, settings: Setting
             }
             pool = engine.sync_engine.pool
             assert pool.size() == settings.db_pool_size  # type: ignore[attr-defined]
-            assert engine.sync_engine.pool._pre_ping  # type: ignore[attr-defined]
+            # no pre-ping round trip per checkout: connections are recycled, and one found
+            # dead is retried (tests/stock/test_fast_paths.py)
+            assert not engine.sync_engine.pool._pre_ping  # type: ignore[attr-defined]
+            assert engine.sync_engine.pool._recycle == settings.db_pool_recycle  # type: ignore[attr-defined]
         else:
             assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
             assert await conn.scalar(text("PRAGMA foreign_keys")) == 1

@@ -123,11 +123,20 @@ async def test_receive_pick_restock_contract(
             "lot_id": received.json()["lot_id"],
             "qty": 200,
             "from_location_id": world.bins[0],
+            "from_location_code": "A-1",
         }
     ]
+    assert (picked.json()["to_location_id"], picked.json()["to_location_code"]) == (
+        world.floor_id,
+        "MFG",
+    )
     restocked = await _post(client, "restock", {"pcn": pcn, "qty": 50}, operator_headers)
     assert restocked.status_code == 200
     assert restocked.json()["to_location_id"] == world.bins[0]
+    assert (restocked.json()["from_location_code"], restocked.json()["to_location_code"]) == (
+        "MFG",
+        "A-1",
+    )
     detail = await client.get(f"/api/v1/pcns/{pcn}", headers=operator_headers)
     assert detail.status_code == 200
     body = detail.json()

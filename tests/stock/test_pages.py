@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.auth.models import User
 from kosh.core.config import Settings
-from kosh.stock import pages as stock_pages
 from kosh.stock import service as stock_service
 from tests.support.fixtures import LoggedIn, MakeUser
 from tests.support.stock import a_location, a_part, a_site, a_warehouse, ledger, stock_in
@@ -136,11 +135,13 @@ async def test_operation_forms_post_json_and_focus_their_first_field(
     assert f'name="{first}"' in focused[0]
     assert 'aria-live="polite"' in form
     assert f'data-error-for="{first}"' in form
-    # the scripts are modules loaded from /static, the locations are in a datalist
+    # the scripts are modules loaded from /static; the locations are searched as one
+    # types (location-search.js), not shipped with the page
     assert re.search(r'<script type="module" src="/static/[0-9a-f]+/js/scan-fields.js">', html)
     assert re.search(r'src="/static/[0-9a-f]+/js/movement-result.js"', html)
-    assert f'data-id="{site.bin_ids[0]}"' in html
-    assert 'value="BIN-1"' in html
+    assert re.search(r'src="/static/[0-9a-f]+/js/location-search.js"', html)
+    assert 'data-search="/api/v1/locations/search' in html
+    assert f'data-id="{site.bin_ids[0]}"' not in html
 
 
 async def test_pick_page_offers_the_warehouses(
@@ -175,11 +176,18 @@ async def test_location_codes_in_two_warehouses_are_offered_with_the_warehouse(
     await a_location(session, two, code="B-07")
     await as_role(client, make_user, login, "operator")
 
+    # what the receive form's location field is offered as one types "a" or "b"
     html = await page(client, "/stock/receive")
+    search = re.search(r'<datalist id="loc-stockable"[^>]*data-search="([^"]+)"', html)
+    assert search is not None
+    url = search.group(1).replace("&amp;", "&")
+    found = [
+        item["value"]
+        for q in ("a", "b")
+        for item in (await client.get(url, params={"q": q})).json()["items"]
+    ]
 
-    assert 'value="WA/A-01"' in html
-    assert 'value="WB/A-01"' in html
-    assert 'value="B-07"' in html
+    assert found == ["WA/A-01", "WB/A-01", "B-07"]
 
 
 # --- PCN lookup and detail -----------------------------------------------------------
@@ -428,40 +436,14 @@ async def test_dashboard_shows_stock_tiles(
     assert re.search(r"<strong>2</strong><span>Movements, last 24 h</span>", html)
 
 
-async def test_large_sites_mark_the_location_list_as_partial(
-    client: httpx.AsyncClient,
-    make_user: MakeUser,
-    login: Login,
-    session: AsyncSession,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # given more locations than a page lists (BIN-1, BIN-2, MFG)
-    await a_site(session)
-    await as_role(client, make_user, login, "operator")
-    complete = await page(client, "/stock/transfer")
-    monkeypatch.setattr(stock_pages, "MAX_LOCATION_CHOICES", 2)
-
-    # when a form page is rendered
-    partial = await page(client, "/stock/transfer")
-
-    # then its datalists say so, and location-field.js asks the API for other codes
-    assert '<datalist id="loc-all">' in complete
-    assert '<datalist id="loc-all" data-truncated>' in partial
-    assert partial.count("<option value=") < complete.count("<option value=")
-
-
-async def test_a_prefilled_location_beyond_the_listed_ones_is_offered(
-    client: httpx.AsyncClient,
-    make_user: MakeUser,
-    login: Login,
-    session: AsyncSession,
-    monkeypatch: pytest.MonkeyPatch,
+async def test_a_prefilled_location_comes_with_the_page(
+    client: httpx.AsyncClient, make_user: MakeUser, login: Login, session: AsyncSession
 ) -> None:
     site = await a_site(session, bins=3)
     await as_role(client, make_user, login, "operator")
-    monkeypatch.setattr(stock_pages, "MAX_LOCATION_CHOICES", 1)
 
     html = await page(client, f"/stock/receive?location_id={site.bin_ids[2]}")
 
     assert f'name="location_id" data-type="int" value="{site.bin_ids[2]}"' in html
     assert f'data-id="{site.bin_ids[2]}"' in html
+    assert f'data-id="{site.bin_ids[1]}"' not in html

@@ -10,10 +10,12 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
+from sqlalchemy.exc import DBAPIError
 
 from kosh.auth import service as auth_service
 from kosh.auth.models import ROLES, User
 from kosh.core.actor import set_actor
+from kosh.core.db import is_disconnect
 from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.errors import AuthenticationError, PermissionDeniedError
 
@@ -53,7 +55,15 @@ async def optional_principal(
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    principal = await _authenticate(request, session, settings)
+    try:
+        principal = await _authenticate(request, session, settings)
+    except DBAPIError as exc:
+        # No pre-ping on checkout: the first statement on a connection the server closed
+        # fails and invalidates it; read again on a fresh one (nothing was written).
+        if not is_disconnect(exc):
+            raise
+        await session.rollback()
+        principal = await _authenticate(request, session, settings)
     if principal is None:
         return None
     request.state.principal = principal

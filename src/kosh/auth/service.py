@@ -488,16 +488,23 @@ async def resolve_session(
     """The live session behind a cookie, or None when unknown, revoked, idle or expired.
 
     last_seen_at is written at most once a minute so page views do not all write."""
-    row = await session.scalar(
-        select(UserSession).where(UserSession.token_hash == digest(raw_token))
-    )
+    # One indexed query (the unique token_hash) for the session and its user.
+    found = (
+        await session.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == digest(raw_token))
+        )
+    ).first()
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if found is None:
+        return None
+    row, user = found[0], found[1]
+    if row.revoked_at is not None or row.expires_at <= now:
         return None
     if row.last_seen_at + idle <= now:
         return None
-    user = await session.get(User, row.user_id)
-    if user is None or not user.active:
+    if not user.active:
         return None
     if now - row.last_seen_at > timedelta(minutes=1):
         await _touch(session, UserSession, row.id, "last_seen_at", now)
@@ -601,14 +608,23 @@ async def list_tokens(session: AsyncSession, *, user_id: int | None = None) -> l
 
 async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken, User] | None:
     """The live token behind a bearer value, or None. last_used_at is kept to the minute."""
-    token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(raw_token)))
+    # One indexed query (the unique token_hash) for the token and its user.
+    found = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == digest(raw_token))
+        )
+    ).first()
     now = utcnow()
-    if token is None or token.revoked_at is not None:
+    if found is None:
+        return None
+    token, user = found[0], found[1]
+    if token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
-    user = await session.get(User, token.user_id)
-    if user is None or not user.active:
+    if not user.active:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         await _touch(session, ApiToken, token.id, "last_used_at", now)

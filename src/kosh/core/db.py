@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import structlog
 from sqlalchemy import DateTime, MetaData, event, text
@@ -108,13 +108,17 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
 
 
 def _postgres_engine(url: str, settings: Settings) -> AsyncEngine:
+    # No pre-ping: it is a round trip on every checkout. Connections are recycled after
+    # db_pool_recycle seconds instead, and a connection found dead (server restart) fails
+    # its statement, invalidates the pool's older connections and the unit of work (or the
+    # authentication read) runs again on a fresh one: see `is_retryable`.
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=settings.db_pool_recycle,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         connect_args={
             "timeout": settings.db_connect_timeout,
             "server_settings": {
@@ -146,6 +150,25 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(orig)
 
 
+def is_disconnect(exc: BaseException) -> bool:
+    """True when the statement failed because its connection was dead (and is now
+    invalidated): nothing ran, so running it again on a fresh connection is safe."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+# session.info key of a request's in-transaction idempotency claim (kosh.core.idempotency)
+CLAIM_INFO = "kosh_idempotency_claim"
+
+
+class InTransactionClaim(Protocol):
+    session: AsyncSession | None
+
+    async def acquire(self, session: AsyncSession) -> None: ...
+
+    def hold(self, session: AsyncSession, callbacks: list[AfterCommit]) -> None: ...
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
     """Queue a side effect (mail, notification) to run only once the transaction commits."""
     session.info.setdefault("after_commit", []).append(callback)
@@ -160,23 +183,45 @@ def transactional(
 ) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
     """Run a service use case as one transaction: commit on success, roll back on any error.
 
-    Deadlocks, serialization failures and SQLite lock timeouts re-run the whole use case
-    (bounded, jittered), so the function must not keep state between attempts.
+    Deadlocks, serialization failures, SQLite lock timeouts and a dead connection (before
+    the commit was sent) re-run the whole use case (bounded, jittered), so the function
+    must not keep state between attempts.
     """
+    return _unit_of_work(fn, claims_key=False)
 
+
+def idempotent_transaction(
+    fn: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
+    """`transactional`, and when the request sent an Idempotency-Key on a path listed in
+    `kosh.core.idempotency.IN_TRANSACTION_PATHS`, the key is claimed as the transaction's
+    first statement and the transaction is left open on success: the idempotency
+    middleware stores the answer in it and commits once (then runs the after-commit side
+    effects). A taken key raises IdempotencyHitError before the use case runs. Without a
+    key it is exactly `transactional`."""
+    return _unit_of_work(fn, claims_key=True)
+
+
+def _unit_of_work(
+    fn: Callable[Concatenate[AsyncSession, P], Awaitable[R]], *, claims_key: bool
+) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
     @functools.wraps(fn)
     async def run(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        claim: InTransactionClaim | None = session.info.get(CLAIM_INFO) if claims_key else None
+        if claim is not None:
+            session.info.pop(CLAIM_INFO)  # one use case per request holds the key
         attempts = int(session.info.get("retry_attempts", 5))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=wait_random_exponential(multiplier=0.01, max=0.4),
-            retry=retry_if_exception(is_retryable),
+            retry=retry_if_exception(lambda exc: is_retryable(exc) or _reconnect(session, exc)),
             reraise=True,
             before_sleep=lambda state: _count_retry(fn.__name__, state.attempt_number),
         )
         async for attempt in retrying:
             with attempt:
                 session.info["after_commit"] = []
+                session.info[_COMMITTING] = False
                 events.reset(session)
                 try:
                     if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
@@ -186,13 +231,22 @@ def transactional(
                         await session.commit()
                     if not session.in_transaction():
                         await session.connection(execution_options={"kosh_write": True})
+                    if claim is not None:
+                        await claim.acquire(session)
                     result = await fn(session, *args, **kwargs)
                     await events.dispatch(session)
-                    await session.commit()
+                    if claim is not None:
+                        await session.flush()
+                    else:
+                        session.info[_COMMITTING] = True
+                        await session.commit()
                 except BaseException:
                     await session.rollback()
                     raise
         callbacks = session.info.pop("after_commit", [])
+        if claim is not None:
+            claim.hold(session, callbacks)  # the middleware commits, then runs them
+            return result
         for callback in callbacks:
             try:
                 await callback()
@@ -201,6 +255,15 @@ def transactional(
         return result
 
     return run
+
+
+_COMMITTING = "kosh_committing"
+
+
+def _reconnect(session: AsyncSession, exc: BaseException) -> bool:
+    """A dead connection is worth another attempt unless it died during COMMIT (then the
+    outcome is unknown and running again could apply the use case twice)."""
+    return is_disconnect(exc) and not session.info.get(_COMMITTING, False)
 
 
 def _count_retry(use_case: str, attempt: int) -> None:

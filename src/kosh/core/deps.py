@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.config import Settings
+from kosh.core.db import CLAIM_INFO
+from kosh.core.idempotency import STATE_KEY, InTransactionClaim
 from kosh.core.ratelimit import RateLimiter
 
 
@@ -18,9 +20,20 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, never shared between tasks; closed (rolled back) at the end."""
-    async with request.app.state.sessions() as session:
+    """One session per request, never shared between tasks; closed (rolled back) at the end.
+
+    On a path whose use case claims the Idempotency-Key in its own transaction, the claim
+    rides along in `session.info`; when the use case succeeded its transaction is still
+    open, and the idempotency middleware (not this dependency) commits and closes it."""
+    claim: InTransactionClaim | None = request.scope.get("state", {}).get(STATE_KEY)
+    session: AsyncSession = request.app.state.sessions()
+    if claim is not None:
+        session.info[CLAIM_INFO] = claim
+    try:
         yield session
+    finally:
+        if claim is None or claim.session is not session:
+            await session.close()
 
 
 def get_limiter(request: Request) -> RateLimiter:

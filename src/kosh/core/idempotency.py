@@ -3,6 +3,17 @@
 The key is claimed (inserted as `running`) before the request runs, so two concurrent
 requests with one key cannot both execute; the first answer below 500 is stored and
 replayed. Keys belong to the caller (bearer token, session or client IP) and expire.
+
+Hot paths (`IN_TRANSACTION_PATHS`, the stock verbs) claim the key *inside the use case's own
+transaction* instead: the `@idempotent_transaction` use case inserts the claim as its first
+statement (on PostgreSQL under a transaction-scoped advisory lock, so a concurrent duplicate
+is answered 409 at once instead of waiting on the unique index), leaves its transaction open,
+and this middleware writes the answer into the same row and commits once; the answer is
+sent only after that commit. A replay finds the committed row and answers it; the use case
+does not run. When the use case fails (a domain error: it rolled back, claim and all), the
+answer is stored afterwards in a separate transaction, and if a concurrent duplicate got the
+key in between, this request answers 409 in progress instead, so exactly one answer is ever
+the key's answer.
 """
 
 from __future__ import annotations
@@ -10,15 +21,18 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import Boolean, String, delete, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kosh.core.db import utcnow
+from kosh.core.db import AfterCommit, UTCDateTime, utcnow
 from kosh.core.metrics import IDEMPOTENT_REPLAYS
 from kosh.core.middleware import header, send_problem
 from kosh.core.models import IdempotencyKey
@@ -32,6 +46,105 @@ _NOT_REPLAYED = {b"x-request-id", b"date", b"server", b"content-length", b"set-c
 # caller fixes that and retries with the same key, which must then run, not replay the refusal.
 _NOT_STORED = {401, 403, 429}
 REPLAY_HEADER = b"idempotent-replayed"
+# Paths whose use case claims the key in its own transaction (`@idempotent_transaction`);
+# features register their hot POST paths (`claimed_in_use_case`) when their router loads.
+IN_TRANSACTION_PATHS: list[re.Pattern[str]] = []
+
+
+def claimed_in_use_case(*paths: str) -> None:
+    """Register POST paths (regular expressions, matched whole) whose route calls exactly
+    one `@idempotent_transaction` use case, which then claims the key itself."""
+    for path in paths:
+        pattern = re.compile(path)
+        if pattern not in IN_TRANSACTION_PATHS:
+            IN_TRANSACTION_PATHS.append(pattern)
+
+
+def _claimed_in_use_case(path: str) -> bool:
+    return any(pattern.fullmatch(path) for pattern in IN_TRANSACTION_PATHS)
+
+
+# Request state key under which the claim travels to the request's session.
+STATE_KEY = "kosh_idempotency"
+
+
+class IdempotencyHitError(Exception):
+    """The key was claimed before (`row`) or is held by a request in flight (`row` None):
+    the use case must not run; the middleware answers from the row (or 409)."""
+
+    def __init__(self, row: IdempotencyKey | None) -> None:
+        super().__init__("idempotency key taken")
+        self.row = row
+
+
+@dataclass
+class InTransactionClaim:
+    """A key to claim inside the request's use-case transaction, and that transaction
+    once the use case has succeeded (left open for the answer to be stored in it)."""
+
+    owner: str
+    key: str
+    fingerprint: str
+    ttl: timedelta
+    session: AsyncSession | None = None
+    row_id: int | None = None
+    after_commit: list[AfterCommit] = field(default_factory=list)
+
+    async def acquire(self, session: AsyncSession) -> None:
+        """Insert the claim as the transaction's first write; IdempotencyHitError when the
+        key is taken (committed answer, or in flight in another transaction)."""
+        for _ in range(2):
+            now = utcnow()
+            row_id = await session.scalar(_claim_statement(session, self, now))
+            if row_id is not None:
+                self.row_id = int(row_id)
+                return
+            row = await session.scalar(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.scope == self.owner, IdempotencyKey.key == self.key
+                )
+            )
+            if row is None or row.expires_at >= now:
+                if row is not None:
+                    session.expunge(row)  # keep its loaded answer through the rollback
+                raise IdempotencyHitError(row)
+            await session.delete(row)  # expired: the key may be used again
+            await session.flush()
+        raise IdempotencyHitError(None)
+
+    def hold(self, session: AsyncSession, callbacks: list[AfterCommit]) -> None:
+        self.session = session
+        self.after_commit = callbacks
+
+
+def _claim_statement(session: AsyncSession, claim: InTransactionClaim, now: datetime) -> Any:
+    table_model = IdempotencyKey
+    columns = ["scope", "key", "request_hash", "state", "created_at", "expires_at"]
+    values: list[Any] = [
+        literal(claim.owner, String()),
+        literal(claim.key, String()),
+        literal(claim.fingerprint, String()),
+        literal("running", String()),
+        literal(now, UTCDateTime()),
+        literal(now + claim.ttl, UTCDateTime()),
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        # Not holding the lock means the key is in flight elsewhere: answer 409 at once
+        # rather than queue on the unique index until that transaction ends.
+        lock = int.from_bytes(
+            hashlib.sha256(f"{claim.owner}\0{claim.key}".encode()).digest()[:8],
+            "big",
+            signed=True,
+        )
+        source = select(*values).where(
+            func.pg_try_advisory_xact_lock(literal(lock), type_=Boolean())
+        )
+        statement: Any = postgresql.insert(table_model).from_select(columns, source)
+    else:  # SQLite: BEGIN IMMEDIATE serialises writers; a duplicate waits, then replays
+        statement = sqlite.insert(table_model).from_select(columns, select(*values))
+    return statement.on_conflict_do_nothing(index_elements=["scope", "key"]).returning(
+        IdempotencyKey.id
+    )
 
 
 def caller_scope(scope: Scope) -> str:
@@ -89,6 +202,9 @@ class IdempotencyMiddleware:
             )
         ).hexdigest()
         owner = caller_scope(scope)
+        if _claimed_in_use_case(scope["path"]):
+            await self._in_transaction(scope, body, send, owner, key, fingerprint)
+            return
 
         existing = await self._claim(owner, key, fingerprint)
         if existing is not None:
@@ -127,6 +243,103 @@ class IdempotencyMiddleware:
             await self._store(owner, key, status, headers, bytes(chunks))
         else:
             await self._release(owner, key)
+
+    async def _in_transaction(
+        self, scope: Scope, body: bytes, send: Send, owner: str, key: str, fingerprint: str
+    ) -> None:
+        """Run a hot-path request whose use case claims the key in its own transaction; the
+        answer is buffered, stored in that transaction, committed, and only then sent."""
+        claim = InTransactionClaim(owner=owner, key=key, fingerprint=fingerprint, ttl=self.ttl)
+        scope.setdefault("state", {})[STATE_KEY] = claim
+        start: Message | None = None
+        chunks = bytearray()
+        body_sent = False
+
+        async def replay_receive() -> Message:
+            nonlocal body_sent
+            if body_sent:
+                return {"type": "http.disconnect"}
+            body_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def buffer_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.extend(message.get("body", b""))
+
+        try:
+            await self.app(scope, replay_receive, buffer_send)
+        except IdempotencyHitError as hit:
+            await _discard(claim)
+            if hit.row is None:
+                await _in_progress(send)
+            else:
+                await self._answer_existing(hit.row, fingerprint, send)
+            return
+        except BaseException:
+            await _discard(claim)
+            raise
+        status = int(start["status"]) if start is not None else 500
+        headers = list(start.get("headers", [])) if start is not None else []
+        storable = start is not None and status < 500 and status not in _NOT_STORED
+        if claim.session is not None:
+            if not storable:
+                await _discard(claim)
+            else:
+                await self._commit_with_answer(claim, status, headers, bytes(chunks))
+        elif storable:
+            # The use case did not run to the end (a domain error rolled it back, or the
+            # request was refused before it): store the answer now, unless a concurrent
+            # duplicate took the key in the meantime; then that one's answer is the answer.
+            existing = await self._claim(owner, key, fingerprint)
+            if existing is not None:
+                await self._answer_existing(existing, fingerprint, send)
+                return
+            await self._store(owner, key, status, headers, bytes(chunks))
+        if start is not None:
+            await send(start)
+        await send({"type": "http.response.body", "body": bytes(chunks)})
+
+    async def _commit_with_answer(
+        self,
+        claim: InTransactionClaim,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> None:
+        session = claim.session
+        if session is None:  # pragma: no cover - only called with a held transaction
+            raise RuntimeError("no transaction holds the claim")
+        try:
+            await session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.id == claim.row_id)
+                .values(
+                    state="done",
+                    response_status=status,
+                    response_headers=_kept(headers),
+                    response_body=body,
+                )
+            )
+            await session.commit()
+        except BaseException:
+            await _discard(claim)
+            raise
+        claim.session = None
+        await session.close()
+        for callback in claim.after_commit:
+            try:
+                await callback()
+            except Exception:
+                log.exception("after_commit_failed", use_case="idempotent_request")
+        if random.random() < 0.01:  # noqa: S311 - opportunistic cleanup, not security
+            async with self.sessions() as cleanup:
+                await cleanup.execute(
+                    delete(IdempotencyKey).where(IdempotencyKey.expires_at < utcnow())
+                )
+                await cleanup.commit()
 
     async def _claim(self, owner: str, key: str, fingerprint: str) -> IdempotencyKey | None:
         """Insert the key as running; return the existing row if someone had it first."""
@@ -171,14 +384,7 @@ class IdempotencyMiddleware:
             )
             return
         if row.state != "done" or row.response_status is None:
-            await send_problem(
-                send,
-                409,
-                "Request in progress",
-                "A request with this Idempotency-Key is still running; retry shortly.",
-                "idempotency_in_progress",
-                {"Retry-After": "1"},
-            )
+            await _in_progress(send)
             return
         IDEMPOTENT_REPLAYS.inc()
         body = row.response_body or b""
@@ -194,11 +400,7 @@ class IdempotencyMiddleware:
     async def _store(
         self, owner: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> None:
-        kept = [
-            [k.decode("latin-1"), v.decode("latin-1")]
-            for k, v in headers
-            if k.lower() not in _NOT_REPLAYED
-        ]
+        kept = _kept(headers)
         async with self.sessions() as session:
             await session.execute(
                 update(IdempotencyKey)
@@ -221,6 +423,35 @@ class IdempotencyMiddleware:
                 await session.commit()
         except Exception:
             log.exception("idempotency_release_failed")
+
+
+def _kept(headers: list[tuple[bytes, bytes]]) -> list[list[str]]:
+    return [
+        [k.decode("latin-1"), v.decode("latin-1")]
+        for k, v in headers
+        if k.lower() not in _NOT_REPLAYED
+    ]
+
+
+async def _discard(claim: InTransactionClaim) -> None:
+    """Roll back a use-case transaction left open for its answer (nothing is stored)."""
+    session, claim.session = claim.session, None
+    if session is not None:
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+
+
+async def _in_progress(send: Send) -> None:
+    await send_problem(
+        send,
+        409,
+        "Request in progress",
+        "A request with this Idempotency-Key is still running; retry shortly.",
+        "idempotency_in_progress",
+        {"Retry-After": "1"},
+    )
 
 
 async def _read_body(receive: Receive) -> bytes:

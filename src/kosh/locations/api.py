@@ -9,6 +9,7 @@ from kosh.auth.deps import CurrentPrincipal, Manager
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, QueryId, SearchText
+from kosh.locations import queries as location_queries
 from kosh.locations import service as location_service
 from kosh.locations.models import Warehouse
 from kosh.locations.schemas import (
@@ -17,6 +18,8 @@ from kosh.locations.schemas import (
     LocationCreate,
     LocationDetail,
     LocationKind,
+    LocationOptionRead,
+    LocationOptions,
     LocationPage,
     LocationRead,
     WarehouseCreate,
@@ -106,6 +109,42 @@ async def list_locations(
         items=[LocationRead.model_validate(loc) for loc in locations],
         total=total,
         next=next_url(request, page, total),
+    )
+
+
+@router.get("/locations/search", response_model=LocationOptions)
+async def search_locations(
+    _: CurrentPrincipal,
+    session: SessionDep,
+    q: SearchText = None,
+    kind: Annotated[list[LocationKind] | None, Query(max_length=5)] = None,
+    location_id: Annotated[
+        list[Annotated[int, Query(ge=1, le=2_147_483_647)]] | None,
+        Query(max_length=location_queries.MAX_SEARCH, alias="id"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=location_queries.MAX_SEARCH)] = 20,
+) -> LocationOptions:
+    """Active locations for a form field as a person types or scans: code prefix `q`
+    (any case; `WAREHOUSE/CODE` narrows to one warehouse), optionally of the kinds given,
+    or the locations with the ids given (`id`, repeated); exact codes first, at most
+    `limit` (50)."""
+    options, more = await location_queries.search_locations(
+        session, q=q, kinds=kind, ids=location_id, limit=limit
+    )
+    return LocationOptions(
+        items=[
+            LocationOptionRead(
+                id=o.id,
+                code=o.code,
+                warehouse_id=o.warehouse_id,
+                warehouse_code=o.warehouse_code,
+                kind=o.kind,
+                value=o.value,
+                label=o.label,
+            )
+            for o in options
+        ],
+        more=more,
     )
 
 

@@ -91,3 +91,22 @@ class LocationContentPage(BaseModel):
     items: list[LocationContent]
     total: int
     next: str | None
+
+
+class LocationOptionRead(BaseModel):
+    """A location as a form field offers it; `value` is what to type or scan."""
+
+    id: int
+    code: str
+    warehouse_id: int
+    warehouse_code: str
+    kind: LocationKind
+    value: str
+    label: str
+
+
+class LocationOptions(BaseModel):
+    """Search-as-you-type answer: at most `limit` locations, and whether there are more."""
+
+    items: list[LocationOptionRead]
+    more: bool

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kosh.core import audit
 from kosh.core.db import transactional
@@ -122,6 +123,75 @@ async def mfg_location(session: AsyncSession, warehouse_id: int) -> Location:
             code="mfg_location_missing",
         )
     return location
+
+
+async def warehouse_and_floor(
+    session: AsyncSession, warehouse_id: int, *, loc: str = "warehouse_id"
+) -> tuple[Warehouse, Location]:
+    """The warehouse (404 warehouse_not_found) and its MFG floor (404
+    mfg_location_missing), read in one statement: the pick's destination look-up."""
+    found = (
+        await session.execute(
+            select(Warehouse, Location)
+            .outerjoin(
+                Location,
+                and_(Location.warehouse_id == Warehouse.id, Location.code == MFG_CODE),
+            )
+            .where(Warehouse.id == warehouse_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFoundError(
+            f"No warehouse with id {warehouse_id}.",
+            code="warehouse_not_found",
+            errors=[field_error([loc], "no such warehouse")],
+        )
+    warehouse, floor = found[0], found[1]
+    if floor is None:
+        raise NotFoundError(
+            f"Warehouse {warehouse_id} has no {MFG_CODE} location.",
+            code="mfg_location_missing",
+        )
+    return warehouse, floor
+
+
+async def usable_location_and_floor(
+    session: AsyncSession,
+    location_id: int,
+    *,
+    loc: str = "location_id",
+    kinds: Collection[str] | None = None,
+) -> tuple[Location, Location]:
+    """`usable_location` and the MFG floor of its warehouse, read in one statement (the
+    restock's look-up); 404 mfg_location_missing when the warehouse has none."""
+    floor_table = aliased(Location)
+    found = (
+        await session.execute(
+            select(Location, floor_table)
+            .outerjoin(
+                floor_table,
+                and_(
+                    floor_table.warehouse_id == Location.warehouse_id,
+                    floor_table.code == MFG_CODE,
+                ),
+            )
+            .where(Location.id == location_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFoundError(
+            f"No location with id {location_id}.",
+            code="location_not_found",
+            errors=[field_error([loc], "no such location")],
+        )
+    location, floor = found[0], found[1]
+    location = await usable_location(session, location.id, loc=loc, kinds=kinds)
+    if floor is None:
+        raise NotFoundError(
+            f"Warehouse {location.warehouse_id} has no {MFG_CODE} location.",
+            code="mfg_location_missing",
+        )
+    return location, floor
 
 
 async def mfg_location_ids(session: AsyncSession, warehouse_ids: Collection[int]) -> dict[int, int]:

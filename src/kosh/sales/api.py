@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import AfterValidator, Field
 
 from kosh.auth.deps import CurrentPrincipal, Operator
+from kosh.core import idempotency
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, RequiredQueryId, SearchText, clean_query
@@ -139,6 +140,10 @@ async def hold(
         session, order_id=order_id, version=body.version, reason=body.reason
     )
     return OrderRead.model_validate(order)
+
+
+# The ship route runs one use case that claims the Idempotency-Key in its own transaction.
+idempotency.claimed_in_use_case(r"/api/v1/sales-orders/[0-9]+/ship")
 
 
 @router.post("/sales-orders/{order_id}/ship", response_model=OrderRead)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from kosh.catalog import service as catalog_service
-from kosh.core.db import transactional
+from kosh.core.db import idempotent_transaction, transactional
 from kosh.core.errors import ConflictError, RuleViolationError, ValidationError, field_error
 from kosh.locations import service as location_service
 from kosh.sales import customers as customer_ops
@@ -315,7 +315,7 @@ async def hold(
     return await _flushed(session, order)
 
 
-@transactional
+@idempotent_transaction
 async def ship(
     session: AsyncSession,
     *,

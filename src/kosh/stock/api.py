@@ -15,6 +15,7 @@ from pydantic import AfterValidator
 
 from kosh.auth.deps import Admin, CurrentPrincipal, Manager, Operator
 from kosh.catalog import service as part_service
+from kosh.core import idempotency
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import COUNT_CAP, PageDep, next_url_capped
 from kosh.core.types import PathId, clean_query
@@ -49,6 +50,14 @@ from kosh.stock.schemas import (
 from kosh.stock.service import Movement
 
 router = APIRouter(prefix="/api/v1", tags=["stock"])
+# Each of these routes runs one use case that claims the Idempotency-Key in its own
+# transaction: one commit per request (kosh.core.idempotency).
+idempotency.claimed_in_use_case(
+    *(
+        f"/api/v1/stock/{verb}"
+        for verb in ("receive", "pick", "restock", "transfer", "adjust", "consume")
+    )
+)
 
 PcnPath = Annotated[str, Path(max_length=64, pattern=PCN_PATTERN)]
 
@@ -61,6 +70,8 @@ def _movement(movement: Movement) -> MovementResult:
         kind=movement.entry.kind,
         from_location_id=movement.from_location_id,
         to_location_id=movement.to_location_id,
+        from_location_code=movement.from_location_code,
+        to_location_code=movement.to_location_code,
         transaction_id=movement.entry.id,
     )
 
@@ -106,6 +117,7 @@ async def pick(body: PickRequest, _: Operator, session: SessionDep) -> PickResul
         qty=result.qty,
         warehouse_id=result.warehouse_id,
         to_location_id=result.to_location_id,
+        to_location_code=result.to_location_code,
         reference=result.reference,
         lines=[
             PickLineRead(
@@ -113,6 +125,7 @@ async def pick(body: PickRequest, _: Operator, session: SessionDep) -> PickResul
                 lot_id=line.lot_id,
                 qty=line.qty,
                 from_location_id=line.from_location_id,
+                from_location_code=line.from_location_code,
             )
             for line in result.lines
         ],
@@ -136,6 +149,7 @@ async def adjust(body: AdjustRequest, _: Manager, session: SessionDep) -> Adjust
         pcn=result.lot.pcn,
         lot_id=result.lot.id,
         location_id=result.location_id,
+        location_code=result.location_code,
         previous_qty=result.previous_qty,
         counted_qty=result.counted_qty,
         difference=result.difference,

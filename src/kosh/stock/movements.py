@@ -18,7 +18,7 @@ Invariants kept here:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,8 @@ class MovedLine:
     lot_id: int
     qty: int
     from_location_id: int
+    # what a person reads; not part of the line's identity
+    from_location_code: str = field(default="", compare=False)
 
 
 def is_postgres(session: AsyncSession) -> bool:
@@ -226,9 +228,11 @@ async def take_fifo(
 
     Sources are the active locations of `from_kinds` in the warehouse (the destination
     itself excluded), ordered by lot received_at, lot id, then location id; `lot_id`
-    restricts the take to one lot. The lots are locked (ascending id) before their
-    balances are read, so the allocation is exact. Not enough in all is
-    InsufficientStockError (409) listing what is available; nothing has been changed then.
+    restricts the take to one lot. On PostgreSQL only the oldest lots that cover `qty`
+    are locked (ascending id) and their balances re-read under the lock, so the allocation
+    is exact (see `_lock_fifo_lots`); on SQLite the write transaction serialises writers.
+    Not enough in all is InsufficientStockError (409) listing what is available; nothing
+    has been changed then.
     """
     sources = [
         Location.warehouse_id == warehouse_id,
@@ -239,39 +243,26 @@ async def take_fifo(
     if to_location_id is not None:
         sources.append(StockBalance.location_id != to_location_id)
     lot_filter = [Lot.part_id == part_id] + ([Lot.id == lot_id] if lot_id is not None else [])
-
     if is_postgres(session):
-        has_stock = (
-            exists()
-            .where(StockBalance.lot_id == Lot.id, *sources)
-            .where(Location.id == StockBalance.location_id)
-        )
-        locked = list(
-            await session.scalars(
-                select(Lot.id).where(*lot_filter, has_stock).order_by(Lot.id).with_for_update()
-            )
-        )
-        _locked_in_this_transaction(session).update(locked)
-        # Allocate only from the locked lots: their balances cannot change under us.
-        lot_filter.append(Lot.id.in_(locked))
-
-    rows = (
-        await session.execute(
-            select(StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty)
-            .join(Lot, Lot.id == StockBalance.lot_id)
-            .join(Location, Location.id == StockBalance.location_id)
-            .where(*lot_filter, *sources)
-            .order_by(Lot.received_at, Lot.id, StockBalance.location_id)
-        )
-    ).all()
+        rows = await _lock_fifo_lots(session, lot_filter, sources, qty)
+    else:  # BEGIN IMMEDIATE: no other writer can change a balance under this read
+        rows = list((await session.execute(_fifo_rows(lot_filter, sources))).all())
 
     plan: list[MovedLine] = []
     remaining = qty
-    for row_lot_id, pcn, location_id, available in rows:
+    for row_lot_id, pcn, location_id, available, location_code in rows:
         if remaining == 0:
             break
         take = min(remaining, int(available))
-        plan.append(MovedLine(pcn=pcn, lot_id=row_lot_id, qty=take, from_location_id=location_id))
+        plan.append(
+            MovedLine(
+                pcn=pcn,
+                lot_id=row_lot_id,
+                qty=take,
+                from_location_id=location_id,
+                from_location_code=location_code,
+            )
+        )
         remaining -= take
     if remaining:
         total = sum(int(r.qty) for r in rows)
@@ -280,7 +271,13 @@ async def take_fifo(
             available=total,
             requested=qty,
             lots=[
-                {"pcn": r.pcn, "lot_id": r.lot_id, "location_id": r.location_id, "qty": r.qty}
+                {
+                    "pcn": r.pcn,
+                    "lot_id": r.lot_id,
+                    "location_id": r.location_id,
+                    "location_code": r.code,
+                    "qty": r.qty,
+                }
                 for r in rows[:_MAX_LISTED_LOTS]
             ],
             extra={"part_id": part_id, "warehouse_id": warehouse_id},
@@ -300,6 +297,71 @@ async def take_fifo(
     if "storage" in from_kinds:
         events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
     return plan
+
+
+def _fifo_rows(lot_filter: list[Any], sources: list[Any]) -> Any:
+    return (
+        select(
+            StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty, Location.code
+        )
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .join(Location, Location.id == StockBalance.location_id)
+        .where(*lot_filter, *sources)
+        .order_by(Lot.received_at, Lot.id, StockBalance.location_id)
+    )
+
+
+async def _lock_fifo_lots(
+    session: AsyncSession, lot_filter: list[Any], sources: list[Any], qty: int
+) -> list[Any]:
+    """Lock only the lots a FIFO take of `qty` needs and return their source rows, fresh.
+
+    Each round reads, without locks, the oldest not-yet-locked lots whose stock covers
+    what is still missing, locks just those (ascending id, in the same statement), then
+    re-reads the balances of every lot it holds: they cannot change any more. When a
+    concurrent pick took some of them first, the next round extends the set with the next
+    oldest lots; it ends when the held lots cover `qty` or no other lot has stock (then
+    the rows are everything there is, for the 409). A deadlock between two extending
+    rounds is possible in theory and is retried by the unit of work.
+    """
+    held = _locked_in_this_transaction(session)
+    mine: set[int] = set()
+    rows: list[Any] = []
+    while True:
+        missing = qty - sum(int(row.qty) for row in rows)
+        if missing <= 0:
+            return rows
+        fresh = [*lot_filter] + ([Lot.id.not_in(sorted(mine))] if mine else [])
+        fifo_order = (Lot.received_at, Lot.id, StockBalance.location_id)
+        candidates = (
+            select(
+                StockBalance.lot_id,
+                (func.sum(StockBalance.qty).over(order_by=fifo_order) - StockBalance.qty).label(
+                    "before"
+                ),
+            )
+            .join(Lot, Lot.id == StockBalance.lot_id)
+            .join(Location, Location.id == StockBalance.location_id)
+            .where(*fresh, *sources)
+            .subquery()
+        )
+        taken = list(
+            await session.scalars(
+                select(Lot.id)
+                .where(Lot.id.in_(select(candidates.c.lot_id).where(candidates.c.before < missing)))
+                .order_by(Lot.id)
+                .with_for_update()
+            )
+        )
+        if not taken:
+            return rows
+        mine.update(taken)
+        held.update(taken)
+        rows = list(
+            (
+                await session.execute(_fifo_rows([*lot_filter, Lot.id.in_(sorted(mine))], sources))
+            ).all()
+        )
 
 
 async def new_lot(

@@ -9,7 +9,6 @@ Operators see the operations, managers also the count adjustment; viewers read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -23,8 +22,8 @@ from kosh.auth.deps import CurrentPrincipal, Manager, Operator
 from kosh.catalog import queries as part_queries
 from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep, SettingsDep
-from kosh.core.errors import NotFoundError
 from kosh.core.types import clean_query
+from kosh.locations import queries as location_queries
 from kosh.locations import service as location_service
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
@@ -43,56 +42,9 @@ PrefillText = Annotated[str | None, Query(max_length=100), AfterValidator(clean_
 PrefillId = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 
 HISTORY_PAGE = 50
-# Locations offered in a page's datalist (typed or scanned codes resolve against it); a
-# larger site's pages mark the list truncated and location-field.js asks the API for the rest.
-MAX_LOCATION_CHOICES = 1500
 
 nav.register(nav.NavItem("Stock operations", "/stock", "operator"))
 nav.register(nav.NavItem("PCNs", "/pcns", "viewer"))
-
-
-@dataclass(frozen=True)
-class LocationChoice:
-    """A location as a form offers it: `value` is what a person types or scans (the bare
-    code when it is unique across warehouses, else WAREHOUSE/CODE)."""
-
-    id: int
-    code: str
-    warehouse_id: int
-    warehouse_code: str
-    kind: str
-    value: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.warehouse_code} {self.code} ({self.kind.replace('_', ' ')})"
-
-
-async def location_choices(session: AsyncSession) -> tuple[list[LocationChoice], bool]:
-    """The active locations a form offers, and whether there were more than it shows."""
-    warehouses, _ = await location_service.list_warehouses(session, active=True, limit=1000)
-    codes = {w.id: w.code for w in warehouses}
-    listed, total = await location_service.list_locations(
-        session, active=True, limit=MAX_LOCATION_CHOICES
-    )
-    locations = [loc for loc in listed if loc.warehouse_id in codes]
-    seen: dict[str, int] = {}
-    for loc in locations:
-        seen[loc.code.upper()] = seen.get(loc.code.upper(), 0) + 1
-    choices = [
-        LocationChoice(
-            id=loc.id,
-            code=loc.code,
-            warehouse_id=loc.warehouse_id,
-            warehouse_code=codes[loc.warehouse_id],
-            kind=loc.kind,
-            value=loc.code
-            if seen[loc.code.upper()] == 1
-            else f"{codes[loc.warehouse_id]}/{loc.code}",
-        )
-        for loc in locations
-    ]
-    return choices, total > len(listed)
 
 
 async def _form_page(
@@ -102,39 +54,26 @@ async def _form_page(
     template: str,
     prefill: dict[str, Any],
 ) -> Response:
-    choices, truncated = await location_choices(session)
+    """A stock form. Its location fields ship no list of bins: location-search.js asks
+    /api/v1/locations/search as a person types, so the page stays small on any site;
+    only prefilled locations come with the page."""
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=1000)
-    codes = {w.id: w.code for w in warehouses}
-    by_id = {c.id: c for c in choices}
-    for name, value in prefill.items():
-        if name.endswith("location_id") and value and value not in by_id:
-            # A location beyond the listed ones (a large site): offer it too.
-            try:
-                location = await location_service.get_location_or_raise(session, value)
-            except NotFoundError:
-                continue
-            if location.active and location.warehouse_id in codes:
-                extra = LocationChoice(
-                    id=location.id,
-                    code=location.code,
-                    warehouse_id=location.warehouse_id,
-                    warehouse_code=codes[location.warehouse_id],
-                    kind=location.kind,
-                    value=f"{codes[location.warehouse_id]}/{location.code}",
-                )
-                choices.append(extra)
-                by_id[extra.id] = extra
+    wanted = {
+        name: value for name, value in prefill.items() if name.endswith("location_id") and value
+    }
+    chosen, _more = (
+        await location_queries.search_locations(session, ids=set(wanted.values()))
+        if wanted
+        else ([], False)
+    )
+    by_id = {c.id: c for c in chosen}
     context = {
-        "locations": choices,
-        "locations_truncated": truncated,
-        "stockable": [c for c in choices if c.kind in STOCKABLE_KINDS],
+        "locations": chosen,
+        "stockable": [c for c in chosen if c.kind in STOCKABLE_KINDS],
+        "stockable_kinds": STOCKABLE_KINDS,
         "warehouses": warehouses,
         "prefill": prefill,
-        "prefill_location": {
-            name: by_id.get(value)
-            for name, value in prefill.items()
-            if name.endswith("location_id") and value
-        },
+        "prefill_location": {name: by_id.get(value) for name, value in wanted.items()},
     }
     return pages.render(request, template, context)
 

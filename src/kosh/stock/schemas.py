@@ -63,6 +63,7 @@ class PickLineRead(BaseModel):
     lot_id: int
     qty: int
     from_location_id: int
+    from_location_code: str
 
 
 class PickResult(BaseModel):
@@ -71,6 +72,7 @@ class PickResult(BaseModel):
     qty: int
     warehouse_id: int
     to_location_id: int
+    to_location_code: str
     reference: str
     lines: list[PickLineRead]
 
@@ -104,6 +106,8 @@ class MovementResult(BaseModel):
     kind: str
     from_location_id: int | None
     to_location_id: int | None
+    from_location_code: str | None
+    to_location_code: str | None
     transaction_id: int
 
 
@@ -118,6 +122,7 @@ class AdjustResult(BaseModel):
     pcn: str
     lot_id: int
     location_id: int
+    location_code: str
     previous_qty: int
     counted_qty: int
     difference: int

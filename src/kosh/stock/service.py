@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
 from kosh.core import audit, events
-from kosh.core.db import transactional
+from kosh.core.db import idempotent_transaction
 from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError, field_error
 from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
@@ -45,6 +45,7 @@ class Pick:
     reference: str
     qty: int
     lines: list[MovedLine] = field(default_factory=list)
+    to_location_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Movement:
     from_location_id: int | None
     to_location_id: int | None
     entry: StockTransaction
+    from_location_code: str | None = None
+    to_location_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class CountAdjustment:
     previous_qty: int
     counted_qty: int
     entry: StockTransaction | None
+    location_code: str = ""
 
     @property
     def difference(self) -> int:
@@ -122,7 +126,7 @@ async def _audit_movement(session: AsyncSession, action: str, movement: Movement
 # --- use cases ------------------------------------------------------------------------
 
 
-@transactional
+@idempotent_transaction
 async def receive(
     session: AsyncSession,
     *,
@@ -184,7 +188,7 @@ async def receive(
     return Receipt(lot=lot, part=part, location=location, entry=entry)
 
 
-@transactional
+@idempotent_transaction
 async def pick(
     session: AsyncSession,
     *,
@@ -203,7 +207,7 @@ async def pick(
     """
     reference = _require_text(reference, "reference", "job reference")
     part = await part_service.get_part_by_number_or_raise(session, part_number)
-    warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
+    warehouse, floor = await location_service.warehouse_and_floor(session, warehouse_id)
     if not warehouse.active:
         raise RuleViolationError(
             f"Warehouse {warehouse.code} is inactive.",
@@ -220,7 +224,6 @@ async def pick(
                 errors=[field_error(["pcn"], f"is not a lot of {part.number}")],
             )
         lot_id = lot.id
-    floor = await location_service.mfg_location(session, warehouse.id)
     lines = await movements.take_fifo(
         session,
         part_id=part.id,
@@ -254,10 +257,11 @@ async def pick(
         reference=reference,
         qty=qty,
         lines=lines,
+        to_location_code=floor.code,
     )
 
 
-@transactional
+@idempotent_transaction
 async def restock(
     session: AsyncSession, *, pcn: str, qty: int, to_location_id: int | None = None
 ) -> Movement:
@@ -277,10 +281,9 @@ async def restock(
                 code="restock_destination_required",
                 errors=[field_error(["to_location_id"], "required: no pick to return to")],
             )
-    destination = await location_service.usable_location(
+    destination, floor = await location_service.usable_location_and_floor(
         session, to_location_id, loc="to_location_id", kinds=STOCKABLE_KINDS
     )
-    floor = await location_service.mfg_location(session, destination.warehouse_id)
     entry = await movements.move(
         session,
         lot_id=lot.id,
@@ -291,13 +294,19 @@ async def restock(
         part_id=lot.part_id,
     )
     movement = Movement(
-        lot=lot, qty=qty, from_location_id=floor.id, to_location_id=destination.id, entry=entry
+        lot=lot,
+        qty=qty,
+        from_location_id=floor.id,
+        to_location_id=destination.id,
+        entry=entry,
+        from_location_code=floor.code,
+        to_location_code=destination.code,
     )
     await _audit_movement(session, "stock.restock", movement)
     return movement
 
 
-@transactional
+@idempotent_transaction
 async def transfer(
     session: AsyncSession, *, pcn: str, qty: int, from_location_id: int, to_location_id: int
 ) -> Movement:
@@ -334,13 +343,19 @@ async def transfer(
     ):
         events.note(session, events.STOCK_WITHDRAWN, [(lot.part_id, source.warehouse_id)])
     movement = Movement(
-        lot=lot, qty=qty, from_location_id=source.id, to_location_id=destination.id, entry=entry
+        lot=lot,
+        qty=qty,
+        from_location_id=source.id,
+        to_location_id=destination.id,
+        entry=entry,
+        from_location_code=source.code,
+        to_location_code=destination.code,
     )
     await _audit_movement(session, "stock.transfer", movement)
     return movement
 
 
-@transactional
+@idempotent_transaction
 async def adjust_count(
     session: AsyncSession, *, pcn: str, location_id: int, counted_qty: int, reason: str
 ) -> CountAdjustment:
@@ -399,10 +414,11 @@ async def adjust_count(
         previous_qty=previous,
         counted_qty=counted_qty,
         entry=entry,
+        location_code=location.code,
     )
 
 
-@transactional
+@idempotent_transaction
 async def consume(
     session: AsyncSession,
     *,
@@ -433,7 +449,12 @@ async def consume(
     if location.kind == "storage":
         events.note(session, events.STOCK_WITHDRAWN, [(lot.part_id, location.warehouse_id)])
     movement = Movement(
-        lot=lot, qty=qty, from_location_id=location.id, to_location_id=None, entry=entry
+        lot=lot,
+        qty=qty,
+        from_location_id=location.id,
+        to_location_id=None,
+        entry=entry,
+        from_location_code=location.code,
     )
     await _audit_movement(session, "stock.scrap" if scrap else "stock.consume", movement)
     return movement

@@ -1,8 +1,9 @@
 // A location typed or scanned by its code (`<input data-location-for="location_id"
 // list="...">`) fills the hidden id field the API wants. Codes resolve against the page's
 // datalist: the option value exactly, or a bare code that exists in one warehouse only.
-// A datalist marked `data-truncated` holds only part of a large site's locations: a code
-// it lacks is looked up through the API, and a submit waits for that answer.
+// A datalist marked `data-truncated` holds only some locations (location-search.js fills it
+// as a person types): a code it lacks is looked up through the API, and a submit waits for
+// that answer.
 
 const MAX_OPTIONS_LOOKUP = 50;
 
@@ -96,6 +97,8 @@ function bind(input) {
   };
 
   input.addEventListener("input", () => update(false));
+  // location-search.js added the locations matching what was typed: resolve again.
+  input.addEventListener("kosh:location-options", () => update(false));
   input.addEventListener("change", () => update(true));
   input.addEventListener("invalid", () => {
     if (pending) submitWanted = true;

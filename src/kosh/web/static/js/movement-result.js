@@ -8,7 +8,10 @@
 const number = new Intl.NumberFormat();
 const n = (value) => number.format(value);
 
-function locationName(id) {
+// The API names the locations it answers with (`*_location_code`); the datalists, which
+// hold only what was searched, are the fallback.
+function locationName(id, code) {
+  if (code) return code;
   if (id === null || id === undefined) return "nowhere";
   const option = document.querySelector(`datalist option[data-id="${CSS.escape(String(id))}"]`);
   return option ? option.dataset.code : `location ${id}`;
@@ -34,19 +37,19 @@ const SENTENCES = {
   receive: (r) => `Received ${n(r.qty)} of ${r.part_number} as ${r.pcn} into ${r.location_code}.`,
   pick: (r) =>
     `Picked ${n(r.qty)} of ${r.part_number} for ${r.reference}: ` +
-    r.lines.map((l) => `${l.pcn} ×${n(l.qty)} from ${locationName(l.from_location_id)}`).join(", ") +
-    ` → ${locationName(r.to_location_id)}.`,
+    r.lines.map((l) => `${l.pcn} ×${n(l.qty)} from ${locationName(l.from_location_id, l.from_location_code)}`).join(", ") +
+    ` → ${locationName(r.to_location_id, r.to_location_code)}.`,
   restock: (r) =>
-    `Restocked ${n(r.qty)} of ${r.pcn}: ${locationName(r.from_location_id)} → ${locationName(r.to_location_id)}.`,
+    `Restocked ${n(r.qty)} of ${r.pcn}: ${locationName(r.from_location_id, r.from_location_code)} → ${locationName(r.to_location_id, r.to_location_code)}.`,
   transfer: (r) =>
-    `Moved ${n(r.qty)} of ${r.pcn}: ${locationName(r.from_location_id)} → ${locationName(r.to_location_id)}.`,
+    `Moved ${n(r.qty)} of ${r.pcn}: ${locationName(r.from_location_id, r.from_location_code)} → ${locationName(r.to_location_id, r.to_location_code)}.`,
   adjust: (r) =>
     r.difference === 0
-      ? `Count of ${r.pcn} at ${locationName(r.location_id)} confirmed at ${n(r.counted_qty)}; nothing changed.`
-      : `Count of ${r.pcn} at ${locationName(r.location_id)}: ${n(r.previous_qty)} → ${n(r.counted_qty)} ` +
+      ? `Count of ${r.pcn} at ${locationName(r.location_id, r.location_code)} confirmed at ${n(r.counted_qty)}; nothing changed.`
+      : `Count of ${r.pcn} at ${locationName(r.location_id, r.location_code)}: ${n(r.previous_qty)} → ${n(r.counted_qty)} ` +
         `(${r.difference > 0 ? "+" : "−"}${n(Math.abs(r.difference))}).`,
   consume: (r) =>
-    `${r.kind === "scrap" ? "Scrapped" : "Consumed"} ${n(r.qty)} of ${r.pcn} from ${locationName(r.from_location_id)}.`,
+    `${r.kind === "scrap" ? "Scrapped" : "Consumed"} ${n(r.qty)} of ${r.pcn} from ${locationName(r.from_location_id, r.from_location_code)}.`,
 };
 
 function pickTable(result) {
@@ -63,7 +66,7 @@ function pickTable(result) {
   for (const line of result.lines) {
     const row = body.insertRow();
     row.insertCell().append(link(pcnHref(line.pcn), line.pcn));
-    row.insertCell().textContent = locationName(line.from_location_id);
+    row.insertCell().textContent = locationName(line.from_location_id, line.from_location_code);
     const qty = row.insertCell();
     qty.className = "num";
     qty.textContent = n(line.qty);
@@ -106,7 +109,7 @@ function notEnough(form, problem) {
   const lots = (problem.lots ?? [])
     .filter((lot) => lot.qty > 0)
     .slice(0, 8)
-    .map((lot) => `${lot.pcn} ×${n(lot.qty)} at ${locationName(lot.location_id)}`);
+    .map((lot) => `${lot.pcn} ×${n(lot.qty)} at ${locationName(lot.location_id, lot.location_code)}`);
   slot.textContent =
     `Only ${n(problem.available ?? 0)} available` + (lots.length ? `: ${lots.join(", ")}.` : ".");
   field.setAttribute("aria-invalid", "true");
