@@ -3,12 +3,14 @@ logged in reads (a location's detail lists the PCNs it holds)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from kosh.auth.deps import CurrentPrincipal, Manager
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
-from kosh.core.types import PathId, QueryId, SearchText
+from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
 from kosh.locations import queries as location_queries
 from kosh.locations import service as location_service
 from kosh.locations.models import Warehouse
@@ -119,7 +121,7 @@ async def search_locations(
     q: SearchText = None,
     kind: Annotated[list[LocationKind] | None, Query(max_length=5)] = None,
     location_id: Annotated[
-        list[Annotated[int, Query(ge=1, le=2_147_483_647)]] | None,
+        list[Annotated[int, Query(ge=1, le=MAX_ID)]] | None,
         Query(max_length=location_queries.MAX_SEARCH, alias="id"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=location_queries.MAX_SEARCH)] = 20,
