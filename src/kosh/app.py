@@ -28,6 +28,7 @@ from kosh.core.idempotency import IdempotencyMiddleware
 from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddleware
 from kosh.core.migrate import upgrade
 from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
+from kosh.documents import api as documents_api
 from kosh.locations import api as locations_api
 from kosh.locations import pages as locations_pages
 from kosh.ops import api as ops_api
@@ -59,6 +60,7 @@ FEATURE_ROUTERS = [
     bom_api.router,
     production_api.router,
     alerts_api.router,
+    documents_api.router,
     auth_pages.router,
     ops_pages.router,
     stock_pages.router,

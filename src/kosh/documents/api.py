@@ -1,0 +1,261 @@
+"""JSON routes for warehouse documents under /api/v1/documents.
+
+Operators draft and post transfers, issues and receipts and count stocktakes; managers open,
+review and post stocktakes, reverse posted documents and import opening stock; anyone logged
+in reads. Every POST honours `Idempotency-Key` (platform middleware).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Request
+
+from kosh.auth.deps import CurrentPrincipal, Manager, Operator
+from kosh.core.deps import SessionDep
+from kosh.core.errors import PermissionDeniedError
+from kosh.core.pagination import PageDep, next_url
+from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
+from kosh.documents import queries as document_queries
+from kosh.documents import service as document_service
+from kosh.documents import stocktake
+from kosh.documents.models import Document
+from kosh.documents.schemas import (
+    CountCreate,
+    CountRead,
+    CycleCountPlan,
+    DocumentCreate,
+    DocumentDetail,
+    DocumentPage,
+    DocumentRead,
+    DocumentStatus,
+    DocumentType,
+    DocumentUpdate,
+    LineAdd,
+    MovementRead,
+    PartVarianceRead,
+    PlanEntryRead,
+    RecountRequest,
+    Transition,
+    VarianceLineRead,
+    VarianceRead,
+)
+from kosh.documents.service import LineRequest
+from kosh.documents.stocktake import Scope
+
+router = APIRouter(prefix="/api/v1", tags=["documents"])
+_EMPTY = Body(default=None)
+
+
+async def _detail(session: SessionDep, document: Document) -> DocumentDetail:
+    movements = await document_queries.movements_of(session, document.id)
+    reversal = await document_queries.reversal_of(session, document.id)
+    read = DocumentRead.model_validate(document)
+    return DocumentDetail(
+        **read.model_dump(),
+        movements=[MovementRead.model_validate(m) for m in movements],
+        reversed_by=reversal.number if reversal else None,
+    )
+
+
+@router.post("/documents", response_model=DocumentDetail, status_code=201)
+async def create_document(
+    body: DocumentCreate, principal: Operator, session: SessionDep
+) -> DocumentDetail:
+    """Open a draft. A stocktake (managers) snapshots its scope; other types take lines."""
+    if body.type == "stocktake" and not principal.has_role("manager"):
+        raise PermissionDeniedError("Opening a stocktake needs the manager role.")
+    scope = body.scope
+    document = await document_service.create_document(
+        session,
+        type=body.type,
+        warehouse_id=body.warehouse_id,
+        lines=[LineRequest(**line.model_dump()) for line in body.lines],
+        notes=body.notes,
+        issue_kind=body.issue_kind,
+        reason=body.reason,
+        scope=Scope(
+            zone=scope.zone or None,
+            location_ids=tuple(scope.location_ids),
+            part_ids=tuple(scope.part_ids),
+        )
+        if scope
+        else None,
+        blind=body.blind,
+    )
+    return await _detail(session, document)
+
+
+@router.get("/documents", response_model=DocumentPage)
+async def list_documents(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    type: DocumentType | None = None,
+    status: DocumentStatus | None = None,
+    warehouse_id: QueryId = None,
+    q: SearchText = None,
+) -> DocumentPage:
+    rows, total = await document_queries.list_documents(
+        session,
+        type=type,
+        status=status,
+        warehouse_id=warehouse_id,
+        q=q,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return DocumentPage(
+        items=[DocumentRead.model_validate(d) for d in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+@router.get("/documents/cycle-count-plan", response_model=CycleCountPlan)
+async def cycle_count_plan(
+    _: CurrentPrincipal,
+    session: SessionDep,
+    warehouse_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> CycleCountPlan:
+    """The warehouse's stock locations least recently counted first (never counted first)."""
+    entries = await document_queries.cycle_count_plan(
+        session, warehouse_id=warehouse_id, limit=limit
+    )
+    return CycleCountPlan(
+        warehouse_id=warehouse_id, items=[PlanEntryRead.model_validate(e) for e in entries]
+    )
+
+
+@router.get("/documents/{document_id}", response_model=DocumentDetail)
+async def get_document(
+    document_id: PathId, _: CurrentPrincipal, session: SessionDep
+) -> DocumentDetail:
+    return await _detail(session, await document_service.get_document(session, document_id))
+
+
+@router.patch("/documents/{document_id}", response_model=DocumentDetail)
+async def update_document(
+    document_id: PathId, body: DocumentUpdate, _: Operator, session: SessionDep
+) -> DocumentDetail:
+    document = await document_service.update_document(
+        session, document_id=document_id, version=body.version, notes=body.notes, reason=body.reason
+    )
+    return await _detail(session, document)
+
+
+@router.post("/documents/{document_id}/lines", response_model=DocumentDetail, status_code=201)
+async def add_line(
+    document_id: PathId, body: LineAdd, _: Operator, session: SessionDep
+) -> DocumentDetail:
+    line = LineRequest(**body.model_dump(exclude={"version"}))
+    document = await document_service.add_line(
+        session, document_id=document_id, line=line, version=body.version
+    )
+    return await _detail(session, document)
+
+
+@router.delete("/documents/{document_id}/lines/{line_no}", response_model=DocumentDetail)
+async def remove_line(
+    document_id: PathId,
+    line_no: Annotated[int, Path(ge=1, le=MAX_ID)],
+    _: Operator,
+    session: SessionDep,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> DocumentDetail:
+    document = await document_service.remove_line(
+        session, document_id=document_id, line_no=line_no, version=version
+    )
+    return await _detail(session, document)
+
+
+@router.post("/documents/{document_id}/post", response_model=DocumentDetail)
+async def post_document(
+    document_id: PathId,
+    principal: Operator,
+    session: SessionDep,
+    body: Transition | None = _EMPTY,
+) -> DocumentDetail:
+    """Post all lines in one transaction or none (409 naming the line that failed)."""
+    body = body or Transition()
+    if not principal.has_role("manager"):
+        document = await document_service.get_document(session, document_id)
+        if document.type == "stocktake":
+            raise PermissionDeniedError("Posting a stocktake needs the manager role.")
+    posted = await document_service.post_document(
+        session, document_id=document_id, version=body.version
+    )
+    return await _detail(session, posted.document)
+
+
+@router.post("/documents/{document_id}/cancel", response_model=DocumentDetail)
+async def cancel_document(
+    document_id: PathId,
+    _: Operator,
+    session: SessionDep,
+    body: Transition | None = _EMPTY,
+) -> DocumentDetail:
+    body = body or Transition()
+    document = await document_service.cancel_document(
+        session, document_id=document_id, version=body.version, reason=body.reason
+    )
+    return await _detail(session, document)
+
+
+@router.post("/documents/{document_id}/reverse", response_model=DocumentDetail, status_code=201)
+async def reverse_document(
+    document_id: PathId,
+    _: Manager,
+    session: SessionDep,
+    body: Transition | None = _EMPTY,
+) -> DocumentDetail:
+    """Post a new document that undoes a posted one (the original stays unchanged)."""
+    body = body or Transition()
+    posted = await document_service.reverse_document(
+        session, document_id=document_id, reason=body.reason
+    )
+    return await _detail(session, posted.document)
+
+
+@router.post("/documents/{document_id}/counts", response_model=CountRead)
+async def record_count(
+    document_id: PathId, body: CountCreate, _: Operator, session: SessionDep
+) -> CountRead:
+    """Record a stocktake count of a PCN at a location (blind mode hides the expected)."""
+    count = await stocktake.record_count(
+        session,
+        document_id=document_id,
+        location_id=body.location_id,
+        pcn=body.pcn,
+        counted_qty=body.counted_qty,
+    )
+    return CountRead(**stocktake.count_view(count))
+
+
+@router.post("/documents/{document_id}/recounts", response_model=DocumentDetail)
+async def request_recount(
+    document_id: PathId, body: RecountRequest, _: Manager, session: SessionDep
+) -> DocumentDetail:
+    document = await stocktake.request_recount(
+        session, document_id=document_id, line_ids=body.line_ids, version=body.version
+    )
+    return await _detail(session, document)
+
+
+@router.get("/documents/{document_id}/variance", response_model=VarianceRead)
+async def variance(document_id: PathId, _: Manager, session: SessionDep) -> VarianceRead:
+    """Per line, per part and in value: what posting the stocktake adjusts."""
+    report = await stocktake.variance(session, document_id=document_id)
+    return VarianceRead(
+        document_id=report.document.id,
+        number=report.document.number,
+        status=report.document.status,
+        lines=[VarianceLineRead.model_validate(x) for x in report.lines],
+        parts=[PartVarianceRead.model_validate(x) for x in report.parts],
+        units_gained=report.units_gained,
+        units_lost=report.units_lost,
+        value=report.value,
+        by_status=report.by_status,
+    )
