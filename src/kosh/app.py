@@ -47,7 +47,7 @@ from kosh.web import pages as web_pages
 from kosh.web import static_files
 from kosh.web.templating import Pages
 
-UPLOAD_PATHS: tuple[str, ...] = ("/api/v1/boms/imports",)
+UPLOAD_PATHS: tuple[str, ...] = ("/api/v1/boms/imports", "/api/v1/documents/imports")
 FEATURE_ROUTERS = [
     auth_api.router,
     ops_api.router,

@@ -7,19 +7,25 @@ in reads. Every POST honours `Idempotency-Key` (platform middleware).
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, File, Form, Path, Query, Request, UploadFile
+from starlette.responses import JSONResponse
 
 from kosh.auth.deps import CurrentPrincipal, Manager, Operator
-from kosh.core.deps import SessionDep
+from kosh.bom import service as bom_service
+from kosh.bom.upload import save_upload
+from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import PermissionDeniedError
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
+from kosh.documents import opening, stocktake
 from kosh.documents import queries as document_queries
 from kosh.documents import service as document_service
-from kosh.documents import stocktake
 from kosh.documents.models import Document
+from kosh.documents.opening_file import read_opening_file
 from kosh.documents.schemas import (
     CountCreate,
     CountRead,
@@ -31,6 +37,9 @@ from kosh.documents.schemas import (
     DocumentStatus,
     DocumentType,
     DocumentUpdate,
+    ImportReportRead,
+    ImportRowError,
+    ImportRowRead,
     LineAdd,
     MovementRead,
     PartVarianceRead,
@@ -127,6 +136,64 @@ async def cycle_count_plan(
     return CycleCountPlan(
         warehouse_id=warehouse_id, items=[PlanEntryRead.model_validate(e) for e in entries]
     )
+
+
+@router.post(
+    "/documents/imports",
+    response_model=ImportReportRead,
+    responses={201: {"model": ImportReportRead, "description": "received"}},
+)
+async def import_opening_stock(
+    _: Manager,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="xlsx, xlsm, xls, ods or csv")],
+    warehouse_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    dry_run: Annotated[bool, Form()] = True,
+    create_parts: Annotated[bool, Form()] = False,
+    sheet: Annotated[str | None, Form(max_length=200)] = None,
+) -> JSONResponse:
+    """Opening stock from a spreadsheet: a dry run (the default) reports what would be
+    received and every row problem; `dry_run=false` receives all rows as one posted receipt
+    document (201), or nothing (422 import_rejected)."""
+    name = PurePath((file.filename or "upload").replace("\\", "/")).name[:255] or "upload"
+    limits = bom_service.file_limits(settings)
+    path = await save_upload(file, settings, max_bytes=limits.max_bytes)
+    try:
+        parsed = await asyncio.to_thread(
+            read_opening_file,
+            path,
+            limits=limits,
+            max_rows=settings.bom_max_rows,
+            sheet=(sheet or "").strip() or None,
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    report = await opening.import_opening_stock(
+        session,
+        parsed=parsed,
+        file_name=name,
+        warehouse_id=warehouse_id,
+        dry_run=dry_run,
+        create_parts=create_parts,
+    )
+    body = ImportReportRead(
+        dry_run=report.dry_run,
+        file_name=report.file_name,
+        sheet=report.sheet,
+        header_row=report.header_row,
+        columns=report.columns,
+        rows=report.rows,
+        units=report.units,
+        error_count=report.error_count,
+        errors=[
+            ImportRowError(row=e.row, column=e.column, message=e.message) for e in report.errors
+        ],
+        parts_to_create=report.parts_to_create,
+        preview=[ImportRowRead.model_validate(r) for r in report.preview],
+        document=DocumentRead.model_validate(report.document) if report.document else None,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if report.dry_run else 201)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentDetail)

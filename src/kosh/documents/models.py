@@ -108,6 +108,7 @@ class DocumentLine(Base):
     to_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     date_code: Mapped[str | None] = mapped_column(String(32))
     supplier: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(String(500), default="")
 
     document: Mapped[Document] = relationship(back_populates="lines", lazy="raise")

@@ -134,6 +134,7 @@ async def _receive_line(
         date_code=line.date_code,
         supplier=line.supplier,
         reference=document.number,
+        received_at=line.received_at,
     )
     entry = await movements.move(
         session,

@@ -210,3 +210,36 @@ class PlanEntryRead(BaseModel):
 class CycleCountPlan(BaseModel):
     warehouse_id: int
     items: list[PlanEntryRead]
+
+
+class ImportRowError(BaseModel):
+    row: int
+    column: str
+    message: str
+
+
+class ImportRowRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    row: int
+    part_number: str
+    location: str
+    qty: int
+    pcn: str | None
+    date_code: str | None
+    supplier: str | None
+    received_at: datetime | None
+
+
+class ImportReportRead(BaseModel):
+    dry_run: bool
+    file_name: str
+    sheet: str | None
+    header_row: int | None
+    columns: dict[str, str]
+    rows: int
+    units: int
+    error_count: int
+    errors: list[ImportRowError]
+    parts_to_create: list[str]
+    preview: list[ImportRowRead]
+    document: DocumentRead | None = None

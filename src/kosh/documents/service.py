@@ -55,6 +55,8 @@ from kosh.stock.service import STOCKABLE_KINDS
 log = structlog.get_logger(__name__)
 
 MAX_LINES = 2000
+# A document's audit event lists this many lines (an opening-stock receipt may have 100k).
+AUDITED_LINES = 200
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def snapshot(document: Document) -> dict[str, Any]:
         "notes": document.notes,
         "issue_kind": document.issue_kind,
         "reason": document.reason,
-        "lines": [_line_view(line) for line in document.lines],
+        "line_count": len(document.lines),
+        "lines": [_line_view(line) for line in document.lines[:AUDITED_LINES]],
     }
 
 
@@ -466,9 +469,16 @@ async def post_document(
         DOCUMENT_POST_REFUSED.labels(type=document.type, code=exc.code).inc()
         log.info("document_post_refused", number=document.number, code=exc.code)
         raise
-    now = utcnow()
+    await mark_posted(session, document, moved)
+    DOCUMENT_POST_SECONDS.labels(type=document.type).observe(time.perf_counter() - started)
+    return Posted(document=document, movements=moved)
+
+
+async def mark_posted(session: AsyncSession, document: Document, moved: int) -> None:
+    """Record that the document's lines were applied (`moved` ledger rows): posted, by
+    whom, audited, counted. Joins the caller's transaction."""
     document.status = "posted"
-    document.posted_at = now
+    document.posted_at = utcnow()
     document.posted_by = current_actor().name
     touch(document)
     await audit.record(
@@ -480,9 +490,7 @@ async def post_document(
     )
     DOCUMENTS_POSTED.labels(type=document.type).inc()
     DOCUMENT_LINES_POSTED.labels(type=document.type).inc(moved)
-    DOCUMENT_POST_SECONDS.labels(type=document.type).observe(time.perf_counter() - started)
     log.info("document_posted", number=document.number, type=document.type, movements=moved)
-    return Posted(document=document, movements=moved)
 
 
 @transactional

@@ -84,6 +84,7 @@ def upgrade() -> None:
         sa.Column("to_location_id", sa.Integer(), nullable=True),
         sa.Column("date_code", sa.String(length=32), nullable=True),
         sa.Column("supplier", sa.String(length=200), nullable=True),
+        sa.Column("received_at", kosh.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("note", sa.String(length=500), nullable=False),
         sa.CheckConstraint("qty > 0", name=op.f("ck_document_lines_qty_positive")),
         sa.ForeignKeyConstraint(
