@@ -29,6 +29,7 @@ from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddlewar
 from kosh.core.migrate import upgrade
 from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
 from kosh.documents import api as documents_api
+from kosh.documents import pages as documents_pages
 from kosh.locations import api as locations_api
 from kosh.locations import pages as locations_pages
 from kosh.ops import api as ops_api
@@ -71,6 +72,7 @@ FEATURE_ROUTERS = [
     bom_pages.router,
     production_pages.router,
     alerts_pages.router,
+    documents_pages.router,
     web_pages.router,
     static_files.router,
 ]

@@ -160,6 +160,7 @@ class CountRead(BaseModel):
     unexpected: bool
     expected_qty: int | None = Field(description="null in blind mode")
     book_qty: int | None = Field(description="null in blind mode")
+    message: str
 
 
 class VarianceLineRead(BaseModel):

@@ -411,7 +411,13 @@ async def apply_counts(session: AsyncSession, document: Document) -> int:
 def count_view(count: Count) -> dict[str, Any]:
     """A recorded count as the scanner sees it (blind mode hides what was expected)."""
     line = count.line
+    message = f"PCN {line.pcn}: {line.counted_qty:,} counted"
+    if line.unexpected:
+        message += " (not expected here)"
+    elif not count.blind:
+        message += f" (book {line.book_qty or 0:,})"
     return {
+        "message": message + ".",
         "line_id": line.id,
         "location_id": line.location_id,
         "pcn": line.pcn,
