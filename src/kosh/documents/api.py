@@ -21,6 +21,7 @@ from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import PermissionDeniedError
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
+from kosh.documents import health as document_health
 from kosh.documents import opening, stocktake
 from kosh.documents import queries as document_queries
 from kosh.documents import service as document_service
@@ -53,6 +54,7 @@ from kosh.documents.service import LineRequest
 from kosh.documents.stocktake import Scope
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
+document_health.register()
 _EMPTY = Body(default=None)
 
 
