@@ -97,10 +97,17 @@ async def test_dry_run_then_commit_posts_one_receipt(
         client, manager_headers, path, warehouse_id, dry_run=False, create_parts=True
     )
     assert done.status_code == 201, done.text
-    document = done.json()["document"]
+    summary = done.json()["document"]
+    assert summary["status"] == "posted"
+    assert summary["lines"] == 3
+    document = (
+        await client.get(f"/api/v1/documents/{summary['id']}", headers=manager_headers)
+    ).json()
     assert document["type"] == "receipt"
-    assert document["status"] == "posted"
+    assert document["number"] == summary["number"]
+    assert document["lines"][0]["pcn"] == "REEL-1"
     assert len(document["lines"]) == 3
+    assert len(document["movements"]) == 3
     pcn = await client.get("/api/v1/pcns/REEL-1", headers=manager_headers)
     assert pcn.json()["total_qty"] == 4000
     assert pcn.json()["supplier"] == "Mouser"

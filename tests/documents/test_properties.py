@@ -21,6 +21,8 @@ from kosh.stock import service as stock_service
 from kosh.stock import verify as stock_verify
 from tests.support.stock import LotRef, Site, a_site, all_balances, non_zero, replayed, stock_in
 
+pytestmark = pytest.mark.slow  # twenty examples of real postings: a few seconds
+
 
 @dataclass
 class Room:
@@ -87,7 +89,7 @@ async def _post(session: AsyncSession, document_id: int) -> int:
 
 
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -38,6 +38,7 @@ from kosh.documents.schemas import (
     DocumentStatus,
     DocumentType,
     DocumentUpdate,
+    ImportedDocument,
     ImportReportRead,
     ImportRowError,
     ImportRowRead,
@@ -193,7 +194,14 @@ async def import_opening_stock(
         ],
         parts_to_create=report.parts_to_create,
         preview=[ImportRowRead.model_validate(r) for r in report.preview],
-        document=DocumentRead.model_validate(report.document) if report.document else None,
+        document=ImportedDocument(
+            id=report.document.id,
+            number=report.document.number,
+            status=report.document.status,
+            lines=report.rows,
+        )
+        if report.document
+        else None,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if report.dry_run else 201)
 

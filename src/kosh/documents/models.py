@@ -123,12 +123,14 @@ class DocumentMovement(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     line_no: Mapped[int] = mapped_column(Integer)
+    # The ledger row is the reference; the copies below (no foreign keys: the ledger row
+    # has them) spare a join when reversing, and an opening stock of 100k rows the checks.
     transaction_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_transactions.id"))
-    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
-    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    lot_id: Mapped[int] = mapped_column(Integer)
+    part_id: Mapped[int] = mapped_column(Integer)
     pcn: Mapped[str] = mapped_column(String(64))
-    from_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
-    to_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    from_location_id: Mapped[int | None] = mapped_column(Integer)
+    to_location_id: Mapped[int | None] = mapped_column(Integer)
     qty: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
 

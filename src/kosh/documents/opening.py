@@ -22,10 +22,10 @@ from kosh.core.db import transactional
 from kosh.core.errors import RuleViolationError, ValidationError, field_error
 from kosh.documents import posting, service
 from kosh.documents.metrics import OPENING_IMPORT_ROWS
-from kosh.documents.models import Document, DocumentLine
+from kosh.documents.models import Document
 from kosh.documents.opening_file import MAX_LISTED_ERRORS, OpeningFile, OpeningRow, RowError
 from kosh.locations import service as location_service
-from kosh.stock import service as stock_service
+from kosh.stock import queries as stock_queries
 from kosh.stock.service import STOCKABLE_KINDS
 
 log = structlog.get_logger(__name__)
@@ -60,6 +60,7 @@ async def _check_rows(
     )
     by_code = {loc.code.upper(): loc for loc in listed}
     parts = await part_service.parts_by_numbers(session, {r.part_number for r in parsed.rows})
+    taken = await stock_queries.existing_pcns(session, {r.pcn for r in parsed.rows if r.pcn})
     to_create: dict[str, None] = {}
     seen_pcns: dict[str, int] = {}
     locations: dict[str, int] = {}
@@ -78,7 +79,7 @@ async def _check_rows(
             problem = ("part_number", f"part {part.number} is inactive")
         elif row.pcn is not None and row.pcn in seen_pcns:
             problem = ("pcn", f"PCN {row.pcn} is also on row {seen_pcns[row.pcn]}")
-        elif row.pcn is not None and await stock_service.get_lot_by_pcn(session, row.pcn):
+        elif row.pcn is not None and row.pcn in taken:
             problem = ("pcn", f"PCN {row.pcn} exists already")
         if problem is not None or location is None:
             parsed.refuse(row.row, *(problem or ("location", "unknown location")))
@@ -161,24 +162,22 @@ async def import_opening_stock(
         warehouse_id=warehouse.id,
         notes=f"Opening stock from {file_name}",
     )
-    document.lines = [
-        DocumentLine(
-            line_no=n,
+    lines = [
+        posting.ReceiptLine(
             part_id=part_ids[row.part_number],
             part_number=row.part_number,
-            pcn=row.pcn,
             qty=row.qty,
-            to_location_id=location_ids[row.location],
+            location_id=location_ids[row.location],
+            pcn=row.pcn,
             date_code=row.date_code,
             supplier=row.supplier,
             received_at=row.received_at,
             note=f"row {row.row}",
         )
-        for n, row in enumerate(parsed.rows, start=1)
+        for row in parsed.rows
     ]
-    await session.flush()
-    moved = await posting.apply_lines(session, document)
-    await service.mark_posted(session, document, moved)
+    moved = await posting.receive_bulk(session, document, lines)
+    await service.mark_posted(session, document, moved, line_count=len(lines))
     await audit.record(
         session,
         action="document.import",

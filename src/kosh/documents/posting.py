@@ -9,8 +9,12 @@ location oldest PCN first, locking them before reading their balances.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
@@ -19,19 +23,26 @@ from kosh.core.errors import DomainError, RuleViolationError, field_error
 from kosh.documents import errors, queries
 from kosh.documents.models import Document, DocumentLine, DocumentMovement
 from kosh.locations import service as location_service
-from kosh.locations.models import Location
 from kosh.stock import movements
 from kosh.stock import queries as stock_queries
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.models import StockTransaction
 from kosh.stock.service import STOCKABLE_KINDS
 
+if TYPE_CHECKING:
+    from kosh.catalog.models import Part
+    from kosh.locations.models import Location
+
+
+_LINES = cast(Table, DocumentLine.__table__)
+_MOVEMENTS = cast(Table, DocumentMovement.__table__)
+
 
 @dataclass
 class Written:
     line_no: int
     pcn: str
-    entry: StockTransaction
+    entry: StockTransaction | movements.ReceivedLot
 
 
 async def note_withdrawal(
@@ -110,66 +121,145 @@ async def _move_line(
     return written
 
 
-async def _receive_line(
-    session: AsyncSession, document: Document, line: DocumentLine
-) -> list[Written]:
-    part = await part_service.get_part_or_raise(session, line.part_id)
-    if not part.active:
-        raise RuleViolationError(
-            f"Part {part.number} is inactive.",
-            code="part_inactive",
-            errors=[field_error(["part_number"], "is inactive")],
+async def _receive_lines(session: AsyncSession, document: Document) -> list[Written]:
+    """Every line of a receipt becomes a new lot in bulk (`movements.receive_many`): an
+    opening-stock receipt may hold 100,000 lines. Parts must be active and locations
+    usable stock locations of the document's warehouse (422 naming the line)."""
+    parts: dict[int, Part] = {}  # strong references: the identity map holds objects weakly
+    places: dict[int, Location] = {}
+    items = []
+    for line in document.lines:
+        try:
+            part = parts.get(line.part_id) or await part_service.get_part_or_raise(
+                session, line.part_id
+            )
+            parts[part.id] = part
+            if not part.active:
+                raise RuleViolationError(
+                    f"Part {part.number} is inactive.",
+                    code="part_inactive",
+                    errors=[field_error(["part_number"], "is inactive")],
+                )
+            location_id = line.to_location_id or 0
+            if location_id not in places:
+                places[location_id] = await location_service.usable_location(
+                    session,
+                    location_id,
+                    loc="to_location_id",
+                    warehouse_id=document.warehouse_id,
+                    kinds=STOCKABLE_KINDS,
+                )
+        except DomainError as exc:
+            raise errors.on_line(exc, line.line_no, document.number) from None
+        items.append(
+            movements.NewStock(
+                part_id=part.id,
+                qty=line.qty,
+                location_id=location_id,
+                pcn=line.pcn,
+                date_code=line.date_code,
+                supplier=line.supplier,
+                received_at=line.received_at,
+            )
         )
-    destination = await location_service.usable_location(
-        session,
-        line.to_location_id or 0,
-        loc="to_location_id",
-        warehouse_id=document.warehouse_id,
-        kinds=STOCKABLE_KINDS,
-    )
-    lot = await movements.new_lot(
-        session,
-        part_id=part.id,
-        pcn=line.pcn,
-        date_code=line.date_code,
-        supplier=line.supplier,
-        reference=document.number,
-        received_at=line.received_at,
-    )
-    entry = await movements.move(
-        session,
-        lot_id=lot.id,
-        from_location_id=None,
-        to_location_id=destination.id,
-        qty=line.qty,
-        kind="receive",
-        reference=document.number,
-        part_id=part.id,
-    )
-    line.lot_id, line.pcn = lot.id, lot.pcn
-    return [Written(line.line_no, lot.pcn, entry)]
+    try:
+        entries = await movements.receive_many(session, items, reference=document.number)
+    except DomainError as exc:
+        index = exc.details.get("index")
+        if isinstance(index, int):
+            raise errors.on_line(exc, document.lines[index].line_no, document.number) from None
+        raise
+    written = []
+    for line, entry in zip(document.lines, entries, strict=True):
+        line.lot_id, line.pcn = entry.lot_id, entry.pcn
+        written.append(Written(line.line_no, entry.pcn, entry))
+    return written
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """A receipt line whose part and location the caller checked in this transaction."""
+
+    part_id: int
+    part_number: str
+    qty: int
+    location_id: int
+    pcn: str | None = None
+    date_code: str | None = None
+    supplier: str | None = None
+    received_at: datetime | None = None
+    note: str = ""
+
+
+async def receive_bulk(
+    session: AsyncSession, document: Document, lines: Sequence[ReceiptLine]
+) -> int:
+    """Write a receipt's lines, their lots and ledger rows in bulk statements (the
+    opening-stock import: 100,000 lines in one transaction, no ORM object per line).
+    `document.lines` is not loaded with them; reload the document to read them."""
+    items = [
+        movements.NewStock(
+            part_id=line.part_id,
+            qty=line.qty,
+            location_id=line.location_id,
+            pcn=line.pcn,
+            date_code=line.date_code,
+            supplier=line.supplier,
+            received_at=line.received_at,
+        )
+        for line in lines
+    ]
+    try:
+        received = await movements.receive_many(session, items, reference=document.number)
+    except DomainError as exc:
+        index = exc.details.get("index")
+        if isinstance(index, int):
+            raise errors.on_line(exc, index + 1, document.number) from None
+        raise
+    rows = [
+        {
+            "document_id": document.id,
+            "line_no": n,
+            "part_id": line.part_id,
+            "part_number": line.part_number,
+            "lot_id": lot.lot_id,
+            "pcn": lot.pcn,
+            "qty": line.qty,
+            "from_location_id": None,
+            "to_location_id": line.location_id,
+            "date_code": line.date_code,
+            "supplier": line.supplier,
+            "received_at": line.received_at,
+            "note": line.note,
+        }
+        for n, (line, lot) in enumerate(zip(lines, received, strict=True), start=1)
+    ]
+    for start in range(0, len(rows), 5_000):
+        await session.execute(insert(_LINES), rows[start : start + 5_000])
+    written = [Written(n, lot.pcn, lot) for n, lot in enumerate(received, start=1)]
+    return await record(session, document, written)
 
 
 async def record(session: AsyncSession, document: Document, written: list[Written]) -> int:
     """Keep what was written with the document (flushes: the ledger ids are needed)."""
     await session.flush()
-    for item in written:
-        entry = item.entry
-        session.add(
-            DocumentMovement(
-                document_id=document.id,
-                line_no=item.line_no,
-                transaction_id=entry.id,
-                lot_id=entry.lot_id,
-                part_id=entry.part_id,
-                pcn=item.pcn,
-                from_location_id=entry.from_location_id,
-                to_location_id=entry.to_location_id,
-                qty=entry.qty,
-                kind=entry.kind,
-            )
-        )
-    await session.flush()
+    rows = [
+        {
+            "document_id": document.id,
+            "line_no": item.line_no,
+            "transaction_id": item.entry.id,
+            "lot_id": item.entry.lot_id,
+            "part_id": item.entry.part_id,
+            "pcn": item.pcn,
+            "from_location_id": item.entry.from_location_id,
+            "to_location_id": item.entry.to_location_id,
+            "qty": item.entry.qty,
+            "kind": item.entry.kind,
+        }
+        for item in written
+    ]
+    for start in range(0, len(rows), 5_000):
+        await session.execute(insert(_MOVEMENTS), rows[start : start + 5_000])
     return len(written)
 
 
@@ -178,13 +268,12 @@ async def apply_lines(session: AsyncSession, document: Document) -> int:
     The first line that fails raises (its error names the line) and the caller's
     transaction rolls everything back."""
     await movements.lock_lots(session, [x.lot_id for x in document.lines if x.lot_id])
+    if document.type == "receipt":
+        return await record(session, document, await _receive_lines(session, document))
     written: list[Written] = []
     for line in document.lines:
         try:
-            if document.type == "receipt":
-                written += await _receive_line(session, document, line)
-            else:
-                written += await _move_line(session, document, line)
+            written += await _move_line(session, document, line)
         except DomainError as exc:
             raise errors.on_line(exc, line.line_no, document.number) from None
     return await record(session, document, written)

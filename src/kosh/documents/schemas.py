@@ -231,6 +231,13 @@ class ImportRowRead(BaseModel):
     received_at: datetime | None
 
 
+class ImportedDocument(BaseModel):
+    id: int
+    number: str
+    status: str
+    lines: int
+
+
 class ImportReportRead(BaseModel):
     dry_run: bool
     file_name: str
@@ -243,4 +250,6 @@ class ImportReportRead(BaseModel):
     errors: list[ImportRowError]
     parts_to_create: list[str]
     preview: list[ImportRowRead]
-    document: DocumentRead | None = None
+    document: ImportedDocument | None = Field(
+        default=None, description="the posted receipt (GET it for its lines)"
+    )

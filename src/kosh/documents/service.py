@@ -474,9 +474,12 @@ async def post_document(
     return Posted(document=document, movements=moved)
 
 
-async def mark_posted(session: AsyncSession, document: Document, moved: int) -> None:
+async def mark_posted(
+    session: AsyncSession, document: Document, moved: int, *, line_count: int | None = None
+) -> None:
     """Record that the document's lines were applied (`moved` ledger rows): posted, by
-    whom, audited, counted. Joins the caller's transaction."""
+    whom, audited, counted. Joins the caller's transaction. `line_count` when the lines
+    were written in bulk (not loaded on `document`)."""
     document.status = "posted"
     document.posted_at = utcnow()
     document.posted_by = current_actor().name
@@ -486,7 +489,11 @@ async def mark_posted(session: AsyncSession, document: Document, moved: int) -> 
         action="document.post",
         entity_type="document",
         entity_id=document.number,
-        after={**snapshot(document), "movements": moved},
+        after={
+            **snapshot(document),
+            "movements": moved,
+            **({"line_count": line_count} if line_count is not None else {}),
+        },
     )
     DOCUMENTS_POSTED.labels(type=document.type).inc()
     DOCUMENT_LINES_POSTED.labels(type=document.type).inc(moved)

@@ -491,3 +491,15 @@ async def held_lots(
             for lot_id, pcn, part_id, number, location_id, qty in await session.execute(query)
         ]
     return answer
+
+
+async def existing_pcns(session: AsyncSession, pcns: Iterable[str]) -> set[str]:
+    """The PCNs among `pcns` that exist already (a bulk check for imports)."""
+    wanted = sorted(set(pcns))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        rows = await session.scalars(
+            select(Lot.pcn).where(Lot.pcn.in_(wanted[start : start + 500]))
+        )
+        found.update(rows)
+    return found

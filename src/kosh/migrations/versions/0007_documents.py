@@ -231,22 +231,6 @@ def upgrade() -> None:
             name=op.f("fk_document_movements_document_id_documents"),
         ),
         sa.ForeignKeyConstraint(
-            ["from_location_id"],
-            ["locations.id"],
-            name=op.f("fk_document_movements_from_location_id_locations"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["lot_id"], ["lots.id"], name=op.f("fk_document_movements_lot_id_lots")
-        ),
-        sa.ForeignKeyConstraint(
-            ["part_id"], ["parts.id"], name=op.f("fk_document_movements_part_id_parts")
-        ),
-        sa.ForeignKeyConstraint(
-            ["to_location_id"],
-            ["locations.id"],
-            name=op.f("fk_document_movements_to_location_id_locations"),
-        ),
-        sa.ForeignKeyConstraint(
             ["transaction_id"],
             ["stock_transactions.id"],
             name=op.f("fk_document_movements_transaction_id_stock_transactions"),
