@@ -96,6 +96,33 @@ async def stocktake_lines(session: AsyncSession, document_id: int) -> list[Stock
     return list(rows)
 
 
+async def stocktake_line(
+    session: AsyncSession, document_id: int, *, lot_id: int, location_id: int
+) -> StocktakeLine | None:
+    """The stocktake's line of a PCN at a location, if it has one."""
+    result = await session.scalar(
+        select(StocktakeLine).where(
+            StocktakeLine.document_id == document_id,
+            StocktakeLine.lot_id == lot_id,
+            StocktakeLine.location_id == location_id,
+        )
+    )
+    return result
+
+
+async def stocktake_location(
+    session: AsyncSession, document_id: int, location_id: int
+) -> StocktakeLocation | None:
+    """The location's row in the stocktake's scope, if it is in it."""
+    result = await session.scalar(
+        select(StocktakeLocation).where(
+            StocktakeLocation.document_id == document_id,
+            StocktakeLocation.location_id == location_id,
+        )
+    )
+    return result
+
+
 async def stocktake_locations(session: AsyncSession, document_id: int) -> list[StocktakeLocation]:
     rows = await session.scalars(
         select(StocktakeLocation)

@@ -142,8 +142,7 @@ async def record_count(
     """
     document = await queries.load_document(session, document_id, for_update=True)
     _stocktake_draft(document)
-    places = {p.location_id: p for p in await queries.stocktake_locations(session, document.id)}
-    place = places.get(location_id)
+    place = await queries.stocktake_location(session, document.id, location_id)
     if place is None:
         raise RuleViolationError(
             f"Location {location_id} is not in the scope of {document.number}.",
@@ -160,8 +159,9 @@ async def record_count(
         )
     await movements.lock_lots(session, [lot.id])
     book = await movements.balance(session, lot_id=lot.id, location_id=location_id)
-    lines = await queries.stocktake_lines(session, document.id)
-    line = next((x for x in lines if x.lot_id == lot.id and x.location_id == location_id), None)
+    line = await queries.stocktake_line(
+        session, document.id, lot_id=lot.id, location_id=location_id
+    )
     if line is None:
         part = await part_service.get_part_or_raise(session, lot.part_id)
         line = StocktakeLine(
