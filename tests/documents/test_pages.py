@@ -92,6 +92,13 @@ async def test_list_detail_and_count_pages(
     assert 'data-testid="count-form"' in scanner
     assert other.pcn in scanner
     assert "Expected</th>" not in scanner  # blind mode
+    sheet = await _page(client, f"/documents/{count.id}/sheet")
+    assert 'data-testid="count-sheet"' in sheet
+    assert other.pcn in sheet
+    assert "Expected</th>" not in sheet  # blind
+    picks = await _page(client, f"/documents/{transfer.id}/sheet")
+    assert 'data-testid="pick-list"' in picks
+    assert lot.pcn in picks
     wrong = await _page(client, f"/documents/{count.id}/count?location=NOPE")
     assert "not in this stocktake" in wrong
     await _page(client, "/documents/999999", status=404)

@@ -162,3 +162,29 @@ async def count_page(
             "blind": document.blind,
         },
     )
+
+
+@router.get("/documents/{document_id}/sheet")
+async def print_sheet(
+    request: Request,
+    document_id: PathId,
+    _: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+) -> Response:
+    """A printable sheet: the count sheet of a stocktake (every expected PCN by location,
+    a blank to write the count in; no expected quantities when blind), or the pick list of
+    a transfer or issue (what to take from where, where it goes)."""
+    document = await document_service.get_document(session, document_id)
+    warehouse = await location_service.get_warehouse_or_raise(session, document.warehouse_id)
+    codes = await _location_codes(session, document.warehouse_id)
+    lines = []
+    if document.type == "stocktake":
+        places = await document_queries.stocktake_locations(session, document.id)
+        codes.update({p.location_id: p.code for p in places})
+        lines = await document_queries.stocktake_lines(session, document.id)
+    return pages.render(
+        request,
+        "documents/sheet.html",
+        {"document": document, "warehouse": warehouse, "codes": codes, "count_lines": lines},
+    )
