@@ -492,3 +492,48 @@ async def test_empty_document_does_not_post(session: AsyncSession, site: Site) -
     assert refused.value.code == "empty_document"
     rows = await session.scalars(select(StockTransaction))
     assert list(rows) == []
+
+
+async def test_a_posting_cannot_take_reserved_stock_out_of_storage(
+    session: AsyncSession, site: Site
+) -> None:
+    # given 10 in storage, 8 of them reserved by a confirmed sales order
+    from tests.support.sales import a_customer, an_order
+
+    lot = await stock_in(session, site.part_number, site.bin_ids[0], 10)
+    customer = await a_customer(session)
+    await an_order(
+        session,
+        customer_id=customer.id,
+        warehouse_id=site.warehouse_id,
+        lines=[(site.part_number, 8)],
+        confirm=True,
+    )
+    document = await document_service.create_document(
+        session,
+        type="issue",
+        warehouse_id=site.warehouse_id,
+        issue_kind="scrap",
+        reason="damaged",
+        lines=[LineRequest(pcn=lot.pcn, qty=5, from_location_id=site.bin_ids[0])],
+    )
+    document_id = document.id
+    # when the scrap would leave 5 on hand for 8 reserved
+    with pytest.raises(ConflictError) as refused:
+        await document_service.post_document(session, document_id=document_id)
+    # then the sales guard refuses the whole posting
+    assert refused.value.code == "reserved_stock"
+    assert await balances(session, lot.id) == {site.bin_ids[0]: 10}
+    # and a transfer inside storage of the same warehouse is no withdrawal
+    inside = await document_service.create_document(
+        session,
+        type="transfer",
+        warehouse_id=site.warehouse_id,
+        lines=[
+            LineRequest(
+                pcn=lot.pcn, qty=5, from_location_id=site.bin_ids[0], to_location_id=site.bin_ids[1]
+            )
+        ],
+    )
+    await document_service.post_document(session, document_id=inside.id)
+    assert await balances(session, lot.id) == {site.bin_ids[0]: 5, site.bin_ids[1]: 5}

@@ -28,7 +28,7 @@ from kosh.core.errors import ConflictError, DomainError, RuleViolationError, fie
 from kosh.documents import errors, queries
 from kosh.documents.metrics import STOCKTAKE_COUNTS
 from kosh.documents.models import Document, StocktakeLine, StocktakeLocation
-from kosh.documents.posting import Written, record
+from kosh.documents.posting import Written, lock_lots, record
 from kosh.locations import service as location_service
 from kosh.stock import movements
 from kosh.stock import queries as stock_queries
@@ -369,7 +369,7 @@ async def apply_counts(session: AsyncSession, document: Document) -> int:
         )
     places = await queries.stocktake_locations(session, document.id)
     counted_places = {p.location_id for p in places if p.counted_at is not None}
-    await movements.lock_lots(session, [x.lot_id for x in lines])
+    await lock_lots(session, [x.lot_id for x in lines])
     written: list[Written] = []
     reason = f"stocktake {document.number}"
     for line in lines:
