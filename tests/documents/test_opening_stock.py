@@ -44,7 +44,10 @@ async def _upload(
     warehouse_id: int,
     **form: Any,
 ) -> httpx.Response:
-    data = {"warehouse_id": str(warehouse_id), **{k: str(v).lower() for k, v in form.items()}}
+    data = {
+        "warehouse_id": str(warehouse_id),
+        **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in form.items()},
+    }
     with path.open("rb") as handle:
         return await client.post(
             "/api/v1/documents/imports",
@@ -198,3 +201,23 @@ async def test_operators_cannot_import(
     path = files.csv_file(tmp_path / "x.csv", [["part number", "location", "qty"]])
     response = await _upload(client, operator_headers, path, warehouse_id)
     assert response.status_code == 403
+
+
+async def test_a_column_mapping_names_unknown_headers(
+    client: httpx.AsyncClient, manager_headers: Headers, warehouse_id: int, tmp_path: Path
+) -> None:
+    path = files.csv_file(
+        tmp_path / "de.csv",
+        [["Artikel", "Lagerplatz", "Menge"], ["RES-1K", "R-02", "12"]],
+        delimiter=";",
+    )
+    unknown = await _upload(client, manager_headers, path, warehouse_id)
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "header_not_found"
+    mapping = "part_number=Artikel, location=Lagerplatz, qty=Menge"
+    mapped = await _upload(client, manager_headers, path, warehouse_id, mapping=mapping)
+    assert mapped.status_code == 200, mapped.text
+    assert (mapped.json()["rows"], mapped.json()["units"]) == (1, 12)
+    bad = await _upload(client, manager_headers, path, warehouse_id, mapping="colour=Rot")
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["loc"][-1] == "mapping"

@@ -18,7 +18,7 @@ from kosh.auth.deps import CurrentPrincipal, Manager, Operator
 from kosh.bom import service as bom_service
 from kosh.bom.upload import save_upload
 from kosh.core.deps import SessionDep, SettingsDep
-from kosh.core.errors import PermissionDeniedError
+from kosh.core.errors import PermissionDeniedError, ValidationError, field_error
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
 from kosh.documents import health as document_health
@@ -26,7 +26,7 @@ from kosh.documents import opening, stocktake
 from kosh.documents import queries as document_queries
 from kosh.documents import service as document_service
 from kosh.documents.models import Document
-from kosh.documents.opening_file import read_opening_file
+from kosh.documents.opening_file import parse_mapping, read_opening_file
 from kosh.documents.schemas import (
     CountCreate,
     CountRead,
@@ -155,10 +155,19 @@ async def import_opening_stock(
     dry_run: Annotated[bool, Form()] = True,
     create_parts: Annotated[bool, Form()] = False,
     sheet: Annotated[str | None, Form(max_length=200)] = None,
+    mapping: Annotated[
+        str | None, Form(max_length=2000, description="field=Header, ... for unknown headers")
+    ] = None,
 ) -> JSONResponse:
     """Opening stock from a spreadsheet: a dry run (the default) reports what would be
     received and every row problem; `dry_run=false` receives all rows as one posted receipt
     document (201), or nothing (422 import_rejected)."""
+    try:
+        columns = parse_mapping(mapping)
+    except ValueError as exc:
+        raise ValidationError(
+            "The column mapping is not valid.", errors=[field_error(["mapping"], str(exc))]
+        ) from None
     name = PurePath((file.filename or "upload").replace("\\", "/")).name[:255] or "upload"
     limits = bom_service.file_limits(settings)
     path = await save_upload(file, settings, max_bytes=limits.max_bytes)
@@ -169,6 +178,7 @@ async def import_opening_stock(
             limits=limits,
             max_rows=settings.bom_max_rows,
             sheet=(sheet or "").strip() or None,
+            mapping=columns,
         )
     finally:
         path.unlink(missing_ok=True)

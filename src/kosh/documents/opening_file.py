@@ -74,16 +74,41 @@ def _normalise(header: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", header.lower()).split())
 
 
-def map_headers(cells: list[Cell]) -> dict[str, int]:
-    """field -> column index for a header row (the first matching column wins)."""
+def map_headers(cells: list[Cell], mapping: dict[str, str] | None = None) -> dict[str, int]:
+    """field -> column index for a header row (the first matching column wins). `mapping`
+    (field -> header text) names columns whose headers KOSH does not know; a row lacking
+    one of them is no header row."""
+    wanted = {field: _normalise(header) for field, header in (mapping or {}).items()}
     found: dict[str, int] = {}
     for index, cell in enumerate(cells):
         name = _normalise(as_text(cell))
-        for target, names in HEADERS.items():
-            if target not in found and name in names:
+        for target, header in wanted.items():
+            if target not in found and name == header:
                 found[target] = index
                 break
+        else:
+            for target, names in HEADERS.items():
+                if target not in found and target not in wanted and name in names:
+                    found[target] = index
+                    break
+    if not set(wanted) <= set(found):
+        return {}
     return found
+
+
+def parse_mapping(text: str | None) -> dict[str, str]:
+    """The `mapping` form field: `field=Header` pairs separated by commas or new lines
+    (fields: part_number, location, qty, pcn, date_code, supplier, received_at)."""
+    mapping: dict[str, str] = {}
+    for item in re.split(r"[,\n]", text or ""):
+        if not item.strip():
+            continue
+        field, sep, header = item.partition("=")
+        field = field.strip().lower()
+        if not sep or field not in HEADERS or not header.strip() or has_control(header):
+            raise ValueError(f"{item.strip()[:40]!r} is not field=Header with a known field")
+        mapping[field] = header.strip()
+    return mapping
 
 
 def _received(value: Cell) -> datetime | None:
@@ -100,7 +125,12 @@ def _received(value: Cell) -> datetime | None:
 
 
 def read_opening_file(
-    path: Path, *, limits: FileLimits, max_rows: int, sheet: str | None = None
+    path: Path,
+    *,
+    limits: FileLimits,
+    max_rows: int,
+    sheet: str | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> OpeningFile:
     """Check and read the file; row problems are collected (never raised), file problems
     raise SpreadsheetError / FileTooLargeError (4xx)."""
@@ -116,7 +146,7 @@ def read_opening_file(
         columns: dict[str, int] | None = None
         for row_number, cells in opened.rows:
             if columns is None:
-                candidate = map_headers(cells)
+                candidate = map_headers(cells, mapping)
                 if {"part_number", "qty"} <= set(candidate):
                     columns = candidate
                     answer.header_row = row_number
