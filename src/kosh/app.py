@@ -29,6 +29,8 @@ from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddlewar
 from kosh.core.migrate import upgrade
 from kosh.core.openapi import install_problem_responses
 from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
+from kosh.documents import api as documents_api
+from kosh.documents import pages as documents_pages
 from kosh.locations import api as locations_api
 from kosh.locations import pages as locations_pages
 from kosh.ops import api as ops_api
@@ -47,7 +49,7 @@ from kosh.web import pages as web_pages
 from kosh.web import static_files
 from kosh.web.templating import Pages
 
-UPLOAD_PATHS: tuple[str, ...] = ("/api/v1/boms/imports",)
+UPLOAD_PATHS: tuple[str, ...] = ("/api/v1/boms/imports", "/api/v1/documents/imports")
 FEATURE_ROUTERS = [
     auth_api.router,
     ops_api.router,
@@ -60,6 +62,7 @@ FEATURE_ROUTERS = [
     bom_api.router,
     production_api.router,
     alerts_api.router,
+    documents_api.router,
     auth_pages.router,
     ops_pages.router,
     stock_pages.router,
@@ -70,6 +73,7 @@ FEATURE_ROUTERS = [
     bom_pages.router,
     production_pages.router,
     alerts_pages.router,
+    documents_pages.router,
     web_pages.router,
     static_files.router,
 ]

@@ -5,6 +5,7 @@ from kosh.auth import models as auth_models
 from kosh.bom import models as bom_models
 from kosh.catalog import models as catalog_models
 from kosh.core import models as core_models
+from kosh.documents import models as document_models
 from kosh.locations import models as location_models
 from kosh.production import models as production_models
 from kosh.sales import models as sales_models
@@ -17,6 +18,7 @@ __all__ = [
     "bom_models",
     "catalog_models",
     "core_models",
+    "document_models",
     "location_models",
     "production_models",
     "sales_models",

@@ -437,3 +437,69 @@ async def lot_totals_for_references(
             for reference, kind, part_id, lot_id, pcn, total in rows
         ]
     return answer
+
+
+@dataclass(frozen=True)
+class HeldLot:
+    """Units of one lot at one location (a row of a stocktake's snapshot)."""
+
+    lot_id: int
+    pcn: str
+    part_id: int
+    part_number: str
+    location_id: int
+    qty: int
+
+
+async def held_lots(
+    session: AsyncSession,
+    *,
+    location_ids: Iterable[int],
+    part_ids: Iterable[int] | None = None,
+) -> list[HeldLot]:
+    """The non-zero balances at the locations (optionally of some parts only), by location
+    then PCN. Read-only; walks the stock_balances location index in chunks."""
+    wanted = sorted(set(location_ids))
+    parts = None if part_ids is None else sorted(set(part_ids))
+    answer: list[HeldLot] = []
+    for start in range(0, len(wanted), 500):
+        query = (
+            select(
+                StockBalance.lot_id,
+                Lot.pcn,
+                Lot.part_id,
+                Part.number,
+                StockBalance.location_id,
+                StockBalance.qty,
+            )
+            .join(Lot, Lot.id == StockBalance.lot_id)
+            .join(Part, Part.id == Lot.part_id)
+            .where(StockBalance.location_id.in_(wanted[start : start + 500]), StockBalance.qty > 0)
+            .order_by(StockBalance.location_id, Lot.pcn)
+        )
+        if parts is not None:
+            query = query.where(Lot.part_id.in_(parts))
+        answer += [
+            HeldLot(
+                lot_id=lot_id,
+                pcn=pcn,
+                part_id=part_id,
+                part_number=number,
+                location_id=location_id,
+                qty=int(qty),
+            )
+            for lot_id, pcn, part_id, number, location_id, qty in await session.execute(query)
+        ]
+    return answer
+
+
+async def existing_pcns(session: AsyncSession, pcns: Iterable[str]) -> set[str]:
+    """The PCNs among `pcns` that exist already (a bulk check for imports)."""
+    wanted = sorted(set(pcns))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        rows = await session.scalars(
+            select(Lot.pcn).where(Lot.pcn.in_(wanted[start : start + 500]))
+        )
+        found.update(rows)
+    return found

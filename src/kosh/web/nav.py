@@ -24,6 +24,7 @@ ORDER = [
     "Dashboard",
     "Stock operations",
     "PCNs",
+    "Documents",
     "Parts",
     "Locations",
     "BOMs",

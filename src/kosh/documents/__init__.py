@@ -1,0 +1,1 @@
+"""Warehouse documents: transfers, issues, receipts without PO, stocktakes, opening stock."""

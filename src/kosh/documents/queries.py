@@ -1,0 +1,176 @@
+"""Read-only document selects shared by the service, the API and the pages, and the one
+lock helper of the feature (the document row, taken before any lot: see service.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from kosh.core.types import like_escape
+from kosh.documents import errors
+from kosh.documents.models import Document, DocumentMovement, StocktakeLine, StocktakeLocation
+from kosh.locations import service as location_service
+
+MAX_PLAN_LOCATIONS = 100_000
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+async def load_document(
+    session: AsyncSession, document_id: int, *, for_update: bool = False
+) -> Document:
+    """The document with its lines; NotFoundError (404 document_not_found) otherwise.
+
+    With `for_update` the document row is locked (PostgreSQL), so every change of one
+    document (a line, a count, the posting) queues behind the one before. It is the first
+    lock a document use case takes; lots follow in id order (kosh.stock.movements)."""
+    query = (
+        select(Document)
+        .where(Document.id == document_id)
+        .options(selectinload(Document.lines))
+        .execution_options(populate_existing=True)
+    )
+    if for_update:
+        query = query.with_for_update(of=Document)
+    document = await session.scalar(query)
+    if document is None:
+        raise errors.document_not_found(document_id)
+    return document
+
+
+async def list_documents(
+    session: AsyncSession,
+    *,
+    type: str | None = None,
+    status: str | None = None,
+    warehouse_id: int | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Document], int]:
+    """Documents newest first, filtered by type, status, warehouse and a number prefix."""
+    query = select(Document)
+    if type:
+        query = query.where(Document.type == type)
+    if status:
+        query = query.where(Document.status == status)
+    if warehouse_id is not None:
+        query = query.where(Document.warehouse_id == warehouse_id)
+    if q:
+        query = query.where(Document.number.ilike(f"{like_escape(q)}%", escape="\\"))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.options(selectinload(Document.lines))
+        .order_by(Document.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def movements_of(session: AsyncSession, document_id: int) -> list[DocumentMovement]:
+    """The ledger rows a posting wrote, in the order it wrote them."""
+    rows = await session.scalars(
+        select(DocumentMovement)
+        .where(DocumentMovement.document_id == document_id)
+        .order_by(DocumentMovement.id)
+    )
+    return list(rows)
+
+
+async def reversal_of(session: AsyncSession, document_id: int) -> Document | None:
+    """The document that reverses this one, if any."""
+    result = await session.scalar(select(Document).where(Document.reverses_id == document_id))
+    return result
+
+
+async def stocktake_lines(session: AsyncSession, document_id: int) -> list[StocktakeLine]:
+    rows = await session.scalars(
+        select(StocktakeLine)
+        .where(StocktakeLine.document_id == document_id)
+        .order_by(StocktakeLine.location_id, StocktakeLine.pcn)
+    )
+    return list(rows)
+
+
+async def stocktake_line(
+    session: AsyncSession, document_id: int, *, lot_id: int, location_id: int
+) -> StocktakeLine | None:
+    """The stocktake's line of a PCN at a location, if it has one."""
+    result = await session.scalar(
+        select(StocktakeLine).where(
+            StocktakeLine.document_id == document_id,
+            StocktakeLine.lot_id == lot_id,
+            StocktakeLine.location_id == location_id,
+        )
+    )
+    return result
+
+
+async def stocktake_location(
+    session: AsyncSession, document_id: int, location_id: int
+) -> StocktakeLocation | None:
+    """The location's row in the stocktake's scope, if it is in it."""
+    result = await session.scalar(
+        select(StocktakeLocation).where(
+            StocktakeLocation.document_id == document_id,
+            StocktakeLocation.location_id == location_id,
+        )
+    )
+    return result
+
+
+async def stocktake_locations(session: AsyncSession, document_id: int) -> list[StocktakeLocation]:
+    rows = await session.scalars(
+        select(StocktakeLocation)
+        .where(StocktakeLocation.document_id == document_id)
+        .order_by(StocktakeLocation.code)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    location_id: int
+    code: str
+    kind: str
+    last_counted_at: datetime | None
+
+
+async def last_counted(session: AsyncSession, location_ids: list[int]) -> dict[int, datetime]:
+    """When each location was last counted by a posted stocktake (absent: never)."""
+    answer: dict[int, datetime] = {}
+    for start in range(0, len(location_ids), 500):
+        rows = await session.execute(
+            select(StocktakeLocation.location_id, func.max(StocktakeLocation.posted_at))
+            .where(
+                StocktakeLocation.location_id.in_(location_ids[start : start + 500]),
+                StocktakeLocation.posted_at.is_not(None),
+            )
+            .group_by(StocktakeLocation.location_id)
+        )
+        answer.update({location_id: at for location_id, at in rows if at is not None})
+    return answer
+
+
+async def cycle_count_plan(
+    session: AsyncSession, *, warehouse_id: int, limit: int = 20
+) -> list[PlanEntry]:
+    """The warehouse's active stock locations least recently counted first (never counted
+    before all others), then by code: what the next cycle count should cover."""
+    locations, _ = await location_service.list_locations(
+        session, warehouse_id=warehouse_id, active=True, limit=MAX_PLAN_LOCATIONS
+    )
+    stockable = [loc for loc in locations if loc.kind in ("storage", "receiving", "quarantine")]
+    counted = await last_counted(session, [loc.id for loc in stockable])
+    entries = [
+        PlanEntry(
+            location_id=loc.id, code=loc.code, kind=loc.kind, last_counted_at=counted.get(loc.id)
+        )
+        for loc in stockable
+    ]
+    entries.sort(key=lambda e: (e.last_counted_at is not None, e.last_counted_at or _NEVER, e.code))
+    return entries[:limit]
