@@ -34,6 +34,7 @@ from kosh.ops import api as ops_api
 from kosh.ops import pages as ops_pages
 from kosh.production import api as production_api
 from kosh.production import pages as production_pages
+from kosh.purchasing import api as purchasing_api
 from kosh.sales import api as sales_api
 from kosh.sales import pages as sales_pages
 from kosh.stock import api as stock_api
@@ -69,6 +70,7 @@ FEATURE_ROUTERS = [
     bom_pages.router,
     production_pages.router,
     alerts_pages.router,
+    purchasing_api.router,
     web_pages.router,
     static_files.router,
 ]

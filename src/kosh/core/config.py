@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -95,6 +96,8 @@ class Settings(BaseSettings):
     )
     site_timezone: str = "UTC"
     pcn_prefix: str = "PCN"
+    purchasing_po_prefix: str = Field(default="PO-", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$")
+    purchasing_over_receipt_tolerance: Decimal = Field(default=Decimal(0), ge=0, le=10)
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
