@@ -78,13 +78,15 @@ def _uncell(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:2] in _FORMULA else text
 
 
-def _parse_prices(text: str) -> list[dict[str, str]]:
-    prices = []
+def _parse_prices(text: str) -> list[dict[str, object]]:
+    prices: list[dict[str, object]] = []
     for pair in filter(None, (p.strip() for p in text.split(";"))):
         qty, sep, price = pair.partition(":")
         if not sep:
             raise ValueError("write price breaks as min_qty:unit_price;min_qty:unit_price")
-        prices.append({"min_qty": qty.strip(), "unit_price": price.strip()})
+        qty = qty.strip()
+        number: object = int(qty) if qty.isascii() and qty.isdigit() and len(qty) < 12 else qty
+        prices.append({"min_qty": number, "unit_price": price.strip()})
     return prices
 
 
@@ -128,7 +130,11 @@ def parse(text: str) -> list[SupplierPartCreate]:
                 if value == "":
                     continue
                 if key.strip() in _INT_COLUMNS:
-                    data[key.strip()] = int(value) if value.isdigit() and len(value) < 12 else value
+                    data[key.strip()] = (
+                        int(value)
+                        if value.isascii() and value.isdigit() and len(value) < 12
+                        else value
+                    )
                 elif key.strip() == "preferred":
                     data["preferred"] = value.lower() in ("1", "true", "yes", "y")
                 elif key.strip() == "prices":

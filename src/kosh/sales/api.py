@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from kosh.auth.deps import CurrentPrincipal, Operator
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
+from kosh.purchasing import queries as purchasing_queries
 from kosh.sales import service as sales_service
 from kosh.sales.schemas import (
     Availability,
@@ -171,9 +172,11 @@ async def availability(
     warehouse_id: Annotated[int, Query(ge=1)],
     part_id: Annotated[list[int], Query(min_length=1, max_length=200)],
 ) -> Availability:
-    """On hand in storage, reserved by sales orders, and available (= on hand - reserved)."""
+    """On hand in storage, reserved by sales orders, and available (= on hand - reserved);
+    `on_order`: units on placed purchase orders not yet received."""
     held = await sales_service.on_hand(session, part_ids=part_id, warehouse_id=warehouse_id)
     taken = await sales_service.reserved(session, part_ids=part_id, warehouse_id=warehouse_id)
+    coming = await purchasing_queries.on_order(session, part_ids=part_id, warehouse_id=warehouse_id)
     return Availability(
         warehouse_id=warehouse_id,
         items=[
@@ -182,6 +185,7 @@ async def availability(
                 "on_hand": held[pid],
                 "reserved": taken[pid],
                 "available": held[pid] - taken[pid],
+                "on_order": coming[pid],
             }
             for pid in sorted(held)
         ],
