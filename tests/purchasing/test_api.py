@@ -390,7 +390,8 @@ async def test_csv_round_trip_and_stale_versions(
     assert export.status_code == 200
     text = export.text
     assert text.splitlines()[0].startswith("supplier_code,part_number,sku")
-    assert "296-1395-1-ND" in text and "10:0.4500;100:0.3120" in text
+    assert "296-1395-1-ND" in text
+    assert "10:0.4500;100:0.3120" in text
     changed = text.replace("10:0.4500;100:0.3120", "10:0.4400").replace(",true,", ",false,")
     changed += "DIGIKEY,OPAMP-358,296-NEW-ND,,,1,pcs,1,,false,1:0.5\n"
     imported = await _ok(
@@ -425,7 +426,8 @@ async def test_csv_round_trip_and_stale_versions(
         json={"version": order["version"], "lines": [{"part_number": "OPAMP-358", "qty": 10}]},
         headers=manager_headers,
     )
-    assert locked.status_code == 422 and locked.json()["code"] == "lines_locked"
+    assert locked.status_code == 422
+    assert locked.json()["code"] == "lines_locked"
 
 
 async def test_suggestions_turn_into_draft_orders(
