@@ -35,6 +35,7 @@ from kosh.ops import pages as ops_pages
 from kosh.production import api as production_api
 from kosh.production import pages as production_pages
 from kosh.purchasing import api as purchasing_api
+from kosh.purchasing import pages as purchasing_pages
 from kosh.sales import api as sales_api
 from kosh.sales import pages as sales_pages
 from kosh.stock import api as stock_api
@@ -71,6 +72,7 @@ FEATURE_ROUTERS = [
     production_pages.router,
     alerts_pages.router,
     purchasing_api.router,
+    purchasing_pages.router,
     web_pages.router,
     static_files.router,
 ]

@@ -26,8 +26,10 @@ from kosh.purchasing.schemas import (
     DecodeRequest,
     ImportResult,
     LabelRead,
+    LinesAdd,
     OnOrderRead,
     OrderCreate,
+    OrderLineIn,
     OrderPage,
     OrderRead,
     OrderSummary,
@@ -272,6 +274,15 @@ async def update_order(
     changes = body.model_dump(exclude_unset=True, exclude={"version", "lines"})
     order = await purchasing_service.update_order(
         session, order_id, version=body.version, changes=changes, lines=body.lines
+    )
+    return order_read(order)
+
+
+@router.post("/purchase-orders/{order_id}/lines", response_model=OrderRead, status_code=201)
+async def add_line(order_id: PathId, body: LinesAdd, _: Operator, session: SessionDep) -> OrderRead:
+    line = OrderLineIn.model_validate(body.model_dump(exclude={"version"}))
+    order = await purchasing_service.add_lines(
+        session, order_id, version=body.version, lines=[line]
     )
     return order_read(order)
 

@@ -287,6 +287,29 @@ async def edit_order(
     return order
 
 
+async def append_lines(
+    session: AsyncSession, order: PurchaseOrder, lines: Sequence[NewLine]
+) -> PurchaseOrder:
+    """Add lines to a draft (422 lines_locked otherwise), numbered after the last one."""
+    if order.status != "draft":
+        raise RuleViolationError(
+            f"Purchase order {order.number} is {order.status.replace('_', ' ')}; "
+            "only a draft takes new lines.",
+            code="lines_locked",
+        )
+    start = max((line.line_no for line in order.lines), default=0) + 1
+    order.lines.extend(_make_lines(lines, start=start))
+    await _save(session, order)
+    await audit.record(
+        session,
+        action="purchase_order.add_lines",
+        entity_type="purchase_order",
+        entity_id=order.number,
+        after=order_snapshot(order),
+    )
+    return order
+
+
 async def transition(
     session: AsyncSession, order: PurchaseOrder, *, to: str, reason: str = ""
 ) -> PurchaseOrder:

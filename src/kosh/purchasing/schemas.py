@@ -258,6 +258,12 @@ class OrderUpdate(BaseModel):
     lines: Annotated[list[OrderLineIn], Field(max_length=500)] | None = None
 
 
+class LinesAdd(OrderLineIn):
+    """One more line for a draft; `version` as read (409 when stale)."""
+
+    version: Version | None = None
+
+
 class Transition(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: Version | None = None

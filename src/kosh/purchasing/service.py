@@ -192,6 +192,19 @@ async def update_order(
     return await orders.edit_order(session, order, changes=changes, lines=resolved)
 
 
+@transactional
+async def add_lines(
+    session: AsyncSession, order_id: int, *, version: int | None, lines: Sequence[OrderLineIn]
+) -> PurchaseOrder:
+    """Add lines to a draft. Rules: 404; 409 stale_version; 422 lines_locked unless a
+    draft; lines resolve as on creation."""
+    order = await orders.load_order(session, order_id, lock=True)
+    orders.check_version(order, version)
+    supplier = await suppliers.get_supplier_or_raise(session, order.supplier_id)
+    resolved = await orders.resolve_lines(session, supplier, lines)
+    return await orders.append_lines(session, order, resolved)
+
+
 async def _transition(
     session: AsyncSession, order_id: int, to: str, version: int | None, reason: str
 ) -> PurchaseOrder:
@@ -325,6 +338,7 @@ async def order_suggestions(
 __all__ = [
     "Bag",
     "PriceBreak",
+    "add_lines",
     "cancel",
     "close_short",
     "create_order",
