@@ -479,3 +479,29 @@ async def test_state_machine_refusals(session: AsyncSession) -> None:
     with pytest.raises(RuleViolationError) as caught:
         await purchasing_service.place(session, order_id=empty.id)
     assert caught.value.code == "no_lines"
+
+
+async def test_health_section_reports_receipt_drift(session: AsyncSession) -> None:
+    from sqlalchemy import update
+
+    from kosh.purchasing.health import purchasing_section
+    from kosh.purchasing.models import PurchaseOrderLine
+
+    # given: a partly received PO
+    b = await buying(session)
+    order_id, _, line_id = await a_po(session, b, 30, expected=date(2000, 1, 1))
+    await purchasing_service.receive(
+        session, order_id=order_id, location_id=b.receiving_id, bags=[Bag(line_id=line_id, qty=5)]
+    )
+    check = await purchasing_section(session)
+    assert check.ok
+    assert (check.detail["open_orders"], check.detail["overdue_orders"]) == (1, 1)
+    # when: someone edits a received qty behind KOSH's back
+    await session.execute(
+        update(PurchaseOrderLine).where(PurchaseOrderLine.id == line_id).values(qty_received=6)
+    )
+    # then
+    check = await purchasing_section(session)
+    assert not check.ok
+    assert check.detail["drifting_lines"] == [line_id]
+    await session.rollback()

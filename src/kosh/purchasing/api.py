@@ -18,6 +18,7 @@ from kosh.core.errors import PermissionDeniedError
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, QueryId, SearchText
 from kosh.purchasing import csvfile, metrics, orders, receiving, reorder, suppliers
+from kosh.purchasing import health as purchasing_health
 from kosh.purchasing import queries as purchasing_queries
 from kosh.purchasing import service as purchasing_service
 from kosh.purchasing.models import PurchaseOrder, SupplierPart
@@ -58,6 +59,7 @@ from kosh.purchasing.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["purchasing"])
+purchasing_health.register()
 _EMPTY = Transition()
 
 

@@ -150,14 +150,18 @@ async def count_open_orders(session: AsyncSession) -> int:
 
 
 async def overdue_orders(session: AsyncSession, *, today: date) -> int:
-    """Placed purchase orders whose expected date has passed (shown in health)."""
+    """Placed purchase orders with an open line whose expected date (the line's, else the
+    order's) has passed (shown in health)."""
+    expected = func.coalesce(PurchaseOrderLine.expected_date, PurchaseOrder.expected_date)
     count = await session.scalar(
-        select(func.count())
+        select(func.count(func.distinct(PurchaseOrder.id)))
         .select_from(PurchaseOrder)
+        .join(PurchaseOrderLine, PurchaseOrderLine.order_id == PurchaseOrder.id)
         .where(
             PurchaseOrder.status.in_(OPEN_STATUSES),
-            PurchaseOrder.expected_date.is_not(None),
-            PurchaseOrder.expected_date < today,
+            PurchaseOrderLine.qty > PurchaseOrderLine.qty_received,
+            expected.is_not(None),
+            expected < today,
         )
     )
     return int(count or 0)
