@@ -1,6 +1,11 @@
 """Purchasing use cases. Each public coroutine is one transaction (`@transactional`): it
 checks its rules through `suppliers`, `orders`, `receiving` and `reorder` (helpers that
 never commit), records audit events and commits once; if it raises, nothing changed.
+
+Placing, cancelling, closing short, receiving and reversing note `ON_ORDER_CHANGED` for
+their parts (docs/adr/0002): the alerts subscriber re-checks job shortages, which quote
+what is on order by the due date, in the same transaction (a failing subscriber rolls the
+use case back).
 Roles are checked by the routes: operators create and receive, managers allow an
 over-receipt and reverse receipts.
 """
@@ -16,6 +21,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
+from kosh.core import events
 from kosh.core.db import transactional
 from kosh.core.errors import RuleViolationError, field_error
 from kosh.locations import service as location_service
@@ -211,6 +217,7 @@ async def _transition(
     order = await orders.load_order(session, order_id, lock=True)
     orders.check_version(order, version)
     order = await orders.transition(session, order, to=to, reason=reason)
+    events.note(session, events.ON_ORDER_CHANGED, {line.part_id for line in order.lines})
     metrics.ORDERS.labels(action=to).inc()
     log.info("purchase_order_transition", number=order.number, status=to)
     return order
@@ -269,6 +276,7 @@ async def receive(
         tolerance=tolerance,
         allow_over_receipt=allow_over_receipt,
     )
+    events.note(session, events.ON_ORDER_CHANGED, {b.receipt.part_id for b in booked})
     units = sum(b.receipt.qty for b in booked)
     metrics.RECEIPTS.labels(kind="barcode" if any(b.barcode for b in bags) else "typed").inc(
         len(booked)
@@ -293,6 +301,7 @@ async def reverse_receipt(
     order, receipt = await receiving.reverse(
         session, order_id=order_id, receipt_id=receipt_id, reason=reason
     )
+    events.note(session, events.ON_ORDER_CHANGED, [receipt.part_id])
     metrics.REVERSALS.inc()
     log.info("purchase_receipt_reversed", number=order.number, receipt_id=receipt.id)
     return order, receipt
