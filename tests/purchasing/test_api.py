@@ -502,3 +502,33 @@ async def test_viewers_read_but_cannot_receive(
         headers=headers,
     )
     assert response.status_code == 403
+
+
+async def test_edge_bodies_at_a_usable_location(
+    client: httpx.AsyncClient, world: World, manager_headers: Headers
+) -> None:
+    path = f"/api/v1/purchase-orders/{world.order_id}/receive"
+    empty = await client.post(
+        path, json={"lines": [], "location_id": world.goods_in_id}, headers=manager_headers
+    )
+    assert empty.status_code == 422
+    # a label's lot longer than KOSH keeps is cut, not a database error
+    label = encode_ecia([("1P", "LM358DR"), ("1T", "L" * 100), ("10D", "9" * 60), ("Q", "5")])
+    booked = await client.post(
+        path, json={"barcode": label, "location_id": world.goods_in_id}, headers=manager_headers
+    )
+    receipt = (await _ok(booked))["receipts"][0]
+    assert (len(receipt["lot_code"]), len(receipt["date_code"])) == (64, 32)
+    # allowed over, a line still stops before its counter could overflow
+    big = {"line_id": world.line_id, "qty": 1_000_000_000, "location_id": world.goods_in_id}
+    for _ in range(2):
+        await _ok(
+            await client.post(
+                path, json={**big, "allow_over_receipt": True}, headers=manager_headers
+            )
+        )
+    third = await client.post(
+        path, json={**big, "allow_over_receipt": True}, headers=manager_headers
+    )
+    assert third.status_code == 409
+    assert third.json()["code"] == "over_receipt"

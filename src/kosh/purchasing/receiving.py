@@ -36,6 +36,7 @@ from kosh.core.errors import (
     ValidationError,
     field_error,
 )
+from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.purchasing import barcode, metrics, orders
 from kosh.purchasing.models import (
@@ -52,6 +53,12 @@ from kosh.stock import service as stock_service
 from kosh.stock.models import Lot
 
 RECEIVABLE = ("placed", "partially_received")
+CEILING = 2 * MAX_QTY  # most a line can ever take, allowed over or not
+
+
+def _cut(text: str | None, size: int) -> str | None:
+    """A label's value as its column can hold it (labels may carry longer ones)."""
+    return text[:size] if text else None
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,10 @@ async def receive(
     barcode_no_line, qty_required; 409 over_receipt with ordered / received / allowed.
     Nothing changes then.
     """
+    if not bags:
+        raise ValidationError(
+            "Nothing to receive.", code="no_bags", errors=[field_error(["lines"], "empty")]
+        )
     order = await orders.load_order(session, order_id, lock=True)
     if order.status not in RECEIVABLE and not (order.status == "received" and allow_over_receipt):
         raise ConflictError(
@@ -224,13 +235,16 @@ async def receive(
         over = line.qty_received + qty > limit
         if over and not allow_over_receipt:
             raise _over_receipt(order, line, qty, limit)
-        await _add_received(session, order, line, qty, limit=None if allow_over_receipt else limit)
+        # Allowed over, a line still stops at CEILING (the column is a 32-bit integer).
+        await _add_received(
+            session, order, line, qty, limit=CEILING if allow_over_receipt else limit
+        )
         offer = await load_offer(session, line.supplier_part_id)
-        date_code = bag.date_code or (label.date_code if label else None)
+        date_code = _cut(bag.date_code or (label.date_code if label else None), 32)
         lot = await movements.new_lot(
             session,
             part_id=line.part_id,
-            date_code=date_code[:32] if date_code else None,
+            date_code=date_code,
             supplier=supplier.name[:200],
             reference=order.number,
         )
@@ -254,9 +268,9 @@ async def receive(
             location_id=location.id,
             qty=qty,
             transaction_id=entry.id,
-            lot_code=bag.lot_code or (label.lot if label else None),
+            lot_code=_cut(bag.lot_code or (label.lot if label else None), 64),
             date_code=date_code,
-            country=bag.country or (label.country if label else None),
+            country=_cut(bag.country or (label.country if label else None), 8),
             label_format=label.format if label else None,
             over_receipt=over,
             actor_name=current_actor().name,
@@ -311,12 +325,10 @@ async def _add_received(
     line: PurchaseOrderLine,
     qty: int,
     *,
-    limit: int | None,
+    limit: int,
 ) -> None:
     """qty_received += qty, guarded by the limit; 409 over_receipt when it would pass it."""
-    guard = [PurchaseOrderLine.id == line.id]
-    if limit is not None:
-        guard.append(PurchaseOrderLine.qty_received + qty <= limit)
+    guard = [PurchaseOrderLine.id == line.id, PurchaseOrderLine.qty_received + qty <= limit]
     result = await session.execute(
         update(PurchaseOrderLine)
         .where(*guard)
@@ -325,7 +337,7 @@ async def _add_received(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await session.refresh(line)
-        raise _over_receipt(order, line, qty, limit or line.qty)
+        raise _over_receipt(order, line, qty, limit)
     await session.refresh(line, ["qty_received"])
 
 

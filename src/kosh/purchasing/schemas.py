@@ -349,7 +349,7 @@ class ReceiveRequest(ReceiveLineIn):
 
     line_id: Id | None = None
     location_id: Id
-    lines: Annotated[list[ReceiveLineIn], Field(max_length=200)] | None = None
+    lines: Annotated[list[ReceiveLineIn], Field(min_length=1, max_length=200)] | None = None
     allow_over_receipt: StrictBool = False
 
     @model_validator(mode="after")
