@@ -71,3 +71,35 @@ async def test_shortage_counts_what_is_due_by_the_job(session: AsyncSession) -> 
     )
     assert alert is not None
     assert alert.title.endswith(f"short by 300; 200 due on {numbers[0]} on 2026-12-10")
+
+
+async def test_suggestions_count_what_open_jobs_still_need(session: AsyncSession) -> None:
+    from kosh.purchasing import reorder
+    from kosh.stock import service as stock_service
+
+    # given: 100 in stock, reorder point 50, a released job needing 80 of it
+    warehouse = await a_warehouse(session)
+    bin_ = await a_location(session, warehouse.id)
+    assembly = await a_part(session)
+    part = await a_part(session, reorder_point=50)
+    bom = Bom(assembly_part_id=assembly.id, revision="A", status="active", created_by="t")
+    session.add(bom)
+    await session.flush()
+    session.add(BomLine(bom_id=bom.id, line_no=1, part_id=part.id, qty=1, refdes="U1"))
+    await session.commit()
+    await stock_service.receive(session, part_number=part.number, qty=100, location_id=bin_.id)
+    code = await a_supplier(session)
+    await an_offer(session, supplier_code=code, part_number=part.number, sku="J-SKU", pack_size=10)
+    assert await reorder.suggestions(session, warehouse_id=warehouse.id) == []
+    job = await job_service.create_job(
+        session,
+        number="J-80",
+        assembly_part_number=assembly.number,
+        qty=80,
+        warehouse_id=warehouse.id,
+    )
+    await job_service.release_job(session, job_id=job.id, confirm=True, may_confirm=True)
+    # when
+    [s] = await reorder.suggestions(session, warehouse_id=warehouse.id)
+    # then: 100 - 80 = 20 projected, order 30 (3 packs of 10) up to 50
+    assert (s.on_hand, s.job_demand, s.projected, s.suggested_qty, s.packs) == (100, 80, 20, 30, 3)

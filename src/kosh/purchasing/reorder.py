@@ -2,13 +2,13 @@
 
 A part needs ordering in a warehouse when its projected stock is below its minimum:
 
-    projected = on hand in storage - reserved by sales orders + on order (placed POs)
+    projected = on hand in storage - reserved by sales orders - still to pick for open
+                production jobs + on order (placed POs)
 
 The minimum and maximum come from the part's reorder rule in that warehouse, or, without
 one, from the part's reorder point (minimum = maximum = reorder point). The suggestion
 orders up to the maximum, at least the supplier's minimum order, rounded up to whole packs,
-from the part's preferred supplier (else the offer cheapest at that quantity). Demand of
-production jobs is not counted yet.
+from the part's preferred supplier (else the offer cheapest at that quantity).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from kosh.catalog import service as part_service
 from kosh.core import audit
 from kosh.core.errors import ConflictError
 from kosh.locations import service as location_service
+from kosh.production import queries as job_queries
 from kosh.purchasing import orders, suppliers
 from kosh.purchasing import queries as purchasing_queries
 from kosh.purchasing.models import PurchaseOrder, ReorderRule, Supplier, SupplierPart
@@ -40,6 +41,7 @@ class Suggestion:
     warehouse_id: int
     on_hand: int
     reserved: int
+    job_demand: int
     on_order: int
     projected: int
     min_qty: int
@@ -128,7 +130,9 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
     held = await sales_service.on_hand(session, part_ids=ids, warehouse_id=warehouse_id)
     taken = await sales_service.reserved(session, part_ids=ids, warehouse_id=warehouse_id)
     coming = await purchasing_queries.on_order(session, part_ids=ids, warehouse_id=warehouse_id)
-    short = [pid for pid in ids if held[pid] - taken[pid] + coming[pid] < limits[pid][0]]
+    jobs = await job_queries.job_demand(session, warehouse_id=warehouse_id)
+    projection = {pid: held[pid] - taken[pid] - jobs.get(pid, 0) + coming[pid] for pid in ids}
+    short = [pid for pid in ids if projection[pid] < limits[pid][0]]
     if not short:
         return []
     parts = await part_queries.parts_by_ids(session, short)
@@ -146,7 +150,7 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
         if part is None or not part.active:
             continue
         low, high = limits[pid]
-        projected = held[pid] - taken[pid] + coming[pid]
+        projected = projection[pid]
         need = max(high, low) - projected
         chosen = _choose(offers.get(pid, []), need)
         qty, packs, price = need, None, part.unit_cost
@@ -164,6 +168,7 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
                 warehouse_id=warehouse_id,
                 on_hand=held[pid],
                 reserved=taken[pid],
+                job_demand=jobs.get(pid, 0),
                 on_order=coming[pid],
                 projected=projected,
                 min_qty=low,

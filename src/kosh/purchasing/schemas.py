@@ -444,6 +444,7 @@ class SuggestionRead(BaseModel):
     warehouse_id: int
     on_hand: int
     reserved: int
+    job_demand: int
     on_order: int
     projected: int
     min_qty: int
