@@ -6,7 +6,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,3 +145,22 @@ async def receipt_units(session: AsyncSession, order_id: int) -> int:
         )
     )
     return int(total or 0)
+
+
+Headers = dict[str, str]
+
+
+@dataclass
+class World:
+    warehouse_id: int
+    bin_id: int
+    goods_in_id: int
+    part_id: int
+    order_id: int
+    number: str
+    line_id: int
+
+
+async def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()

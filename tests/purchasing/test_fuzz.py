@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.purchasing.test_api import Headers, World, world  # noqa: F401 - the fixture
+from tests.purchasing.factories import Headers, World
 
 pytestmark = pytest.mark.usefixtures("sessions")
 
