@@ -505,3 +505,45 @@ async def test_health_section_reports_receipt_drift(session: AsyncSession) -> No
     assert not check.ok
     assert check.detail["drifting_lines"] == [line_id]
     await session.rollback()
+
+
+async def test_import_marking_two_offers_preferred_keeps_the_last(session: AsyncSession) -> None:
+    from kosh.purchasing import csvfile
+
+    # given: two suppliers, one part
+    part = await a_part(session)
+    first, second = await a_supplier(session), await a_supplier(session)
+    text = (
+        "supplier_code,part_number,sku,pack_size,preferred,prices\n"
+        f"{first},{part.number},A-1,10,true,1:0.5;100:0.4\n"
+        f"{second},{part.number},B-1,1,true,1:0.45\n"
+    )
+    # when: imported, then imported again (both rows update)
+    assert await purchasing_service.import_supplier_parts(session, rows=csvfile.parse(text)) == (
+        2,
+        0,
+    )
+    assert await purchasing_service.import_supplier_parts(session, rows=csvfile.parse(text)) == (
+        0,
+        2,
+    )
+    # then: one preferred offer, the last row's
+    rows = (
+        await session.execute(
+            select(SupplierPart.sku, SupplierPart.preferred).execution_options(
+                populate_existing=True
+            )
+        )
+    ).all()
+    assert sorted(rows) == [("A-1", False), ("B-1", True)]
+
+
+async def test_csv_import_refuses_bad_rows_naming_them(session: AsyncSession) -> None:
+    from kosh.purchasing import csvfile
+
+    text = "supplier_code,part_number,sku,pack_size,prices\nS,P,K,²,1:x\nS,P\n"
+    with pytest.raises(ValidationError) as caught:
+        csvfile.parse(text)
+    locs = [e["loc"] for e in caught.value.errors]
+    assert ["csv", 2, "pack_size"] in locs
+    assert any(loc[:2] == ["csv", 3] for loc in locs)

@@ -5,6 +5,7 @@ their offers, and the suggested purchases. Every change goes through the JSON AP
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,7 +20,6 @@ from kosh.locations import service as location_service
 from kosh.purchasing import orders, reorder, suppliers
 from kosh.purchasing import queries as purchasing_queries
 from kosh.purchasing.models import PO_STATUSES, PurchaseOrder
-from kosh.stock import pages as stock_pages
 from kosh.stock import service as stock_service
 from kosh.web import nav
 from kosh.web.pages import DASHBOARD_TILES, Tile
@@ -29,6 +29,27 @@ router = APIRouter(include_in_schema=False)
 PagesDep = Annotated[Pages, Depends(get_pages)]
 PAGE_SIZE = 50
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+MAX_LOCATIONS = 1500  # offered in the receiving page's datalist; location-field.js asks for more
+
+
+@dataclass(frozen=True)
+class Place:
+    """A location as the receiving form offers it (codes are unique in a warehouse)."""
+
+    id: int
+    code: str
+    warehouse_id: int
+    kind: str
+    where: str
+
+    @property
+    def value(self) -> str:
+        return self.code
+
+    @property
+    def label(self) -> str:
+        return f"{self.where} {self.code} ({self.kind.replace('_', ' ')})"
+
 
 nav.register(nav.NavItem("Goods in", "/goods-in", "operator"))
 nav.register(nav.NavItem("Purchase orders", "/purchase-orders", "viewer"))
@@ -138,24 +159,20 @@ async def receive_page(
     see what was read, book it; the PCN label follows."""
     order = await orders.load_order(session, order_id)
     context = await _order_context(session, order)
-    choices, truncated = await stock_pages.location_choices(session)
+    listed, total = await location_service.list_locations(
+        session, warehouse_id=order.warehouse_id, active=True, limit=MAX_LOCATIONS
+    )
+    code = context["warehouse"].code
+    choices = [
+        Place(id=loc.id, code=loc.code, warehouse_id=loc.warehouse_id, kind=loc.kind, where=code)
+        for loc in listed
+    ]
     context.update(
         {
-            "locations": [c for c in choices if c.warehouse_id == order.warehouse_id],
-            "stockable": [
-                c
-                for c in choices
-                if c.warehouse_id == order.warehouse_id and c.kind in stock_service.STOCKABLE_KINDS
-            ],
-            "locations_truncated": truncated,
-            "receiving": next(
-                (
-                    c
-                    for c in choices
-                    if c.warehouse_id == order.warehouse_id and c.kind == "receiving"
-                ),
-                None,
-            ),
+            "locations": choices,
+            "stockable": [c for c in choices if c.kind in stock_service.STOCKABLE_KINDS],
+            "locations_truncated": total > len(listed),
+            "receiving": next((c for c in choices if c.kind == "receiving"), None),
             "can_allow_over": principal.has_role("manager"),
         }
     )

@@ -215,8 +215,11 @@ async def find_offer(
         query = query.where(SupplierPart.sku == sku.strip())
     if part_id is not None:
         query = query.where(SupplierPart.part_id == part_id)
+    # populate_existing: `_unmark_other_preferred` may have changed a loaded offer's row.
     found = await session.scalar(
-        query.order_by(SupplierPart.preferred.desc(), SupplierPart.id).limit(1)
+        query.order_by(SupplierPart.preferred.desc(), SupplierPart.id)
+        .limit(1)
+        .execution_options(populate_existing=True)
     )
     return found
 
