@@ -37,6 +37,8 @@ from kosh.ops import api as ops_api
 from kosh.ops import pages as ops_pages
 from kosh.production import api as production_api
 from kosh.production import pages as production_pages
+from kosh.purchasing import api as purchasing_api
+from kosh.purchasing import pages as purchasing_pages
 from kosh.sales import api as sales_api
 from kosh.sales import pages as sales_pages
 from kosh.stock import api as stock_api
@@ -74,6 +76,8 @@ FEATURE_ROUTERS = [
     production_pages.router,
     alerts_pages.router,
     documents_pages.router,
+    purchasing_api.router,
+    purchasing_pages.router,
     web_pages.router,
     static_files.router,
 ]

@@ -8,6 +8,7 @@ from kosh.core import models as core_models
 from kosh.documents import models as document_models
 from kosh.locations import models as location_models
 from kosh.production import models as production_models
+from kosh.purchasing import models as purchasing_models
 from kosh.sales import models as sales_models
 from kosh.stock import models as stock_models
 from kosh.storefront import models as storefront_models
@@ -21,6 +22,7 @@ __all__ = [
     "document_models",
     "location_models",
     "production_models",
+    "purchasing_models",
     "sales_models",
     "stock_models",
     "storefront_models",

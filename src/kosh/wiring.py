@@ -2,6 +2,10 @@
 entry point (app, worker, CLI) applies the same rules to stock movements."""
 
 from kosh.alerts import service as alert_service
+from kosh.core import events
 from kosh.sales import reservations
+
+# Job shortage alerts quote what purchase orders bring by the due date (kosh.production).
+events.subscribe(events.ON_ORDER_CHANGED, alert_service.reevaluate_part_alerts)
 
 SUBSCRIBERS = (alert_service.reevaluate_part_alerts, reservations.guard_withdrawals)

@@ -49,7 +49,7 @@ async def test_customer_and_order_round_trip(
         headers=operator_headers,
     )
     assert availability.json()["items"] == [
-        {"part_id": site.part_id, "on_hand": 10, "reserved": 4, "available": 6}
+        {"part_id": site.part_id, "on_hand": 10, "reserved": 4, "available": 6, "on_order": 0}
     ]
 
     # an empty body ships everything still open

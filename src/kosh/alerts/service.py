@@ -261,13 +261,14 @@ async def _job_shortages(
                         kind="job_shortage",
                         key=job_shortage_key(job.id, line.part_id),
                         severity=_shortage_severity(job, line, today, due_days),
-                        title=f"Job {job.number}: {line.part_number} short by {line.shortage}",
+                        title=f"Job {job.number}: {line.part_number} short by {line.shortage}"
+                        + line.incoming_text(),
                         message=(
                             f"Job {job.number} ({job.qty} x assembly{due}) needs "
                             f"{line.outstanding} more {line.unit} of {line.part_number}; "
                             f"{line.available} available after earlier jobs "
-                            f"({line.on_hand} on hand)."
-                        ),
+                            f"({line.on_hand} on hand){line.incoming_text()}."
+                        )[:1000],
                         details={"job_number": job.number, **line.as_shortage()},
                         part_id=line.part_id,
                         job_id=job.id,

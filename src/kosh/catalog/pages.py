@@ -16,6 +16,8 @@ from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, SearchText
+from kosh.locations import service as location_service
+from kosh.purchasing import queries as purchasing_queries
 from kosh.sales import service as sales_service
 from kosh.stock import queries as stock_queries
 from kosh.web import nav
@@ -95,8 +97,14 @@ async def part_detail(
 async def _availability(
     session: AsyncSession, part_id: int, stock: stock_queries.PartStock
 ) -> list[dict[str, object]]:
-    """Per warehouse holding the part: in storage, reserved by sales orders, available."""
+    """Per warehouse holding the part or expecting it: in storage, reserved by sales
+    orders, available, and on order (placed purchase orders)."""
     warehouses = {b.warehouse_id: b.warehouse_code for b in stock.by_location}
+    incoming = await purchasing_queries.incoming(session, part_ids=[part_id])
+    for line in incoming:
+        if line.warehouse_id not in warehouses:
+            warehouse = await location_service.get_warehouse_or_raise(session, line.warehouse_id)
+            warehouses[warehouse.id] = warehouse.code
     rows: list[dict[str, object]] = []
     for warehouse_id, code in sorted(warehouses.items(), key=lambda item: item[1]):
         held = await sales_service.on_hand(session, part_ids=[part_id], warehouse_id=warehouse_id)
@@ -107,6 +115,8 @@ async def _availability(
                 "on_hand": held[part_id],
                 "reserved": taken[part_id],
                 "available": held[part_id] - taken[part_id],
+                "on_order": sum(i.qty for i in incoming if i.warehouse_id == warehouse_id),
+                "orders": [i for i in incoming if i.warehouse_id == warehouse_id],
             }
         )
     return rows

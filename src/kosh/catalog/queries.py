@@ -143,3 +143,22 @@ async def count_parts(session: AsyncSession, *, active: bool | None = True) -> i
     if active is not None:
         query = query.where(Part.active.is_(active))
     return int(await session.scalar(query) or 0)
+
+
+async def parts_with_reorder_point(session: AsyncSession) -> list[Part]:
+    """Active parts that have a reorder point (purchasing suggests orders for them)."""
+    rows = await session.scalars(
+        select(Part).where(Part.active.is_(True), Part.reorder_point > 0).order_by(Part.id)
+    )
+    return list(rows)
+
+
+async def parts_by_ids(session: AsyncSession, part_ids: list[int]) -> dict[int, Part]:
+    """The parts with these ids, keyed by id; unknown ids are absent."""
+    found: dict[int, Part] = {}
+    wanted = sorted(set(part_ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for part in await session.scalars(select(Part).where(Part.id.in_(chunk))):
+            found[part.id] = part
+    return found

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from kosh.catalog.models import Part
 from kosh.catalog.schemas import PartCreate, PartUpdate
 from kosh.core import audit
-from kosh.core.db import transactional
+from kosh.core.db import transactional, utcnow
 from kosh.core.errors import ConflictError, NotFoundError, field_error
 
 _LOOKUP_CHUNK = 500  # keeps IN (...) lists well under every driver's parameter limit
@@ -181,3 +181,32 @@ async def update_part(session: AsyncSession, part_id: int, *, data: PartUpdate) 
         after=part_snapshot(part),
     )
     return part
+
+
+async def record_purchase_cost(session: AsyncSession, *, part_id: int, unit_cost: Decimal) -> bool:
+    """Set a part's unit cost to what it was last bought at, inside the caller's
+    transaction (goods in against a purchase order); never commits.
+
+    A plain conditional UPDATE (version + 1) rather than a versioned ORM flush: two
+    receipts of one part racing must both succeed, the later cost winning. Audited when
+    the cost changes; answers whether it did.
+    """
+    result = await session.execute(
+        update(Part)
+        .where(
+            Part.id == part_id,
+            or_(Part.unit_cost.is_(None), Part.unit_cost != unit_cost),
+        )
+        .values(unit_cost=unit_cost, version=Part.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await audit.record(
+        session,
+        action="part.purchase_cost",
+        entity_type="part",
+        entity_id=part_id,
+        after={"unit_cost": str(unit_cost)},
+    )
+    return True

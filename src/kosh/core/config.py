@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -102,6 +103,8 @@ class Settings(BaseSettings):
     bom_max_cells: int = Field(default=2_000_000, ge=1_000)
     bom_max_concurrent_imports: int = Field(default=2, ge=1, le=64)
     storefront_unknown_store_rate_limit: str = "30/minute"
+    purchasing_po_prefix: str = Field(default="PO-", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$")
+    purchasing_over_receipt_tolerance: Decimal = Field(default=Decimal(0), ge=0, le=10)
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"

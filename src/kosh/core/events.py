@@ -21,6 +21,9 @@ STOCK_CHANGED = "stock.changed"  # payload: part ids whose balances moved
 # payload: (part id, warehouse id) pairs whose stock in storage went down by a movement
 # that is not a count (pick, transfer out of storage, consumption, scrap, shipping)
 STOCK_WITHDRAWN = "stock.withdrawn"
+# payload: part ids whose quantity on placed purchase orders changed (placed, cancelled,
+# closed short, received, reversed), so plans that count what is coming can re-check
+ON_ORDER_CHANGED = "purchasing.on_order_changed"
 
 
 def subscribe(event: str, subscriber: Subscriber) -> None:

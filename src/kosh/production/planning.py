@@ -9,7 +9,9 @@ For each job line:
 - committed   = what earlier released jobs of the warehouse still have to pick of the part
                 (jobs are served in release order);
 - available   = on_hand - committed, never below 0;
-- shortage    = outstanding - available, never below 0.
+- shortage    = outstanding - available, never below 0;
+- incoming    = what placed purchase orders bring of the shortage by the job's due date
+                (`kosh.purchasing.queries.incoming`), which alerts quote.
 
 A planned job counts every released job as earlier, which is what the over-planning guard
 at release needs: releasing a job whose lines are short would take material that either
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog.models import Part
 from kosh.production.models import OPEN_STATUSES, Job, JobLine
+from kosh.purchasing import queries as purchasing_queries
 from kosh.stock import movements
 from kosh.stock import queries as stock_queries
 
@@ -59,6 +62,19 @@ class LinePlan:
     available: int = 0
     shortage: int = 0
     lots: list[LotUse] = field(default_factory=list)
+    # What placed purchase orders bring of the shortage by the job's due date (earliest
+    # first, shared between jobs in release order): [{number, qty, expected_date}].
+    incoming: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def on_order_by_due(self) -> int:
+        return sum(int(i["qty"]) for i in self.incoming)
+
+    def incoming_text(self) -> str:
+        """ "; 200 due on PO-000123 on 2026-12-14" (empty when nothing is coming)."""
+        return "".join(
+            f"; {i['qty']} due on {i['number']} on {i['expected_date']}" for i in self.incoming
+        )
 
     def as_shortage(self) -> dict[str, Any]:
         reason = (
@@ -77,6 +93,8 @@ class LinePlan:
             "available": self.available,
             "shortage": self.shortage,
             "reason": reason,
+            "on_order_by_due": self.on_order_by_due,
+            "incoming": self.incoming,
         }
 
 
@@ -183,7 +201,41 @@ async def warehouse_plans(
                 line.shortage = max(line.outstanding - line.available, 0)
                 committed[line.part_id] += line.outstanding
         plans.append(JobPlan(job=job, lines=plan_lines))
+    await _count_incoming(session, warehouse_id, plans)
     return plans
+
+
+async def _count_incoming(session: AsyncSession, warehouse_id: int, plans: list[JobPlan]) -> None:
+    """Cover shortages with what placed purchase orders bring by each job's due date (a
+    job without a due date counts every dated PO line), earliest first, jobs in release
+    order, so two jobs never count the same units."""
+    short_parts = {line.part_id for plan in plans for line in plan.shortages}
+    if not short_parts:
+        return
+    coming = await purchasing_queries.incoming(
+        session, part_ids=short_parts, warehouse_id=warehouse_id
+    )
+    left = {id(i): i.qty for i in coming}
+    for plan in plans:
+        for line in plan.shortages:
+            need = line.shortage
+            for po in coming:
+                if need == 0:
+                    break
+                if po.part_id != line.part_id or po.expected_date is None or not left[id(po)]:
+                    continue
+                if plan.job.due_date is not None and po.expected_date > plan.job.due_date:
+                    continue
+                take = min(need, left[id(po)])
+                left[id(po)] -= take
+                need -= take
+                line.incoming.append(
+                    {
+                        "number": po.order_number,
+                        "qty": take,
+                        "expected_date": po.expected_date.isoformat(),
+                    }
+                )
 
 
 async def job_plan(session: AsyncSession, job: Job) -> JobPlan:

@@ -129,3 +129,14 @@ async def list_jobs(
             shortages[plan.job.id] = len(plan.shortages)
     items = [_read(job, heads[job.id], shortages.get(job.id, 0)) for job in jobs]
     return items, int(total or 0)
+
+
+async def job_demand(session: AsyncSession, *, warehouse_id: int) -> dict[int, int]:
+    """Units the warehouse's open (released, in progress) jobs still have to pick, per
+    part (purchasing subtracts it when it suggests what to order)."""
+    demand: dict[int, int] = {}
+    for plan in await planning.warehouse_plans(session, warehouse_id):
+        for line in plan.lines:
+            if line.outstanding:
+                demand[line.part_id] = demand.get(line.part_id, 0) + line.outstanding
+    return demand

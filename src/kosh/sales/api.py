@@ -12,6 +12,7 @@ from kosh.core import idempotency
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, RequiredQueryId, SearchText, clean_query
+from kosh.purchasing import queries as purchasing_queries
 from kosh.sales import service as sales_service
 from kosh.sales.schemas import (
     Availability,
@@ -182,9 +183,11 @@ async def availability(
         list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query(min_length=1, max_length=200)
     ],
 ) -> Availability:
-    """On hand in storage, reserved by sales orders, and available (= on hand - reserved)."""
+    """On hand in storage, reserved by sales orders, and available (= on hand - reserved);
+    `on_order`: units on placed purchase orders not yet received."""
     held = await sales_service.on_hand(session, part_ids=part_id, warehouse_id=warehouse_id)
     taken = await sales_service.reserved(session, part_ids=part_id, warehouse_id=warehouse_id)
+    coming = await purchasing_queries.on_order(session, part_ids=part_id, warehouse_id=warehouse_id)
     return Availability(
         warehouse_id=warehouse_id,
         items=[
@@ -193,6 +196,7 @@ async def availability(
                 "on_hand": held[pid],
                 "reserved": taken[pid],
                 "available": held[pid] - taken[pid],
+                "on_order": coming[pid],
             }
             for pid in sorted(held)
         ],

@@ -33,6 +33,10 @@ ORDER = [
     "Sales orders",
     "Customers",
     "Web orders",
+    "Goods in",
+    "Purchase orders",
+    "Suppliers",
+    "Suggested purchases",
     "Users",
     "Audit",
 ]

@@ -1,0 +1,1 @@
+"""Goods in: suppliers, supplier parts, purchase orders, receiving, reorder suggestions."""

@@ -1,0 +1,221 @@
+"""Reorder rules and suggested purchases (helpers; the committing verbs are in `service`).
+
+A part needs ordering in a warehouse when its projected stock is below its minimum:
+
+    projected = on hand in storage - reserved by sales orders - still to pick for open
+                production jobs + on order (placed POs)
+
+The minimum and maximum come from the part's reorder rule in that warehouse, or, without
+one, from the part's reorder point (minimum = maximum = reorder point). The suggestion
+orders up to the maximum, at least the supplier's minimum order, rounded up to whole packs,
+from the part's preferred supplier (else the offer cheapest at that quantity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.catalog import queries as part_queries
+from kosh.catalog import service as part_service
+from kosh.core import audit
+from kosh.core.errors import ConflictError
+from kosh.locations import service as location_service
+from kosh.production import queries as job_queries
+from kosh.purchasing import orders, suppliers
+from kosh.purchasing import queries as purchasing_queries
+from kosh.purchasing.models import PurchaseOrder, ReorderRule, Supplier, SupplierPart
+from kosh.sales import service as sales_service
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    part_id: int
+    part_number: str
+    warehouse_id: int
+    on_hand: int
+    reserved: int
+    job_demand: int
+    on_order: int
+    projected: int
+    min_qty: int
+    max_qty: int
+    suggested_qty: int
+    packs: int | None
+    supplier_part_id: int | None
+    supplier_code: str | None
+    supplier_sku: str | None
+    unit_price: Decimal | None
+    currency: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def round_to_packs(need: int, *, pack_size: int, min_order_qty: int) -> int:
+    """At least `need` and the minimum order, in whole packs."""
+    qty = max(need, min_order_qty, 1)
+    packs = -(-qty // pack_size)
+    return packs * pack_size
+
+
+async def put_rule(
+    session: AsyncSession, *, part_number: str, warehouse_id: int, min_qty: int, max_qty: int
+) -> ReorderRule:
+    """Create or replace a rule (flushed, audited). 404 part_not_found / warehouse."""
+    part = await part_service.get_part_by_number_or_raise(session, part_number)
+    await location_service.get_warehouse_or_raise(session, warehouse_id)
+    rule = await session.scalar(
+        select(ReorderRule).where(
+            ReorderRule.part_id == part.id, ReorderRule.warehouse_id == warehouse_id
+        )
+    )
+    before = None if rule is None else {"min_qty": rule.min_qty, "max_qty": rule.max_qty}
+    if rule is None:
+        rule = ReorderRule(part_id=part.id, warehouse_id=warehouse_id)
+        session.add(rule)
+    rule.min_qty, rule.max_qty = min_qty, max_qty
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(
+            "The rule was created by someone else meanwhile; try again.", code="rule_taken"
+        ) from exc
+    await audit.record(
+        session,
+        action="reorder_rule.set",
+        entity_type="reorder_rule",
+        entity_id=rule.id,
+        before=before,
+        after={"part_id": part.id, "warehouse_id": warehouse_id, "min": min_qty, "max": max_qty},
+    )
+    return rule
+
+
+def _choose(offers: Sequence[SupplierPart], need: int) -> SupplierPart | None:
+    if not offers:
+        return None
+    preferred = [o for o in offers if o.preferred]
+    if preferred:
+        return preferred[0]
+
+    def cost(offer: SupplierPart) -> tuple[int, Decimal, int]:
+        qty = round_to_packs(need, pack_size=offer.pack_size, min_order_qty=offer.min_order_qty)
+        price = suppliers.price_for(offer, qty)
+        return (price is None, (price or Decimal(0)) * qty, offer.id)
+
+    return min(offers, key=cost)
+
+
+async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Suggestion]:
+    """The parts to order for a warehouse (see the module docstring), by part number."""
+    await location_service.get_warehouse_or_raise(session, warehouse_id)
+    limits: dict[int, tuple[int, int]] = {
+        part.id: (part.reorder_point, part.reorder_point)
+        for part in await part_queries.parts_with_reorder_point(session)
+    }
+    for rule in await session.scalars(
+        select(ReorderRule).where(ReorderRule.warehouse_id == warehouse_id)
+    ):
+        limits[rule.part_id] = (rule.min_qty, rule.max_qty)
+    if not limits:
+        return []
+    ids = sorted(limits)
+    held = await sales_service.on_hand(session, part_ids=ids, warehouse_id=warehouse_id)
+    taken = await sales_service.reserved(session, part_ids=ids, warehouse_id=warehouse_id)
+    coming = await purchasing_queries.on_order(session, part_ids=ids, warehouse_id=warehouse_id)
+    jobs = await job_queries.job_demand(session, warehouse_id=warehouse_id)
+    projection = {pid: held[pid] - taken[pid] - jobs.get(pid, 0) + coming[pid] for pid in ids}
+    short = [pid for pid in ids if projection[pid] < limits[pid][0]]
+    if not short:
+        return []
+    parts = await part_queries.parts_by_ids(session, short)
+    offers: dict[int, list[SupplierPart]] = {}
+    for offer in await suppliers.offers_of_parts(session, short):
+        offers.setdefault(offer.part_id, []).append(offer)
+    supplier_ids = {o.supplier_id for found in offers.values() for o in found}
+    by_id = {
+        s.id: s
+        for s in await session.scalars(select(Supplier).where(Supplier.id.in_(supplier_ids)))
+    }
+    found: list[Suggestion] = []
+    for pid in short:
+        part = parts.get(pid)
+        if part is None or not part.active:
+            continue
+        low, high = limits[pid]
+        projected = projection[pid]
+        need = max(high, low) - projected
+        chosen = _choose(offers.get(pid, []), need)
+        qty, packs, price = need, None, part.unit_cost
+        supplier = by_id.get(chosen.supplier_id) if chosen else None
+        if chosen is not None:
+            qty = round_to_packs(
+                need, pack_size=chosen.pack_size, min_order_qty=chosen.min_order_qty
+            )
+            packs = qty // chosen.pack_size if chosen.pack_size > 1 else None
+            price = suppliers.price_for(chosen, qty) or part.unit_cost
+        found.append(
+            Suggestion(
+                part_id=pid,
+                part_number=part.number,
+                warehouse_id=warehouse_id,
+                on_hand=held[pid],
+                reserved=taken[pid],
+                job_demand=jobs.get(pid, 0),
+                on_order=coming[pid],
+                projected=projected,
+                min_qty=low,
+                max_qty=high,
+                suggested_qty=qty,
+                packs=packs,
+                supplier_part_id=chosen.id if chosen else None,
+                supplier_code=supplier.code if supplier else None,
+                supplier_sku=chosen.sku if chosen else None,
+                unit_price=price,
+                currency=supplier.currency if supplier else None,
+            )
+        )
+    found.sort(key=lambda s: s.part_number)
+    return found
+
+
+async def draft_orders(
+    session: AsyncSession, *, warehouse_id: int, part_ids: Sequence[int] | None, prefix: str
+) -> list[PurchaseOrder]:
+    """Draft POs, one per supplier, for the suggestions (of `part_ids` when given) that
+    have a supplier; a price unknown everywhere is entered as 0 for the buyer to fill in."""
+    wanted = set(part_ids) if part_ids is not None else None
+    grouped: dict[str, list[orders.NewLine]] = {}
+    for s in await suggestions(session, warehouse_id=warehouse_id):
+        if s.supplier_part_id is None or (wanted is not None and s.part_id not in wanted):
+            continue
+        offer = await suppliers.load_offer(session, s.supplier_part_id)
+        grouped.setdefault(offer.supplier.code, []).append(
+            orders.NewLine(
+                supplier_part=offer.supplier_part,
+                qty=s.suggested_qty,
+                packs=s.packs,
+                unit_price=s.unit_price if s.unit_price is not None else Decimal(0),
+            )
+        )
+    made: list[PurchaseOrder] = []
+    for code in sorted(grouped):
+        supplier = await suppliers.get_supplier_by_code_or_raise(session, code)
+        made.append(
+            await orders.add_order(
+                session,
+                supplier=supplier,
+                warehouse_id=warehouse_id,
+                lines=grouped[code],
+                prefix=prefix,
+                notes="Made from reorder suggestions.",
+            )
+        )
+    return made
