@@ -8,6 +8,7 @@ from kosh.core import models as core_models
 from kosh.locations import models as location_models
 from kosh.production import models as production_models
 from kosh.sales import models as sales_models
+from kosh.shopfloor import models as shopfloor_models
 from kosh.stock import models as stock_models
 from kosh.storefront import models as storefront_models
 
@@ -20,6 +21,7 @@ __all__ = [
     "location_models",
     "production_models",
     "sales_models",
+    "shopfloor_models",
     "stock_models",
     "storefront_models",
 ]

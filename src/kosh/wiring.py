@@ -3,5 +3,10 @@ entry point (app, worker, CLI) applies the same rules to stock movements."""
 
 from kosh.alerts import service as alert_service
 from kosh.sales import reservations
+from kosh.shopfloor import subscribers as shopfloor_subscribers
 
-SUBSCRIBERS = (alert_service.reevaluate_part_alerts, reservations.guard_withdrawals)
+SUBSCRIBERS = (
+    alert_service.reevaluate_part_alerts,
+    reservations.guard_withdrawals,
+    *shopfloor_subscribers.SUBSCRIBERS,
+)

@@ -21,6 +21,8 @@ STOCK_CHANGED = "stock.changed"  # payload: part ids whose balances moved
 # payload: (part id, warehouse id) pairs whose stock in storage went down by a movement
 # that is not a count (pick, transfer out of storage, consumption, scrap, shipping)
 STOCK_WITHDRAWN = "stock.withdrawn"
+JOB_RELEASED = "job.released"  # payload: production job ids just released
+JOB_CLOSED = "job.closed"  # payload: production job ids just completed or cancelled
 
 
 def subscribe(event: str, subscriber: Subscriber) -> None:

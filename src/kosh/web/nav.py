@@ -28,6 +28,7 @@ ORDER = [
     "Locations",
     "BOMs",
     "Jobs",
+    "Shop floor",
     "Alerts",
     "Sales orders",
     "Customers",
