@@ -8,6 +8,7 @@ operations are in sequence (each starts no earlier than the day the one before e
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Coroutine
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -168,7 +169,7 @@ class PlanningBoard(RuleBasedStateMachine):
                             )
                             for op in ops
                         }
-                        for before, after in zip(ops, ops[1:], strict=False):
+                        for before, after in itertools.pairwise(ops):
                             assert days[after.id][0] >= days[before.id][-1]
 
         self.run(read())

@@ -71,6 +71,8 @@ async def test_machine_down_while_planning_leaves_no_day_over_capacity(
     day = future_day()
     rng = random.Random(7)
 
+    refusals: list[str] = []
+
     async def plan(job_id: int) -> None:
         async with sessions() as session:
             try:
@@ -78,7 +80,7 @@ async def test_machine_down_while_planning_leaves_no_day_over_capacity(
                     session, job_id=job_id, start=day, finish_by=day + timedelta(days=2)
                 )
             except ConflictError as exc:
-                assert exc.code == "over_capacity"
+                refusals.append(exc.code)
 
     async def flip(machine_id: int) -> None:
         for status in ("down", "running", "maintenance", "idle"):
@@ -95,5 +97,6 @@ async def test_machine_down_while_planning_leaves_no_day_over_capacity(
     )
 
     # then no day is over its capacity and the load rows match the bookings
+    assert set(refusals) <= {"over_capacity"}
     async with sessions() as session:
         await assert_never_over_capacity(session)
