@@ -24,7 +24,7 @@ from tests.shopfloor.support import (
 
 PLANNERS = 10
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 async def test_concurrent_planners_never_over_book_a_day(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.auth.deps import CurrentPrincipal, Manager, Operator
@@ -64,7 +64,6 @@ health.register()
 CodePath = Annotated[
     str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 ]
-_EMPTY = Body(default=None)
 
 
 # --- shaping ----------------------------------------------------------------------------
