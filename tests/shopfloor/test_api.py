@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.shopfloor import service as shopfloor_service
 from kosh.shopfloor.models import Department, Employee, TimeLog, WorkCentre
 from tests.production.test_jobs import a_plant
 from tests.shopfloor.support import a_floor, a_released_job, future_day, operation_ids
@@ -204,6 +205,7 @@ async def test_over_capacity_is_a_409_problem_with_a_suggestion(
         ("/api/v1/jobs/999999/schedule", {"start": "2030-01-01"}),
         ("/api/v1/jobs/99999999999999/schedule", {"start": "2030-01-01"}),
         ("/api/v1/jobs/1/schedule", {"start": "not a date"}),
+        ("/api/v1/jobs/1/schedule", {"start": "9999-12-31"}),
         ("/api/v1/operations/999999/start", {"badge": "x"}),
         ("/api/v1/operations/0/start", {"badge": "x"}),
         ("/api/v1/operations/1/finish", {"badge": "x", "good_qty": 10**12}),
@@ -274,6 +276,10 @@ async def test_load_window_is_bounded(
         f"/api/v1/work-centres/{floor.smt}/load?from=99999-01-01", headers=manager_headers
     )
     assert huge.status_code == 422
+    last = await client.get(
+        f"/api/v1/work-centres/{floor.smt}/load?from=9999-12-31", headers=manager_headers
+    )
+    assert last.status_code == 422
 
 
 async def test_roles(
@@ -290,3 +296,76 @@ async def test_roles(
     assert employees.status_code == 403  # personal data: managers only
     anonymous = await client.post(f"/api/v1/operations/{smt_op}/start", json={"badge": "x"})
     assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "/api/v1/employees/999999", {"version": 1, "name": "x"}),
+        ("PATCH", "/api/v1/employees/1", {"version": 0}),
+        ("PATCH", "/api/v1/employees/1", {"version": 1, "badge": "a\x00"}),
+        ("PUT", "/api/v1/calendars/NOPE/hours", {"version": 1, "hours": {"mon": 8}}),
+        ("PUT", "/api/v1/calendars/C/hours", {"version": 1, "hours": {"mon": 24.01}}),
+        ("PUT", "/api/v1/calendars/NOPE/days", {"day": "2030-01-01", "hours": 0}),
+        ("PUT", "/api/v1/calendars/C/days", {"day": "2030-02-30", "hours": 0}),
+        ("PUT", "/api/v1/work-centres/NOPE/efficiency", {"version": 1, "efficiency_pct": 90}),
+        ("PUT", "/api/v1/work-centres/W/efficiency", {"version": 1, "efficiency_pct": 0}),
+        ("POST", "/api/v1/work-centres/NOPE/machines", {"asset_number": "A"}),
+        ("POST", "/api/v1/work-centres/W/machines", {"asset_number": "A", "status": "gone"}),
+    ],
+)
+async def test_hostile_updates_are_4xx(
+    client: httpx.AsyncClient,
+    manager_headers: dict[str, str],
+    method: str,
+    path: str,
+    body: dict[str, object],
+) -> None:
+    response = await client.request(method, path, json=body, headers=manager_headers)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_stale_versions_are_409(
+    client: httpx.AsyncClient, session: AsyncSession, manager_headers: dict[str, str]
+) -> None:
+    floor = await a_floor(session)
+    ok = await client.put(
+        f"/api/v1/work-centres/{floor.smt}/efficiency",
+        json={"version": 1, "efficiency_pct": 90},
+        headers=manager_headers,
+    )
+    assert ok.status_code == 200, ok.text
+    stale = await client.put(
+        f"/api/v1/work-centres/{floor.smt}/efficiency",
+        json={"version": 1, "efficiency_pct": 80},
+        headers=manager_headers,
+    )
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "stale_version"
+    calendar = await client.put(
+        f"/api/v1/calendars/{floor.calendar}/hours",
+        json={"version": 7, "hours": {"mon": 4}},
+        headers=manager_headers,
+    )
+    assert calendar.status_code == 409
+
+
+async def test_a_replayed_scan_changes_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, operator_headers: dict[str, str]
+) -> None:
+    floor = await a_floor(session)
+    job_id = await a_released_job(session, floor, 5)
+    smt_op, _ = await operation_ids(session, job_id)
+    await shopfloor_service.create_employee(
+        session, number="E-1", name="E", department_code=floor.department, badge="B-1"
+    )
+    body = {"badge": "B-1", "operation": f"OP-{smt_op}", "action": "start"}
+    headers = {**operator_headers, "idempotency-key": "scan-1"}
+    first = await client.post("/api/v1/shopfloor/scan", json=body, headers=headers)
+    again = await client.post("/api/v1/shopfloor/scan", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+    await session.rollback()
+    assert await session.scalar(select(func.count()).select_from(TimeLog)) == 1

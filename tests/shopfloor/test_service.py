@@ -5,7 +5,7 @@ that refuses to over-plan, machine states taking bookings off the plan, time log
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -241,6 +241,9 @@ async def test_schedule_refuses_the_past_and_closed_jobs(session: AsyncSession) 
             session, job_id=job_id, start=capacity.today() - timedelta(1)
         )
     assert past.value.code == "start_in_past"
+    with pytest.raises(ValidationError) as far:
+        await shopfloor_service.schedule_job(session, job_id=job_id, start=date.max)
+    assert far.value.code == "start_too_far"
     await job_service.cancel_job(session, job_id=job_id)
     with pytest.raises(ConflictError) as closed:
         await shopfloor_service.schedule_job(session, job_id=job_id, start=future_day())

@@ -41,6 +41,8 @@ class LoadPeriod:
 def load_window(start: date | None, end: date | None) -> tuple[date, date]:
     """The days asked for: default today + 13 days; at most 366 days (422)."""
     start = start or capacity.today()
+    if start > date.max - timedelta(days=MAX_LOAD_DAYS):
+        raise ValidationError("`from` is too far ahead.", errors=[field_error(["from"], "too far")])
     end = end or start + timedelta(days=13)
     if end < start:
         raise ValidationError("`to` is before `from`.", errors=[field_error(["to"], "before from")])

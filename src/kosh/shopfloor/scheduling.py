@@ -35,6 +35,7 @@ from kosh.shopfloor.routings import OPEN_JOB_STATUSES, job_operations
 log = structlog.get_logger(__name__)
 
 HORIZON_DAYS = 366
+MAX_START_DAYS = 5 * 366  # a start further ahead is a typo, not a plan
 
 
 @dataclass
@@ -205,7 +206,7 @@ async def schedule_job(
 
     Rules: the job exists (404) and is planned, released or in progress (409
     invalid_status); it has operations (422 no_operations); `start` is today or later
-    (422 start_in_past) and not after `finish_by` (422). The operations' earlier bookings
+    (422 start_in_past), at most five years ahead (422 start_too_far), and not after `finish_by` (422). The operations' earlier bookings
     are replaced. If they cannot all be booked by `finish_by` (default the due date, else
     the 366-day horizon) within free capacity: 409 over_capacity (see the module
     docstring); nothing changes. Capacity is never exceeded."""
@@ -222,6 +223,12 @@ async def schedule_job(
             "Scheduling starts today or later.",
             code="start_in_past",
             errors=[field_error(["start"], "is in the past")],
+        )
+    if start > capacity.today() + timedelta(days=MAX_START_DAYS):
+        raise ValidationError(
+            f"Scheduling starts within {MAX_START_DAYS} days from today.",
+            code="start_too_far",
+            errors=[field_error(["start"], "too far ahead")],
         )
     finish_by = finish_by or job.due_date
     if finish_by is not None and finish_by < start:
