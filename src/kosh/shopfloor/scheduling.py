@@ -207,9 +207,10 @@ async def schedule_job(
     Rules: the job exists (404) and is planned, released or in progress (409
     invalid_status); it has operations (422 no_operations); `start` is today or later
     (422 start_in_past), at most five years ahead (422 start_too_far), and not after
-    `finish_by` (422). The operations' earlier bookings are replaced. If they cannot all be booked by `finish_by` (default the due date, else
-    the 366-day horizon) within free capacity: 409 over_capacity (see the module
-    docstring); nothing changes. Capacity is never exceeded."""
+    `finish_by` (422). The operations' earlier bookings are replaced. If they cannot all
+    be booked by `finish_by` (default the due date, else the 366-day horizon) within free
+    capacity: 409 over_capacity (see the module docstring); nothing changes. Capacity is
+    never exceeded."""
     began = time.perf_counter()
     job = await job_service.get_job_or_raise(session, job_id)
     if job.status not in OPEN_JOB_STATUSES:
