@@ -11,7 +11,7 @@ as one station (hand soldering, packing). Machine states are current states: the
 from today on (days before today are history and keep the capacity they had).
 
 Invariant: on every `work_centre_days` row, planned minutes <= capacity minutes. Bookings
-go through `book` (a guarded UPDATE, `... WHERE planned + n <= capacity`, backed by a CHECK
+go through `book_days` (a guarded UPDATE, `... WHERE planned + n <= capacity`, backed by a CHECK
 constraint); a capacity change goes through `refresh_capacity`, which first takes back the
 bookings that no longer fit (newest first) and then lowers the capacity.
 
@@ -28,7 +28,8 @@ UPDATE still refuses an over-booked day.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -150,6 +151,35 @@ async def capacities(
     }
 
 
+async def capacities_of(
+    session: AsyncSession, centres: Sequence[WorkCentre], start: date, end: date
+) -> dict[int, dict[date, int]]:
+    """`capacities` for several work centres at once (each calendar read once, machines
+    counted in one query)."""
+    calendars: dict[int, dict[date, int]] = {}
+    for calendar_id in sorted({wc.calendar_id for wc in centres}):
+        calendars[calendar_id] = await calendar_minutes(session, calendar_id, start, end)
+    rows = await session.execute(
+        select(Machine.work_centre_id, Machine.status, func.count())
+        .where(Machine.work_centre_id.in_([wc.id for wc in centres]))
+        .group_by(Machine.work_centre_id, Machine.status)
+    )
+    total: dict[int, int] = {}
+    available: dict[int, int] = {}
+    for wc_id, status, count in rows:
+        total[wc_id] = total.get(wc_id, 0) + count
+        if status in AVAILABLE_STATUSES:
+            available[wc_id] = available.get(wc_id, 0) + count
+    result = {}
+    for wc in centres:
+        units = available.get(wc.id, 0) if total.get(wc.id) else 1
+        result[wc.id] = {
+            day: day_capacity(value, units, wc.efficiency_pct)
+            for day, value in calendars[wc.calendar_id].items()
+        }
+    return result
+
+
 async def planned_minutes(
     session: AsyncSession, work_centre_ids: Collection[int], start: date, end: date
 ) -> dict[tuple[int, date], int]:
@@ -177,46 +207,63 @@ class CapacityRaceError(ConflictError):
     code = "over_capacity"
 
 
-async def book(
-    session: AsyncSession,
-    *,
-    operation_id: int,
-    work_centre_id: int,
-    day: date,
-    minutes: int,
-    capacity: int,
-) -> None:
-    """Book `minutes` of an operation on a work-centre day (caller holds the work centre).
+@dataclass(frozen=True)
+class Booking:
+    operation_id: int
+    work_centre_id: int
+    day: date
+    minutes: int
+    capacity: int
 
-    Creates the day's load row with `capacity` when it has none; the increment is guarded
-    (`planned + n <= capacity`) and its row count checked."""
+
+async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
+    """`book` for many days at once (caller holds the work centres): missing load rows
+    in one statement, then one guarded increment per day, in (work centre, day) order."""
+    if not bookings:
+        return
     dialect = postgresql if _is_postgres(session) else sqlite
     await session.execute(
         dialect.insert(WorkCentreDay)
         .values(
-            work_centre_id=work_centre_id, day=day, capacity_minutes=capacity, planned_minutes=0
+            [
+                {
+                    "work_centre_id": b.work_centre_id,
+                    "day": b.day,
+                    "capacity_minutes": b.capacity,
+                    "planned_minutes": 0,
+                }
+                for b in sorted(bookings, key=lambda b: (b.work_centre_id, b.day))
+            ]
         )
         .on_conflict_do_nothing(index_elements=["work_centre_id", "day"])
     )
-    result = await session.execute(
-        update(WorkCentreDay)
-        .where(
-            WorkCentreDay.work_centre_id == work_centre_id,
-            WorkCentreDay.day == day,
-            WorkCentreDay.planned_minutes + minutes <= WorkCentreDay.capacity_minutes,
+    per_day: dict[tuple[int, date], int] = {}
+    for b in bookings:
+        per_day[(b.work_centre_id, b.day)] = per_day.get((b.work_centre_id, b.day), 0) + b.minutes
+    for (wc_id, day), minutes in sorted(per_day.items()):
+        result = await session.execute(
+            update(WorkCentreDay)
+            .where(
+                WorkCentreDay.work_centre_id == wc_id,
+                WorkCentreDay.day == day,
+                WorkCentreDay.planned_minutes + minutes <= WorkCentreDay.capacity_minutes,
+            )
+            .values(planned_minutes=WorkCentreDay.planned_minutes + minutes)
+            .execution_options(synchronize_session=False)
         )
-        .values(planned_minutes=WorkCentreDay.planned_minutes + minutes)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise CapacityRaceError(
-            f"Work centre day {day.isoformat()} filled up meanwhile; plan again.",
-            details={"day": day.isoformat()},
-        )
-    session.add(
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise CapacityRaceError(
+                f"Work centre day {day.isoformat()} filled up meanwhile; plan again.",
+                details={"day": day.isoformat()},
+            )
+    session.add_all(
         OperationBooking(
-            operation_id=operation_id, work_centre_id=work_centre_id, day=day, minutes=minutes
+            operation_id=b.operation_id,
+            work_centre_id=b.work_centre_id,
+            day=b.day,
+            minutes=b.minutes,
         )
+        for b in bookings
     )
     await session.flush()
 

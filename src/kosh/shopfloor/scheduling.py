@@ -119,9 +119,7 @@ def _place(
 async def _board(
     session: AsyncSession, centres: dict[int, WorkCentre], start: date, end: date
 ) -> _Board:
-    caps = {
-        wc_id: await capacity.capacities(session, wc, start, end) for wc_id, wc in centres.items()
-    }
+    caps = await capacity.capacities_of(session, list(centres.values()), start, end)
     rows = await session.execute(
         select(
             WorkCentreDay.work_centre_id,
@@ -245,31 +243,35 @@ async def schedule_job(
         )
     await capacity.release_bookings(session, [op.id for op in ops])
     horizon = start + timedelta(days=HORIZON_DAYS - 1)
-    board = await _board(session, centres, start, horizon)
-    placements, shortfall = _place(board, ops, start, horizon)
-    finish = max((p.last_day for p in placements if p.last_day), default=start)
-    refused: _Shortfall | None = None
+    bound = min(finish_by, horizon) if finish_by is not None else horizon
+    board = await _board(session, centres, start, bound)
+    placements, shortfall = _place(board, ops, start, bound)
     if shortfall is not None:
-        refused, window_end, suggestion, refused_board = shortfall, horizon, None, board
-    elif finish_by is not None and finish > finish_by:
-        # the same greedy fill, bounded by finish_by, fails at the operation that overflows
-        refused_board = await _board(session, centres, start, horizon)
-        _, refused = _place(refused_board, ops, start, finish_by)
-        window_end, suggestion = finish_by, finish
-    if refused is not None:
+        suggestion = None
+        if bound < horizon:
+            # the earliest finish from this start, without the bound
+            wide = await _board(session, centres, start, horizon)
+            wide_plan, wide_short = _place(wide, ops, start, horizon)
+            if wide_short is None:
+                suggestion = max((p.last_day for p in wide_plan if p.last_day), default=start)
         metrics.SCHEDULES.labels(outcome="over_capacity").inc()
-        log.info("schedule_refused", job_id=job.id, operation_seq=refused.placement.seq)
-        raise _refusal(refused, refused_board, centres, start, window_end, suggestion)
-    for placement in placements:
-        for day, minutes in placement.days:
-            await capacity.book(
-                session,
-                operation_id=placement.operation_id,
-                work_centre_id=placement.work_centre_id,
+        log.info("schedule_refused", job_id=job.id, operation_seq=shortfall.placement.seq)
+        raise _refusal(shortfall, board, centres, start, bound, suggestion)
+    finish = max((p.last_day for p in placements if p.last_day), default=start)
+    await capacity.book_days(
+        session,
+        [
+            capacity.Booking(
+                operation_id=p.operation_id,
+                work_centre_id=p.work_centre_id,
                 day=day,
                 minutes=minutes,
-                capacity=board.capacity(placement.work_centre_id, day),
+                capacity=board.capacity(p.work_centre_id, day),
             )
+            for p in placements
+            for day, minutes in p.days
+        ],
+    )
     await audit.record(
         session,
         action="job.schedule",
