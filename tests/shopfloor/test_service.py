@@ -27,6 +27,7 @@ from tests.shopfloor.support import (
     load_rows,
     operation_ids,
 )
+from tests.support.stock import a_location
 
 # --- people -----------------------------------------------------------------------------
 
@@ -404,3 +405,53 @@ async def test_corrections_reverse_and_never_edit(session: AsyncSession) -> None
     with pytest.raises(ConflictError) as twice:
         await shopfloor_service.correct_time_log(session, log_id=original[0], reason="again")
     assert twice.value.code == "already_corrected"
+
+
+async def test_completion_cannot_receive_more_than_the_last_operation_passed(
+    session: AsyncSession,
+) -> None:
+    # given a job for 10 whose two operations passed 4 good units
+    floor = await a_floor(session)
+    job_id = await a_released_job(session, floor, 10)
+    ops = await operation_ids(session, job_id)
+    await shopfloor_service.create_employee(
+        session, number="E-1", name="E", department_code=floor.department, badge="B-1"
+    )
+    for op_id in ops:
+        await shopfloor_service.start_operation(session, operation_id=op_id, badge="B-1")
+        await shopfloor_service.stop_operation(
+            session, operation_id=op_id, badge="B-1", good_qty=4, finish=True
+        )
+    await job_service.start_job(session, job_id=job_id)
+    shelf = await a_location(session, floor.warehouse_id)
+    shelf_id = shelf.id
+    # when completion wants to receive 5, then 4
+    with pytest.raises(RuleViolationError) as refused:
+        await job_service.complete_job(session, job_id=job_id, produced_qty=5, location_id=shelf_id)
+    # then 5 is refused as a whole (the job stays in progress), 4 goes through
+    assert refused.value.code == "exceeds_last_operation"
+    await session.rollback()
+    assert (await job_service.get_job_or_raise(session, job_id)).status == "in_progress"
+    done = await job_service.complete_job(
+        session, job_id=job_id, produced_qty=4, location_id=shelf_id
+    )
+    assert done.job.status == "complete"
+
+
+async def test_employees_run_only_their_work_centres(session: AsyncSession) -> None:
+    floor = await a_floor(session)
+    job_id = await a_released_job(session, floor, 10)
+    smt_op, test_op = await operation_ids(session, job_id)
+    await shopfloor_service.create_employee(
+        session,
+        number="E-1",
+        name="E",
+        department_code=floor.department,
+        badge="B-1",
+        work_centres=[floor.test],
+    )
+    with pytest.raises(RuleViolationError) as refused:
+        await shopfloor_service.start_operation(session, operation_id=smt_op, badge="B-1")
+    assert refused.value.code == "not_qualified"
+    started = await shopfloor_service.start_operation(session, operation_id=test_op, badge="B-1")
+    assert started.kind == "start"

@@ -27,7 +27,7 @@ from kosh.core import audit
 from kosh.core.db import transactional
 from kosh.core.errors import ConflictError, RuleViolationError, ValidationError, field_error
 from kosh.production import service as job_service
-from kosh.shopfloor import capacity, metrics
+from kosh.shopfloor import capacity, metrics, timelogs
 from kosh.shopfloor.errors import OverCapacityError
 from kosh.shopfloor.models import JobOperation, OperationBooking, WorkCentre, WorkCentreDay
 from kosh.shopfloor.routings import OPEN_JOB_STATUSES, job_operations
@@ -317,9 +317,32 @@ async def unschedule_job(session: AsyncSession, *, job_id: int) -> int:
 
 
 async def on_jobs_closed(session: AsyncSession, job_ids: list[int]) -> None:
-    """Subscriber of `job.closed` (completed or cancelled): their capacity is freed."""
+    """Subscriber of `job.closed` (completed or cancelled): their capacity is freed, and a
+    completion may not receive more assemblies than the job's last operation passed as
+    good (422 exceeds_last_operation; the completion is refused as a whole). Jobs without
+    operations are not checked."""
     for job_id in job_ids:
+        await _check_completion(session, job_id)
         await release_job_capacity(session, job_id)
+
+
+async def _check_completion(session: AsyncSession, job_id: int) -> None:
+    job = await job_service.get_job_or_raise(session, job_id)
+    if job.status != "complete" or not job.produced_qty:
+        return
+    ops = await job_operations(session, job_id)
+    if not ops:
+        return
+    last = ops[-1]
+    good = (await timelogs.actuals(session, [last.id]))[last.id].good_qty
+    if job.produced_qty > good:
+        raise RuleViolationError(
+            f"Job {job.number}'s last operation ({last.name}) passed {good} good units; "
+            f"{job.produced_qty} cannot be received.",
+            code="exceeds_last_operation",
+            errors=[field_error(["produced_qty"], f"at most {good}")],
+            details={"last_operation_good": good},
+        )
 
 
 async def bookings_of(
