@@ -10,16 +10,19 @@ import random
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.core.errors import ConflictError
 from kosh.shopfloor import service as shopfloor_service
+from kosh.shopfloor.models import TimeLog
 from tests.shopfloor.support import (
     a_floor,
     a_released_job,
     assert_never_over_capacity,
     future_day,
     load_rows,
+    operation_ids,
 )
 
 PLANNERS = 10
@@ -100,3 +103,36 @@ async def test_machine_down_while_planning_leaves_no_day_over_capacity(
     assert set(refusals) <= {"over_capacity"}
     async with sessions() as session:
         await assert_never_over_capacity(session)
+
+
+async def test_one_operator_scanning_twice_at_once_opens_one_interval(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given one operator and eight operations of released jobs
+    async with sessions() as session:
+        floor = await a_floor(session)
+        ops = []
+        for _ in range(4):
+            ops += await operation_ids(session, await a_released_job(session, floor, 5))
+        await shopfloor_service.create_employee(
+            session, number="E-1", name="E", department_code=floor.department, badge="B-1"
+        )
+
+    async def start(op_id: int) -> bool | str:
+        async with sessions() as session:
+            try:
+                await shopfloor_service.start_operation(session, operation_id=op_id, badge="B-1")
+            except ConflictError as exc:
+                return exc.code
+            return True
+
+    # when the badge is scanned on all of them at once
+    results = await asyncio.wait_for(asyncio.gather(*(start(op) for op in ops)), timeout=60)
+
+    # then exactly one interval is open
+    assert sorted(map(str, results)) == ["True"] + ["already_running"] * (len(ops) - 1)
+    async with sessions() as session:
+        open_now = await session.scalar(
+            select(func.count()).select_from(TimeLog).where(TimeLog.kind == "start")
+        )
+        assert open_now == 1
