@@ -32,7 +32,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -240,32 +240,47 @@ async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
     per_day: dict[tuple[int, date], int] = {}
     for b in bookings:
         per_day[(b.work_centre_id, b.day)] = per_day.get((b.work_centre_id, b.day), 0) + b.minutes
-    for (wc_id, day), minutes in sorted(per_day.items()):
-        result = await session.execute(
-            update(WorkCentreDay)
-            .where(
-                WorkCentreDay.work_centre_id == wc_id,
-                WorkCentreDay.day == day,
-                WorkCentreDay.planned_minutes + minutes <= WorkCentreDay.capacity_minutes,
-            )
-            .values(planned_minutes=WorkCentreDay.planned_minutes + minutes)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise CapacityRaceError(
-                f"Work centre day {day.isoformat()} filled up meanwhile; plan again.",
-                details={"day": day.isoformat()},
-            )
-    session.add_all(
-        OperationBooking(
-            operation_id=b.operation_id,
-            work_centre_id=b.work_centre_id,
-            day=b.day,
-            minutes=b.minutes,
-        )
-        for b in bookings
+    # one guarded UPDATE for every day: each row gets its own increment, and every row must
+    # stay within its capacity (a day that does not is not updated, and the count shows it)
+    increment = case(
+        *(
+            ((WorkCentreDay.work_centre_id == wc_id) & (WorkCentreDay.day == day), minutes)
+            for (wc_id, day), minutes in sorted(per_day.items())
+        ),
+        else_=0,
     )
-    await session.flush()
+    result = await session.execute(
+        update(WorkCentreDay)
+        .where(
+            or_(
+                *(
+                    (WorkCentreDay.work_centre_id == wc_id) & (WorkCentreDay.day == day)
+                    for wc_id, day in sorted(per_day)
+                )
+            ),
+            WorkCentreDay.planned_minutes + increment <= WorkCentreDay.capacity_minutes,
+        )
+        .values(planned_minutes=WorkCentreDay.planned_minutes + increment)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != len(per_day):  # type: ignore[attr-defined]
+        raise CapacityRaceError(
+            "A work-centre day filled up meanwhile; plan again.",
+            details={"days": sorted({day.isoformat() for _, day in per_day})},
+        )
+    await session.execute(
+        insert(OperationBooking).values(
+            [
+                {
+                    "operation_id": b.operation_id,
+                    "work_centre_id": b.work_centre_id,
+                    "day": b.day,
+                    "minutes": b.minutes,
+                }
+                for b in bookings
+            ]
+        )
+    )
 
 
 async def release_bookings(session: AsyncSession, operation_ids: Collection[int]) -> int:
