@@ -139,8 +139,18 @@ async def _lock_job(
     session: AsyncSession, job_id: int
 ) -> tuple[list[JobOperation], dict[int, WorkCentre]]:
     """Lock the job's open operations and their work centres (in the global order)."""
-    ops = [op for op in await job_operations(session, job_id) if op.status != "done"]
-    await capacity.lock_operations(session, [op.id for op in ops])
+    await capacity.lock_operations(session, [op.id for op in await job_operations(session, job_id)])
+    # read again under the locks: an operation may have finished meanwhile
+    ops = [
+        op
+        for op in await session.scalars(
+            select(JobOperation)
+            .where(JobOperation.job_id == job_id)
+            .order_by(JobOperation.seq)
+            .execution_options(populate_existing=True)
+        )
+        if op.status != "done"
+    ]
     wc_ids = sorted({op.work_centre_id for op in ops})
     await capacity.lock_work_centres(session, wc_ids)
     centres = {
