@@ -455,3 +455,42 @@ async def test_employees_run_only_their_work_centres(session: AsyncSession) -> N
     assert refused.value.code == "not_qualified"
     started = await shopfloor_service.start_operation(session, operation_id=test_op, badge="B-1")
     assert started.kind == "start"
+
+
+async def test_personal_data_is_found_in_one_place_and_erased_there(session: AsyncSession) -> None:
+    # given an employee who logged time
+    floor = await a_floor(session)
+    job_id = await a_released_job(session, floor, 10)
+    smt_op, _ = await operation_ids(session, job_id)
+    employee = await shopfloor_service.create_employee(
+        session, number="E-1", name="Ada", department_code=floor.department, badge="BADGE-XYZ-1"
+    )
+    employee_id = employee.id
+    start = await shopfloor_service.start_operation(session, operation_id=smt_op, badge="BADGE-XYZ-1")
+    start_id = start.id
+    # when exported
+    exported = await shopfloor_service.personal_data(session, employee_id)
+    # then
+    assert exported == {
+        "employee_id": employee_id,
+        "number": "E-1",
+        "name": "Ada",
+        "badge_code": "BADGE-XYZ-1",
+        "user_id": None,
+        "work_centre_ids": [],
+        "time_log_ids": [start_id],
+    }
+    # when erased
+    await shopfloor_service.erase_employee(session, employee_id=employee_id)
+    # then the row is blank, the time log stays, and nothing anywhere holds the name
+    erased = await shopfloor_service.personal_data(session, employee_id)
+    assert (erased["name"], erased["badge_code"], erased["time_log_ids"]) == (
+        "(erased)",
+        None,
+        [start_id],
+    )
+    trail = json.dumps([[e.before, e.after] for e in await session.scalars(select(AuditEvent))])
+    assert "Ada" not in trail
+    assert "BADGE-XYZ-1" not in trail
+    with pytest.raises(NotFoundError):
+        await shopfloor_service.find_operator(session, badge="BADGE-XYZ-1")

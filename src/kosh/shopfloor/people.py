@@ -21,7 +21,7 @@ from kosh.core import audit
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import ConflictError, RuleViolationError, ValidationError, field_error
 from kosh.shopfloor.errors import not_found
-from kosh.shopfloor.models import Department, Employee, EmployeeWorkCentre, WorkCentre
+from kosh.shopfloor.models import Department, Employee, EmployeeWorkCentre, TimeLog, WorkCentre
 
 # Fields of `employees` holding personal data: audited by name only.
 PERSONAL_FIELDS = ("name", "badge_code", "user_id")
@@ -298,4 +298,52 @@ async def update_employee(
             entity_id=employee.id,
             after=employee_audit(employee, changed),
         )
+    return employee
+
+
+# --- personal data: what a GDPR export or erase works with --------------------------------
+
+
+async def personal_data(session: AsyncSession, employee_id: int) -> dict[str, Any]:
+    """Everything KOSH holds about an employee as a person (404 employee_not_found): the
+    personal fields of their row, and the ids of their time logs (which hold no personal
+    values themselves)."""
+    employee = await get_employee_or_raise(session, employee_id)
+    logs = list(
+        await session.scalars(
+            select(TimeLog.id).where(TimeLog.employee_id == employee.id).order_by(TimeLog.id)
+        )
+    )
+    return {
+        "employee_id": employee.id,
+        "number": employee.number,
+        **{field: getattr(employee, field) for field in PERSONAL_FIELDS},
+        "work_centre_ids": await skills(session, employee.id),
+        "time_log_ids": logs,
+    }
+
+
+ERASED_NAME = "(erased)"
+
+
+@transactional
+async def erase_employee(session: AsyncSession, *, employee_id: int) -> Employee:
+    """Blank an employee's personal data: name, badge and user link; the employee becomes
+    inactive. Time logs stay (by employee id) for the production history. Audited by field
+    names only. 404 employee_not_found."""
+    employee = await get_employee_or_raise(session, employee_id)
+    employee.name = ERASED_NAME
+    employee.badge_code = None
+    employee.user_id = None
+    employee.active = False
+    employee.version += 1
+    employee.updated_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        action="employee.erase",
+        entity_type="employee",
+        entity_id=employee.id,
+        after=employee_audit(employee, PERSONAL_FIELDS),
+    )
     return employee

@@ -18,9 +18,11 @@ from kosh.shopfloor import subscribers  # noqa: F401 - job event subscribers (do
 from kosh.shopfloor.people import (
     create_department,
     create_employee,
+    erase_employee,
     find_operator,
     get_department_by_code_or_raise,
     get_employee_or_raise,
+    personal_data,
     update_employee,
 )
 from kosh.shopfloor.routings import (
@@ -74,6 +76,7 @@ __all__ = [
     "create_employee",
     "create_routing",
     "create_work_centre",
+    "erase_employee",
     "find_operator",
     "generate_operations",
     "get_calendar_by_code_or_raise",
@@ -85,6 +88,7 @@ __all__ = [
     "get_work_centre_by_code_or_raise",
     "job_operations",
     "make_job_operations",
+    "personal_data",
     "release_job_capacity",
     "schedule_job",
     "set_calendar_day",
