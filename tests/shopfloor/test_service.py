@@ -466,7 +466,9 @@ async def test_personal_data_is_found_in_one_place_and_erased_there(session: Asy
         session, number="E-1", name="Ada", department_code=floor.department, badge="BADGE-XYZ-1"
     )
     employee_id = employee.id
-    start = await shopfloor_service.start_operation(session, operation_id=smt_op, badge="BADGE-XYZ-1")
+    start = await shopfloor_service.start_operation(
+        session, operation_id=smt_op, badge="BADGE-XYZ-1"
+    )
     start_id = start.id
     # when exported
     exported = await shopfloor_service.personal_data(session, employee_id)
