@@ -38,6 +38,8 @@ async def test_pages_render_without_inline_code(
         f"/shopfloor/load?work_centre={floor.smt}": 'data-testid="load-chart"',
         f"/shopfloor/jobs/{job_id}": f"OP-{smt_op}",
         "/shopfloor/scan": 'data-api="/api/v1/shopfloor/scan"',
+        f"/shopfloor/jobs/{job_id}/traveller": f'data-testid="qr-OP-{smt_op}"',
+        f"/jobs/{job_id}": f'href="/shopfloor/jobs/{job_id}"',
     }
     for url, expected in pages.items():
         response = await client.get(url, headers=HTML)
@@ -60,3 +62,18 @@ async def test_unknown_job_page_is_404(
     assert response.status_code == 404
     huge = await client.get("/shopfloor/load?from=99999-01-01", headers=HTML)
     assert huge.status_code == 422
+
+
+def test_traveller_qr_code_draws_the_dark_modules_of_the_barcode() -> None:
+    import segno
+
+    from kosh.shopfloor.traveller import qr_code
+
+    code = qr_code("OP-12345")
+    expected = segno.make_qr("OP-12345", error="m")
+    width = len(list(expected.matrix_iter(scale=1, border=0)))
+    assert code.size == width + 4
+    # the path draws exactly the dark modules of segno's matrix
+    dark = sum(cell for row in expected.matrix_iter(scale=1, border=0) for cell in row)
+    runs = [int(part.split("h")[1].split("v")[0]) for part in code.path.split("M")[1:]]
+    assert sum(runs) == dark

@@ -15,7 +15,7 @@ from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId
 from kosh.production import service as job_service
-from kosh.shopfloor import capacity, people, queries, workcentres
+from kosh.shopfloor import capacity, people, queries, traveller, workcentres
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -152,3 +152,14 @@ async def job_operations_page(
 @router.get("/shopfloor/scan")
 async def scan_page(request: Request, _: CurrentPrincipal, pages: PagesDep) -> Response:
     return pages.render(request, "shopfloor/scan.html")
+
+
+@router.get("/shopfloor/jobs/{job_id}/traveller")
+async def traveller_page(
+    request: Request, _: CurrentPrincipal, pages: PagesDep, session: SessionDep, job_id: PathId
+) -> Response:
+    """The printable job traveller: each operation with its QR code for the scanner page."""
+    job = await job_service.get_job_or_raise(session, job_id)
+    views = await queries.job_operations_view(session, job.id)
+    items = [{"view": v, "qr": traveller.qr_code(v.barcode)} for v in views]
+    return pages.render(request, "shopfloor/traveller.html", {"job": job, "items": items})
