@@ -41,6 +41,8 @@ from kosh.purchasing import api as purchasing_api
 from kosh.purchasing import pages as purchasing_pages
 from kosh.sales import api as sales_api
 from kosh.sales import pages as sales_pages
+from kosh.shopfloor import api as shopfloor_api
+from kosh.shopfloor import pages as shopfloor_pages
 from kosh.stock import api as stock_api
 from kosh.stock import label_api as stock_label_api
 from kosh.stock import pages as stock_pages
@@ -80,6 +82,8 @@ FEATURE_ROUTERS = [
     purchasing_pages.router,
     web_pages.router,
     static_files.router,
+    shopfloor_api.router,
+    shopfloor_pages.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [

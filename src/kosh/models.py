@@ -10,6 +10,7 @@ from kosh.locations import models as location_models
 from kosh.production import models as production_models
 from kosh.purchasing import models as purchasing_models
 from kosh.sales import models as sales_models
+from kosh.shopfloor import models as shopfloor_models
 from kosh.stock import models as stock_models
 from kosh.storefront import models as storefront_models
 
@@ -24,6 +25,7 @@ __all__ = [
     "production_models",
     "purchasing_models",
     "sales_models",
+    "shopfloor_models",
     "stock_models",
     "storefront_models",
 ]

@@ -4,8 +4,13 @@ entry point (app, worker, CLI) applies the same rules to stock movements."""
 from kosh.alerts import service as alert_service
 from kosh.core import events
 from kosh.sales import reservations
+from kosh.shopfloor import subscribers as shopfloor_subscribers
 
 # Job shortage alerts quote what purchase orders bring by the due date (kosh.production).
 events.subscribe(events.ON_ORDER_CHANGED, alert_service.reevaluate_part_alerts)
 
-SUBSCRIBERS = (alert_service.reevaluate_part_alerts, reservations.guard_withdrawals)
+SUBSCRIBERS = (
+    alert_service.reevaluate_part_alerts,
+    reservations.guard_withdrawals,
+    *shopfloor_subscribers.SUBSCRIBERS,
+)

@@ -26,7 +26,7 @@ from kosh.alerts import service as alert_service
 from kosh.bom import service as bom_service
 from kosh.bom.models import Bom, BomLine
 from kosh.catalog import service as part_service
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.core.actor import current_actor
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import (
@@ -282,6 +282,7 @@ async def release_job(
         },
     )
     await alert_service.reevaluate_part_alerts(session, [line.part_id for line in plan.lines])
+    events.note(session, events.JOB_RELEASED, [job.id])  # shop floor: operations from routing
     return await planning.job_plan(session, job)
 
 
@@ -348,6 +349,7 @@ async def complete_job(
     parts = set(await _job_part_ids(session, job.id)) | {item["part_id"] for item in consumed}
     parts.add(job.assembly_part_id)
     await alert_service.reevaluate_part_alerts(session, parts)
+    events.note(session, events.JOB_CLOSED, [job.id])  # shop floor: frees booked capacity
     return Completion(job=job, consumed=consumed, output_pcn=output_pcn)
 
 
@@ -451,4 +453,5 @@ async def cancel_job(session: AsyncSession, *, job_id: int) -> Job:
         after=_snapshot(job),
     )
     await alert_service.reevaluate_part_alerts(session, await _job_part_ids(session, job.id))
+    events.note(session, events.JOB_CLOSED, [job.id])  # shop floor: frees booked capacity
     return job

@@ -29,6 +29,7 @@ ORDER = [
     "Locations",
     "BOMs",
     "Jobs",
+    "Shop floor",
     "Alerts",
     "Sales orders",
     "Customers",
