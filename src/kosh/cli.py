@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -395,6 +396,66 @@ def alerts_digest() -> None:
     if result.status != "sent":
         raise _fail(f"error: digest of {result.alert_count} alert(s) not sent: {result.error}")
     typer.echo(f"mailed {result.alert_count} alert(s) in one digest")
+
+
+@app.command("backup")
+def backup_command(
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Directory for the archive (KOSH_BACKUP_DIR).")
+    ] = None,
+) -> None:
+    """Write one archive of the whole database (consistent while KOSH runs); print its path."""
+    from kosh.ops import backup as ops_backup
+
+    settings = load_settings()
+
+    async def work(_sessions, engine):  # type: ignore[no-untyped-def]
+        return await ops_backup.take_backup(engine, settings, to=to)
+
+    try:
+        result = run_with_database(settings, work)
+    except ops_backup.BackupError as exc:
+        raise _fail(f"error: backup failed: {exc}") from None
+    manifest = result.manifest
+    typer.echo(
+        f"{len(manifest['tables'])} tables, "
+        f"{sum(t['rows'] for t in manifest['tables'].values())} rows, "
+        f"{result.size_bytes} bytes, revision {','.join(manifest['schema_revision'])}"
+        + (", encrypted" if manifest["encrypted"] else "")
+    )
+    typer.echo(str(result.path))
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="The archive written by kosh backup.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace a database that holds data (backed up first)."),
+    ] = False,
+) -> None:
+    """Restore an archive into an empty database: check it, load it, migrate it, verify it."""
+    import asyncio
+
+    from kosh.ops import restore as ops_restore
+
+    settings = load_settings()
+    try:
+        result = asyncio.run(ops_restore.restore(settings, archive, force=force))
+    except ops_restore.RestoreError as exc:
+        note = "" if exc.touched else " (the database was not changed)"
+        raise _fail(f"error: {exc}{note}") from None
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if result.replaced_backup:
+        typer.echo(f"the replaced database was backed up to {result.replaced_backup}")
+    typer.echo(
+        f"restored {result.tables} tables, {result.rows} rows from the backup of "
+        f"{result.manifest['created_at']}" + (", migrated forward" if result.migrated else "")
+    )
+    if result.drift:
+        raise _fail(f"DRIFT: {result.drift} balance(s) differ from the ledger after the restore")
+    typer.echo("OK: every table matches the manifest, ledger drift 0")
 
 
 def main() -> None:

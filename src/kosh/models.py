@@ -6,6 +6,7 @@ from kosh.bom import models as bom_models
 from kosh.catalog import models as catalog_models
 from kosh.core import models as core_models
 from kosh.locations import models as location_models
+from kosh.ops import models as ops_models
 from kosh.production import models as production_models
 from kosh.sales import models as sales_models
 from kosh.stock import models as stock_models
@@ -18,6 +19,7 @@ __all__ = [
     "catalog_models",
     "core_models",
     "location_models",
+    "ops_models",
     "production_models",
     "sales_models",
     "stock_models",
