@@ -458,6 +458,57 @@ def restore_command(
     typer.echo("OK: every table matches the manifest, ledger drift 0")
 
 
+@app.command("health")
+def health_command(
+    detailed: Annotated[
+        bool, typer.Option("--detailed", help="Every check of /health/detailed, not readiness.")
+    ] = False,
+) -> None:
+    """Run the readiness (or detailed) checks against the configured database and Redis and
+    print them as JSON; exit 0 when all pass, 1 otherwise (for cron and support)."""
+    import json
+
+    import kosh.app  # noqa: F401 - the features register their /health/detailed sections
+    from kosh.ops import health
+
+    settings = load_settings()
+
+    async def work(sessions, engine):  # type: ignore[no-untyped-def]
+        if detailed:
+            async with sessions() as session:
+                return await health.detailed(engine, session, settings)
+        checks = await health.readiness(engine, settings)
+        ok = all(c.ok for c in checks.values())
+        return {
+            "status": "ok" if ok else "unavailable",
+            "checks": {k: {"ok": c.ok, **c.detail} for k, c in checks.items()},
+        }
+
+    try:
+        body = run_with_database(settings, work)
+    except Exception as exc:  # cannot even build the engine: report it like a failed check
+        body = {"status": "unavailable", "error": f"{type(exc).__name__}: {exc}"}
+    typer.echo(json.dumps(body, indent=2, sort_keys=True, default=str))
+    if body["status"] != "ok":
+        failing = sorted(k for k, c in body.get("checks", {}).items() if not c.get("ok"))
+        raise _fail(f"NOT OK: {', '.join(failing) or body.get('error')}")
+
+
+@app.command("retention")
+def retention_command() -> None:
+    """Delete what the retention rules say is no longer needed (kosh worker runs it hourly)."""
+    from kosh.ops import retention
+
+    settings = load_settings()
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await retention.run(session, settings)
+
+    report = run_with_database(settings, work)
+    typer.echo(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
+
+
 def main() -> None:
     import kosh.wiring  # noqa: F401 - event subscribers, so CLI stock movements keep the rules
 

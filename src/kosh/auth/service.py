@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -526,3 +526,19 @@ async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken
         await _touch(session, ApiToken, token.id, "last_used_at", now)
         token.last_used_at = now
     return token, user
+
+
+@transactional
+async def delete_ended_sessions(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
+    """Delete browser sessions that can never be used again (revoked, expired, or idle
+    longer than `idle`); returns how many. For the retention job (kosh.ops.retention)."""
+    result = await session.execute(
+        delete(UserSession).where(
+            or_(
+                UserSession.revoked_at.is_not(None),
+                UserSession.expires_at <= now,
+                UserSession.last_seen_at <= now - idle,
+            )
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

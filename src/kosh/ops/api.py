@@ -18,9 +18,10 @@ from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import AuthenticationError, PermissionDeniedError
 from kosh.core.metrics import DB_POOL
 from kosh.core.pagination import PageDep, next_url
-from kosh.ops import health
+from kosh.ops import health, schedule
 
 router = APIRouter(tags=["operations"])
+health.DETAILED_SECTIONS["backups"] = schedule.health_section
 
 
 @router.get("/health/live")
