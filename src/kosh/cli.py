@@ -509,6 +509,84 @@ def retention_command() -> None:
     typer.echo(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
 
 
+gdpr_app = typer.Typer(help="GDPR: export and erase a person's data.", no_args_is_help=True)
+app.add_typer(gdpr_app, name="gdpr")
+
+
+def _person(customer: int | None, user: int | None) -> tuple[str, int]:
+    if (customer is None) == (user is None):
+        raise _fail("error: give exactly one of --customer ID or --user ID", 2)
+    return ("customer", customer) if customer is not None else ("user", user)  # type: ignore[return-value]
+
+
+@gdpr_app.command("export")
+def gdpr_export(
+    customer: Annotated[int | None, typer.Option(help="Customer id.")] = None,
+    user: Annotated[int | None, typer.Option(help="User id.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write to this file (default: stdout).")] = None,
+) -> None:
+    """Export everything KOSH holds about a customer or user as JSON."""
+    import json
+
+    from kosh.core.errors import DomainError
+    from kosh.ops import gdpr
+
+    settings = load_settings()
+    kind, subject_id = _person(customer, user)
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await gdpr.export(session, kind=kind, subject_id=subject_id)
+
+    try:
+        body = run_with_database(settings, work)
+    except DomainError as exc:
+        raise _fail(f"error: {exc.message}") from None
+    text = json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    if out is None:
+        typer.echo(text)
+        return
+    out.write_text(text + "\n", encoding="utf-8")
+    out.chmod(0o600)
+    typer.echo(str(out))
+
+
+@gdpr_app.command("erase")
+def gdpr_erase(
+    customer: Annotated[int | None, typer.Option(help="Customer id.")] = None,
+    user: Annotated[int | None, typer.Option(help="User id.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Anonymise a customer or user everywhere (irreversible; refused with open orders)."""
+    from kosh.core.errors import DomainError
+    from kosh.ops import gdpr
+
+    settings = load_settings()
+    kind, subject_id = _person(customer, user)
+    if not yes:
+        typer.confirm(
+            f"Erase the personal data of {kind} {subject_id}? This cannot be undone", abort=True
+        )
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await gdpr.erase(
+                session,
+                kind=kind,
+                subject_id=subject_id,
+                log_dir=settings.effective_backup_dir / "gdpr",
+            )
+
+    try:
+        done = run_with_database(settings, work)
+    except DomainError as exc:
+        details = f" {exc.details}" if exc.details else ""
+        raise _fail(f"error: {exc.message}{details}") from None
+    typer.echo(
+        f"erased {kind} {subject_id}: " + " ".join(f"{k}={v}" for k, v in done.changed.items())
+    )
+
+
 def main() -> None:
     import kosh.wiring  # noqa: F401 - event subscribers, so CLI stock movements keep the rules
 
