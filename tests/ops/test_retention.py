@@ -8,7 +8,9 @@ import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
@@ -19,6 +21,9 @@ from kosh.auth.models import UserSession
 from kosh.core.config import Settings
 from kosh.core.models import AuditEvent, IdempotencyKey
 from kosh.ops import retention
+from kosh.sales.models import Customer
+from tests.storefront import fakestore
+from tests.storefront.conftest import Shop, staged_rows
 from tests.support.fixtures import MakeUser
 from tests.support.platform import run_cli
 
@@ -178,3 +183,44 @@ async def test_cli_retention_prints_what_it_removed(settings: Settings, tmp_path
     assert result.exit_code == 0, result.output
     assert "sessions=0" in result.output
     assert "resolved_alerts=0" in result.output
+
+
+async def test_finished_web_order_payloads_lose_their_personal_parts(
+    client: httpx.AsyncClient, shop: Shop, session: AsyncSession, drain: Any, kept: Settings
+) -> None:
+    # given: one applied delivery, and one in review (an unknown SKU)
+    applied = fakestore.load("order_727_processing_guest_docs_create_response.json")
+    waiting = fakestore.load("order_211_processing_guest_prices_incl_tax.json")
+    for line in waiting["line_items"]:
+        line["sku"] = "NO-SUCH-SKU"
+    for payload in (applied, waiting):
+        body, headers = fakestore.delivery(payload, topic="order.created")
+        assert (await fakestore.send(client, shop.code, body, headers)).status_code == 200
+    await drain()
+    rows = await staged_rows(session)
+    assert sorted(r.status for r in rows) == ["applied", "review"]
+    done = next(r for r in rows if r.status == "applied")
+    assert done.processed_at is not None
+    later = done.processed_at + timedelta(days=366)
+    customers_before = [
+        (c.name, c.email) for c in await session.scalars(select(Customer).order_by(Customer.id))
+    ]
+    # when
+    report = await retention.run(session, kept, now=later)
+    again = await retention.run(session, kept, now=later)
+    # then
+    assert (report.staged_payloads, again.staged_payloads) == (1, 0)
+    after = {r.id: r for r in await staged_rows(session)}
+    redacted = json.loads(after[done.id].body)
+    assert redacted["billing"] == {}
+    assert redacted["shipping"] == {}
+    assert redacted["id"] == applied["id"]
+    assert redacted["line_items"] == json.loads(done.body)["line_items"]
+    assert "john.doe@example.com" not in after[done.id].body
+    in_review = next(r for r in after.values() if r.status == "review")
+    assert json.loads(in_review.body)["billing"]["email"] == waiting["billing"]["email"]
+    session.expunge_all()
+    customers_after = [
+        (c.name, c.email) for c in await session.scalars(select(Customer).order_by(Customer.id))
+    ]
+    assert customers_after == customers_before

@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     backup_stale_hours: int = Field(default=26, ge=1)
     retention_audit_days: int = Field(default=0, ge=0)
     retention_resolved_alert_days: int = Field(default=90, ge=0)
+    retention_staged_payload_days: int = Field(default=365, ge=0)
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"

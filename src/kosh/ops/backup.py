@@ -107,7 +107,7 @@ def _sqlite_copy(source: Path, target: Path, busy_ms: int) -> None:
         src.close()
 
 
-async def _run(program: str, *args: str, env: dict[str, str]) -> None:
+async def run_tool(program: str, *args: str, env: dict[str, str]) -> None:
     try:
         proc = await asyncio.create_subprocess_exec(
             program,
@@ -148,7 +148,7 @@ async def _snapshot_postgres(
         await conn.execute(text("SET LOCAL statement_timeout = 0"))
         snapshot = await conn.scalar(text("SELECT pg_export_snapshot()"))
         dump = asyncio.create_task(
-            _run(
+            run_tool(
                 "pg_dump",
                 "--format=custom",
                 "--compress=0",  # the archive compresses it

@@ -128,7 +128,7 @@ async def _load_postgres(engine: AsyncEngine, payload: Path) -> None:
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
     try:
-        await backup._run(
+        await backup.run_tool(
             "pg_restore",
             "--no-owner",
             "--no-privileges",
@@ -201,7 +201,7 @@ async def _restore(
                 await _check_sqlite_copy(unpacked.payload, manifest)
             else:
                 try:
-                    await backup._run(
+                    await backup.run_tool(
                         "pg_restore",
                         "--list",
                         str(unpacked.payload),

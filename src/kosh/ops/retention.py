@@ -6,7 +6,9 @@
 - with KOSH_RETENTION_AUDIT_DAYS > 0: audit events older than that, first exported to a
   gzip-compressed JSON-lines file in KOSH_BACKUP_DIR/audit (written and flushed to disk before
   anything is deleted, so an interrupted run deletes nothing it did not export);
-- with KOSH_RETENTION_RESOLVED_ALERT_DAYS > 0: alerts resolved longer ago than that.
+- with KOSH_RETENTION_RESOLVED_ALERT_DAYS > 0: alerts resolved longer ago than that;
+- with KOSH_RETENTION_STAGED_PAYLOAD_DAYS > 0: stored web-order deliveries finished longer
+  ago than that lose their personal parts (what the orders and the ledger need stays).
 
 `kosh worker` runs it hourly; `kosh retention` runs it once. Every step takes `now`, so the
 rules are tested at fixed moments.
@@ -33,6 +35,7 @@ from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
 from kosh.core.models import AuditEvent, IdempotencyKey
 from kosh.ops.metrics import RETENTION_DELETED
+from kosh.storefront import privacy as storefront_privacy
 
 log = structlog.get_logger(__name__)
 AUDIT_DIR = "audit"
@@ -46,6 +49,7 @@ class RetentionReport:
     audit_events: int = 0
     audit_export: str | None = None
     resolved_alerts: int = 0
+    staged_payloads: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,7 +179,12 @@ async def run(
         report.resolved_alerts = await alert_service.prune_resolved(
             session, resolved_before=now - timedelta(days=settings.retention_resolved_alert_days)
         )
+    if settings.retention_staged_payload_days:
+        report.staged_payloads = await storefront_privacy.redact_old_payloads(
+            session, processed_before=now - timedelta(days=settings.retention_staged_payload_days)
+        )
     for what in ("sessions", "idempotency_keys", "audit_events", "resolved_alerts"):
         RETENTION_DELETED.labels(what).inc(getattr(report, what))
+    RETENTION_DELETED.labels("staged_payloads_redacted").inc(report.staged_payloads)
     log.info("retention_run", **report.as_dict())
     return report

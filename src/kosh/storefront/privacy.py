@@ -1,15 +1,18 @@
 """Personal data in the stored web-order deliveries: export and redaction for GDPR requests
-(driven by kosh.ops.gdpr). The functions join the caller's transaction and never commit."""
+(driven by kosh.ops.gdpr; these join the caller's transaction and never commit), and the
+retention use case `redact_old_payloads` (kosh.ops.retention)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.core.db import transactional
 from kosh.core.types import like_escape
 from kosh.ops.redaction import redact, stored_forms
 from kosh.storefront.models import OutboxEvent, StagedOrder
@@ -100,3 +103,38 @@ async def redact_personal_data(
                 changed += 1
     await session.flush()
     return changed
+
+
+REDACTED_MARK = '"kosh_redacted":true'
+_FINAL = ("applied", "ignored", "cancelled")
+
+
+@transactional
+async def redact_old_payloads(session: AsyncSession, *, processed_before: datetime) -> int:
+    """Retention: remove the personal parts (billing, shipping, the buyer's note, IP, user
+    agent) from deliveries finished (applied, ignored, cancelled) before `processed_before`.
+    Ids, line items, totals and statuses stay, and so do the orders and customers made from
+    them; rows waiting in pending or review are never touched. Returns the rows redacted."""
+    rows = await session.scalars(
+        select(StagedOrder).where(
+            StagedOrder.status.in_(_FINAL),
+            StagedOrder.processed_at < processed_before,
+            StagedOrder.body.not_like(f"%{REDACTED_MARK}%"),
+        )
+    )
+    redacted = 0
+    for row in rows:
+        try:
+            payload: Any = json.loads(row.body)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            row.body = json.dumps({"kosh_redacted": True}, separators=(",", ":"))
+        else:
+            for key in PERSONAL_KEYS:
+                if key in payload:
+                    payload[key] = {} if isinstance(payload[key], dict) else ""
+            payload["kosh_redacted"] = True
+            row.body = json.dumps(payload, separators=(",", ":"))
+        redacted += 1
+    return redacted
