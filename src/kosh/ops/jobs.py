@@ -8,14 +8,33 @@ import contextlib
 import time
 
 import structlog
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kosh.core.config import Settings
 from kosh.ops import retention, schedule
+from kosh.ops.metrics import BACKUP_LAST_SUCCESS, LEDGER_DRIFT
+from kosh.ops.models import BackupRun
+from kosh.stock import verify as stock_verify
 
 log = structlog.get_logger(__name__)
 CHECK_SECONDS = 60.0
 RETENTION_SECONDS = 3600.0
+
+
+async def export_gauges(session: AsyncSession) -> None:
+    """Database state as gauges for Prometheus (deploy/prometheus/kosh-rules.yml): the last
+    good backup's time and the last verify's drift, from the journal, so they are right in
+    every worker process, also after a restart."""
+    good = await session.scalar(
+        select(func.max(BackupRun.finished_at)).where(
+            BackupRun.kind != "restore", BackupRun.status == "ok"
+        )
+    )
+    BACKUP_LAST_SUCCESS.set(good.timestamp() if good else 0)
+    run = await stock_verify.last_run(session)
+    LEDGER_DRIFT.set(-1 if run is None else run.drift_count)
+    await session.rollback()
 
 
 class OpsJobs:
@@ -50,6 +69,8 @@ class OpsJobs:
                 await schedule.run_if_due(self.engine, session, self.settings)
             async with self.sessions() as session:
                 await schedule.check_alerts(session, self.settings)
+            async with self.sessions() as session:
+                await export_gauges(session)
         except Exception:
             log.exception("scheduled_backup_check_failed")
 

@@ -20,3 +20,7 @@ RETENTION_DELETED = Counter(
     "kosh_retention_deleted_total", "Rows removed by the retention jobs", ["what"]
 )
 GDPR_REQUESTS = Counter("kosh_gdpr_requests_total", "GDPR exports and erasures", ["action"])
+LEDGER_DRIFT = Gauge(
+    "kosh_ledger_drift",
+    "Balances that differed from the ledger at the last kosh verify (-1: never verified)",
+)
