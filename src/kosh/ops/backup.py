@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -121,7 +122,12 @@ async def run_tool(program: str, *args: str, env: dict[str, str]) -> None:
             f"{program} is not installed (PostgreSQL client tools: apt-get install "
             "postgresql-client)"
         ) from None
-    _, stderr = await proc.communicate()
+    try:
+        _, stderr = await proc.communicate()
+    except asyncio.CancelledError:  # a stopped worker or a failed digest: do not leave it running
+        proc.kill()
+        await proc.wait()
+        raise
     if proc.returncode != 0:
         raise BackupError(f"{program} failed ({proc.returncode}): {stderr.decode()[-800:]}")
 
@@ -162,11 +168,13 @@ async def _snapshot_postgres(
         try:
             revision = await schema_revision(conn)
             tables = await digest.digests(conn)
-        finally:
-            # The exported snapshot lives as long as this transaction: keep it until
-            # pg_dump has finished with it.
-            await asyncio.wait([dump])
-        dump.result()
+        except BaseException:
+            dump.cancel()  # the digests failed: pg_dump's result no longer matters
+            await asyncio.gather(dump, return_exceptions=True)
+            raise
+        # The exported snapshot lives as long as this transaction: keep it until pg_dump has
+        # finished with it.
+        await dump
         await conn.rollback()
     return revision, tables
 
@@ -220,7 +228,7 @@ async def take_backup(
             await asyncio.to_thread(
                 archive.pack, target, manifest=manifest, payload=payload, passphrase=passphrase
             )
-    except (BackupError, OSError, archive.ArchiveError) as exc:
+    except (BackupError, OSError, archive.ArchiveError, SQLAlchemyError) as exc:
         await _journal_failure(engine, kind=kind, started=started, error=str(exc))
         raise BackupError(str(exc)) from exc
     except Exception as exc:
