@@ -362,3 +362,20 @@ async def test_cli_backup_prints_the_path_last_and_restore_exits_non_zero_on_ref
     )
     assert restored.exit_code == 0, restored.output
     assert "ledger drift 0" in restored.output
+
+
+async def test_another_secret_key_restores_with_a_warning(
+    sessions: Sessions, engine: AsyncEngine, ops_settings: Settings, scratch_database_url: str
+) -> None:
+    # given
+    async with sessions() as session:
+        await _some_data(session)
+    result = await backup.take_backup(engine, ops_settings)
+    other = ops_settings.model_copy(update={"secret_key": SecretStr("another-key-" + "x" * 40)})
+    # when
+    done = await restore.restore(other, result.path, url=scratch_database_url)
+    # then
+    assert done.drift == 0
+    [warning] = done.warnings
+    assert result.manifest["secret_key_fingerprint"] in warning
+    assert backup.secret_fingerprint(other) != result.manifest["secret_key_fingerprint"]
