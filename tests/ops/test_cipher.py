@@ -14,6 +14,7 @@ from kosh.ops import cipher
 from kosh.ops.cipher import ArchiveError
 
 SMALL = 64
+PASS = "a test passphrase"  # noqa: S105 - a test value
 
 
 @pytest.fixture(autouse=True)
@@ -30,14 +31,14 @@ def _small_chunks_and_cheap_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _sealed(tmp: Path, data: bytes, passphrase: str = "pass") -> Path:
+def _sealed(tmp: Path, data: bytes, passphrase: str = PASS) -> Path:
     plain, sealed = tmp / "plain", tmp / "sealed"
     plain.write_bytes(data)
     cipher.encrypt_file(plain, sealed, passphrase=passphrase)
     return sealed
 
 
-def _opened(sealed: Path, passphrase: str = "pass") -> bytes:
+def _opened(sealed: Path, passphrase: str = PASS) -> bytes:
     out = sealed.with_name("opened")
     cipher.decrypt_file(sealed, out, passphrase=passphrase)
     return out.read_bytes()
