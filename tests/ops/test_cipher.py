@@ -14,7 +14,7 @@ from kosh.ops import cipher
 from kosh.ops.cipher import ArchiveError
 
 SMALL = 64
-PASS = "a test passphrase"  # noqa: S105 - a test value
+PASS = "a test passphrase"
 
 
 @pytest.fixture(autouse=True)
