@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kosh.core.config import Settings
 from kosh.core.db import create_engine, create_session_factory
 from kosh.core.migrate import upgrade
+from kosh.core.models import WorkerHeartbeat
 from kosh.ops import archive, backup, digest, restore
 from kosh.ops.models import BackupRun
 from kosh.stock import service as stock_service
@@ -379,3 +380,27 @@ async def test_another_secret_key_restores_with_a_warning(
     [warning] = done.warnings
     assert result.manifest["secret_key_fingerprint"] in warning
     assert backup.secret_fingerprint(other) != result.manifest["secret_key_fingerprint"]
+
+
+async def test_force_is_refused_while_a_worker_uses_the_target(
+    sessions: Sessions, engine: AsyncEngine, ops_settings: Settings, scratch_database_url: str
+) -> None:
+    # given: a target with data and a worker heartbeat from a moment ago
+    async with sessions() as session:
+        await _some_data(session)
+    result = await backup.take_backup(engine, ops_settings)
+    target = create_engine(ops_settings, url=scratch_database_url)
+    try:
+        await upgrade(target)
+        async with create_session_factory(target)() as session:
+            session.add(WorkerHeartbeat(worker_id="w-live", hostname="h", pid=1))
+            await session.commit()
+    finally:
+        await target.dispose()
+    # when / then
+    with pytest.raises(restore.RestoreError, match="w-live") as refused:
+        await restore.restore(ops_settings, result.path, url=scratch_database_url, force=True)
+    assert not refused.value.touched
+    # no pre_restore backup was taken either
+    left = await asyncio.to_thread(lambda: list(result.path.parent.glob("kosh-backup-*")))
+    assert left == [result.path]

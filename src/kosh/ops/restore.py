@@ -13,7 +13,11 @@ In this order, and nothing is touched before step 4:
    `pg_restore --single-transaction --exit-on-error`), and its digests must equal the
    manifest's;
 6. migrations bring an older archive up to this release; the ledger is replayed against the
-   balances (the check `kosh verify` makes; drift must be 0); the run is journalled.
+   balances (the check `kosh verify` makes; drift must be 0; read-only, so no `verify_runs`
+   row is added and the restored tables stay exactly those of the manifest: a backup of the
+   restored database has the same hashes); the run is journalled in `backup_runs`.
+
+A target holding data is also refused while a `kosh worker` heartbeat in it is fresh.
 """
 
 from __future__ import annotations
@@ -26,15 +30,17 @@ from typing import Any
 
 import structlog
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from kosh.core.config import Settings
 from kosh.core.db import create_engine, create_session_factory, utcnow
 from kosh.core.migrate import alembic_config, current_revisions, missing_revisions, upgrade
+from kosh.core.models import WorkerHeartbeat
 from kosh.ops import archive, backup, digest
 from kosh.ops.archive import ArchiveError
+from kosh.ops.health import WORKER_STALE_AFTER
 from kosh.ops.metrics import RESTORES
 from kosh.stock import verify as stock_verify
 
@@ -117,6 +123,22 @@ def _load_sqlite(payload: Path, target: Path) -> None:
     finally:
         dst.close()
         src.close()
+
+
+async def _refuse_live_workers(engine: AsyncEngine) -> None:
+    """A worker writing into the database being replaced would mix old and new data."""
+    since = utcnow() - WORKER_STALE_AFTER
+    async with engine.connect() as conn:
+        live = list(
+            await conn.scalars(
+                select(WorkerHeartbeat.worker_id).where(WorkerHeartbeat.last_seen_at > since)
+            )
+        )
+    if live:
+        raise RestoreError(
+            f"refused: kosh worker {', '.join(live[:3])} used this database in the last "
+            "2 minutes; stop the workers and app nodes first"
+        )
 
 
 async def _load_postgres(engine: AsyncEngine, payload: Path) -> None:
@@ -220,6 +242,7 @@ async def _restore(
                     "replace it (a backup of it is taken first)"
                 )
             if full:
+                await _refuse_live_workers(engine)
                 try:
                     taken = await backup.take_backup(engine, settings, kind="pre_restore")
                 except backup.BackupError as exc:
@@ -231,9 +254,16 @@ async def _restore(
 
             if target_engine == "sqlite":
                 await engine.dispose()
-                await asyncio.to_thread(
-                    _load_sqlite, unpacked.payload, backup.sqlite_path(engine.url)
-                )
+                try:
+                    await asyncio.to_thread(
+                        _load_sqlite, unpacked.payload, backup.sqlite_path(engine.url)
+                    )
+                except sqlite3.Error as exc:
+                    # The copy is one transaction into the target: on failure it is unchanged.
+                    raise RestoreError(
+                        f"the database could not be written ({exc}): stop the app and the "
+                        "workers that use it, then restore again"
+                    ) from None
             else:
                 await _load_postgres(engine, unpacked.payload)
         return await _after_load(
