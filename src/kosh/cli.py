@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -395,6 +396,195 @@ def alerts_digest() -> None:
     if result.status != "sent":
         raise _fail(f"error: digest of {result.alert_count} alert(s) not sent: {result.error}")
     typer.echo(f"mailed {result.alert_count} alert(s) in one digest")
+
+
+@app.command("backup")
+def backup_command(
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Directory for the archive (KOSH_BACKUP_DIR).")
+    ] = None,
+) -> None:
+    """Write one archive of the whole database (consistent while KOSH runs); print its path."""
+    from kosh.ops import backup as ops_backup
+
+    settings = load_settings()
+
+    async def work(_sessions, engine):  # type: ignore[no-untyped-def]
+        return await ops_backup.take_backup(engine, settings, to=to)
+
+    try:
+        result = run_with_database(settings, work)
+    except ops_backup.BackupError as exc:
+        raise _fail(f"error: backup failed: {exc}") from None
+    manifest = result.manifest
+    typer.echo(
+        f"{len(manifest['tables'])} tables, "
+        f"{sum(t['rows'] for t in manifest['tables'].values())} rows, "
+        f"{result.size_bytes} bytes, revision {','.join(manifest['schema_revision'])}"
+        + (", encrypted" if manifest["encrypted"] else "")
+    )
+    typer.echo(str(result.path))
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="The archive written by kosh backup.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace a database that holds data (backed up first)."),
+    ] = False,
+) -> None:
+    """Restore an archive into an empty database: check it, load it, migrate it, verify it."""
+    import asyncio
+
+    from kosh.ops import restore as ops_restore
+
+    settings = load_settings()
+    try:
+        result = asyncio.run(ops_restore.restore(settings, archive, force=force))
+    except ops_restore.RestoreError as exc:
+        note = "" if exc.touched else " (the database was not changed)"
+        raise _fail(f"error: {exc}{note}") from None
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if result.replaced_backup:
+        typer.echo(f"the replaced database was backed up to {result.replaced_backup}")
+    typer.echo(
+        f"restored {result.tables} tables, {result.rows} rows from the backup of "
+        f"{result.manifest['created_at']}" + (", migrated forward" if result.migrated else "")
+    )
+    if result.drift:
+        raise _fail(f"DRIFT: {result.drift} balance(s) differ from the ledger after the restore")
+    typer.echo("OK: every table matches the manifest, ledger drift 0")
+
+
+@app.command("health")
+def health_command(
+    detailed: Annotated[
+        bool, typer.Option("--detailed", help="Every check of /health/detailed, not readiness.")
+    ] = False,
+) -> None:
+    """Run the readiness (or detailed) checks against the configured database and Redis and
+    print them as JSON; exit 0 when all pass, 1 otherwise (for cron and support)."""
+    import json
+
+    import kosh.app  # noqa: F401 - the features register their /health/detailed sections
+    from kosh.ops import health
+
+    settings = load_settings()
+
+    async def work(sessions, engine):  # type: ignore[no-untyped-def]
+        if detailed:
+            async with sessions() as session:
+                return await health.detailed(engine, session, settings)
+        checks = await health.readiness(engine, settings)
+        ok = all(c.ok for c in checks.values())
+        return {
+            "status": "ok" if ok else "unavailable",
+            "checks": {k: {"ok": c.ok, **c.detail} for k, c in checks.items()},
+        }
+
+    try:
+        body = run_with_database(settings, work)
+    except Exception as exc:  # cannot even build the engine: report it like a failed check
+        body = {"status": "unavailable", "error": f"{type(exc).__name__}: {exc}"}
+    typer.echo(json.dumps(body, indent=2, sort_keys=True, default=str))
+    if body["status"] != "ok":
+        failing = sorted(k for k, c in body.get("checks", {}).items() if not c.get("ok"))
+        raise _fail(f"NOT OK: {', '.join(failing) or body.get('error')}")
+
+
+@app.command("retention")
+def retention_command() -> None:
+    """Delete what the retention rules say is no longer needed (kosh worker runs it hourly)."""
+    from kosh.ops import retention
+
+    settings = load_settings()
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await retention.run(session, settings)
+
+    report = run_with_database(settings, work)
+    typer.echo(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
+
+
+gdpr_app = typer.Typer(help="GDPR: export and erase a person's data.", no_args_is_help=True)
+app.add_typer(gdpr_app, name="gdpr")
+
+
+def _person(customer: int | None, user: int | None) -> tuple[str, int]:
+    if (customer is None) == (user is None):
+        raise _fail("error: give exactly one of --customer ID or --user ID", 2)
+    return ("customer", customer) if customer is not None else ("user", user)  # type: ignore[return-value]
+
+
+@gdpr_app.command("export")
+def gdpr_export(
+    customer: Annotated[int | None, typer.Option(help="Customer id.")] = None,
+    user: Annotated[int | None, typer.Option(help="User id.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write to this file (default: stdout).")] = None,
+) -> None:
+    """Export everything KOSH holds about a customer or user as JSON."""
+    import json
+
+    from kosh.core.errors import DomainError
+    from kosh.ops import gdpr
+
+    settings = load_settings()
+    kind, subject_id = _person(customer, user)
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await gdpr.export(session, kind=kind, subject_id=subject_id)
+
+    try:
+        body = run_with_database(settings, work)
+    except DomainError as exc:
+        raise _fail(f"error: {exc.message}") from None
+    text = json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    if out is None:
+        typer.echo(text)
+        return
+    out.write_text(text + "\n", encoding="utf-8")
+    out.chmod(0o600)
+    typer.echo(str(out))
+
+
+@gdpr_app.command("erase")
+def gdpr_erase(
+    customer: Annotated[int | None, typer.Option(help="Customer id.")] = None,
+    user: Annotated[int | None, typer.Option(help="User id.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Anonymise a customer or user everywhere (irreversible; refused with open orders)."""
+    from kosh.core.errors import DomainError
+    from kosh.ops import gdpr
+
+    settings = load_settings()
+    kind, subject_id = _person(customer, user)
+    if not yes:
+        typer.confirm(
+            f"Erase the personal data of {kind} {subject_id}? This cannot be undone", abort=True
+        )
+
+    async def work(sessions, _engine):  # type: ignore[no-untyped-def]
+        async with sessions() as session:
+            return await gdpr.erase(
+                session,
+                kind=kind,
+                subject_id=subject_id,
+                log_dir=settings.effective_backup_dir / "gdpr",
+            )
+
+    try:
+        done = run_with_database(settings, work)
+    except DomainError as exc:
+        details = f" {exc.details}" if exc.details else ""
+        raise _fail(f"error: {exc.message}{details}") from None
+    typer.echo(
+        f"erased {kind} {subject_id}: " + " ".join(f"{k}={v}" for k, v in done.changed.items())
+    )
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from kosh.catalog import models as catalog_models
 from kosh.core import models as core_models
 from kosh.documents import models as document_models
 from kosh.locations import models as location_models
+from kosh.ops import models as ops_models
 from kosh.production import models as production_models
 from kosh.purchasing import models as purchasing_models
 from kosh.sales import models as sales_models
@@ -22,6 +23,7 @@ __all__ = [
     "core_models",
     "document_models",
     "location_models",
+    "ops_models",
     "production_models",
     "purchasing_models",
     "sales_models",

@@ -28,6 +28,7 @@ from kosh.core.actor import set_actor
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
 from kosh.core.models import WorkerHeartbeat
+from kosh.ops.jobs import OpsJobs
 from kosh.storefront import alerting, outbox, processing
 from kosh.storefront.metrics import QUEUE_DEPTH, SYNC_BACK
 from kosh.storefront.woocommerce import StoreApiError, update_order_status
@@ -83,6 +84,7 @@ class Worker:
         self.started_at = utcnow()
         self._last_heartbeat = 0.0
         self._last_alerts = 0.0
+        self.ops = OpsJobs(settings, sessions)  # scheduled backups, retention
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -101,6 +103,7 @@ class Worker:
                 worked = await self.step()
                 await self.heartbeat()
                 await self.maybe_alert()
+                await self.ops.tick(wait=once)
                 if worked:
                     continue
                 if once:
@@ -111,6 +114,7 @@ class Worker:
                     )
             await self.heartbeat(force=True)
         finally:
+            await self.ops.stop()
             if own_http and self.http is not None:
                 await self.http.aclose()
                 self.http = None

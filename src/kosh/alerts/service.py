@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -430,3 +430,13 @@ async def acknowledge(
 # Stock changes re-check their parts' alerts in the same transaction, so an alert clears the
 # moment the stock that cures it arrives (and returns the moment it leaves).
 events.subscribe(events.STOCK_CHANGED, reevaluate_part_alerts)
+
+
+@transactional
+async def prune_resolved(session: AsyncSession, *, resolved_before: datetime) -> int:
+    """Delete alerts resolved before `resolved_before` (open and acknowledged ones are kept
+    whatever their age); returns how many. For the retention job (kosh.ops.retention)."""
+    result = await session.execute(
+        delete(Alert).where(Alert.state == "resolved", Alert.resolved_at < resolved_before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -630,3 +630,58 @@ async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken
         await _touch(session, ApiToken, token.id, "last_used_at", now)
         token.last_used_at = now
     return token, user
+
+
+@transactional
+async def delete_ended_sessions(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
+    """Delete browser sessions that can never be used again (revoked, expired, or idle
+    longer than `idle`); returns how many. For the retention job (kosh.ops.retention)."""
+    result = await session.execute(
+        delete(UserSession).where(
+            or_(
+                UserSession.revoked_at.is_not(None),
+                UserSession.expires_at <= now,
+                UserSession.last_seen_at <= now - idle,
+            )
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- personal data (GDPR export and erasure, driven by kosh.ops.gdpr) -----------------------
+
+
+async def personal_data(session: AsyncSession, user_id: int) -> dict[str, object]:
+    """The user record, its sessions (times, IP, browser) and token names. 404 user_not_found."""
+    user = await get_user_or_raise(session, user_id)
+    sessions = await session.scalars(select(UserSession).where(UserSession.user_id == user_id))
+    tokens = await session.scalars(select(ApiToken).where(ApiToken.user_id == user_id))
+    return {
+        "user": {"id": user.id, **user_snapshot(user), "created_at": user.created_at.isoformat()},
+        "sessions": [
+            {"created_at": s.created_at.isoformat(), "ip": s.ip, "user_agent": s.user_agent}
+            for s in sessions
+        ],
+        "tokens": [{"name": t.name, "created_at": t.created_at.isoformat()} for t in tokens],
+    }
+
+
+async def erase_personal_data(session: AsyncSession, user_id: int) -> int:
+    """In the caller's transaction: the user becomes `erased-user-N` (no display name, no
+    e-mail, inactive, an unusable password), its sessions are deleted and its tokens revoked.
+    409 last_admin when it is the only active admin. Returns the rows changed."""
+    user = await get_user_or_raise(session, user_id)
+    if user.role == "admin" and user.active and await _active_admins(session) <= 1:
+        raise ConflictError(
+            "The only active admin cannot be erased; make another admin first.",
+            code="last_admin",
+        )
+    user.username = f"erased-user-{user.id}"
+    user.display_name = ""
+    user.email = None
+    user.active = False
+    user.password_hash = hash_password(secrets.token_urlsafe(32))
+    await _revoke_all(session, user.id, tokens=True)
+    result = await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    await session.flush()
+    return 1 + int(getattr(result, "rowcount", 0) or 0)

@@ -106,6 +106,18 @@ class Settings(BaseSettings):
     purchasing_po_prefix: str = Field(default="PO-", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$")
     purchasing_over_receipt_tolerance: Decimal = Field(default=Decimal(0), ge=0, le=10)
 
+    # Operations: backups (kosh backup / restore, scheduled in kosh worker) and retention.
+    backup_dir: Path | None = None
+    backup_encryption_key: SecretStr | None = None
+    backup_time: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    backup_keep_daily: int = Field(default=7, ge=0, le=1000)
+    backup_keep_weekly: int = Field(default=4, ge=0, le=1000)
+    backup_keep_monthly: int = Field(default=6, ge=0, le=1000)
+    backup_stale_hours: int = Field(default=26, ge=1)
+    retention_audit_days: int = Field(default=0, ge=0)
+    retention_resolved_alert_days: int = Field(default=90, ge=0)
+    retention_staged_payload_days: int = Field(default=365, ge=0)
+
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
     )
@@ -192,6 +204,10 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def effective_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def is_production(self) -> bool:

@@ -18,10 +18,11 @@ from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import AuthenticationError, PermissionDeniedError
 from kosh.core.metrics import DB_POOL
 from kosh.core.pagination import PageDep, next_url
-from kosh.core.types import clean_query
-from kosh.ops import health
+from kosh.core.types import PathId, clean_query
+from kosh.ops import gdpr, health, schedule
 
 router = APIRouter(tags=["operations"])
+health.DETAILED_SECTIONS["backups"] = schedule.health_section
 
 
 @router.get("/health/live")
@@ -141,3 +142,65 @@ async def audit_events(
         total=total,
         next=next_url(request, page, total),
     )
+
+
+# --- GDPR: export and erasure of a person's data (kosh.ops.gdpr) ---------------------------
+
+
+class PersonExport(BaseModel):
+    format: int
+    kind: str
+    id: int
+    exported_at: datetime
+    data: dict[str, Any]
+
+
+class PersonErasure(BaseModel):
+    kind: str
+    id: int
+    changed: dict[str, int]
+
+
+def _export_response(body: dict[str, Any]) -> Response:
+    filename = f"kosh-{body['kind']}-{body['id']}-export.json"
+    return JSONResponse(
+        PersonExport.model_validate(body).model_dump(mode="json"),
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/api/v1/customers/{customer_id}/export", response_model=PersonExport, tags=["gdpr"])
+async def export_customer(customer_id: PathId, _: Admin, session: SessionDep) -> Response:
+    """Everything KOSH holds about the customer, as a JSON download (audited)."""
+    return _export_response(await gdpr.export(session, kind="customer", subject_id=customer_id))
+
+
+@router.post("/api/v1/customers/{customer_id}/erase", response_model=PersonErasure, tags=["gdpr"])
+async def erase_customer(
+    customer_id: PathId, _: Admin, session: SessionDep, settings: SettingsDep
+) -> PersonErasure:
+    """Anonymise the customer everywhere; 409 customer_has_open_orders lists the orders."""
+    done = await gdpr.erase(
+        session,
+        kind="customer",
+        subject_id=customer_id,
+        log_dir=settings.effective_backup_dir / "gdpr",
+    )
+    return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)
+
+
+@router.get("/api/v1/users/{user_id}/export", response_model=PersonExport, tags=["gdpr"])
+async def export_user(user_id: PathId, _: Admin, session: SessionDep) -> Response:
+    """Everything KOSH holds about the user, as a JSON download (audited)."""
+    return _export_response(await gdpr.export(session, kind="user", subject_id=user_id))
+
+
+@router.post("/api/v1/users/{user_id}/erase", response_model=PersonErasure, tags=["gdpr"])
+async def erase_user(
+    user_id: PathId, _: Admin, session: SessionDep, settings: SettingsDep
+) -> PersonErasure:
+    """Anonymise the user (account, sessions, tokens, audit names); 409 last_admin."""
+    done = await gdpr.erase(
+        session, kind="user", subject_id=user_id, log_dir=settings.effective_backup_dir / "gdpr"
+    )
+    return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)

@@ -182,3 +182,115 @@ async def list_customers(
         query.order_by(Customer.name, Customer.id).limit(limit).offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+# --- personal data (GDPR export and erasure, driven by kosh.ops.gdpr) -----------------------
+
+OPEN_ORDER_STATUSES = ("draft", "confirmed", "partially_shipped", "on_hold")
+
+
+def erased_name(customer_id: int) -> str:
+    return f"Erased customer {customer_id}"
+
+
+async def personal_data(session: AsyncSession, customer_id: int) -> dict[str, Any]:
+    """Everything sales holds about a customer: the record and its orders with their lines.
+    404 customer_not_found."""
+    from sqlalchemy.orm import selectinload
+
+    from kosh.sales.models import SalesOrder
+
+    customer = await get_customer_or_raise(session, customer_id)
+    orders = list(
+        await session.scalars(
+            select(SalesOrder)
+            .where(SalesOrder.customer_id == customer_id)
+            .options(selectinload(SalesOrder.lines))
+            .order_by(SalesOrder.id)
+        )
+    )
+    return {
+        "customer": {
+            "id": customer.id,
+            **customer_snapshot(customer),
+            "billing_address": customer.billing_address,
+            "shipping_address": customer.shipping_address,
+            "notes": customer.notes,
+            "created_at": customer.created_at.isoformat(),
+            "updated_at": customer.updated_at.isoformat(),
+        },
+        "erased": customer.name == erased_name(customer.id) and customer.email is None,
+        "orders": [
+            {
+                "id": order.id,
+                "number": order.number,
+                "status": order.status,
+                "currency": order.currency,
+                "notes": order.notes,
+                "external_store": order.external_store,
+                "external_id": order.external_id,
+                "created_at": order.created_at.isoformat(),
+                "shipped_at": order.shipped_at.isoformat() if order.shipped_at else None,
+                "lines": [
+                    {
+                        "line_no": line.line_no,
+                        "part_id": line.part_id,
+                        "description": line.description,
+                        "qty": line.qty,
+                        "unit_price": str(line.unit_price),
+                        "qty_shipped": line.qty_shipped,
+                    }
+                    for line in order.lines
+                ],
+            }
+            for order in orders
+        ],
+    }
+
+
+async def erase_personal_data(session: AsyncSession, customer_id: int) -> int:
+    """Anonymise a customer in the caller's transaction: name becomes "Erased customer N",
+    e-mail, phone, company, addresses and notes are cleared, and the notes of its orders
+    (where web orders keep the buyer's note) too; numbers, lines, prices, quantities and
+    statuses stay, so totals and the ledger do not change. Returns the rows changed.
+
+    404 customer_not_found; 409 customer_has_open_orders (details: the open orders) while
+    an order is draft, confirmed, partially shipped or on hold: ship or cancel it first."""
+    from sqlalchemy import update
+
+    from kosh.sales.models import SalesOrder
+
+    customer = await get_customer_or_raise(session, customer_id)
+    open_orders = list(
+        await session.execute(
+            select(SalesOrder.id, SalesOrder.number, SalesOrder.status)
+            .where(
+                SalesOrder.customer_id == customer_id,
+                SalesOrder.status.in_(OPEN_ORDER_STATUSES),
+            )
+            .order_by(SalesOrder.id)
+        )
+    )
+    if open_orders:
+        raise ConflictError(
+            f"Customer {customer_id} has {len(open_orders)} open order(s); ship or cancel "
+            "them before erasing the customer's personal data.",
+            code="customer_has_open_orders",
+            details={"orders": [{"id": i, "number": n, "status": s} for i, n, s in open_orders]},
+        )
+    customer.name = erased_name(customer.id)
+    customer.email = None
+    customer.email_key = None
+    customer.phone = None
+    customer.company = None
+    customer.billing_address = None
+    customer.shipping_address = None
+    customer.notes = ""
+    await session.flush()
+    result = await session.execute(
+        update(SalesOrder)
+        .where(SalesOrder.customer_id == customer_id, SalesOrder.notes != "")
+        .values(notes="")
+        .execution_options(synchronize_session=False)
+    )
+    return 1 + int(getattr(result, "rowcount", 0) or 0)
