@@ -2,7 +2,7 @@
 production jobs and job lines, alerts and digest notifications
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Depends on: 0003 (stock: job outputs are lots)
 Create Date: 2026-11-22 17:00:00.000000
 """

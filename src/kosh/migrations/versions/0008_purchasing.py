@@ -1,7 +1,7 @@
 """purchasing: suppliers, supplier parts, purchase orders, receipts, reorder rules
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-01 08:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import kosh.core.db
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 job operations, capacity bookings and load rows, operator time logs
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-01 08:12:24.346599
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import kosh.core.db
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

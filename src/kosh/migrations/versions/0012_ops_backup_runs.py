@@ -1,7 +1,7 @@
 """ops: the journal of backups and restores
 
 Revision ID: 0012
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-01 08:20:00.000000
 """
 
@@ -14,7 +14,7 @@ import kosh.core.db
 import kosh.core.types
 
 revision = "0012"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
