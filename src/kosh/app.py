@@ -37,6 +37,7 @@ from kosh.ops import api as ops_api
 from kosh.ops import pages as ops_pages
 from kosh.production import api as production_api
 from kosh.production import pages as production_pages
+from kosh.purchasing import alerting as purchasing_alerting
 from kosh.purchasing import api as purchasing_api
 from kosh.purchasing import pages as purchasing_pages
 from kosh.sales import api as sales_api
@@ -90,6 +91,7 @@ FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] 
     bom_runner.lifespan,
     alert_notify.lifespan,
     storefront_alerting.lifespan,
+    purchasing_alerting.lifespan,
 ]
 
 

@@ -103,3 +103,38 @@ async def test_suggestions_count_what_open_jobs_still_need(session: AsyncSession
     [s] = await reorder.suggestions(session, warehouse_id=warehouse.id)
     # then: 100 - 80 = 20 projected, order 30 (3 packs of 10) up to 50
     assert (s.on_hand, s.job_demand, s.projected, s.suggested_qty, s.packs) == (100, 80, 20, 30, 3)
+
+
+async def test_reorder_suggested_alert_raises_and_resolves(session: AsyncSession) -> None:
+    from kosh.purchasing import alerting
+
+    # given: a part below its reorder point, offered by a supplier
+    warehouse = await a_warehouse(session)
+    await a_location(session, warehouse.id)
+    part = await a_part(session, reorder_point=20)
+    code = await a_supplier(session)
+    await an_offer(session, supplier_code=code, part_number=part.number, sku="R-SKU")
+    number, warehouse_id = part.number, warehouse.id  # check() ends the session's reads
+    # when
+    assert await alerting.check(session) == 1
+    # then
+    alert = await session.scalar(select(Alert).where(Alert.kind == "reorder_suggested"))
+    assert alert is not None
+    assert alert.title == f"Order 20 of {number} from {code} (R-SKU)"
+    assert alert.state == "open"
+    # when: ordered, the suggestion is gone and the alert resolves by itself
+    order = await purchasing_service.create_order(
+        session,
+        supplier_code=code,
+        warehouse_id=warehouse_id,
+        lines=[OrderLineIn(supplier_sku="R-SKU", qty=20)],
+    )
+    await purchasing_service.place(session, order_id=order.id)
+    assert await alerting.check(session) == 0
+    resolved = await session.scalar(
+        select(Alert)
+        .where(Alert.kind == "reorder_suggested")
+        .execution_options(populate_existing=True)
+    )
+    assert resolved is not None
+    assert resolved.state == "resolved"
