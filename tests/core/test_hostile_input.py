@@ -158,7 +158,7 @@ async def test_query_ids_out_of_range_are_422(
             for huge in HUGE_IDS[:2]:
                 response = await client.get(
                     _url(path),
-                    params={name: huge, "base": 1, "other": 1} | {name: huge},
+                    params={"base": 1, "other": 1, "warehouse_id": 1, "part_id": 1} | {name: huge},
                     headers=admin_headers,
                 )
                 assert response.status_code == 422, (path, name, response.text)
@@ -213,7 +213,7 @@ async def test_every_text_field_of_every_json_body_refuses_control_characters(
                 where = f"{method.upper()} {path} {leaf} {bad!r}"
                 assert response.status_code == 422, (where, response.text)
                 assert response.headers["content-type"] == "application/problem+json"
-                locs = [e["loc"] for e in response.json()["errors"]]
+                locs = [e["loc"] for e in response.json().get("errors", [])]
                 named = leaf[-2] if leaf[-1] == "street" else leaf[-1]  # free-form: the dict
                 assert any(named in loc for loc in locs), (where, locs)
             checked.append(f"{method} {path} {leaf}")

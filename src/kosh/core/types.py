@@ -110,4 +110,8 @@ RequiredText = Annotated[
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 RequiredQueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
+# `?part_id=1&part_id=2`: one to 200 ids, each in range.
+QueryIdList = Annotated[
+    list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query(min_length=1, max_length=200)
+]
 SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(clean_query)]

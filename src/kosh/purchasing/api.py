@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
@@ -16,7 +16,7 @@ from kosh.auth.deps import CurrentPrincipal, Manager, Operator
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import PermissionDeniedError
 from kosh.core.pagination import PageDep, next_url
-from kosh.core.types import PathId, QueryId, SearchText
+from kosh.core.types import CleanText, PathId, QueryId, QueryIdList, RequiredQueryId, SearchText
 from kosh.purchasing import csvfile, metrics, orders, receiving, reorder, suppliers
 from kosh.purchasing import health as purchasing_health
 from kosh.purchasing import queries as purchasing_queries
@@ -191,7 +191,7 @@ async def export_supplier_parts(
 
 class CsvImport(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    csv: Annotated[str, Field(min_length=1, max_length=1_000_000)]
+    csv: Annotated[CleanText, Field(min_length=1, max_length=1_000_000)]
 
 
 @router.post("/supplier-parts/import", response_model=ImportResult)
@@ -405,11 +405,11 @@ async def decode(body: DecodeRequest, _: CurrentPrincipal, session: SessionDep) 
 async def on_order(
     _: CurrentPrincipal,
     session: SessionDep,
-    warehouse_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
-    part_id: Annotated[list[int], Query(min_length=1, max_length=200)],
+    warehouse_id: RequiredQueryId,
+    part_id: QueryIdList,
 ) -> list[OnOrderRead]:
     """Units on placed purchase orders per part, with the orders and their dates."""
-    ids = [p for p in part_id if 0 < p <= 2_147_483_647]
+    ids = part_id
     totals = await purchasing_queries.on_order(session, part_ids=ids, warehouse_id=warehouse_id)
     lines = await purchasing_queries.incoming(session, part_ids=ids, warehouse_id=warehouse_id)
     return [
@@ -452,7 +452,7 @@ async def set_reorder_rule(
 async def suggestions(
     _: CurrentPrincipal,
     session: SessionDep,
-    warehouse_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    warehouse_id: RequiredQueryId,
 ) -> SuggestionPage:
     """What to order: parts whose available + on order is below their minimum."""
     found = await reorder.suggestions(session, warehouse_id=warehouse_id)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal, Operator
 from kosh.core.deps import SessionDep
-from kosh.core.types import PathId
+from kosh.core.types import PathId, QueryId
 from kosh.locations import service as location_service
 from kosh.purchasing import orders, reorder, suppliers
 from kosh.purchasing import queries as purchasing_queries
@@ -29,7 +29,7 @@ router = APIRouter(include_in_schema=False)
 PagesDep = Annotated[Pages, Depends(get_pages)]
 PAGE_SIZE = 50
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-MAX_LOCATIONS = 1500  # offered in the receiving page's datalist; location-field.js asks for more
+MAX_LOCATIONS = 50  # shipped with the receiving page; location-search.js asks the API for more
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ async def receive_page(
     see what was read, book it; the PCN label follows."""
     order = await orders.load_order(session, order_id)
     context = await _order_context(session, order)
-    listed, total = await location_service.list_locations(
+    listed, _total = await location_service.list_locations(
         session, warehouse_id=order.warehouse_id, active=True, limit=MAX_LOCATIONS
     )
     code = context["warehouse"].code
@@ -171,7 +171,7 @@ async def receive_page(
         {
             "locations": choices,
             "stockable": [c for c in choices if c.kind in stock_service.STOCKABLE_KINDS],
-            "locations_truncated": total > len(listed),
+            "stockable_kinds": stock_service.STOCKABLE_KINDS,
             "receiving": next((c for c in choices if c.kind == "receiving"), None),
             "can_allow_over": principal.has_role("manager"),
         }
@@ -263,7 +263,7 @@ async def suggestions_page(
     _: Operator,
     pages: PagesDep,
     session: SessionDep,
-    warehouse_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    warehouse_id: QueryId = None,
 ) -> Response:
     warehouses, _count = await location_service.list_warehouses(session, active=True, limit=200)
     if warehouse_id is None and warehouses:

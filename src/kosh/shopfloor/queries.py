@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.errors import ValidationError, field_error
+from kosh.core.types import MAX_ID
 from kosh.production import service as job_service
 from kosh.shopfloor import capacity, routings, scheduling, timelogs
 from kosh.shopfloor.models import JobOperation, WorkCentre, WorkCentreDay
@@ -125,4 +126,4 @@ def parse_operation_code(code: str) -> int | None:
     if not text.isdigit() or len(text) > 10:
         return None
     value = int(text)
-    return value if 1 <= value <= 2_147_483_647 else None
+    return value if 1 <= value <= MAX_ID else None
