@@ -50,7 +50,9 @@ async def test_employee_audit_names_fields_never_personal_values(session: AsyncS
     )
     # then: the trail says what changed, never to what
     events = list(
-        await session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "employee"))
+        await session.scalars(
+            select(AuditEvent).where(AuditEvent.entity_type == "employee").order_by(AuditEvent.id)
+        )
     )
     assert [e.action for e in events] == ["employee.create", "employee.update"]
     trail = json.dumps([[e.before, e.after] for e in events])
