@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/shopfloor_bench.py                       # SQLite in a temp dir
     .venv/bin/python bench/shopfloor_bench.py --database-url postgresql+asyncpg://...
-    .venv/bin/python bench/shopfloor_bench.py --jobs 200            # a shorter run
+    .venv/bin/python bench/shopfloor_bench.py --jobs 200 --mode batch
 
 Builds (untimed) 20 work centres on one calendar (8 h every day, two machines each), ten
 assemblies with five-step routings over random work centres, and the jobs with their
-operations; then times scheduling every job forward from tomorrow with a 90-day finish
-bound through `kosh.shopfloor.service.schedule_job` (one transaction each, as the API
-does), and checks that no day is over capacity and the load rows match the bookings. The
-PostgreSQL database given must be empty and is left with the data; SQLite's is removed.
+operations. Then times scheduling every job forward from tomorrow with a 90-day finish
+bound, one transaction per job through `schedule_job` as the API does (`--mode single`),
+and all of them as one batch through `schedule_jobs` (`--mode batch`; `both` runs the
+batch after the singles, so it reschedules). Checks that the load rows match the bookings
+and no day is over capacity. A PostgreSQL database given must be empty; it keeps the data.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ async def build(sessions, jobs: int, rng: random.Random) -> list[int]:  # type: 
         return ids
 
 
-async def main(database_url: str | None, jobs: int) -> None:
+async def main(database_url: str | None, jobs: int, mode: str = "both") -> None:
     rng = random.Random(2026)
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
@@ -122,7 +123,7 @@ async def main(database_url: str | None, jobs: int) -> None:
         each: list[float] = []
         refused = 0
         began = time.perf_counter()
-        for job_id in job_ids:
+        for job_id in job_ids if mode != "batch" else []:
             t0 = time.perf_counter()
             async with sessions() as session:  # one session per job, as per request
                 try:
@@ -135,11 +136,29 @@ async def main(database_url: str | None, jobs: int) -> None:
         total = time.perf_counter() - began
         async with sessions() as session:
             drift = await capacity.drift(session)
+        if each:
+            print(
+                f"one by one: scheduled {jobs - refused} of {jobs} jobs ({refused} refused "
+                f"over_capacity) on {engine.dialect.name} in {total:.2f} s: "
+                f"p50 {statistics.median(each):.1f} ms, "
+                f"p95 {sorted(each)[int(len(each) * 0.95) - 1]:.1f} ms per job; drift {len(drift)}"
+            )
+        if mode == "single":
+            await engine.dispose()
+            return
+        # the same jobs (again) as one batch (it replaces their bookings)
+        began = time.perf_counter()
+        async with sessions() as session:
+            outcomes = await shopfloor_service.schedule_jobs(
+                session, job_ids=job_ids, start=start, finish_by=finish_by
+            )
+        total = time.perf_counter() - began
+        async with sessions() as session:
+            drift = await capacity.drift(session)
+        done = sum(o.scheduled for o in outcomes)
         print(
-            f"scheduled {jobs - refused} of {jobs} jobs ({refused} refused over_capacity) "
-            f"on {engine.dialect.name} in {total:.2f} s: "
-            f"p50 {statistics.median(each):.1f} ms, "
-            f"p95 {sorted(each)[int(len(each) * 0.95) - 1]:.1f} ms per job; drift {len(drift)}"
+            f"one batch: scheduled {done} of {jobs} jobs on {engine.dialect.name} in "
+            f"{total:.2f} s; drift {len(drift)}"
         )
         await engine.dispose()
 
@@ -148,5 +167,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--mode", choices=("both", "single", "batch"), default="both")
     args = parser.parse_args()
-    asyncio.run(main(args.database_url, args.jobs))
+    asyncio.run(main(args.database_url, args.jobs, args.mode))

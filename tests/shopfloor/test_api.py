@@ -220,6 +220,20 @@ async def test_over_capacity_is_a_409_problem_with_a_suggestion(
         ("/api/v1/machines/1/status", {"status": "on fire"}),
         ("/api/v1/time-logs/999999/correct", {"reason": "x"}),
         ("/api/v1/routings/999999/copy", {"revision": "B"}),
+        ("/api/v1/schedule", {"job_ids": [], "start": "2030-01-01", "finish_by": "2030-01-02"}),
+        (
+            "/api/v1/schedule",
+            {"job_ids": list(range(1, 2002)), "start": "2030-01-01", "finish_by": "2030-01-02"},
+        ),
+        (
+            "/api/v1/schedule",
+            {"job_ids": [999999], "start": "2030-01-01", "finish_by": "2030-01-02"},
+        ),
+        ("/api/v1/schedule", {"job_ids": [1], "start": "2030-01-01", "finish_by": "2040-01-02"}),
+        (
+            "/api/v1/schedule",
+            {"job_ids": [2**40], "start": "2030-01-01", "finish_by": "2030-01-02"},
+        ),
     ],
 )
 async def test_hostile_input_is_a_4xx_problem_and_changes_nothing(

@@ -1,5 +1,6 @@
-"""Hypothesis drives random sequences of schedule / unschedule / machine down and up /
-holidays and short days / efficiency changes against the real services.
+"""Hypothesis drives random sequences of schedule (one job or a batch) / unschedule /
+machine down and up / holidays and short days / efficiency changes against the real
+services.
 
 After every step: no work-centre day is planned over its capacity, the load rows equal the
 sum of the bookings, every operation is booked all or nothing, and a fully booked job's
@@ -87,6 +88,22 @@ class PlanningBoard(RuleBasedStateMachine):
         if isinstance(outcome, DomainError):
             assert isinstance(outcome, OverCapacityError), outcome
             assert outcome.details["free_minutes"] < outcome.details["needed_minutes"]
+
+    @rule(
+        order=st.permutations(range(4)).map(lambda p: list(p)[: 1 + p[0]]),
+        offset=st.integers(0, 4),
+        window=st.integers(0, 3),
+    )
+    def schedule_batch(self, order: list[int], offset: int, window: int) -> None:
+        start = self.day0 + timedelta(offset)
+        outcome = self.attempt(
+            shopfloor_service.schedule_jobs,
+            job_ids=[self.jobs[i] for i in order],
+            start=start,
+            finish_by=start + timedelta(window),
+        )
+        assert not isinstance(outcome, DomainError), outcome
+        assert {o.code for o in outcome} <= {None, "over_capacity"}
 
     @rule(job=st.integers(0, 3))
     def unschedule(self, job: int) -> None:

@@ -50,7 +50,9 @@ async def test_employee_audit_names_fields_never_personal_values(session: AsyncS
     )
     # then: the trail says what changed, never to what
     events = list(
-        await session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "employee"))
+        await session.scalars(
+            select(AuditEvent).where(AuditEvent.entity_type == "employee").order_by(AuditEvent.id)
+        )
     )
     assert [e.action for e in events] == ["employee.create", "employee.update"]
     trail = json.dumps([[e.before, e.after] for e in events])
@@ -496,3 +498,37 @@ async def test_personal_data_is_found_in_one_place_and_erased_there(session: Asy
     assert "BADGE-XYZ-1" not in trail
     with pytest.raises(NotFoundError):
         await shopfloor_service.find_operator(session, badge="BADGE-XYZ-1")
+
+
+async def test_batch_scheduling_books_each_job_whole_or_reports_it(
+    session: AsyncSession,
+) -> None:
+    # given three jobs of 400 (SMT 430 min, test 200 min) to finish on one day: two fit
+    floor = await a_floor(session)
+    day = future_day()
+    jobs = [await a_released_job(session, floor, 400) for _ in range(3)]
+    cancelled = await a_released_job(session, floor, 1)
+    await job_service.cancel_job(session, job_id=cancelled)
+    # when
+    outcomes = await shopfloor_service.schedule_jobs(
+        session, job_ids=[*jobs, cancelled], start=day, finish_by=day
+    )
+    # then
+    assert [(o.scheduled, o.code) for o in outcomes] == [
+        (True, None),
+        (True, None),
+        (False, "over_capacity"),
+        (False, "invalid_status"),
+    ]
+    assert outcomes[2].detail == {
+        "work_centre": floor.smt,
+        "operation_seq": 10,
+        "needed_minutes": 430,
+        "missing_minutes": 330,
+    }
+    rows = await load_rows(session)
+    assert rows[(floor.smt_id, day)] == (960, 860)
+    assert rows[(floor.test_id, day)] == (480, 400)
+    for op_id in await operation_ids(session, jobs[2]):
+        assert await booked_minutes(session, op_id) == 0
+    await assert_never_over_capacity(session)

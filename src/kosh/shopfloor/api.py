@@ -19,6 +19,9 @@ from kosh.shopfloor import health, people, queries, routings, timelogs, workcent
 from kosh.shopfloor import service as shopfloor_service
 from kosh.shopfloor.models import WEEKDAYS, Employee, Machine, Routing, ShiftCalendar, WorkCentre
 from kosh.shopfloor.schemas import (
+    BatchOutcomeRead,
+    BatchScheduleIn,
+    BatchScheduleRead,
     CalendarCreate,
     CalendarDayIn,
     CalendarDayRead,
@@ -426,6 +429,25 @@ async def schedule_job(
     )
     ops = await job_operations_read(session, job_id)
     return ScheduleRead(**ops.model_dump(), start=plan.start, finish=plan.finish)
+
+
+@router.post("/schedule", response_model=BatchScheduleRead)
+async def schedule_jobs(
+    body: BatchScheduleIn, _: Operator, session: SessionDep
+) -> BatchScheduleRead:
+    """Schedule up to 2,000 jobs in the order given, all to finish by `finish_by`; each
+    job is booked whole or reported (over_capacity, invalid_status, no_operations)."""
+    outcomes = await shopfloor_service.schedule_jobs(
+        session, job_ids=body.job_ids, start=body.start, finish_by=body.finish_by
+    )
+    items = [
+        BatchOutcomeRead(
+            job_id=o.job_id, scheduled=o.scheduled, finish=o.finish, code=o.code, detail=o.detail
+        )
+        for o in outcomes
+    ]
+    done = sum(o.scheduled for o in outcomes)
+    return BatchScheduleRead(items=items, scheduled=done, refused=len(items) - done)
 
 
 @router.post("/jobs/{job_id}/unschedule", response_model=UnscheduleRead)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -294,6 +294,26 @@ class ScheduleIn(Strict):
 class ScheduleRead(JobOperations):
     start: date
     finish: date | None
+
+
+class BatchScheduleIn(Strict):
+    job_ids: Annotated[list[Id], Field(min_length=1, max_length=2000)]
+    start: date
+    finish_by: date
+
+
+class BatchOutcomeRead(BaseModel):
+    job_id: int
+    scheduled: bool
+    finish: date | None
+    code: str | None
+    detail: dict[str, Any] | None
+
+
+class BatchScheduleRead(BaseModel):
+    items: list[BatchOutcomeRead]
+    scheduled: int
+    refused: int
 
 
 class UnscheduleRead(BaseModel):

@@ -9,12 +9,14 @@ module's docstrings:
   use case) and answers the operations it took off the plan;
 - routings: routings and the job operations made from them;
 - scheduling: finite-capacity scheduling (409 over_capacity with a suggestion);
+- batch: many jobs in one transaction, each all or nothing;
 - timelogs: start / pause / finish by badge, immutable time logs, corrections.
 """
 
 from __future__ import annotations
 
 from kosh.shopfloor import subscribers  # noqa: F401 - job event subscribers (docs/adr/0002)
+from kosh.shopfloor.batch import BatchOutcome, schedule_jobs
 from kosh.shopfloor.people import (
     create_department,
     create_employee,
@@ -63,6 +65,7 @@ from kosh.shopfloor.workcentres import (
 )
 
 __all__ = [
+    "BatchOutcome",
     "CapacityChange",
     "JobSchedule",
     "MachineSpec",
@@ -91,6 +94,7 @@ __all__ = [
     "personal_data",
     "release_job_capacity",
     "schedule_job",
+    "schedule_jobs",
     "set_calendar_day",
     "set_efficiency",
     "set_machine_status",
