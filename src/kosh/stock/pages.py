@@ -24,7 +24,7 @@ from kosh.catalog import queries as part_queries
 from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import NotFoundError
-from kosh.core.types import clean_query
+from kosh.core.types import QueryId, clean_query
 from kosh.locations import service as location_service
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
@@ -40,7 +40,7 @@ router = APIRouter(include_in_schema=False)
 PagesDep = Annotated[Pages, Depends(get_pages)]
 PcnPath = Annotated[str, Path(max_length=64, pattern=PCN_PATTERN)]
 PrefillText = Annotated[str | None, Query(max_length=100), AfterValidator(clean_query)]
-PrefillId = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
+PrefillId = QueryId
 
 HISTORY_PAGE = 50
 # Locations offered in a page's datalist (typed or scanned codes resolve against it); a
