@@ -45,8 +45,16 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _fill(spec: dict[str, Any], schema: dict[str, Any], leaves: list[Leaf], at: Leaf) -> Any:
-    """A value for `schema` with every field present; records the paths of its strings."""
+def _fill(
+    spec: dict[str, Any],
+    schema: dict[str, Any],
+    leaves: list[Leaf],
+    at: Leaf,
+    ids: list[Leaf] | None = None,
+) -> Any:
+    """A value for `schema` with every field present; records the paths of its strings
+    in `leaves` and of its ids and versions in `ids`."""
+    ids = [] if ids is None else ids
     schema = _resolve(spec, schema)
     kind = schema.get("type")
     if "enum" in schema:
@@ -58,10 +66,14 @@ def _fill(spec: dict[str, Any], schema: dict[str, Any], leaves: list[Leaf], at: 
         if not properties and schema.get("additionalProperties") is not False:
             leaves.append((*at, "street"))
             return {"street": "Main Street 1"}
-        return {name: _fill(spec, sub, leaves, (*at, name)) for name, sub in properties.items()}
+        return {
+            name: _fill(spec, sub, leaves, (*at, name), ids) for name, sub in properties.items()
+        }
     if kind == "array":
-        return [_fill(spec, schema.get("items", {}), leaves, (*at, 0))]
+        return [_fill(spec, schema.get("items", {}), leaves, (*at, 0), ids)]
     if kind == "integer":
+        if at and str(at[-1]).endswith(("_id", "version")):
+            ids.append(at)
         return max(1, int(schema.get("minimum", 1)))
     if kind == "number":
         return 1
@@ -222,6 +234,32 @@ async def test_every_text_field_of_every_json_body_refuses_control_characters(
         assert await _stored_with_control_characters(session) == []
 
 
+async def test_body_ids_out_of_range_are_422(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    spec = _spec(app)
+    checked = []
+    for method, path, schema in _json_bodies(spec):
+        ids: list[Leaf] = []
+        _fill(spec, schema, [], (), ids)
+        for leaf in ids:
+            for huge in (2**31, 2**53, 2**63):
+                body = _fill(spec, schema, [], ())
+                target = body
+                for key in leaf[:-1]:
+                    target = target[key]
+                target[leaf[-1]] = huge
+                response = await client.request(
+                    method, _url(path), json=body, headers=admin_headers
+                )
+                where = f"{method.upper()} {path} {leaf} {huge}"
+                assert response.status_code == 422, (where, response.text)
+                locs = [e["loc"] for e in response.json()["errors"]]
+                assert any(leaf[-1] in loc for loc in locs), (where, locs)
+            checked.append(leaf)
+    assert len(checked) >= 15, checked
+
+
 @pytest.mark.parametrize("username", ["a\x00", "admin\x00", "\x00", "a\x1b[2J"])
 async def test_login_with_control_characters_is_422_never_500(
     client: httpx.AsyncClient, username: str
@@ -296,5 +334,37 @@ async def test_clean_bodies_of_the_main_create_endpoints_are_stored(
     assert customer.status_code == 201, customer.text
     assert customer.json()["billing_address"]["street"] == "Main Street 1\nBackyard"
     assert customer.json()["notes"] == "line one\n\tindented"
+    if session.get_bind().dialect.name == "sqlite":
+        assert await _stored_with_control_characters(session) == []
+
+
+@pytest.mark.parametrize("field", ["sheet", "assembly_part_number", "revision", "file name"])
+async def test_bom_upload_form_fields_refuse_control_characters(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession, field: str
+) -> None:
+    fields = {"assembly_part_number": "ASSY", "revision": "A", "dry_run": "true"}
+    name = "bom.csv"
+    if field == "file name":
+        name = "bom\x00.csv"  # sent raw: httpx would percent-encode it
+    else:
+        fields[field] = NUL
+    boundary = "fuzzboundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+        for key, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: text/csv\r\n\r\nReference,Quantity,Part Number\nR1,1,R-1\n\r\n"
+        f"--{boundary}--\r\n"
+    )
+    response = await client.post(
+        "/api/v1/boms/imports",
+        content="".join(parts).encode(),
+        headers={**admin_headers, "content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 422, response.text
+    locs = [e["loc"] for e in response.json()["errors"]]
+    assert any(field.split()[0] in loc[-1] for loc in locs), locs
     if session.get_bind().dialect.name == "sqlite":
         assert await _stored_with_control_characters(session) == []

@@ -43,7 +43,10 @@ def _has_refused(node: object) -> bool:
     if isinstance(node, dict):
         return any(CONTROL.search(str(k).strip()) or _has_refused(v) for k, v in node.items())
     if isinstance(node, str):
-        return bool(re.search(r"[\x00-\x08\x0b-\x1f\x7f]", node.replace("\r", "\n")))
+        # as the kernel: line ends normalised, then surrounding whitespace (which for Python
+        # includes \x1c-\x1f) stripped, so only what would be stored is judged
+        stored = re.sub(r"\r\n?", "\n", node).strip()
+        return bool(re.search(r"[\x00-\x08\x0b-\x1f\x7f]", stored))
     return False
 
 
