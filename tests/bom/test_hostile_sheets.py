@@ -331,3 +331,54 @@ async def test_health_shows_the_import_queue_and_refusals(
     assert section["queued"] == 1
     assert section["oldest_queued_age_seconds"] >= 1200
     assert section["refused_for_shape"]["too_many_columns"] >= 1
+
+
+# --- OpenDocument: repeats ---------------------------------------------------------------
+
+_VALUE = (
+    '<table:table-cell {}office:value-type="float" office:value="1">'
+    "<text:p>1</text:p></table:table-cell>"
+)
+_EMPTY_TAIL = (
+    '<table:table-row table:number-rows-repeated="1048570">'
+    '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "code"),
+    [
+        # 800 bytes, 99,000,000 cells (3 GB): under calamine's own limit of 100,000,000
+        (
+            '<table:table-row table:number-rows-repeated="99000">'
+            + _VALUE.format('table:number-columns-repeated="1000" ')
+            + "</table:table-row>",
+            "too_many_cells",
+        ),
+        (
+            "<table:table-row>"
+            + _VALUE.format('table:number-columns-repeated="16384" ')
+            + "</table:table-row>",
+            "too_many_columns",
+        ),
+        # one value far below a long run of empty rows
+        (
+            "<table:table-row>"
+            + _VALUE.format("")
+            + "</table:table-row>"
+            + _EMPTY_TAIL
+            + "<table:table-row>"
+            + _VALUE.format("")
+            + "</table:table-row>",
+            "too_many_rows",
+        ),
+        # LibreOffice's own tail of empty rows and columns after the data: fine
+        (
+            "<table:table-row>" + _VALUE.format("") * 6 + "</table:table-row>" + _EMPTY_TAIL,
+            None,
+        ),
+    ],
+    ids=["99M-cells", "wide", "far-row", "libreoffice-tail"],
+)
+def test_ods_repeats_are_counted(tmp_path: Path, table: str, code: str | None) -> None:
+    assert _check(files.ods_raw(tmp_path / "sheet.ods", table)) == code

@@ -259,15 +259,15 @@ def _inflate_all(
 ) -> None:
     """Inflate every member with a byte budget; zipfile verifies sizes and CRCs on the way.
 
-    The worksheets and the shared strings of an xlsx/xlsm go first and are measured on the
-    way (kosh.bom.shape), so a sheet of the wrong shape is refused after the chunk that
-    shows it, before the rest of the archive is inflated."""
+    The worksheets and the shared strings of an xlsx/xlsm (the content of an ods) go first
+    and are measured on the way (kosh.bom.shape), so a sheet of the wrong shape is refused
+    after the chunk that shows it, before the rest of the archive is inflated."""
     budget = limits.max_uncompressed_bytes
-    measure = limits.shape is not None and kind in (FileKind.XLSX, FileKind.XLSM)
+    measured = limits.shape is not None and kind in (FileKind.XLSX, FileKind.XLSM, FileKind.ODS)
     scanners = {
-        info.filename: shape.scanner_for(info.filename, limits.shape)
+        info.filename: shape.scanner_for(info.filename, limits.shape, ods=kind is FileKind.ODS)
         for info in infos
-        if measure and limits.shape is not None
+        if measured and limits.shape is not None
     }
     ordered = sorted(infos, key=lambda info: scanners.get(info.filename) is None)
     for info in ordered:
