@@ -382,3 +382,28 @@ _EMPTY_TAIL = (
 )
 def test_ods_repeats_are_counted(tmp_path: Path, table: str, code: str | None) -> None:
     assert _check(files.ods_raw(tmp_path / "sheet.ods", table)) == code
+
+
+# --- xls: the BIFF records ---------------------------------------------------------------
+
+
+def _xls(path: Path, cells: list[tuple[int, int, object]]) -> Path:
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("BOM")
+    for row, col, value in cells:
+        sheet.write(row, col, value)
+    book.save(str(path))
+    return path
+
+
+def test_xls_rectangles_are_measured(tmp_path: Path) -> None:
+    # two cells: calamine would hold 65,536 x 256 cells (537 MB, 2.7 s)
+    assert _check(_xls(tmp_path / "a.xls", [(0, 0, 1), (65535, 255, 1)])) == "too_many_cells"
+    narrow = ShapeLimits(max_rows=250_000, max_columns=100, max_cells=2_000_000)
+    assert _check(_xls(tmp_path / "b.xls", [(0, 0, "x"), (3, 200, "y")]), narrow) == (
+        "too_many_columns"
+    )
+    fine = _xls(tmp_path / "c.xls", [(0, 0, "Part Number"), (0, 1, "Qty"), (1, 0, "R1")])
+    assert _check(fine) is None

@@ -95,7 +95,7 @@ def check_file(path: Path, limits: FileLimits) -> CheckedFile:
     if head.startswith(ZIP_MAGIC):
         kind = _check_zip(path, limits)
     elif head.startswith(CFB_MAGIC):
-        kind = _check_cfb(path)
+        kind = _check_cfb(path, limits)
     else:
         _refuse_known_binary(head)
         if not looks_like_text(head):
@@ -292,7 +292,7 @@ def _inflate_all(
 # --- OLE2 compound files: xls, or an encrypted OOXML package -------------------------------
 
 
-def _check_cfb(path: Path) -> FileKind:
+def _check_cfb(path: Path, limits: FileLimits) -> FileKind:
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=False)}
@@ -310,16 +310,18 @@ def _check_cfb(path: Path) -> FileKind:
                     code="unsupported_file_type",
                 )
             with ole.openstream(book) as stream:
-                globals_head = stream.read(256 * 1024)
+                workbook = stream.read() if limits.shape is not None else stream.read(256 << 10)
     except SpreadsheetError:
         raise
     except Exception as exc:  # olefile raises many types on hostile input
         raise _corrupt(f"not a readable Office file: {_short(exc)}") from None
-    if _biff_has_filepass(globals_head):
+    if _biff_has_filepass(workbook[: 256 << 10]):
         raise SpreadsheetError(
             "The workbook is password-protected; save it without a password and upload again.",
             code="encrypted_file",
         )
+    if limits.shape is not None:
+        shape.scan_biff(workbook, limits.shape)
     return FileKind.XLS
 
 

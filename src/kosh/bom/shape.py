@@ -23,6 +23,7 @@ is crossed (422 `too_many_columns`, `too_many_rows`, `too_many_cells`, `cell_too
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -449,6 +450,45 @@ def _repeat(attributes: bytes) -> int:
 
 
 Scanner = WorksheetScanner | SharedStringsScanner | OdsContentScanner
+
+# BIFF8 (xls) records that put a value in a cell: row u16, column u16 first (MULRK: first
+# column, then 6 bytes a cell, last column at the end). BLANK / MULBLANK hold no value.
+_BIFF_BOF = 0x0809
+_BIFF_CELLS = frozenset({0x0006, 0x00D6, 0x00FD, 0x0203, 0x0204, 0x0205, 0x027E})
+_BIFF_MULRK = 0x00BD
+
+
+def scan_biff(workbook: bytes, limits: ShapeLimits) -> None:
+    """An xls workbook stream: each sheet's rectangle of cells with a value must fit the
+    limits (calamine allocates it whole: 65,536 x 256 cells are 537 MB). A Python step per
+    record; the stream is at most the upload limit."""
+    where = "A sheet of the workbook"
+    offset, size = 0, len(workbook)
+    max_row = max_col = cells = 0
+    while offset + 4 <= size:
+        record, length = struct.unpack_from("<HH", workbook, offset)
+        body = offset + 4
+        offset = body + length
+        if record == _BIFF_BOF:
+            max_row = max_col = cells = 0  # a new sheet (or the globals) begins
+            continue
+        if record in _BIFF_CELLS and length >= 4:
+            row, col = struct.unpack_from("<HH", workbook, body)
+            last = col
+            cells += 1
+        elif record == _BIFF_MULRK and length >= 6:
+            row, col = struct.unpack_from("<HH", workbook, body)
+            (last,) = struct.unpack_from("<H", workbook, body + length - 2)
+            cells += max(1, last - col + 1)
+        else:
+            continue
+        max_row, max_col = max(max_row, row + 1), max(max_col, last + 1)
+        if max_col > limits.max_columns:
+            raise too_many_columns(max_col, limits, where)
+        if max_row > limits.max_rows:
+            raise too_many_rows(max_row, limits, where)
+        if cells > limits.max_cells or max_row * max_col > limits.max_cells:
+            raise too_many_cells(max(cells, max_row * max_col), limits, where)
 
 
 def scanner_for(member: str, limits: ShapeLimits, *, ods: bool = False) -> Scanner | None:
