@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,7 +154,7 @@ def test_a_prefixed_namespace_is_measured_too() -> None:
     assert refused.value.code == "too_many_columns"
 
 
-@settings(max_examples=25, deadline=None)
+@hypothesis_settings(max_examples=25, deadline=None)
 @given(st.integers(16, 5000))
 def test_where_chunks_are_cut_does_not_matter(chunk: int) -> None:
     rows = b"".join(
@@ -407,3 +408,40 @@ def test_xls_rectangles_are_measured(tmp_path: Path) -> None:
     )
     fine = _xls(tmp_path / "c.xls", [(0, 0, "Part Number"), (0, 1, "Qty"), (1, 0, "R1")])
     assert _check(fine) is None
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='a,"\n\r', max_size=60), st.integers(1, 6))
+def test_csv_guard_counts_fields_as_the_csv_module_does(text: str, limit: int) -> None:
+    import csv
+    import io
+
+    small = ShapeLimits(max_rows=1000, max_columns=limit, max_cells=10_000)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=","))
+    except csv.Error:
+        return  # the reader refuses it anyway (corrupt_file)
+    widest = max((len(row) for row in rows), default=0)
+    refused = _guard_raw(text, small)
+    if widest > limit:
+        assert refused == "too_many_columns"  # never fewer than the reader makes
+    else:
+        assert refused is None
+
+
+def _guard_raw(text: str, limits: ShapeLimits) -> str | None:
+    import io
+
+    try:
+        for _ in guarded_lines(io.StringIO(text, newline=""), delimiter=",", limits=limits):
+            pass
+    except SpreadsheetError as exc:
+        return exc.code
+    return None
+
+
+def test_a_quote_inside_a_field_does_not_hide_the_delimiters() -> None:
+    small = ShapeLimits(max_rows=100, max_columns=5, max_cells=40)
+    assert _guard('x"a,b,c,d,e,f\r\n', small) == "too_many_columns"  # csv: 6 fields
+    assert _guard('"a""b,c",d\r\n', small) is None  # 2 fields
+    assert _guard('"a"x,b,c,d,e,f\r\n', small) == "too_many_columns"

@@ -510,30 +510,22 @@ def guarded_lines(
     lines: Iterable[str], *, delimiter: str, limits: ShapeLimits, quote: str = '"'
 ) -> Iterator[str]:
     """Pass the text lines of a CSV on, refusing (SpreadsheetError) a record with more
-    fields than `limits.max_columns` or a file with more than `limits.max_cells` fields
-    before the csv module splits them. Fields are the delimiters outside quotes plus one;
-    a quoted field may span lines (the record goes on)."""
+    fields than `limits.max_columns`, or a file with more than `limits.max_cells` fields,
+    before the csv module splits them. Fields are read as the csv module reads them: a
+    quote opens a quoted field only at the field's start (elsewhere it is a character),
+    `""` inside one is a quote, and a quoted field may span lines (the record goes on).
+    A line without quotes is counted in one step; one with quotes field by field, up to
+    the limit."""
     where = "The CSV file"
     max_columns = limits.max_columns
     cells = 0
-    fields = 1
-    quoted = False
+    fields = 1  # of the record being read
+    quoted = False  # inside a quoted field (it went on from the line before)
     for line in lines:
-        if quote not in line:
-            if not quoted:
-                fields += line.count(delimiter)
+        if not quoted and quote not in line:
+            fields += line.count(delimiter)
         else:
-            position = 0
-            while True:
-                at = line.find(quote, position)
-                if not quoted:
-                    fields += line.count(delimiter, position, len(line) if at < 0 else at)
-                    if fields > max_columns:
-                        raise too_many_columns(fields, limits, where)
-                if at < 0:
-                    break
-                quoted = not quoted
-                position = at + 1
+            fields, quoted = _quoted_fields(line, delimiter, quote, fields, quoted, max_columns)
         if fields > max_columns:
             raise too_many_columns(fields, limits, where)
         if not quoted:
@@ -542,6 +534,31 @@ def guarded_lines(
                 raise too_many_cells(cells, limits, where)
             fields = 1
         yield line
+
+
+def _quoted_fields(
+    line: str, delimiter: str, quote: str, fields: int, quoted: bool, limit: int
+) -> tuple[int, bool]:
+    """Fields of a record after `line` (csv's default dialect), stopping past `limit`."""
+    position, size = 0, len(line)
+    field_start = not quoted  # a line outside quotes starts a record, so a field
+    while fields <= limit:
+        if quoted:
+            at = line.find(quote, position)
+            while 0 <= at < size - 1 and line[at + 1] == quote:  # "" is a quote
+                at = line.find(quote, at + 2)
+            if at < 0:
+                return fields, True  # the field goes on on the next line
+            position, quoted, field_start = at + 1, False, False
+            continue
+        if field_start and line.startswith(quote, position):
+            position, quoted = position + 1, True
+            continue
+        at = line.find(delimiter, position)
+        if at < 0:
+            return fields, False
+        fields, position, field_start = fields + 1, at + 1, True
+    return fields, quoted
 
 
 def scan_csv(lines: Iterable[str], *, delimiter: str, limits: ShapeLimits) -> None:
