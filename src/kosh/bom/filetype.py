@@ -21,7 +21,7 @@ from pathlib import Path
 
 import olefile
 
-from kosh.bom import shape
+from kosh.bom import sheetshape
 from kosh.bom.errors import FileTooLargeError, SpreadsheetError
 from kosh.bom.shape import ShapeLimits
 
@@ -81,7 +81,7 @@ def check_file(path: Path, limits: FileLimits) -> CheckedFile:
     Raises FileTooLargeError (413) for size limits and SpreadsheetError (422) with codes
     `empty_file`, `unsupported_file_type`, `corrupt_file`, `encrypted_file`, `zip_bomb`,
     and for xlsx/xlsm sheets of a hostile shape `too_many_columns`, `too_many_rows`,
-    `too_many_cells`, `too_many_merged_cells`, `cell_too_long` (kosh.bom.shape).
+    `too_many_cells`, `cell_too_long` (kosh.bom.shape, kosh.bom.sheetshape).
     """
     size = path.stat().st_size
     if size == 0:
@@ -265,7 +265,7 @@ def _inflate_all(
     budget = limits.max_uncompressed_bytes
     measured = limits.shape is not None and kind in (FileKind.XLSX, FileKind.XLSM, FileKind.ODS)
     scanners = {
-        info.filename: shape.scanner_for(info.filename, limits.shape, ods=kind is FileKind.ODS)
+        info.filename: sheetshape.scanner_for(info.filename, limits.shape, ods=kind is FileKind.ODS)
         for info in infos
         if measured and limits.shape is not None
     }
@@ -321,7 +321,7 @@ def _check_cfb(path: Path, limits: FileLimits) -> FileKind:
             code="encrypted_file",
         )
     if limits.shape is not None:
-        shape.scan_biff(workbook, limits.shape)
+        sheetshape.scan_biff(workbook, limits.shape)
     return FileKind.XLS
 
 
