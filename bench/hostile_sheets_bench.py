@@ -7,7 +7,8 @@ issue 8 names and what python-calamine would turn into a rectangle of 32-byte ce
 - an xlsx of 16,384 columns x ~1,000 rows: 240 MiB of XML in 1.4 MB, under the 200:1 ratio
   guard; the same 240 MiB as 1,000 columns x ~16,700 rows;
 - two tiny xlsx whose only cells are A1 and XFD1048576 (a 512 GiB rectangle: the process
-  aborts) or A1 and ALL250000 (8 GB);
+  aborts) or A1 and ALL250000 (8 GB); an 800-byte ods repeating one cell 99,000,000 times
+  (3 GB, under calamine's own limit); an xls with cells A1 and IV65536 (537 MB);
 - the three big ones at once;
 
 and a real BOM (10,000 rows) as the control that must still import. The server's memory
@@ -93,7 +94,25 @@ def make_files(directory: Path) -> dict[str, Path]:
         ),
         "xlsx_A1_XFD1048576": files.sparse_xlsx(directory / "bomb1.xlsx", "A1", "XFD1048576"),
         "xlsx_A1_ALL250000": files.sparse_xlsx(directory / "bomb2.xlsx", "A1", "ALL250000"),
+        "ods_99M_repeated_cells": files.ods_raw(
+            directory / "bomb.ods",
+            '<table:table-row table:number-rows-repeated="99000"><table:table-cell '
+            'table:number-columns-repeated="1000" office:value-type="float" office:value="1">'
+            "<text:p>1</text:p></table:table-cell></table:table-row>",
+        ),
+        "xls_A1_IV65536": _xls_bomb(directory / "bomb.xls"),
     }
+
+
+def _xls_bomb(path: Path) -> Path:
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("BOM")
+    sheet.write(0, 0, 1)
+    sheet.write(65535, 255, 1)
+    book.save(str(path))
+    return path
 
 
 def control_bom(directory: Path, rows: int = 10_000) -> Path:
@@ -228,7 +247,7 @@ def run() -> dict[str, Any]:
                     "rss_before_mib": round(before, 1),
                     "rss_growth_mib": round(grew, 1),
                 }
-            big = [p for n, p in hostile.items() if not n.startswith("xlsx_A1")]
+            big = [p for n, p in hostile.items() if "240MiB" in n or n.startswith("csv")]
 
             def three() -> list[dict[str, Any]]:
                 with ThreadPoolExecutor(len(big)) as pool:

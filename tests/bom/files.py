@@ -266,3 +266,29 @@ def wide_csv(path: Path, *, columns: int = 1_000_000) -> Path:
     data = "R-1,1," + ",".join("x" for _ in range(columns - 2))
     path.write_text(header + "\r\n" + data + "\r\n", encoding="utf-8")
     return path
+
+
+def ods_raw(path: Path, table: str) -> Path:
+    """An ods whose one sheet is the given table XML (rows, repeats and all)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet"
+        )
+        archive.writestr(
+            "META-INF/manifest.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:'
+            'oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:'
+            'full-path="/" manifest:media-type="application/vnd.oasis.opendocument.'
+            'spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:'
+            'media-type="text/xml"/></manifest:manifest>',
+        )
+        archive.writestr(
+            "content.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:'
+            'oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:'
+            'opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:'
+            'text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table '
+            f'table:name="BOM">{table}</table:table></office:spreadsheet></office:body>'
+            "</office:document-content>",
+        )
+    return path

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,7 +154,7 @@ def test_a_prefixed_namespace_is_measured_too() -> None:
     assert refused.value.code == "too_many_columns"
 
 
-@settings(max_examples=25, deadline=None)
+@hypothesis_settings(max_examples=25, deadline=None)
 @given(st.integers(16, 5000))
 def test_where_chunks_are_cut_does_not_matter(chunk: int) -> None:
     rows = b"".join(
@@ -280,7 +281,7 @@ async def test_imports_beyond_the_cap_wait_queued_and_then_run(
     ids = [(await upload(path, dry_run=True)).json()["id"] for _ in range(3)]
     # when
     states: list[dict[str, Any]] = []
-    for _ in range(50):
+    for _ in range(200):  # up to 10 s on a busy machine
         await asyncio.sleep(0.05)
         states = [
             (await client.get(f"/api/v1/boms/imports/{i}", headers=operator_headers)).json()
@@ -331,3 +332,116 @@ async def test_health_shows_the_import_queue_and_refusals(
     assert section["queued"] == 1
     assert section["oldest_queued_age_seconds"] >= 1200
     assert section["refused_for_shape"]["too_many_columns"] >= 1
+
+
+# --- OpenDocument: repeats ---------------------------------------------------------------
+
+_VALUE = (
+    '<table:table-cell {}office:value-type="float" office:value="1">'
+    "<text:p>1</text:p></table:table-cell>"
+)
+_EMPTY_TAIL = (
+    '<table:table-row table:number-rows-repeated="1048570">'
+    '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "code"),
+    [
+        # 800 bytes, 99,000,000 cells (3 GB): under calamine's own limit of 100,000,000
+        (
+            '<table:table-row table:number-rows-repeated="99000">'
+            + _VALUE.format('table:number-columns-repeated="1000" ')
+            + "</table:table-row>",
+            "too_many_cells",
+        ),
+        (
+            "<table:table-row>"
+            + _VALUE.format('table:number-columns-repeated="16384" ')
+            + "</table:table-row>",
+            "too_many_columns",
+        ),
+        # one value far below a long run of empty rows
+        (
+            "<table:table-row>"
+            + _VALUE.format("")
+            + "</table:table-row>"
+            + _EMPTY_TAIL
+            + "<table:table-row>"
+            + _VALUE.format("")
+            + "</table:table-row>",
+            "too_many_rows",
+        ),
+        # LibreOffice's own tail of empty rows and columns after the data: fine
+        (
+            "<table:table-row>" + _VALUE.format("") * 6 + "</table:table-row>" + _EMPTY_TAIL,
+            None,
+        ),
+    ],
+    ids=["99M-cells", "wide", "far-row", "libreoffice-tail"],
+)
+def test_ods_repeats_are_counted(tmp_path: Path, table: str, code: str | None) -> None:
+    assert _check(files.ods_raw(tmp_path / "sheet.ods", table)) == code
+
+
+# --- xls: the BIFF records ---------------------------------------------------------------
+
+
+def _xls(path: Path, cells: list[tuple[int, int, object]]) -> Path:
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("BOM")
+    for row, col, value in cells:
+        sheet.write(row, col, value)
+    book.save(str(path))
+    return path
+
+
+def test_xls_rectangles_are_measured(tmp_path: Path) -> None:
+    # two cells: calamine would hold 65,536 x 256 cells (537 MB, 2.7 s)
+    assert _check(_xls(tmp_path / "a.xls", [(0, 0, 1), (65535, 255, 1)])) == "too_many_cells"
+    narrow = ShapeLimits(max_rows=250_000, max_columns=100, max_cells=2_000_000)
+    assert _check(_xls(tmp_path / "b.xls", [(0, 0, "x"), (3, 200, "y")]), narrow) == (
+        "too_many_columns"
+    )
+    fine = _xls(tmp_path / "c.xls", [(0, 0, "Part Number"), (0, 1, "Qty"), (1, 0, "R1")])
+    assert _check(fine) is None
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='a,"\n\r', max_size=60), st.integers(1, 6))
+def test_csv_guard_counts_fields_as_the_csv_module_does(text: str, limit: int) -> None:
+    import csv
+    import io
+
+    small = ShapeLimits(max_rows=1000, max_columns=limit, max_cells=10_000)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=","))
+    except csv.Error:
+        return  # the reader refuses it anyway (corrupt_file)
+    widest = max((len(row) for row in rows), default=0)
+    refused = _guard_raw(text, small)
+    if widest > limit:
+        assert refused == "too_many_columns"  # never fewer than the reader makes
+    else:
+        assert refused is None
+
+
+def _guard_raw(text: str, limits: ShapeLimits) -> str | None:
+    import io
+
+    try:
+        for _ in guarded_lines(io.StringIO(text, newline=""), delimiter=",", limits=limits):
+            pass
+    except SpreadsheetError as exc:
+        return exc.code
+    return None
+
+
+def test_a_quote_inside_a_field_does_not_hide_the_delimiters() -> None:
+    small = ShapeLimits(max_rows=100, max_columns=5, max_cells=40)
+    assert _guard('x"a,b,c,d,e,f\r\n', small) == "too_many_columns"  # csv: 6 fields
+    assert _guard('"a""b,c",d\r\n', small) is None  # 2 fields
+    assert _guard('"a"x,b,c,d,e,f\r\n', small) == "too_many_columns"

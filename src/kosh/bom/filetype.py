@@ -21,7 +21,7 @@ from pathlib import Path
 
 import olefile
 
-from kosh.bom import shape
+from kosh.bom import sheetshape
 from kosh.bom.errors import FileTooLargeError, SpreadsheetError
 from kosh.bom.shape import ShapeLimits
 
@@ -81,7 +81,7 @@ def check_file(path: Path, limits: FileLimits) -> CheckedFile:
     Raises FileTooLargeError (413) for size limits and SpreadsheetError (422) with codes
     `empty_file`, `unsupported_file_type`, `corrupt_file`, `encrypted_file`, `zip_bomb`,
     and for xlsx/xlsm sheets of a hostile shape `too_many_columns`, `too_many_rows`,
-    `too_many_cells`, `too_many_merged_cells`, `cell_too_long` (kosh.bom.shape).
+    `too_many_cells`, `cell_too_long` (kosh.bom.shape, kosh.bom.sheetshape).
     """
     size = path.stat().st_size
     if size == 0:
@@ -95,7 +95,7 @@ def check_file(path: Path, limits: FileLimits) -> CheckedFile:
     if head.startswith(ZIP_MAGIC):
         kind = _check_zip(path, limits)
     elif head.startswith(CFB_MAGIC):
-        kind = _check_cfb(path)
+        kind = _check_cfb(path, limits)
     else:
         _refuse_known_binary(head)
         if not looks_like_text(head):
@@ -259,15 +259,15 @@ def _inflate_all(
 ) -> None:
     """Inflate every member with a byte budget; zipfile verifies sizes and CRCs on the way.
 
-    The worksheets and the shared strings of an xlsx/xlsm go first and are measured on the
-    way (kosh.bom.shape), so a sheet of the wrong shape is refused after the chunk that
-    shows it, before the rest of the archive is inflated."""
+    The worksheets and the shared strings of an xlsx/xlsm (the content of an ods) go first
+    and are measured on the way (kosh.bom.shape), so a sheet of the wrong shape is refused
+    after the chunk that shows it, before the rest of the archive is inflated."""
     budget = limits.max_uncompressed_bytes
-    measure = limits.shape is not None and kind in (FileKind.XLSX, FileKind.XLSM)
+    measured = limits.shape is not None and kind in (FileKind.XLSX, FileKind.XLSM, FileKind.ODS)
     scanners = {
-        info.filename: shape.scanner_for(info.filename, limits.shape)
+        info.filename: sheetshape.scanner_for(info.filename, limits.shape, ods=kind is FileKind.ODS)
         for info in infos
-        if measure and limits.shape is not None
+        if measured and limits.shape is not None
     }
     ordered = sorted(infos, key=lambda info: scanners.get(info.filename) is None)
     for info in ordered:
@@ -292,7 +292,7 @@ def _inflate_all(
 # --- OLE2 compound files: xls, or an encrypted OOXML package -------------------------------
 
 
-def _check_cfb(path: Path) -> FileKind:
+def _check_cfb(path: Path, limits: FileLimits) -> FileKind:
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=False)}
@@ -310,16 +310,18 @@ def _check_cfb(path: Path) -> FileKind:
                     code="unsupported_file_type",
                 )
             with ole.openstream(book) as stream:
-                globals_head = stream.read(256 * 1024)
+                workbook = stream.read() if limits.shape is not None else stream.read(256 << 10)
     except SpreadsheetError:
         raise
     except Exception as exc:  # olefile raises many types on hostile input
         raise _corrupt(f"not a readable Office file: {_short(exc)}") from None
-    if _biff_has_filepass(globals_head):
+    if _biff_has_filepass(workbook[: 256 << 10]):
         raise SpreadsheetError(
             "The workbook is password-protected; save it without a password and upload again.",
             code="encrypted_file",
         )
+    if limits.shape is not None:
+        sheetshape.scan_biff(workbook, limits.shape)
     return FileKind.XLS
 
 

@@ -17,7 +17,8 @@ is crossed (422 `too_many_columns`, `too_many_rows`, `too_many_cells`, `cell_too
   holds at most `max_cells` strings in at most `SHARED_STRING_BYTES_PER_CELL` x
   `max_cells` bytes.
 - CSV lines are counted field by field (delimiters outside quotes) before the csv module
-  splits them, and the same guard stands in front of the reader.
+  splits them, and the same guard stands in front of the reader;
+- ods repeats and xls records are measured in kosh.bom.sheetshape.
 """
 
 from __future__ import annotations
@@ -45,14 +46,16 @@ SHARED_STRING_BYTES_PER_CELL = 16
 WORKSHEET_MEMBER = re.compile(r"xl/(?:work|macro|dialog)sheets/[^/]+\.xml")
 SHARED_STRINGS_MEMBER = "xl/sharedStrings.xml"
 
-_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?(?:worksheet|sst|dialogsheet|macrosheet)[\s>/]")
+_ROOT = re.compile(
+    rb"<([A-Za-z_][\w.-]*:)?(?:worksheet|sst|dialogsheet|macrosheet|document-content)[\s>/]"
+)
 _REF = (b" r=",)
 _CELL_ROW = re.compile(rb"""\sr=["'][A-Z]{1,3}0*([0-9]{1,9})["']""")
 
 
 @lru_cache(maxsize=64)
 def _tags(prefix: bytes, name: bytes) -> tuple[bytes, ...]:
-    """The ways a start tag `<name` can end its name (other whitespace: `_odd_tag`)."""
+    """The usual ways a start tag `<name` ends its name."""
     return tuple(b"<" + prefix + name + end for end in (b" ", b">", b"/"))
 
 
@@ -218,7 +221,7 @@ def cell_too_long(where: str) -> SpreadsheetError:
     )
 
 
-class _Scanner:
+class ChunkScanner:
     """Fed one ZIP member's XML in order, in chunks of any size; the complete tags of each
     chunk are measured, the rest waits for the next chunk. Memory: a chunk and a tail."""
 
@@ -263,7 +266,7 @@ class _Scanner:
         raise NotImplementedError
 
 
-class WorksheetScanner(_Scanner):
+class WorksheetScanner(ChunkScanner):
     """A worksheet: the rectangle calamine would allocate must fit the limits."""
 
     def __init__(self, name: str, limits: ShapeLimits) -> None:
@@ -351,7 +354,7 @@ def _find_all(data: bytes, needle: bytes) -> Iterator[int]:
         at = data.find(needle, at + 1)
 
 
-class SharedStringsScanner(_Scanner):
+class SharedStringsScanner(ChunkScanner):
     """The workbook's shared-strings table: calamine holds it whole in memory."""
 
     where = "The workbook's text table"
@@ -366,15 +369,6 @@ class SharedStringsScanner(_Scanner):
             raise too_many_cells(self.strings, self.limits, self.where)
 
 
-def scanner_for(member: str, limits: ShapeLimits) -> WorksheetScanner | SharedStringsScanner | None:
-    """The scanner for a ZIP member of an xlsx/xlsm, or None when its shape does not matter."""
-    if WORKSHEET_MEMBER.fullmatch(member):
-        return WorksheetScanner(member, limits)
-    if member == SHARED_STRINGS_MEMBER:
-        return SharedStringsScanner(limits)
-    return None
-
-
 # --- CSV ----------------------------------------------------------------------------------
 
 
@@ -382,30 +376,22 @@ def guarded_lines(
     lines: Iterable[str], *, delimiter: str, limits: ShapeLimits, quote: str = '"'
 ) -> Iterator[str]:
     """Pass the text lines of a CSV on, refusing (SpreadsheetError) a record with more
-    fields than `limits.max_columns` or a file with more than `limits.max_cells` fields
-    before the csv module splits them. Fields are the delimiters outside quotes plus one;
-    a quoted field may span lines (the record goes on)."""
+    fields than `limits.max_columns`, or a file with more than `limits.max_cells` fields,
+    before the csv module splits them. Fields are read as the csv module reads them: a
+    quote opens a quoted field only at the field's start (elsewhere it is a character),
+    `""` inside one is a quote, and a quoted field may span lines (the record goes on).
+    A line without quotes is counted in one step; one with quotes field by field, up to
+    the limit."""
     where = "The CSV file"
     max_columns = limits.max_columns
     cells = 0
-    fields = 1
-    quoted = False
+    fields = 1  # of the record being read
+    quoted = False  # inside a quoted field (it went on from the line before)
     for line in lines:
-        if quote not in line:
-            if not quoted:
-                fields += line.count(delimiter)
+        if not quoted and quote not in line:
+            fields += line.count(delimiter)
         else:
-            position = 0
-            while True:
-                at = line.find(quote, position)
-                if not quoted:
-                    fields += line.count(delimiter, position, len(line) if at < 0 else at)
-                    if fields > max_columns:
-                        raise too_many_columns(fields, limits, where)
-                if at < 0:
-                    break
-                quoted = not quoted
-                position = at + 1
+            fields, quoted = _quoted_fields(line, delimiter, quote, fields, quoted, max_columns)
         if fields > max_columns:
             raise too_many_columns(fields, limits, where)
         if not quoted:
@@ -414,6 +400,31 @@ def guarded_lines(
                 raise too_many_cells(cells, limits, where)
             fields = 1
         yield line
+
+
+def _quoted_fields(
+    line: str, delimiter: str, quote: str, fields: int, quoted: bool, limit: int
+) -> tuple[int, bool]:
+    """Fields of a record after `line` (csv's default dialect), stopping past `limit`."""
+    position, size = 0, len(line)
+    field_start = not quoted  # a line outside quotes starts a record, so a field
+    while fields <= limit:
+        if quoted:
+            at = line.find(quote, position)
+            while 0 <= at < size - 1 and line[at + 1] == quote:  # "" is a quote
+                at = line.find(quote, at + 2)
+            if at < 0:
+                return fields, True  # the field goes on on the next line
+            position, quoted, field_start = at + 1, False, False
+            continue
+        if field_start and line.startswith(quote, position):
+            position, quoted = position + 1, True
+            continue
+        at = line.find(delimiter, position)
+        if at < 0:
+            return fields, False
+        fields, position, field_start = fields + 1, at + 1, True
+    return fields, quoted
 
 
 def scan_csv(lines: Iterable[str], *, delimiter: str, limits: ShapeLimits) -> None:

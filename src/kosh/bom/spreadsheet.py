@@ -309,4 +309,6 @@ def _csv_iter(
             number += 1
             if number > max_rows:
                 raise _too_many_rows(max_rows)
+            if limits is not None and len(row) > limits.max_columns:  # the guard missed it
+                raise shape.too_many_columns(len(row), limits, "The CSV file")
             yield number, list(row)
