@@ -135,6 +135,13 @@ async def test_transfer_document_round_trip(
     assert listed.status_code == 200
     assert listed.json()["total"] == 1
     assert listed.json()["items"][0]["number"] == document["number"]
+    assert listed.json()["items"][0]["line_count"] == 2
+    assert "lines" not in listed.json()["items"][0]
+    assert listed.json()["next"] is None
+    by_number = await client.get(
+        "/api/v1/documents", params={"q": document["number"][:4]}, headers=operator_headers
+    )
+    assert by_number.json()["total"] == 1
 
 
 async def test_short_line_is_a_409_naming_the_line(

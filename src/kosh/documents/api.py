@@ -36,6 +36,7 @@ from kosh.documents.schemas import (
     DocumentPage,
     DocumentRead,
     DocumentStatus,
+    DocumentSummary,
     DocumentType,
     DocumentUpdate,
     ImportedDocument,
@@ -118,8 +119,25 @@ async def list_documents(
         limit=page.limit,
         offset=page.offset,
     )
+    counts = await document_queries.line_counts(session, [d.id for d in rows])
     return DocumentPage(
-        items=[DocumentRead.model_validate(d) for d in rows],
+        items=[
+            DocumentSummary(
+                id=d.id,
+                number=d.number,
+                type=d.type,
+                status=d.status,
+                warehouse_id=d.warehouse_id,
+                notes=d.notes,
+                reverses_id=d.reverses_id,
+                author_name=d.author_name,
+                version=d.version,
+                created_at=d.created_at,
+                posted_at=d.posted_at,
+                line_count=counts.get(d.id, 0),
+            )
+            for d in rows
+        ],
         total=total,
         next=next_url(request, page, total),
     )

@@ -64,6 +64,7 @@ async def document_list(
         "documents/list.html",
         {
             "documents": documents,
+            "line_counts": await document_queries.line_counts(session, [d.id for d in documents]),
             "total": total,
             "types": DOCUMENT_TYPES,
             "statuses": DOCUMENT_STATUSES,

@@ -23,7 +23,7 @@ from kosh.core.errors import DomainError, RuleViolationError, field_error
 from kosh.documents import errors, queries
 from kosh.documents.models import Document, DocumentLine, DocumentMovement
 from kosh.locations import service as location_service
-from kosh.stock import movements
+from kosh.stock import bulk, movements
 from kosh.stock import queries as stock_queries
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.models import StockTransaction
@@ -42,7 +42,7 @@ _MOVEMENTS = cast(Table, DocumentMovement.__table__)
 class Written:
     line_no: int
     pcn: str
-    entry: StockTransaction | movements.ReceivedLot
+    entry: StockTransaction | bulk.ReceivedLot
 
 
 async def lock_lots(session: AsyncSession, lot_ids: Iterable[int]) -> None:
@@ -130,7 +130,7 @@ async def _move_line(
 
 
 async def _receive_lines(session: AsyncSession, document: Document) -> list[Written]:
-    """Every line of a receipt becomes a new lot in bulk (`movements.receive_many`): an
+    """Every line of a receipt becomes a new lot in bulk (`bulk.receive_many`): an
     opening-stock receipt may hold 100,000 lines. Parts must be active and locations
     usable stock locations of the document's warehouse (422 naming the line)."""
     parts: dict[int, Part] = {}  # strong references: the identity map holds objects weakly
@@ -160,7 +160,7 @@ async def _receive_lines(session: AsyncSession, document: Document) -> list[Writ
         except DomainError as exc:
             raise errors.on_line(exc, line.line_no, document.number) from None
         items.append(
-            movements.NewStock(
+            bulk.NewStock(
                 part_id=part.id,
                 qty=line.qty,
                 location_id=location_id,
@@ -171,7 +171,7 @@ async def _receive_lines(session: AsyncSession, document: Document) -> list[Writ
             )
         )
     try:
-        entries = await movements.receive_many(session, items, reference=document.number)
+        entries = await bulk.receive_many(session, items, reference=document.number)
     except DomainError as exc:
         index = exc.details.get("index")
         if isinstance(index, int):
@@ -206,7 +206,7 @@ async def receive_bulk(
     opening-stock import: 100,000 lines in one transaction, no ORM object per line).
     `document.lines` is not loaded with them; reload the document to read them."""
     items = [
-        movements.NewStock(
+        bulk.NewStock(
             part_id=line.part_id,
             qty=line.qty,
             location_id=line.location_id,
@@ -218,7 +218,7 @@ async def receive_bulk(
         for line in lines
     ]
     try:
-        received = await movements.receive_many(session, items, reference=document.number)
+        received = await bulk.receive_many(session, items, reference=document.number)
     except DomainError as exc:
         index = exc.details.get("index")
         if isinstance(index, int):

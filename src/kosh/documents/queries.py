@@ -12,7 +12,13 @@ from sqlalchemy.orm import selectinload
 
 from kosh.core.types import like_escape
 from kosh.documents import errors
-from kosh.documents.models import Document, DocumentMovement, StocktakeLine, StocktakeLocation
+from kosh.documents.models import (
+    Document,
+    DocumentLine,
+    DocumentMovement,
+    StocktakeLine,
+    StocktakeLocation,
+)
 from kosh.locations import service as location_service
 
 MAX_PLAN_LOCATIONS = 100_000
@@ -51,7 +57,8 @@ async def list_documents(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Document], int]:
-    """Documents newest first, filtered by type, status, warehouse and a number prefix."""
+    """Documents newest first (lines not loaded), filtered by type, status, warehouse and
+    a number prefix; and how many match."""
     query = select(Document)
     if type:
         query = query.where(Document.type == type)
@@ -62,13 +69,24 @@ async def list_documents(
     if q:
         query = query.where(Document.number.ilike(f"{like_escape(q)}%", escape="\\"))
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.options(selectinload(Document.lines))
-        .order_by(Document.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    rows = await session.scalars(query.order_by(Document.id.desc()).limit(limit).offset(offset))
     return list(rows), int(total or 0)
+
+
+async def line_counts(session: AsyncSession, document_ids: list[int]) -> dict[int, int]:
+    """Lines per document (stocktakes: their PCN lines), for lists."""
+    if not document_ids:
+        return {}
+    counts = dict.fromkeys(document_ids, 0)
+    for model in (DocumentLine, StocktakeLine):
+        rows = await session.execute(
+            select(model.document_id, func.count())
+            .where(model.document_id.in_(document_ids))
+            .group_by(model.document_id)
+        )
+        for document_id, count in rows:
+            counts[document_id] += int(count)
+    return counts
 
 
 async def movements_of(session: AsyncSession, document_id: int) -> list[DocumentMovement]:

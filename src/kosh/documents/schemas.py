@@ -117,6 +117,24 @@ class MovementRead(BaseModel):
     to_location_id: int | None
 
 
+class DocumentSummary(BaseModel):
+    """A document in a list: no lines, how many it has."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    number: str
+    type: str
+    status: str
+    warehouse_id: int
+    notes: str
+    reverses_id: int | None
+    author_name: str
+    version: int
+    created_at: datetime
+    posted_at: datetime | None
+    line_count: int
+
+
 class DocumentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -146,7 +164,7 @@ class DocumentDetail(DocumentRead):
 
 
 class DocumentPage(BaseModel):
-    items: list[DocumentRead]
+    items: list[DocumentSummary]
     total: int
     next: str | None
 

@@ -1,0 +1,181 @@
+"""Bulk receipt: many new lots at once, for imports (an opening stock of 100,000 reels).
+
+The same invariants as `kosh.stock.movements` (one ledger row per lot in the same
+transaction as its balance, never committing), in multi-row Core statements instead of one
+ORM round trip per lot. New lots are invisible to other transactions until commit, so they
+need no lock; they are remembered as locked by this transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.core import events
+from kosh.core.actor import current_actor
+from kosh.core.db import utcnow
+from kosh.core.errors import ConflictError, ValidationError, field_error
+from kosh.core.request_context import current_request_id
+from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransaction
+from kosh.stock.movements import _locked_in_this_transaction, _pcn_taken, check_qty
+from kosh.stock.pcn import is_valid_pcn, next_pcn
+from kosh.stock.queries import existing_pcns
+
+
+@dataclass(frozen=True, slots=True)
+class NewStock:
+    """One lot to create by `receive_many`."""
+
+    part_id: int
+    qty: int
+    location_id: int
+    pcn: str | None = None
+    date_code: str | None = None
+    supplier: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedLot:
+    """A lot `receive_many` created and its ledger row (`id`), as plain values."""
+
+    id: int
+    pcn: str
+    lot_id: int
+    part_id: int
+    to_location_id: int
+    qty: int
+    kind: str
+    from_location_id: None = None
+
+
+_BULK_CHUNK = 5_000
+# The tables themselves, for Core multi-row inserts (no ORM bookkeeping per row).
+_LOTS = cast(Table, Lot.__table__)
+_BALANCES = cast(Table, StockBalance.__table__)
+_LEDGER = cast(Table, StockTransaction.__table__)
+
+
+async def receive_many(
+    session: AsyncSession,
+    items: Sequence[NewStock],
+    *,
+    reference: str | None,
+    kind: str = "receive",
+) -> list[ReceivedLot]:
+    """Create one lot per item holding its qty at its location, with one ledger row each,
+    in bulk statements (an opening-stock receipt of 100,000 lots); never commits.
+
+    The same rules as `receive_lot`, for every item: qty 1 ... MAX_QTY (422), a given PCN
+    valid (422) and new (409 pcn_taken, also when `items` holds it twice; details.index
+    names the item); PCNs are generated when not given. The caller checks the parts and
+    the locations. Answers the lots and ledger row ids in the order of `items`. The new lots are
+    invisible to everyone else until commit, so no lot lock is needed.
+    """
+    if kind not in MOVEMENT_KINDS:
+        raise ValueError(f"unknown movement kind {kind!r}")
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        check_qty(item.qty)
+        if item.pcn is None:
+            continue
+        if not is_valid_pcn(item.pcn):
+            raise ValidationError(
+                "Invalid PCN.",
+                errors=[field_error(["pcn"], "1-64 of A-Z, a-z, 0-9, '.', '_', '-'")],
+                details={"index": index},
+            )
+        if item.pcn in seen:
+            raise _pcn_taken_at(item.pcn, index)
+        seen[item.pcn] = index
+    taken = await existing_pcns(session, seen)
+    if taken:
+        first = min(taken, key=seen.__getitem__)
+        raise _pcn_taken_at(first, seen[first])
+    pcns = [item.pcn or await next_pcn(session) for item in items]
+    actor, now, request_id = current_actor(), utcnow(), current_request_id()
+    answer: list[ReceivedLot] = []
+    try:
+        for start in range(0, len(items), _BULK_CHUNK):
+            chunk = items[start : start + _BULK_CHUNK]
+            names = pcns[start : start + _BULK_CHUNK]
+            # Core multi-row inserts (no ORM bookkeeping per row); RETURNING pairs the
+            # ids with their unique keys, so no row order is relied on.
+            created = await session.execute(
+                insert(_LOTS).returning(_LOTS.c.pcn, _LOTS.c.id),
+                [
+                    {
+                        "pcn": names[n],
+                        "part_id": item.part_id,
+                        "received_at": item.received_at or now,
+                        "date_code": item.date_code,
+                        "supplier": item.supplier,
+                        "reference": reference,
+                        "created_by": actor.name,
+                        "created_at": now,
+                    }
+                    for n, item in enumerate(chunk)
+                ],
+            )
+            by_pcn: dict[str, int] = dict(created.all())
+            lot_ids = [by_pcn[name] for name in names]
+            _locked_in_this_transaction(session).update(lot_ids)
+            await session.execute(
+                insert(_BALANCES),
+                [
+                    {"lot_id": lot_id, "location_id": item.location_id, "qty": item.qty}
+                    for lot_id, item in zip(lot_ids, chunk, strict=True)
+                ],
+            )
+            written = await session.execute(
+                insert(_LEDGER).returning(_LEDGER.c.lot_id, _LEDGER.c.id),
+                [
+                    {
+                        "at": now,
+                        "lot_id": lot_id,
+                        "part_id": item.part_id,
+                        "from_location_id": None,
+                        "to_location_id": item.location_id,
+                        "qty": item.qty,
+                        "kind": kind,
+                        "reference": reference,
+                        "actor_name": actor.name,
+                        "actor_id": actor.id,
+                        "request_id": request_id,
+                    }
+                    for lot_id, item in zip(lot_ids, chunk, strict=True)
+                ],
+            )
+            # each lot is new: its one ledger row is the row just written
+            by_lot: dict[int, int] = dict(written.all())
+            entry_ids = [by_lot[lot_id] for lot_id in lot_ids]
+            answer += [
+                ReceivedLot(
+                    id=entry_id,
+                    pcn=pcns[start + n],
+                    lot_id=lot_id,
+                    part_id=item.part_id,
+                    to_location_id=item.location_id,
+                    qty=item.qty,
+                    kind=kind,
+                )
+                for n, (entry_id, lot_id, item) in enumerate(
+                    zip(entry_ids, lot_ids, chunk, strict=True)
+                )
+            ]
+    except IntegrityError as exc:  # a given PCN supplied concurrently
+        raise ConflictError("A PCN was taken meanwhile.", code="pcn_taken") from exc
+    events.note(session, events.STOCK_CHANGED, {item.part_id for item in items})
+    return answer
+
+
+def _pcn_taken_at(pcn: str, index: int) -> ConflictError:
+    error = _pcn_taken(pcn)
+    error.details["index"] = index
+    return error
