@@ -91,7 +91,9 @@ def _address_values(address: object) -> list[object]:
     if not isinstance(address, dict):
         return []
     name = " ".join(str(address.get(k) or "") for k in ("first_name", "last_name")).strip()
-    keys = ("address_1", "address_2", "email", "phone", "company")
+    # Not the company: other people's records name it too (it is cleared in the customer
+    # record and the payloads all the same).
+    keys = ("address_1", "address_2", "email", "phone")
     return [name, *(address.get(k) for k in keys)]
 
 
@@ -103,7 +105,6 @@ async def _export_sales(session: AsyncSession, subject: Subject) -> Any:
             customer["name"],
             customer["email"],
             customer["phone"],
-            customer["company"],
             *_address_values(customer["billing_address"]),
             *_address_values(customer["shipping_address"]),
         )
