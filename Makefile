@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: install run demo test test-sqlite test-postgres test-browser lint format typecheck lock clean
+.PHONY: install run demo test test-fast test-cov coverage-floor test-sqlite test-postgres test-browser lint format typecheck lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "KOSH needs Python 3.11 or newer: run make PYTHON=/path/to/python3.11")'
@@ -37,6 +37,23 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PYTEST)
 	KOSH_TEST_DB=postgres $(PYTEST) -m "not browser and not sqlite_only"
+
+# The quick loop while working: SQLite, no browser, no slow tests.
+test-fast: $(STAMP)
+	$(PYTEST) -m "not browser and not slow"
+
+# `make test` with branch coverage of both passes combined, then the service-module floor
+# (.ci/coverage_floor.py; [tool.kosh.coverage] in pyproject.toml). What CI runs.
+test-cov: $(STAMP)
+	rm -f .coverage .coverage.*
+	COVERAGE_FILE=.coverage.sqlite $(PYTEST) --cov=kosh --cov-branch --cov-report=
+	COVERAGE_FILE=.coverage.postgres KOSH_TEST_DB=postgres $(PYTEST) --cov=kosh --cov-branch --cov-report= -m "not browser and not sqlite_only"
+	$(BIN)/coverage combine .coverage.sqlite .coverage.postgres
+	$(BIN)/coverage report --skip-covered --skip-empty --sort=cover | tail -n 25
+	$(BIN)/python .ci/coverage_floor.py
+
+coverage-floor: $(STAMP)
+	$(BIN)/python .ci/coverage_floor.py
 
 test-sqlite: $(STAMP)
 	$(PYTEST)
