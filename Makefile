@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: install run demo test test-sqlite test-postgres test-browser fuzz lint format typecheck lock clean
+.PHONY: install run demo test test-fast coverage-floor test-sqlite test-postgres test-browser fuzz lint format typecheck lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "KOSH needs Python 3.11 or newer: run make PYTHON=/path/to/python3.11")'
@@ -33,10 +33,23 @@ demo: $(STAMP)
 # The whole suite, twice: on SQLite (with the browser tests), then on PostgreSQL. PostgreSQL,
 # Redis and chromium tests skip when those are missing, unless KOSH_TEST_REQUIRE_SERVICES=1
 # (as in CI), which turns every such skip into a failure. pytest's exit code 5 ("no tests
-# collected") fails either pass: each of them always has tests to run.
+# collected") fails either pass: each of them always has tests to run. Both passes measure
+# branch coverage; combined, every service module must reach the floor (.ci/coverage_floor.py,
+# [tool.kosh.coverage] in pyproject.toml), which lists any module that falls short.
 test: $(STAMP)
-	$(PYTEST)
-	KOSH_TEST_DB=postgres $(PYTEST) -m "not browser and not sqlite_only"
+	rm -f .coverage .coverage.*
+	COVERAGE_FILE=.coverage.sqlite $(PYTEST) --cov=kosh --cov-branch --cov-report=
+	COVERAGE_FILE=.coverage.postgres KOSH_TEST_DB=postgres $(PYTEST) --cov=kosh --cov-branch --cov-report= -m "not browser and not sqlite_only"
+	$(BIN)/coverage combine .coverage.sqlite .coverage.postgres
+	$(BIN)/coverage report --skip-covered --skip-empty --sort=cover | tail -n 25
+	$(BIN)/python .ci/coverage_floor.py
+
+# The quick loop while working: SQLite, no browser, no slow tests.
+test-fast: $(STAMP)
+	$(PYTEST) -m "not browser and not slow"
+
+coverage-floor: $(STAMP)
+	$(BIN)/python .ci/coverage_floor.py
 
 test-sqlite: $(STAMP)
 	$(PYTEST)

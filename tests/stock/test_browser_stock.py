@@ -121,3 +121,31 @@ async def test_unknown_location_code_is_refused_next_to_the_field(
         "No location NO-SUCH-BIN."
     )
     await expect(page.locator("form[data-movement] [data-result]")).to_be_empty()
+
+
+async def test_location_field_searches_as_one_types(
+    page: Page, make_user: MakeUser, session: AsyncSession
+) -> None:
+    # given a site with bins BIN-1 and BIN-2; the page ships neither
+    site = await a_site(session)
+    user = await make_user("operator")
+    await log_in(page, user.username, PASSWORD)
+    await open_form(page, "/stock/receive")
+    assert await page.locator("#loc-stockable option").count() == 0
+
+    # when "bin" is typed into the location field
+    await page.locator("#location_id-code").fill("bin")
+    await page.locator("#location_id-code").dispatch_event("input")
+
+    # then the field is offered the matching bins from the search API
+    options = page.locator("#loc-stockable option")
+    await expect(options).to_have_count(2)
+    assert sorted(await options.evaluate_all("nodes => nodes.map(n => n.value)")) == [
+        "BIN-1",
+        "BIN-2",
+    ]
+    # and a typed code resolves to the bin's id for the form
+    await page.locator("#location_id-code").fill("BIN-2")
+    await page.locator("#location_id-code").dispatch_event("input")
+    hidden = page.locator("input[type=hidden][name=location_id]")
+    await expect(hidden).to_have_value(str(site.bin_ids[1]))

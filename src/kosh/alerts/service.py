@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -278,12 +278,40 @@ async def _job_shortages(
     return found
 
 
+async def _anything_to_check(session: AsyncSession, ids: Collection[int]) -> bool:
+    """One statement on every stock movement: has any of these parts a reorder point, an
+    open job that needs it, or an open built-in alert? Most movements concern none of them,
+    and then there is nothing to raise or resolve (the full check would find nothing)."""
+    wanted = list(ids)
+    reorder = (
+        select(Part.id)
+        .where(Part.id.in_(wanted), Part.active.is_(True), Part.reorder_point > 0)
+        .exists()
+    )
+    jobs = (
+        select(JobLine.job_id)
+        .join(Job, Job.id == JobLine.job_id)
+        .where(JobLine.part_id.in_(wanted), Job.status.in_(OPEN_STATUSES))
+        .exists()
+    )
+    alerts = (
+        select(Alert.id)
+        .where(
+            Alert.part_id.in_(wanted),
+            Alert.kind.in_(BUILT_IN_KINDS),
+            Alert.state != "resolved",
+        )
+        .exists()
+    )
+    return bool(await session.scalar(select(or_(reorder, jobs, alerts))))
+
+
 async def reevaluate_part_alerts(session: AsyncSession, part_ids: Collection[int]) -> None:
     """Re-check low stock and job shortages of these parts; raise, update or resolve their
     alerts in the caller's transaction (never commits). Call it after any change of their
     stock, their reorder point, or the jobs that need them."""
     ids = {int(part_id) for part_id in part_ids}
-    if not ids:
+    if not ids or not await _anything_to_check(session, ids):
         return
     conditions = await _low_stock(session, ids) + await _job_shortages(session, ids)
     candidates = await session.scalars(

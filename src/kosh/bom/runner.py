@@ -66,6 +66,9 @@ class ImportRunner:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def shutdown(self) -> None:
+        # An import started just now may not have run its first step yet; cancelled before
+        # that, a task never enters `_run`'s handler and its import would stay queued.
+        await asyncio.sleep(0)
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Integer, and_, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,6 +148,38 @@ async def _increment(session: AsyncSession, *, lot_id: int, location_id: int, qt
     await session.execute(statement)
 
 
+async def _move_balance(
+    session: AsyncSession, *, lot_id: int, from_location_id: int, to_id: int, qty: int
+) -> None:
+    """The guarded decrement and the upsert of the destination in one statement (a
+    data-modifying CTE, PostgreSQL): the destination gains only what the source gave up.
+    No row back means the source had less than `qty`: InsufficientStockError as
+    `_decrement` raises it (the statement changed nothing)."""
+    taken = (
+        update(StockBalance)
+        .where(
+            StockBalance.lot_id == lot_id,
+            StockBalance.location_id == from_location_id,
+            StockBalance.qty >= qty,
+        )
+        .values(qty=StockBalance.qty - qty)
+        .returning(StockBalance.lot_id)
+        .cte("taken")
+    )
+    upsert = postgresql.insert(StockBalance).from_select(
+        ["lot_id", "location_id", "qty"],
+        select(taken.c.lot_id, literal(to_id, Integer()), literal(qty, Integer())),
+    )
+    statement = upsert.on_conflict_do_update(
+        index_elements=[StockBalance.lot_id, StockBalance.location_id],
+        set_={"qty": StockBalance.qty + upsert.excluded.qty},
+    ).returning(StockBalance.lot_id)
+    if (await session.execute(statement)).first() is not None:
+        return
+    await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)  # raises
+    raise RuntimeError("the guarded move found no stock the guarded decrement then found")
+
+
 # --- movements ------------------------------------------------------------------------
 
 
@@ -187,10 +219,15 @@ async def move(
         part_id = await session.scalar(select(Lot.part_id).where(Lot.id == lot_id))
         if part_id is None:
             raise ValueError(f"no lot with id {lot_id}")
-    if from_location_id is not None:
-        await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)
-    if to_location_id is not None:
-        await _increment(session, lot_id=lot_id, location_id=to_location_id, qty=qty)
+    if from_location_id is not None and to_location_id is not None and is_postgres(session):
+        await _move_balance(
+            session, lot_id=lot_id, from_location_id=from_location_id, to_id=to_location_id, qty=qty
+        )
+    else:
+        if from_location_id is not None:
+            await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)
+        if to_location_id is not None:
+            await _increment(session, lot_id=lot_id, location_id=to_location_id, qty=qty)
     actor = current_actor()
     entry = StockTransaction(
         at=utcnow(),
