@@ -513,26 +513,29 @@ gdpr_app = typer.Typer(help="GDPR: export and erase a person's data.", no_args_i
 app.add_typer(gdpr_app, name="gdpr")
 
 
-def _person(customer: int | None, user: int | None) -> tuple[str, int]:
-    if (customer is None) == (user is None):
-        raise _fail("error: give exactly one of --customer ID or --user ID", 2)
-    return ("customer", customer) if customer is not None else ("user", user)  # type: ignore[return-value]
+def _person(customer: int | None, user: int | None, employee: int | None) -> tuple[str, int]:
+    given = [(k, v) for k, v in (("customer", customer), ("user", user), ("employee", employee))]
+    chosen = [(k, v) for k, v in given if v is not None]
+    if len(chosen) != 1:
+        raise _fail("error: give exactly one of --customer ID, --user ID or --employee ID", 2)
+    return chosen[0]
 
 
 @gdpr_app.command("export")
 def gdpr_export(
     customer: Annotated[int | None, typer.Option(help="Customer id.")] = None,
     user: Annotated[int | None, typer.Option(help="User id.")] = None,
+    employee: Annotated[int | None, typer.Option(help="Employee id.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write to this file (default: stdout).")] = None,
 ) -> None:
-    """Export everything KOSH holds about a customer or user as JSON."""
+    """Export everything KOSH holds about a customer, user or employee as JSON."""
     import json
 
     from kosh.core.errors import DomainError
     from kosh.ops import gdpr
 
     settings = load_settings()
-    kind, subject_id = _person(customer, user)
+    kind, subject_id = _person(customer, user, employee)
 
     async def work(sessions, _engine):  # type: ignore[no-untyped-def]
         async with sessions() as session:
@@ -555,14 +558,16 @@ def gdpr_export(
 def gdpr_erase(
     customer: Annotated[int | None, typer.Option(help="Customer id.")] = None,
     user: Annotated[int | None, typer.Option(help="User id.")] = None,
+    employee: Annotated[int | None, typer.Option(help="Employee id.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Anonymise a customer or user everywhere (irreversible; refused with open orders)."""
+    """Anonymise a customer, user or employee everywhere (irreversible; a customer with
+    open orders is refused)."""
     from kosh.core.errors import DomainError
     from kosh.ops import gdpr
 
     settings = load_settings()
-    kind, subject_id = _person(customer, user)
+    kind, subject_id = _person(customer, user, employee)
     if not yes:
         typer.confirm(
             f"Erase the personal data of {kind} {subject_id}? This cannot be undone", abort=True

@@ -17,7 +17,9 @@ from kosh.core.models import AuditEvent
 from kosh.ops import digest
 from kosh.sales import service as sales_service
 from kosh.sales.models import Customer
+from kosh.shopfloor import service as shopfloor_service
 from kosh.stock import verify as stock_verify
+from tests.shopfloor.support import a_floor
 from tests.storefront import fakestore
 from tests.storefront.conftest import Shop, web_orders
 from tests.support.fixtures import MakeUser
@@ -232,3 +234,35 @@ async def test_cli_export_and_erase(
     assert missing.exit_code == 1
     log = (tmp_path / "backups" / "gdpr" / "erasures.jsonl").read_text().splitlines()
     assert json.loads(log[-1])["id"] == customer.id
+
+
+async def test_employee_export_then_erase_leaves_no_name_or_badge(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin_headers: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    # given: an employee with a badge, on the shop floor
+    floor = await a_floor(session)
+    employee = await shopfloor_service.create_employee(
+        session,
+        number="E-GDPR",
+        name="Grace Hopper",
+        department_code=floor.department,
+        badge="BADGE-GH-77",
+        work_centres=[floor.smt],
+    )
+    employee_id = employee.id
+    # when
+    exported = await client.get(f"/api/v1/employees/{employee_id}/export", headers=admin_headers)
+    erased = await client.post(f"/api/v1/employees/{employee_id}/erase", headers=admin_headers)
+    again = await client.get(f"/api/v1/employees/{employee_id}/export", headers=admin_headers)
+    # then: the export held the person; afterwards no table holds the name or the badge
+    assert exported.status_code == 200, exported.text
+    assert exported.json()["data"]["shop_floor"]["name"] == "Grace Hopper"
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["changed"]["shop_floor"] == 1
+    assert await _grep_every_table(engine, ["Grace Hopper", "BADGE-GH-77"]) == []
+    assert again.json()["data"]["shop_floor"]["name"] == shopfloor_service.ERASED_NAME
+    unknown = await client.post("/api/v1/employees/987654/erase", headers=admin_headers)
+    assert unknown.status_code == 404

@@ -204,3 +204,23 @@ async def erase_user(
         session, kind="user", subject_id=user_id, log_dir=settings.effective_backup_dir / "gdpr"
     )
     return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)
+
+
+@router.get("/api/v1/employees/{employee_id}/export", response_model=PersonExport, tags=["gdpr"])
+async def export_employee(employee_id: PathId, _: Admin, session: SessionDep) -> Response:
+    """Everything KOSH holds about the employee as a person, as a JSON download (audited)."""
+    return _export_response(await gdpr.export(session, kind="employee", subject_id=employee_id))
+
+
+@router.post("/api/v1/employees/{employee_id}/erase", response_model=PersonErasure, tags=["gdpr"])
+async def erase_employee(
+    employee_id: PathId, _: Admin, session: SessionDep, settings: SettingsDep
+) -> PersonErasure:
+    """Anonymise the employee (name, badge, user link; time logs stay by id)."""
+    done = await gdpr.erase(
+        session,
+        kind="employee",
+        subject_id=employee_id,
+        log_dir=settings.effective_backup_dir / "gdpr",
+    )
+    return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)

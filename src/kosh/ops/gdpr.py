@@ -39,10 +39,11 @@ from kosh.core.types import like_escape
 from kosh.ops.metrics import GDPR_REQUESTS
 from kosh.ops.redaction import needles_of, redact, stored_forms
 from kosh.sales import customers as sales_customers
+from kosh.shopfloor import service as shopfloor_service
 from kosh.storefront import privacy as storefront_privacy
 
 log = structlog.get_logger(__name__)
-KINDS = ("customer", "user")
+KINDS = ("customer", "user", "employee")
 ERASED_IMAGE = {"erased": True}
 REDACTED_ACTOR = "[erased]"
 _BATCH = 1000
@@ -142,9 +143,24 @@ async def _erase_account(session: AsyncSession, subject: Subject) -> int:
     return await auth_service.erase_personal_data(session, subject.id)
 
 
+async def _export_employee(session: AsyncSession, subject: Subject) -> Any:
+    """The employee row's personal fields; time logs refer to the employee by id only."""
+    data = await shopfloor_service.personal_data(session, subject.id)
+    if data["name"] != shopfloor_service.ERASED_NAME:
+        subject.add(data["name"], data["badge_code"])
+    subject.erased_name = shopfloor_service.ERASED_NAME
+    return data
+
+
+async def _erase_employee(session: AsyncSession, subject: Subject) -> int:
+    await shopfloor_service.blank_personal_data(session, employee_id=subject.id)
+    return 1
+
+
 register("customer", Part("sales", _export_sales, _erase_sales))
 register("customer", Part("web_orders", _export_web_orders, _erase_web_orders))
 register("user", Part("account", _export_account, _erase_account))
+register("employee", Part("shop_floor", _export_employee, _erase_employee))
 
 
 # --- the platform's records -----------------------------------------------------------------

@@ -331,6 +331,11 @@ async def erase_employee(session: AsyncSession, *, employee_id: int) -> Employee
     """Blank an employee's personal data: name, badge and user link; the employee becomes
     inactive. Time logs stay (by employee id) for the production history. Audited by field
     names only. 404 employee_not_found."""
+    return await blank_personal_data(session, employee_id=employee_id)
+
+
+async def blank_personal_data(session: AsyncSession, *, employee_id: int) -> Employee:
+    """`erase_employee` inside the caller's transaction (the GDPR erasure's); never commits."""
     employee = await get_employee_or_raise(session, employee_id)
     employee.name = ERASED_NAME
     employee.badge_code = None

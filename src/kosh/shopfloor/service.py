@@ -18,6 +18,8 @@ from __future__ import annotations
 from kosh.shopfloor import subscribers  # noqa: F401 - job event subscribers (docs/adr/0002)
 from kosh.shopfloor.batch import BatchOutcome, schedule_jobs
 from kosh.shopfloor.people import (
+    ERASED_NAME,
+    blank_personal_data,
     create_department,
     create_employee,
     erase_employee,
@@ -65,12 +67,14 @@ from kosh.shopfloor.workcentres import (
 )
 
 __all__ = [
+    "ERASED_NAME",
     "BatchOutcome",
     "CapacityChange",
     "JobSchedule",
     "MachineSpec",
     "OperationSpec",
     "add_machine",
+    "blank_personal_data",
     "change_machine_status",
     "copy_routing",
     "correct_time_log",
