@@ -68,14 +68,8 @@ async def send_problem(
 
 
 def security_headers(settings: Settings, path: str) -> list[tuple[bytes, bytes]]:
-    script_src = "'self'"
-    style_src = "'self'"
-    if path == "/api/docs":
-        # The API explorer loads Swagger UI from its CDN; still no inline script.
-        script_src += " https://cdn.jsdelivr.net"
-        style_src += " https://cdn.jsdelivr.net"
     csp = (
-        f"default-src 'self'; script-src {script_src}; style-src {style_src}; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
         "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
