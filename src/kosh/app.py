@@ -22,6 +22,7 @@ from kosh.catalog import api as catalog_api
 from kosh.catalog import pages as catalog_pages
 from kosh.core.config import Settings, get_settings
 from kosh.core.db import create_engine, create_session_factory
+from kosh.core.error_tracking import init_error_tracking
 from kosh.core.errors import install_error_handlers
 from kosh.core.idempotency import IdempotencyMiddleware
 from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddleware
@@ -98,6 +99,7 @@ FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    init_error_tracking(settings)
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     sessions.configure(

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kosh.core.actor import SYSTEM, set_actor
 from kosh.core.config import Settings
+from kosh.core.error_tracking import report_request_error
 from kosh.core.errors import (
     PROBLEM_JSON,
     DomainError,
@@ -109,6 +110,7 @@ class RequestContextMiddleware:
 
     async def _internal_error(self, scope: Scope, send: Send, started: bool) -> None:
         log.exception("unhandled_error", path=scope["path"])
+        report_request_error(scope)
         if not started:
             await self._answer(
                 scope,
