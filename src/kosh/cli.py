@@ -208,11 +208,13 @@ def worker(
     import signal
 
     from kosh.core.db import create_engine, create_session_factory
+    from kosh.core.error_tracking import init_error_tracking
     from kosh.core.logging import configure_logging
     from kosh.worker import Worker
 
     settings = load_settings()
     configure_logging(settings)
+    init_error_tracking(settings)
     if metrics_port:
         from prometheus_client import start_http_server
 

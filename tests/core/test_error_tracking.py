@@ -20,7 +20,13 @@ from kosh import __version__
 from kosh.app import create_app
 from kosh.core.actor import Actor, set_actor
 from kosh.core.config import Settings
-from kosh.core.error_tracking import FILTERED, init_error_tracking, release, scrub_event
+from kosh.core.error_tracking import (
+    FILTERED,
+    init_error_tracking,
+    release,
+    report_job_error,
+    scrub_event,
+)
 
 PASSWORD = "correct-horse-battery-staple"
 TOKEN = "kosh_tok_9f8e7d6c5b4a39281706"
@@ -208,3 +214,25 @@ def test_scrub_filters_keys_and_strings_at_any_depth() -> None:
     assert scrubbed["extra"]["Authorization"] == FILTERED
     assert scrubbed["extra"]["X-Csrf-Token"] == FILTERED
     assert scrubbed["extra"]["text"] == f"mail {FILTERED} with Bearer {FILTERED}"
+
+
+def test_a_failing_worker_job_is_reported_with_its_name(
+    settings: Settings, envelopes: tuple[Envelopes, str]
+) -> None:
+    # given error tracking on, as `kosh worker` starts it
+    received, dsn = envelopes
+    assert init_error_tracking(settings.model_copy(update={"sentry_dsn": SecretStr(dsn)}))
+
+    # when a job fails while handling a customer's e-mail
+    try:
+        raise ValueError(f"store refused the update for {EMAIL}")
+    except ValueError:
+        report_job_error("sync_back")
+    events = _wait_for_events(received)
+
+    # then the event names the job and the release, and not the e-mail
+    assert len(events) == 1
+    assert events[0]["tags"]["job"] == "sync_back"
+    assert events[0]["release"] == release()
+    assert events[0]["environment"] == settings.env
+    assert EMAIL.encode() not in b"".join(received.raw)

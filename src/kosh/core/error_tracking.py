@@ -2,11 +2,12 @@
 
 What is sent: the exception with its stack (no local variables), the request's method, route
 and path (no query string, no body, an allow-list of headers), the request id, the user's
-numeric id (never a name or e-mail), release and environment (personal data is off by the
-SDK's default, `send_default_pii` unset). Before anything leaves, a scrub
-replaces the value of any key that names a secret or a personal field, and any e-mail address
-or bearer token in a string, by `[Filtered]`. No integrations are auto-enabled: errors come
-from KOSH's own last-resort handler (`kosh.core.middleware`), once each.
+numeric id (never a name or e-mail), release and environment; from `kosh worker`, the job's
+name. Personal data stays off (the SDK's `send_default_pii` is left unset). Before anything
+leaves, a scrub replaces the value of any key that names a secret or a personal field, and
+any e-mail address or bearer token in a string, by `[Filtered]`. No integrations are
+auto-enabled: errors come from KOSH's own last-resort handler (`kosh.core.middleware`) and
+the worker's job loops, once each.
 """
 
 from __future__ import annotations
@@ -120,6 +121,18 @@ def report_request_error(scope: Scope) -> None:
             error_scope.set_user({"id": str(actor.id)})
         error_scope.set_transaction_name(f"{scope.get('method')} {route}")
         error_scope.add_event_processor(add_request)
+        sentry_sdk.capture_exception()
+
+
+def report_job_error(job: str) -> None:
+    """Send the exception being handled in a background job of `kosh worker`, if tracking is
+    on (the worker goes on with its next job)."""
+    if not sentry_sdk.get_client().is_active():
+        return
+    with sentry_sdk.new_scope() as error_scope:
+        error_scope.set_tag("job", job)
+        error_scope.set_tag("actor_kind", current_actor().kind)
+        error_scope.set_transaction_name(f"worker {job}")
         sentry_sdk.capture_exception()
 
 
