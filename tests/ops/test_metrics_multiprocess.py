@@ -124,3 +124,28 @@ def test_one_scrape_adds_up_both_gunicorn_workers(
     assert _live_count(text_string_to_metric_families(scrape.text)) == sent
     assert 'kosh_build_info{version="' in scrape.text
     assert "kosh_http_requests_in_flight" in scrape.text
+    # and the process metrics of both workers (and the master), one series per process
+    memory = [
+        sample
+        for family in text_string_to_metric_families(scrape.text)
+        for sample in family.samples
+        if sample.name == "process_resident_memory_bytes"
+    ]
+    assert set(served) <= {sample.labels["pid"] for sample in memory}
+    assert all(sample.value > 0 for sample in memory)
+
+
+def test_process_metrics_come_from_live_processes_only(tmp_path: Path) -> None:
+    from kosh.core.metrics import WorkerProcessCollector
+
+    (tmp_path / f"counter_{os.getpid()}.db").write_bytes(b"")
+    (tmp_path / f"gauge_livesum_{os.getpid()}.db").write_bytes(b"")
+    (tmp_path / "counter_999999999.db").write_bytes(b"")  # a process long gone
+
+    collector = WorkerProcessCollector(tmp_path)
+    families = {family.name: family for family in collector.collect()}
+
+    assert collector.live_pids() == [os.getpid()]
+    memory = families["process_resident_memory_bytes"].samples
+    assert [s.labels for s in memory] == [{"pid": str(os.getpid())}]
+    assert memory[0].value > 0

@@ -11,15 +11,21 @@ per-process registry is used.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from kosh import __version__
 
@@ -67,4 +73,42 @@ def exposition() -> bytes:
         return generate_latest()
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(WorkerProcessCollector(Path(multiprocess_dir() or ".")))
     return generate_latest(registry)
+
+
+_PID_FILE = re.compile(r"_(\d+)\.db$")
+
+
+class WorkerProcessCollector(Collector):
+    """`process_*` metrics (CPU, memory, open files) of every live process that writes to the
+    multiprocess directory, one series per process with a `pid` label: prometheus-client's
+    own ProcessCollector only sees the process that answers the scrape."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def live_pids(self) -> list[int]:
+        pids = set()
+        for path in self.directory.glob("*.db"):
+            match = _PID_FILE.search(path.name)
+            if match and Path(f"/proc/{match.group(1)}").exists():
+                pids.add(int(match.group(1)))
+        return sorted(pids)
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        for pid in self.live_pids():
+            collector = ProcessCollector(pid=_fixed(pid), registry=None)
+            for family in collector.collect():
+                target = merged.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type)
+                )
+                for sample in family.samples:
+                    labels = {**sample.labels, "pid": str(pid)}
+                    target.add_sample(sample.name, labels, sample.value)
+        yield from merged.values()
+
+
+def _fixed(pid: int) -> Callable[[], int]:
+    return lambda: pid
