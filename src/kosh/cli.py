@@ -68,6 +68,12 @@ def serve(
     settings = load_settings()
     configure_logging(settings)
     _bootstrap(settings)
+    if workers > 1:
+        # uvicorn spawns fresh worker processes: they read the variable at import, and
+        # /metrics then adds them all up, as under gunicorn (docs/runbook.md)
+        from kosh.gunicorn_conf import prepare_metrics_dir
+
+        prepare_metrics_dir()
     uvicorn.run(
         "kosh.app:create_app",
         factory=True,

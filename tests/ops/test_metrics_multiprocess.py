@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from kosh import gunicorn_conf
-from tests.support.live_server import free_port, server_env, start_server, stop_server
+from tests.support.live_server import (
+    free_port,
+    kosh_command,
+    server_env,
+    start_server,
+    stop_server,
+)
 from tests.support.platform import scratch_database_url
 
 __all__ = ["scratch_database_url"]
@@ -74,14 +81,8 @@ def test_prepare_metrics_dir_makes_a_private_one_when_unset(
         path.rmdir()
 
 
-@pytest.mark.slow
-def test_one_scrape_adds_up_both_gunicorn_workers(
-    scratch_database_url: str, tmp_path: Path
-) -> None:
-    # given gunicorn with two workers and its metrics directory
-    port = free_port()
-    metrics_dir = tmp_path / "metrics"
-    command = [
+def _gunicorn(port: int) -> list[str]:
+    return [
         str(Path(sys.executable).with_name("gunicorn")),
         "-c",
         "python:kosh.gunicorn_conf",
@@ -91,6 +92,22 @@ def test_one_scrape_adds_up_both_gunicorn_workers(
         "2",
         "kosh.app:create_app()",
     ]
+
+
+def _kosh_serve(port: int) -> list[str]:
+    return [*kosh_command(), "serve", "--port", str(port), "--workers", "2"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server_command", [_gunicorn, _kosh_serve], ids=["gunicorn", "serve"])
+def test_one_scrape_adds_up_both_workers(
+    scratch_database_url: str, tmp_path: Path, server_command: Callable[[int], list[str]]
+) -> None:
+    # given gunicorn (or kosh serve) with two workers and its metrics directory
+    port = free_port()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()  # like systemd's RuntimeDirectory: `kosh` imports the metrics at once
+    command = server_command(port)
     env = server_env(scratch_database_url, tmp_path / "data")
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     server = start_server(command, port=port, env=env, workdir=tmp_path)
