@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import Response
 
 from kosh import __version__, wiring  # noqa: F401 - event subscribers (docs/adr/0002)
 from kosh.alerts import api as alerts_api
@@ -23,6 +22,7 @@ from kosh.catalog import api as catalog_api
 from kosh.catalog import pages as catalog_pages
 from kosh.core.config import Settings, get_settings
 from kosh.core.db import create_engine, create_session_factory
+from kosh.core.error_tracking import init_error_tracking
 from kosh.core.errors import install_error_handlers
 from kosh.core.idempotency import IdempotencyMiddleware
 from kosh.core.middleware import RequestContextMiddleware, RequestShapeMiddleware
@@ -50,6 +50,7 @@ from kosh.stock import pages as stock_pages
 from kosh.storefront import alerting as storefront_alerting
 from kosh.storefront import api as storefront_api
 from kosh.storefront import pages as storefront_pages
+from kosh.web import api_docs as web_api_docs
 from kosh.web import pages as web_pages
 from kosh.web import static_files
 from kosh.web.templating import Pages
@@ -85,6 +86,7 @@ FEATURE_ROUTERS = [
     static_files.router,
     shopfloor_api.router,
     shopfloor_pages.router,
+    web_api_docs.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [
@@ -97,6 +99,7 @@ FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    init_error_tracking(settings)
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     sessions.configure(
@@ -134,11 +137,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in FEATURE_ROUTERS:
         app.include_router(router)
-
-    @app.get("/api/docs", include_in_schema=False)
-    async def api_docs(request: Request) -> Response:
-        pages: Pages = app.state.pages
-        return pages.render(request, "web/api_docs.html")
 
     install_error_handlers(app, app.state.pages.error_page)
     install_problem_responses(app)

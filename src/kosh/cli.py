@@ -68,6 +68,12 @@ def serve(
     settings = load_settings()
     configure_logging(settings)
     _bootstrap(settings)
+    if workers > 1:
+        # uvicorn spawns fresh worker processes: they read the variable at import, and
+        # /metrics then adds them all up, as under gunicorn (docs/runbook.md)
+        from kosh.gunicorn_conf import prepare_metrics_dir
+
+        prepare_metrics_dir()
     uvicorn.run(
         "kosh.app:create_app",
         factory=True,
@@ -208,11 +214,13 @@ def worker(
     import signal
 
     from kosh.core.db import create_engine, create_session_factory
+    from kosh.core.error_tracking import init_error_tracking
     from kosh.core.logging import configure_logging
     from kosh.worker import Worker
 
     settings = load_settings()
     configure_logging(settings)
+    init_error_tracking(settings)
     if metrics_port:
         from prometheus_client import start_http_server
 

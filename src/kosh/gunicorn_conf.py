@@ -15,6 +15,8 @@ pool after the fork (a pool must never be shared across processes).
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 bind = ["127.0.0.1:8000"]
@@ -36,8 +38,26 @@ errorlog = "-"
 control_socket_disable = True
 
 
+def prepare_metrics_dir() -> Path:
+    """Prometheus multiprocess mode: every worker writes its metrics to files in one directory
+    and /metrics adds them up. Must run before anything imports prometheus_client. The
+    directory is PROMETHEUS_MULTIPROC_DIR when set (emptied: files of a previous run would
+    count twice), otherwise a fresh private temporary directory."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        path = Path(tempfile.mkdtemp(prefix="kosh-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
 def on_starting(server: Any) -> None:
     """Configure logging, migrate and bootstrap the admin account once, in the master."""
+    prepare_metrics_dir()  # first: the imports below load prometheus_client
     import typer
 
     from kosh.cli import _bootstrap, load_settings
@@ -49,3 +69,10 @@ def on_starting(server: Any) -> None:
         raise SystemExit(exc.exit_code) from None
     configure_logging(settings)
     _bootstrap(settings)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its live gauges (in flight, pool) stop counting; counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -27,6 +27,7 @@ from kosh import __version__, wiring  # noqa: F401 - event subscribers (docs/adr
 from kosh.core.actor import set_actor
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
+from kosh.core.error_tracking import report_job_error
 from kosh.core.models import WorkerHeartbeat
 from kosh.ops.jobs import OpsJobs
 from kosh.storefront import alerting, outbox, processing
@@ -186,6 +187,7 @@ class Worker:
             error, retryable = str(exc), False
         except Exception as exc:
             log.exception("sync_back_error", event_id=event_id)
+            report_job_error("sync_back")
             error = f"{type(exc).__name__}: {exc}"
         else:
             async with self.sessions() as session:
@@ -247,6 +249,7 @@ class Worker:
                 QUEUE_DEPTH.labels(status).set(count)
         except Exception:  # a missed heartbeat must not stop the work
             log.exception("heartbeat_failed")
+            report_job_error("heartbeat")
 
     async def maybe_alert(self) -> None:
         now = time.monotonic()
@@ -258,3 +261,4 @@ class Worker:
                 await alerting.check(session, settings=self.settings)
         except Exception:
             log.exception("storefront_alerts_failed")
+            report_job_error("storefront_alerts")

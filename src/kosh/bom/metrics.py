@@ -16,6 +16,10 @@ SHEETS_REFUSED = Counter(
     ["reason"],
 )
 IMPORTS_WAITING = Gauge(
-    "kosh_bom_imports_waiting", "BOM imports queued behind KOSH_BOM_MAX_CONCURRENT_IMPORTS"
+    "kosh_bom_imports_waiting",
+    "BOM imports queued behind KOSH_BOM_MAX_CONCURRENT_IMPORTS",
+    multiprocess_mode="livesum",
 )
-IMPORTS_RUNNING = Gauge("kosh_bom_imports_running", "BOM imports being read in this process")
+IMPORTS_RUNNING = Gauge(
+    "kosh_bom_imports_running", "BOM imports being read", multiprocess_mode="livesum"
+)

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     retention_audit_days: int = Field(default=0, ge=0)
     retention_resolved_alert_days: int = Field(default=90, ge=0)
     retention_staged_payload_days: int = Field(default=365, ge=0)
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = Field(default=None, max_length=64)
+    sentry_release: str | None = Field(default=None, max_length=200)
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kosh.core.actor import SYSTEM, set_actor
 from kosh.core.config import Settings
+from kosh.core.error_tracking import report_request_error
 from kosh.core.errors import (
     PROBLEM_JSON,
     DomainError,
@@ -68,14 +69,8 @@ async def send_problem(
 
 
 def security_headers(settings: Settings, path: str) -> list[tuple[bytes, bytes]]:
-    script_src = "'self'"
-    style_src = "'self'"
-    if path == "/api/docs":
-        # The API explorer loads Swagger UI from its CDN; still no inline script.
-        script_src += " https://cdn.jsdelivr.net"
-        style_src += " https://cdn.jsdelivr.net"
     csp = (
-        f"default-src 'self'; script-src {script_src}; style-src {style_src}; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
         "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
@@ -115,6 +110,7 @@ class RequestContextMiddleware:
 
     async def _internal_error(self, scope: Scope, send: Send, started: bool) -> None:
         log.exception("unhandled_error", path=scope["path"])
+        report_request_error(scope)
         if not started:
             await self._answer(
                 scope,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 from starlette.responses import JSONResponse, Response
 
@@ -16,7 +16,7 @@ from kosh.auth.deps import Admin, MaybePrincipal
 from kosh.core import audit
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import AuthenticationError, PermissionDeniedError
-from kosh.core.metrics import DB_POOL
+from kosh.core.metrics import DB_POOL, exposition
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, clean_query
 from kosh.ops import gdpr, health, schedule
@@ -89,7 +89,7 @@ async def metrics(request: Request, settings: SettingsDep, principal: MaybePrinc
     for state, value in health.pool_stats(request.app.state.engine).items():
         if isinstance(value, int):
             DB_POOL.labels(state=state).set(value)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 class AuditRead(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kosh.core.config import Settings
+from kosh.core.error_tracking import report_job_error
 from kosh.ops import retention, schedule
 from kosh.ops.metrics import BACKUP_LAST_SUCCESS, LEDGER_DRIFT
 from kosh.ops.models import BackupRun
@@ -60,6 +61,7 @@ class OpsJobs:
                     await retention.run(session, self.settings)
             except Exception:  # retention must not stop the worker
                 log.exception("retention_failed")
+                report_job_error("retention")
         if wait:
             await self.finish()
 
@@ -73,6 +75,7 @@ class OpsJobs:
                 await export_gauges(session)
         except Exception:
             log.exception("scheduled_backup_check_failed")
+            report_job_error("scheduled_backup")
 
     async def finish(self) -> None:
         if self._backup is not None:

@@ -10,9 +10,15 @@ BACKUP_SECONDS = Histogram(
     "Time to take a backup",
     buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
 )
-BACKUP_BYTES = Gauge("kosh_backup_last_size_bytes", "Size of the last backup archive written")
+BACKUP_BYTES = Gauge(
+    "kosh_backup_last_size_bytes",
+    "Size of the last backup archive written",
+    multiprocess_mode="mostrecent",
+)
 BACKUP_LAST_SUCCESS = Gauge(
-    "kosh_backup_last_success_timestamp_seconds", "When the last good backup finished (Unix time)"
+    "kosh_backup_last_success_timestamp_seconds",
+    "When the last good backup finished (Unix time)",
+    multiprocess_mode="mostrecent",
 )
 BACKUPS_PRUNED = Counter("kosh_backups_pruned_total", "Backup archives deleted by retention")
 RESTORES = Counter("kosh_restores_total", "Restores attempted", ["outcome"])
@@ -23,4 +29,5 @@ GDPR_REQUESTS = Counter("kosh_gdpr_requests_total", "GDPR exports and erasures",
 LEDGER_DRIFT = Gauge(
     "kosh_ledger_drift",
     "Balances that differed from the ledger at the last kosh verify (-1: never verified)",
+    multiprocess_mode="mostrecent",
 )

@@ -25,7 +25,10 @@ PROCESSING = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 QUEUE_DEPTH = Gauge(
-    "kosh_storefront_queue_depth", "Staged web orders by status (sampled)", ["status"]
+    "kosh_storefront_queue_depth",
+    "Staged web orders by status (sampled)",
+    ["status"],
+    multiprocess_mode="mostrecent",
 )
 SYNC_BACK = Counter(
     "kosh_storefront_sync_back_total",
