@@ -1,9 +1,9 @@
 """Schemathesis hooks for `make fuzz` (loaded through SCHEMATHESIS_HOOKS=tests.fuzz.hooks).
 
 The fuzzer runs every operation with an admin token, including the ones that could end its
-own access: revoking that token, deactivating or demoting its user. Such cases are pointed at
-a decoy of the same kind instead (the runner creates decoy users and tokens), so they are
-still sent and checked, and the run keeps its access to the end.
+own access: revoking that token, deactivating, demoting or erasing its user. Such cases are
+pointed at a decoy of the same kind instead (the runner creates decoy users and tokens), so
+they are still sent and checked, and the run keeps its access to the end.
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ _PROTECTED = (
     (
         "POST",
         "/api/v1/users/{user_id}/reset-password",
+        "user_id",
+        "KOSH_FUZZ_USER_ID",
+        "KOSH_FUZZ_DECOY_USER",
+    ),
+    # a GDPR erasure of the fuzzer's own user would end its session and tokens
+    (
+        "POST",
+        "/api/v1/users/{user_id}/erase",
         "user_id",
         "KOSH_FUZZ_USER_ID",
         "KOSH_FUZZ_DECOY_USER",
