@@ -4,10 +4,14 @@ availability (on hand in storage - reserved) for every product it has."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
+import httpx
+import pytest
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
@@ -225,6 +229,83 @@ async def test_stores_that_do_not_push_queue_nothing(
 ) -> None:
     await stock_in(session, "Bar3", shop.bin_id, 1)
     assert await outbox_events(session) == []
+
+
+async def test_changes_wait_the_interval_then_go_out_together(
+    shop: Shop,
+    session: AsyncSession,
+    drain: Any,
+    fake_store: fakestore.FakeStore,
+    settings: Settings,
+    worker_settings: Settings,
+) -> None:
+    _catalogue(fake_store)
+    await _push_on(session, shop, settings)
+    await stock_in(session, "Bar3", shop.bin_id, 1)
+    waiting = worker_settings.model_copy(update={"storefront_stock_push_seconds": 60.0})
+    # within the interval the push is not sent
+    assert (await drain(waiting)).stock_pushed == 0
+    assert fake_store.batches == []
+    # once it has gathered long enough, it is
+    await session.execute(update(OutboxEvent).values(created_at=utcnow() - timedelta(seconds=61)))
+    await session.commit()
+    assert (await drain(waiting)).stock_pushed == 1
+    assert fake_store.stock_of("Bar3") == 101
+
+
+async def test_stock_sync_shows_what_waits_and_the_last_push(
+    client: httpx.AsyncClient,
+    operator_headers: dict[str, str],
+    shop: Shop,
+    session: AsyncSession,
+    drain: Any,
+    fake_store: fakestore.FakeStore,
+    settings: Settings,
+) -> None:
+    _catalogue(fake_store)
+    url = f"/api/v1/storefront/stores/{shop.code}/stock-sync"
+    off = await client.get(url, headers=operator_headers)
+    assert off.status_code == 200, off.text
+    assert off.json()["stock_push"] is False
+    await _push_on(session, shop, settings)
+    await stock_in(session, "Bar3", shop.bin_id, 1)
+    await stock_in(session, "WOO-SINGLE-1", shop.bin_id, 1)
+    waiting = (await client.get(url, headers=operator_headers)).json()
+    assert waiting["stock_push"] is True
+    assert (waiting["pending_pushes"], waiting["pending_parts"]) == (1, 2)
+    assert waiting["last_sent_at"] is None
+    await drain()
+    done = (await client.get(url, headers=operator_headers)).json()
+    assert (done["pending_pushes"], done["pending_parts"], done["failed_pushes"]) == (0, 0, 0)
+    assert done["last_sent_at"] is not None
+    missing = await client.get(
+        "/api/v1/storefront/stores/NOPE/stock-sync", headers=operator_headers
+    )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.postgres
+async def test_concurrent_movements_never_lose_a_part_from_the_open_push(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    shop: Shop,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite has one writer)")
+    await _push_on(session, shop, settings)
+    numbers = list(shop.parts)
+
+    async def receive(number: str) -> None:
+        async with sessions() as own:
+            await stock_in(own, number, shop.bin_id, 1)
+
+    await asyncio.gather(*(receive(n) for n in numbers))
+    events = await outbox_events(session)
+    queued = {p for e in events if e.status == "pending" for p in e.payload["part_ids"]}
+    assert queued == set(shop.parts.values())
 
 
 async def _make_due(session: AsyncSession) -> None:

@@ -155,3 +155,14 @@ class OutboxRead(BaseModel):
 class WebhookAck(BaseModel):
     status: Literal["accepted", "duplicate"]
     id: int | None = None
+
+
+class StockSyncRead(BaseModel):
+    store_code: str
+    stock_push: bool
+    pending_pushes: int
+    pending_parts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    failed_pushes: int
+    last_sent_at: datetime | None

@@ -267,3 +267,45 @@ def _int(value: object) -> int | None:
     except ValueError:
         return None
     return number if number > 0 else None
+
+
+# --- what a person sees ------------------------------------------------------------------
+
+
+async def sync_status(session: AsyncSession, *, store: Store) -> dict[str, Any]:
+    """A store's stock push: on or off, what waits (pushes, parts, next try, last error),
+    what failed for good, and when levels last reached the shop."""
+    rows = list(
+        await session.scalars(
+            select(OutboxEvent).where(
+                OutboxEvent.store_id == store.id,
+                OutboxEvent.kind == STOCK_KIND,
+                OutboxEvent.status.in_(("pending", "failed")),
+            )
+        )
+    )
+    pending = [row for row in rows if row.status == "pending"]
+    last_sent = await session.scalar(
+        select(OutboxEvent.sent_at)
+        .where(
+            OutboxEvent.store_id == store.id,
+            OutboxEvent.kind == STOCK_KIND,
+            OutboxEvent.status == "sent",
+        )
+        .order_by(OutboxEvent.sent_at.desc())
+        .limit(1)
+    )
+    parts: set[int] = set()
+    for row in pending:
+        parts.update(int(p) for p in row.payload.get("part_ids", []))
+    errors = [row for row in pending if row.last_error]
+    return {
+        "store_code": store.code,
+        "stock_push": bool(store.stock_push),
+        "pending_pushes": len(pending),
+        "pending_parts": len(parts),
+        "next_attempt_at": min((row.next_attempt_at for row in pending), default=None),
+        "last_error": errors[-1].last_error if errors else None,
+        "failed_pushes": len(rows) - len(pending),
+        "last_sent_at": last_sent,
+    }
