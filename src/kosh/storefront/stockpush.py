@@ -214,7 +214,8 @@ async def send(client: httpx.AsyncClient, push: Push) -> Outcome:
             outcome.batches += 1
             for item in _items(response):
                 if isinstance(item.get("error"), dict):
-                    outcome.refused.append(by_id.get(_int(item.get("id")) or 0, str(item["id"])))
+                    item_id = item.get("id")
+                    outcome.refused.append(by_id.get(_int(item_id) or 0, str(item_id)[:100]))
                 else:
                     outcome.updated += 1
     return outcome
@@ -258,7 +259,9 @@ def _items(response: httpx.Response) -> list[dict[str, Any]]:
     except ValueError:
         return []
     items = body.get("update") if isinstance(body, dict) else None
-    return [item for item in items or [] if isinstance(item, dict)]
+    if not isinstance(items, list):
+        return []
+    return [item for item in items if isinstance(item, dict)]
 
 
 def _int(value: object) -> int | None:
