@@ -285,6 +285,39 @@ async def test_stock_sync_shows_what_waits_and_the_last_push(
     assert missing.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_a_refused_push_fails_for_good_and_a_retry_sends_todays_level(
+    client: httpx.AsyncClient,
+    manager_headers: dict[str, str],
+    shop: Shop,
+    session: AsyncSession,
+    drain: Any,
+    fake_store: fakestore.FakeStore,
+    settings: Settings,
+) -> None:
+    _catalogue(fake_store)
+    await _push_on(session, shop, settings)
+    await stock_in(session, "Bar3", shop.bin_id, 1)
+    # the shop answers 404 (wrong address): no use retrying, the push fails at once
+    fake_store.fail(404)
+    await drain()
+    [event] = await outbox_events(session)
+    assert (event.status, event.attempts) == ("failed", 1)
+    url = f"/api/v1/storefront/stores/{shop.code}/stock-sync"
+    assert (await client.get(url, headers=manager_headers)).json()["failed_pushes"] == 1
+    # a failed push is not extended: the next change opens a new one
+    await stock_in(session, "Bar3", shop.bin_id, 1)
+    events = await outbox_events(session)
+    assert [e.status for e in events] == ["failed", "pending"]
+    # when the shop is fixed and a person retries the failed push, it sends today's level
+    fake_store.recover()
+    retried = await client.post(
+        f"/api/v1/storefront/outbox/{event.id}/retry", headers=manager_headers
+    )
+    assert retried.status_code == 200, retried.text
+    assert (await drain()).stock_pushed == 2
+    assert fake_store.stock_of("Bar3") == 102
+
+
 @pytest.mark.postgres
 async def test_concurrent_movements_never_lose_a_part_from_the_open_push(
     engine: AsyncEngine,
