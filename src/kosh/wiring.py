@@ -5,12 +5,17 @@ from kosh.alerts import service as alert_service
 from kosh.core import events
 from kosh.sales import reservations
 from kosh.shopfloor import subscribers as shopfloor_subscribers
+from kosh.storefront import stockpush
 
 # Job shortage alerts quote what purchase orders bring by the due date (kosh.production).
 events.subscribe(events.ON_ORDER_CHANGED, alert_service.reevaluate_part_alerts)
+# Stock levels pushed to web stores follow movements and reservations (kosh.storefront).
+events.subscribe(events.STOCK_CHANGED, stockpush.queue_changes)
+events.subscribe(events.RESERVATION_CHANGED, stockpush.queue_changes)
 
 SUBSCRIBERS = (
     alert_service.reevaluate_part_alerts,
     reservations.guard_withdrawals,
     *shopfloor_subscribers.SUBSCRIBERS,
+    stockpush.queue_changes,
 )

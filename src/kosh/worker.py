@@ -30,8 +30,14 @@ from kosh.core.db import utcnow
 from kosh.core.error_tracking import report_job_error
 from kosh.core.models import WorkerHeartbeat
 from kosh.ops.jobs import OpsJobs
-from kosh.storefront import alerting, outbox, processing
-from kosh.storefront.metrics import QUEUE_DEPTH, SYNC_BACK
+from kosh.storefront import alerting, outbox, processing, stockpush
+from kosh.storefront.metrics import (
+    QUEUE_DEPTH,
+    STOCK_PUSH,
+    STOCK_PUSH_BATCHES,
+    STOCK_PUSH_ITEMS,
+    SYNC_BACK,
+)
 from kosh.storefront.woocommerce import StoreApiError, update_order_status
 
 log = structlog.get_logger("kosh.worker")
@@ -50,6 +56,7 @@ class Stats:
     lost: int = 0
     synced: int = 0
     sync_failed: int = 0
+    stock_pushed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
@@ -60,7 +67,7 @@ class Stats:
         return {
             name: getattr(self, name)
             for name in ("applied", "review", "ignored", "retried", "failed", "lost", "synced")
-        } | {"sync_failed": self.sync_failed}
+        } | {"sync_failed": self.sync_failed, "stock_pushed": self.stock_pushed}
 
 
 def make_worker_id() -> str:
@@ -155,6 +162,7 @@ class Worker:
                 worker_id=self.worker_id,
                 limit=self.settings.storefront_batch_size,
                 lease_seconds=self.settings.storefront_lease_seconds,
+                coalesce_seconds=self.settings.storefront_stock_push_seconds,
             )
         for event_id in ids:
             if self.stop.is_set():
@@ -166,6 +174,9 @@ class Worker:
         """Send one outbox event; a failure is retried later with backoff."""
         if self.http is None:
             raise RuntimeError("deliver() runs inside run()")
+        async with self.sessions() as session:
+            if await outbox.kind_of(session, event_id) == outbox.STOCK_KIND:
+                return await self.push_stock(event_id)
         retryable = True
         try:
             async with self.sessions() as session:
@@ -207,6 +218,59 @@ class Worker:
         SYNC_BACK.labels("failed" if status == "failed" else "retried").inc()
         self.stats.sync_failed += 1
         log.warning("sync_back_failed", event_id=event_id, error=error, status=status)
+        return status
+
+    async def push_stock(self, event_id: int) -> str:
+        """Send one store's stock levels, read now; a failure is retried with backoff."""
+        if self.http is None:
+            raise RuntimeError("push_stock() runs inside run()")
+        retryable = True
+        try:
+            async with self.sessions() as session:
+                push = await stockpush.prepare(
+                    session, self.settings, event_id=event_id, worker_id=self.worker_id
+                )
+            if push is None:
+                return "lost"
+            outcome = await stockpush.send(self.http, push)
+        except StoreApiError as exc:
+            error, retryable = str(exc), exc.retryable
+        except outbox.MissingCredentialsError as exc:
+            error, retryable = str(exc), False
+        except Exception as exc:
+            log.exception("stock_push_error", event_id=event_id)
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            async with self.sessions() as session:
+                await outbox.mark_sent(session, event_id=event_id, worker_id=self.worker_id)
+            STOCK_PUSH.labels("sent").inc()
+            STOCK_PUSH_BATCHES.inc(outcome.batches)
+            STOCK_PUSH_ITEMS.labels("updated").inc(outcome.updated)
+            STOCK_PUSH_ITEMS.labels("not_in_shop").inc(len(outcome.not_in_shop))
+            STOCK_PUSH_ITEMS.labels("refused").inc(len(outcome.refused))
+            self.stats.stock_pushed += 1
+            log.info(
+                "stock_pushed",
+                event_id=event_id,
+                store=push.store_code,
+                updated=outcome.updated,
+                batches=outcome.batches,
+                not_in_shop=outcome.not_in_shop[:20],
+                refused=outcome.refused[:20],
+            )
+            return "sent"
+        async with self.sessions() as session:
+            status = await outbox.mark_failed(
+                session,
+                event_id=event_id,
+                worker_id=self.worker_id,
+                error=error,
+                settings=self.settings,
+                retryable=retryable,
+            )
+        STOCK_PUSH.labels("failed" if status == "failed" else "retried").inc()
+        self.stats.sync_failed += 1
+        log.warning("stock_push_failed", event_id=event_id, error=error, status=status)
         return status
 
     # --- liveness and alerts --------------------------------------------------------------

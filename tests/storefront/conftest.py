@@ -48,6 +48,7 @@ def fake_store(_fake_store_server: fakestore.FakeStore) -> Iterator[fakestore.Fa
     store.recover()
     store.orders.clear()
     store.received.clear()
+    store.products.clear()
     yield store
     store.recover()
 
@@ -61,6 +62,7 @@ def worker_settings(settings: Settings) -> Settings:
             "storefront_max_attempts": 4,
             "storefront_http_timeout": 1.0,
             "storefront_price_tolerance": 0.25,
+            "storefront_stock_push_seconds": 0.0,
         }
     )
 

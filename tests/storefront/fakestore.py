@@ -130,6 +130,28 @@ class FakeStore:
     delay: float = 0.0  # seconds before answering
     url: str = ""
     nonces: set[str] = field(default_factory=set)
+    # the catalogue: id -> product or variation (id, sku, parent_id, type, stock fields)
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def add_product(self, sku: str, *, parent_id: int = 0, stock: int | None = None) -> int:
+        product_id = 1000 + len(self.products)
+        self.products[product_id] = {
+            "id": product_id,
+            "sku": sku,
+            "parent_id": parent_id,
+            "type": "variation" if parent_id else "simple",
+            "manage_stock": stock is not None,
+            "stock_quantity": stock,
+        }
+        return product_id
+
+    def stock_of(self, sku: str) -> int | None:
+        [found] = [p for p in self.products.values() if p["sku"] == sku]
+        return found["stock_quantity"] if found["manage_stock"] else None
+
+    @property
+    def batches(self) -> list[Received]:
+        return [r for r in self.received if r.path.endswith("/batch")]
 
     @property
     def status_updates(self) -> list[tuple[str, str]]:
@@ -219,6 +241,43 @@ class FakeStore:
             chunk, headers={"x-wp-total": str(len(matching)), "x-wp-totalpages": str(pages)}
         )
 
+    async def list_products(self, request: Request) -> Response:
+        """GET products?sku=a,b: products and variations with those SKUs (WooCommerce
+        searches variations too when a SKU is given)."""
+        gate = await self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        self.received.append(Received("GET", request.url.path, dict(request.query_params), gate))
+        wanted = set(request.query_params.get("sku", "").split(","))
+        found = [p for _, p in sorted(self.products.items()) if p["sku"] in wanted]
+        return JSONResponse(found, headers={"x-wp-total": str(len(found))})
+
+    async def batch(self, request: Request) -> Response:
+        """POST products/batch and products/<id>/variations/batch: each update applied on
+        its own; an unknown id (or a variation of another parent) is an error item."""
+        gate = await self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        body = json.loads(await request.body())
+        self.received.append(Received("POST", request.url.path, body, gate))
+        parent_id = int(request.path_params.get("parent_id", 0))
+        answers: list[dict[str, Any]] = []
+        for update in body.get("update", []):
+            product = self.products.get(int(update["id"]))
+            if product is None or product["parent_id"] != parent_id:
+                answers.append(
+                    {
+                        "id": update["id"],
+                        "error": {"code": "woocommerce_rest_product_invalid_id", "message": "?"},
+                    }
+                )
+                continue
+            for key in ("manage_stock", "stock_quantity"):
+                if key in update:
+                    product[key] = update[key]
+            answers.append(dict(product))
+        return JSONResponse({"update": answers})
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -226,6 +285,13 @@ class FakeStore:
                 Route("/wp-json/wc/v3/orders/{order_id:int}", self.update_order, methods=["PUT"]),
                 Route(
                     "/wp-json/wc/v3/orders/{order_id:int}/notes", self.add_note, methods=["POST"]
+                ),
+                Route("/wp-json/wc/v3/products", self.list_products, methods=["GET"]),
+                Route("/wp-json/wc/v3/products/batch", self.batch, methods=["POST"]),
+                Route(
+                    "/wp-json/wc/v3/products/{parent_id:int}/variations/batch",
+                    self.batch,
+                    methods=["POST"],
                 ),
             ]
         )

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     sentry_environment: str | None = Field(default=None, max_length=64)
     sentry_release: str | None = Field(default=None, max_length=200)
 
+    # Stock levels pushed to web stores that opt in (kosh.storefront.stockpush).
+    storefront_stock_push_seconds: float = Field(default=15.0, ge=0, le=3600)
+    storefront_stock_buffer: int = Field(default=0, ge=0, le=1_000_000)
+
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
     )

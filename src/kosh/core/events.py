@@ -24,6 +24,8 @@ STOCK_WITHDRAWN = "stock.withdrawn"
 # payload: part ids whose quantity on placed purchase orders changed (placed, cancelled,
 # closed short, received, reversed), so plans that count what is coming can re-check
 ON_ORDER_CHANGED = "purchasing.on_order_changed"
+# payload: part ids whose units reserved by sales orders changed (reserved, released)
+RESERVATION_CHANGED = "sales.reservation_changed"
 JOB_RELEASED = "job.released"  # payload: production job ids just released
 JOB_CLOSED = "job.closed"  # payload: production job ids just completed or cancelled
 

@@ -131,6 +131,7 @@ async def add(
         )
         .values(qty_reserved=_TABLE.c.qty_reserved + qty, updated_at=utcnow())
     )
+    events.note(session, events.RESERVATION_CHANGED, [part_id])  # the shop's stock level
     return _rowcount(result) == 1
 
 
@@ -157,6 +158,7 @@ async def add_many(
         )
         .values(qty_reserved=_TABLE.c.qty_reserved + extra, updated_at=utcnow())
     )
+    events.note(session, events.RESERVATION_CHANGED, sorted(wanted))
     return _rowcount(result) == len(wanted)
 
 
@@ -178,6 +180,7 @@ async def remove(session: AsyncSession, *, part_id: int, warehouse_id: int, qty:
         raise RuntimeError(
             f"reservation of part {part_id} in warehouse {warehouse_id} is below {qty}"
         )
+    events.note(session, events.RESERVATION_CHANGED, [part_id])
 
 
 def _rowcount(result: object) -> int:

@@ -13,7 +13,7 @@ from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, RequiredQueryId, clean_query
 from kosh.storefront import health as storefront_health
-from kosh.storefront import intake, outbox
+from kosh.storefront import intake, outbox, stockpush
 from kosh.storefront import service as storefront_service
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import StagedOrder
@@ -31,6 +31,7 @@ from kosh.storefront.schemas import (
     StagedRead,
     StagedStatus,
     StagedUndo,
+    StockSyncRead,
     StoreCreate,
     StoreRead,
     StoreUpdate,
@@ -125,6 +126,15 @@ async def update_store(
     )
     _cache(request).forget(code)
     return StoreRead(**storefront_service.store_view(store))
+
+
+@router.get("/stores/{code}/stock-sync", response_model=StockSyncRead)
+async def stock_sync(
+    code: StoreCodePath, _: CurrentPrincipal, session: SessionDep
+) -> StockSyncRead:
+    """The store's stock push: on or off, what waits, the last error, the last push."""
+    store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
+    return StockSyncRead(**await stockpush.sync_status(session, store=store))
 
 
 # --- SKU mapping ----------------------------------------------------------------------

@@ -35,3 +35,16 @@ SYNC_BACK = Counter(
     "Status updates sent back to stores, by outcome",
     ["outcome"],  # sent, retried, failed
 )
+STOCK_PUSH = Counter(
+    "kosh_storefront_stock_push_total",
+    "Stock pushes to stores, by outcome",
+    ["outcome"],  # sent, retried, failed
+)
+STOCK_PUSH_ITEMS = Counter(
+    "kosh_storefront_stock_push_items_total",
+    "Products and variations in stock pushes, by outcome",
+    ["outcome"],  # updated, not_in_shop, refused
+)
+STOCK_PUSH_BATCHES = Counter(
+    "kosh_storefront_stock_push_batches_total", "Batch requests sent to stores for stock levels"
+)

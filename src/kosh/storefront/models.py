@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +46,8 @@ class Store(Base):
     consumer_key_enc: Mapped[str | None] = mapped_column(Text)
     consumer_secret_enc: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Push stock levels to the shop (kosh.storefront.stockpush); off until a person opts in.
+    stock_push: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -124,7 +127,8 @@ class OutboxEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("storefront_stores.id"))
-    sales_order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
+    # None for stock pushes (kind "stock"), which belong to the store, not to an order.
+    sales_order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id"))
     external_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32), default="order_status")
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)

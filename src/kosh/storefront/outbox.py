@@ -27,6 +27,8 @@ from kosh.storefront.woocommerce import Credentials
 
 log = structlog.get_logger(__name__)
 
+STOCK_KIND = "stock"  # a stock push of a store (kosh.storefront.stockpush)
+
 
 async def enqueue_status(
     session: AsyncSession, *, order: SalesOrder, status: str | None, note: str
@@ -56,11 +58,18 @@ async def enqueue_status(
 
 @transactional
 async def claim(
-    session: AsyncSession, *, worker_id: str, limit: int, lease_seconds: int
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    limit: int,
+    lease_seconds: int,
+    coalesce_seconds: float = 0.0,
 ) -> list[int]:
     """Lease up to `limit` due events (FOR UPDATE SKIP LOCKED on PostgreSQL), skipping any
-    whose order has an earlier event still pending, so updates arrive in order."""
+    whose order has an earlier event still pending, so updates arrive in order. A stock
+    push waits `coalesce_seconds` after it was opened, gathering the changes meanwhile."""
     now = utcnow()
+    gathered = now - timedelta(seconds=coalesce_seconds)
     earlier = aliased(OutboxEvent)
     ids = list(
         await session.scalars(
@@ -68,6 +77,7 @@ async def claim(
             .where(
                 OutboxEvent.status == "pending",
                 OutboxEvent.next_attempt_at <= now,
+                or_(OutboxEvent.kind != STOCK_KIND, OutboxEvent.created_at <= gathered),
                 or_(
                     OutboxEvent.claimed_at.is_(None),
                     OutboxEvent.claimed_at < now - timedelta(seconds=lease_seconds),
@@ -116,18 +126,27 @@ async def prepare(
     store = await session.get(Store, event.store_id)
     if store is None:  # pragma: no cover - a foreign key keeps it
         raise MissingCredentialsError(f"store {event.store_id} is gone")
-    key = secrets.resolve(settings, store.code, "consumer_key", store.consumer_key_enc)
-    secret = secrets.resolve(settings, store.code, "consumer_secret", store.consumer_secret_enc)
-    if not key or not secret:
-        raise MissingCredentialsError(f"store {store.code} has no REST API key and secret")
     return Delivery(
         event_id=event.id,
         external_id=event.external_id,
         status=event.payload.get("status"),
         note=event.payload.get("note"),
-        credentials=Credentials(base_url=store.base_url, consumer_key=key, consumer_secret=secret),
+        credentials=credentials_of(settings, store),
         attempts=event.attempts,
     )
+
+
+def credentials_of(settings: Settings, store: Store) -> Credentials:
+    """The store's REST API address, key and secret (MissingCredentialsError without)."""
+    key = secrets.resolve(settings, store.code, "consumer_key", store.consumer_key_enc)
+    secret = secrets.resolve(settings, store.code, "consumer_secret", store.consumer_secret_enc)
+    if not key or not secret:
+        raise MissingCredentialsError(f"store {store.code} has no REST API key and secret")
+    return Credentials(base_url=store.base_url, consumer_key=key, consumer_secret=secret)
+
+
+async def kind_of(session: AsyncSession, event_id: int) -> str | None:
+    return await session.scalar(select(OutboxEvent.kind).where(OutboxEvent.id == event_id))
 
 
 class MissingCredentialsError(Exception):

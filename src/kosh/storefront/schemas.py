@@ -35,6 +35,7 @@ class StoreCreate(BaseModel):
     consumer_key: Credential | None = None
     consumer_secret: Credential | None = None
     warehouse_id: Id
+    stock_push: StrictBool = False
 
 
 class StoreUpdate(BaseModel):
@@ -45,6 +46,7 @@ class StoreUpdate(BaseModel):
     consumer_key: Credential | None = None
     consumer_secret: Credential | None = None
     active: StrictBool | None = None
+    stock_push: StrictBool | None = None
 
 
 class StoreRead(BaseModel):
@@ -54,6 +56,7 @@ class StoreRead(BaseModel):
     base_url: str
     warehouse_id: int
     active: bool
+    stock_push: bool
     has_webhook_secret: bool
     has_api_credentials: bool
     webhook_path: str
@@ -138,7 +141,7 @@ class StagedUndo(BaseModel):
 class OutboxRead(BaseModel):
     id: int
     store_id: int
-    sales_order_id: int
+    sales_order_id: int | None
     external_id: str
     payload: dict[str, Any]
     status: str
@@ -152,3 +155,14 @@ class OutboxRead(BaseModel):
 class WebhookAck(BaseModel):
     status: Literal["accepted", "duplicate"]
     id: int | None = None
+
+
+class StockSyncRead(BaseModel):
+    store_code: str
+    stock_push: bool
+    pending_pushes: int
+    pending_parts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    failed_pushes: int
+    last_sent_at: datetime | None

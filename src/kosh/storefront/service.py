@@ -37,6 +37,7 @@ def store_view(store: Store) -> dict[str, Any]:
         "base_url": store.base_url,
         "warehouse_id": store.warehouse_id,
         "active": store.active,
+        "stock_push": bool(store.stock_push),
         "has_webhook_secret": bool(store.webhook_secret_enc),
         "has_api_credentials": bool(store.consumer_key_enc and store.consumer_secret_enc),
         "webhook_path": f"/api/v1/storefront/woocommerce/{store.code}/webhook",
@@ -85,6 +86,7 @@ async def create_store(
     warehouse_id: int,
     consumer_key: str | None = None,
     consumer_secret: str | None = None,
+    stock_push: bool = False,
 ) -> Store:
     """Connect a web store. Rules: the code is unique (409 store_code_taken); the warehouse
     that ships its orders exists (404); secrets are stored encrypted and never shown."""
@@ -100,6 +102,7 @@ async def create_store(
         consumer_key_enc=secrets.encrypt(settings, consumer_key) if consumer_key else None,
         consumer_secret_enc=secrets.encrypt(settings, consumer_secret) if consumer_secret else None,
         active=True,
+        stock_push=stock_push,
     )
     session.add(store)
     try:
@@ -137,9 +140,10 @@ async def update_store(
     consumer_key: str | None = None,
     consumer_secret: str | None = None,
     active: bool | None = None,
+    stock_push: bool | None = None,
 ) -> Store:
-    """Change a store's address, secrets or active flag (409 stale_version when `version`
-    is not the one stored)."""
+    """Change a store's address, secrets, active flag or stock push (409 stale_version
+    when `version` is not the one stored)."""
     store = await get_store_by_code_or_raise(session, code, loc="code")
     if store.version != version:
         raise ConflictError(
@@ -163,6 +167,9 @@ async def update_store(
     if active is not None:
         store.active = active
         changed.append("active")
+    if stock_push is not None:
+        store.stock_push = stock_push
+        changed.append("stock_push")
     if changed:
         await session.flush()
         await audit.record(
@@ -170,7 +177,12 @@ async def update_store(
             action="storefront.store_update",
             entity_type="storefront_store",
             entity_id=store.id,
-            after={"changed": changed, "active": store.active, "base_url": store.base_url},
+            after={
+                "changed": changed,
+                "active": store.active,
+                "stock_push": store.stock_push,
+                "base_url": store.base_url,
+            },
         )
     return store
 
