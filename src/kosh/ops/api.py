@@ -9,11 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, Response
 
 from kosh import __version__
 from kosh.auth.deps import Admin, MaybePrincipal
 from kosh.core import audit
+from kosh.core.config import Settings
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import AuthenticationError, PermissionDeniedError
 from kosh.core.metrics import DB_POOL, exposition
@@ -169,6 +171,16 @@ def _export_response(body: dict[str, Any]) -> Response:
     )
 
 
+async def _erasure(
+    session: AsyncSession, settings: Settings, *, kind: str, subject_id: int
+) -> PersonErasure:
+    """One erasure, logged in the backup directory's erasure log (kosh.ops.gdpr)."""
+    done = await gdpr.erase(
+        session, kind=kind, subject_id=subject_id, log_dir=settings.effective_backup_dir / "gdpr"
+    )
+    return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)
+
+
 @router.get("/api/v1/customers/{customer_id}/export", response_model=PersonExport, tags=["gdpr"])
 async def export_customer(customer_id: PathId, _: Admin, session: SessionDep) -> Response:
     """Everything KOSH holds about the customer, as a JSON download (audited)."""
@@ -180,13 +192,7 @@ async def erase_customer(
     customer_id: PathId, _: Admin, session: SessionDep, settings: SettingsDep
 ) -> PersonErasure:
     """Anonymise the customer everywhere; 409 customer_has_open_orders lists the orders."""
-    done = await gdpr.erase(
-        session,
-        kind="customer",
-        subject_id=customer_id,
-        log_dir=settings.effective_backup_dir / "gdpr",
-    )
-    return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)
+    return await _erasure(session, settings, kind="customer", subject_id=customer_id)
 
 
 @router.get("/api/v1/users/{user_id}/export", response_model=PersonExport, tags=["gdpr"])
@@ -200,10 +206,7 @@ async def erase_user(
     user_id: PathId, _: Admin, session: SessionDep, settings: SettingsDep
 ) -> PersonErasure:
     """Anonymise the user (account, sessions, tokens, audit names); 409 last_admin."""
-    done = await gdpr.erase(
-        session, kind="user", subject_id=user_id, log_dir=settings.effective_backup_dir / "gdpr"
-    )
-    return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)
+    return await _erasure(session, settings, kind="user", subject_id=user_id)
 
 
 @router.get("/api/v1/employees/{employee_id}/export", response_model=PersonExport, tags=["gdpr"])
@@ -217,10 +220,4 @@ async def erase_employee(
     employee_id: PathId, _: Admin, session: SessionDep, settings: SettingsDep
 ) -> PersonErasure:
     """Anonymise the employee (name, badge, user link; time logs stay by id)."""
-    done = await gdpr.erase(
-        session,
-        kind="employee",
-        subject_id=employee_id,
-        log_dir=settings.effective_backup_dir / "gdpr",
-    )
-    return PersonErasure(kind=done.kind, id=done.id, changed=done.changed)
+    return await _erasure(session, settings, kind="employee", subject_id=employee_id)
