@@ -135,7 +135,7 @@ async def ledger_units(session: AsyncSession, reference: str) -> int:
         .group_by(StockTransaction.kind)
     )
     sums = dict(rows.all())
-    return int(sums.get("receive", 0)) - int(sums.get("adjust", 0))
+    return int(sums.get("receive", 0)) - int(sums.get("receipt_reversal", 0))
 
 
 async def receipt_units(session: AsyncSession, order_id: int) -> int:

@@ -419,7 +419,7 @@ async def test_reversal_writes_a_reversing_row_and_reopens_the_line(session: Asy
             .order_by(StockTransaction.id)
         )
     )
-    assert kinds == ["receive", "adjust"]
+    assert kinds == ["receive", "receipt_reversal"]
     assert receipt.reversed_at is not None
     assert (await all_balances(session))[(booked.lot.id, b.receiving_id)] == 0
     assert await replayed(session) == non_zero(await all_balances(session))

@@ -345,3 +345,17 @@ async def lines_xlsx(sessions: async_sessionmaker[AsyncSession], bom_id: int, pa
         for row in chunk:
             sheet.append([text_cell(value) for value in row])
     await asyncio.to_thread(book.save, str(path))
+
+
+async def active_bom_ids(session: AsyncSession, part_ids: list[int]) -> dict[int, int]:
+    """The active BOM (with at least one line) of each of these parts that has one:
+    part id -> BOM id. Purchasing suggests such assemblies as builds, not purchases."""
+    if not part_ids:
+        return {}
+    has_lines = select(BomLine.id).where(BomLine.bom_id == Bom.id).exists()
+    rows = await session.execute(
+        select(Bom.assembly_part_id, func.min(Bom.id))
+        .where(Bom.assembly_part_id.in_(part_ids), Bom.status == "active", has_lines)
+        .group_by(Bom.assembly_part_id)
+    )
+    return {int(part_id): int(bom_id) for part_id, bom_id in rows.all()}

@@ -140,3 +140,22 @@ async def job_demand(session: AsyncSession, *, warehouse_id: int) -> dict[int, i
             if line.outstanding:
                 demand[line.part_id] = demand.get(line.part_id, 0) + line.outstanding
     return demand
+
+
+async def in_production(
+    session: AsyncSession, *, warehouse_id: int, part_ids: list[int]
+) -> dict[int, int]:
+    """Units of these assemblies that the warehouse's planned, released and in-progress
+    jobs will make, per part (purchasing counts them as coming, like what is on order)."""
+    if not part_ids:
+        return {}
+    rows = await session.execute(
+        select(Job.assembly_part_id, func.sum(Job.qty))
+        .where(
+            Job.warehouse_id == warehouse_id,
+            Job.assembly_part_id.in_(part_ids),
+            Job.status.in_(("planned", "released", "in_progress")),
+        )
+        .group_by(Job.assembly_part_id)
+    )
+    return {int(part_id): int(total or 0) for part_id, total in rows.all()}

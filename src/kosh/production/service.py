@@ -117,6 +117,35 @@ async def create_job(
     warehouse exists and is active (404 / 422); the BOM, when given, is of that assembly
     and not obsolete (422), else the assembly's active BOM is used (422 no_active_bom);
     the BOM has lines (422 bom_empty); no requirement exceeds 1,000,000,000 (422)."""
+    return await add_job(
+        session,
+        number=number,
+        assembly_part_number=assembly_part_number,
+        qty=qty,
+        warehouse_id=warehouse_id,
+        bom_id=bom_id,
+        due_date=due_date,
+        notes=notes,
+    )
+
+
+async def job_number_taken(session: AsyncSession, number: str) -> bool:
+    return await session.scalar(select(Job.id).where(Job.number == number)) is not None
+
+
+async def add_job(
+    session: AsyncSession,
+    *,
+    number: str,
+    assembly_part_number: str,
+    qty: int,
+    warehouse_id: int,
+    bom_id: int | None = None,
+    due_date: date | None = None,
+    notes: str = "",
+) -> Job:
+    """`create_job`'s rules as a primitive that joins the caller's transaction (flushed,
+    audited, never committed): purchasing plans suggested builds next to its draft POs."""
     assembly = await part_service.get_part_by_number_or_raise(
         session, assembly_part_number, loc="assembly_part_number"
     )

@@ -35,6 +35,7 @@ from kosh.purchasing.schemas import (
     OrderRead,
     OrderSummary,
     OrderUpdate,
+    PlannedJob,
     PriceBreak,
     ReceiptRead,
     ReceiveRequest,
@@ -465,11 +466,15 @@ async def suggestions(
 async def order_suggestions(
     body: SuggestionOrderRequest, _: Operator, session: SessionDep, settings: SettingsDep
 ) -> SuggestionOrderResult:
-    """Turn the suggestions (or the chosen parts') into draft POs, one per supplier."""
+    """Turn the suggestions (or the chosen parts') into draft POs, one per supplier, and
+    planned production jobs for the assemblies suggested as builds."""
     made = await purchasing_service.order_suggestions(
         session,
         warehouse_id=body.warehouse_id,
         part_ids=body.part_ids,
         prefix=settings.purchasing_po_prefix,
     )
-    return SuggestionOrderResult(orders=[OrderSummary.model_validate(o) for o in made])
+    return SuggestionOrderResult(
+        orders=[OrderSummary.model_validate(o) for o in made.orders],
+        jobs=[PlannedJob.model_validate(j) for j in made.jobs],
+    )

@@ -25,3 +25,6 @@ BARCODES = Counter(
 SUGGESTED_ORDERS = Counter(
     "kosh_purchase_suggested_orders_total", "Draft purchase orders made from reorder suggestions"
 )
+SUGGESTED_JOBS = Counter(
+    "kosh_purchase_suggested_jobs_total", "Production jobs planned from reorder suggestions"
+)

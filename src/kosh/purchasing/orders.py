@@ -23,9 +23,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from kosh.catalog import service as part_service
@@ -269,12 +270,21 @@ async def edit_order(
             errors=[field_error(["lines"], "only a draft's lines can change")],
         )
     before = order_snapshot(order)
+    if lines is not None:
+        # The old lines go before the new ones take their numbers. A bulk DELETE (not a
+        # flush of the emptied collection) leaves the order row clean, so the one flush
+        # in `_save` bumps its version exactly once.
+        await session.execute(
+            delete(PurchaseOrderLine)
+            .where(PurchaseOrderLine.order_id == order.id)
+            .execution_options(synchronize_session=False)
+        )
+        for old in order.lines:
+            session.expunge(old)
+        set_committed_value(order, "lines", [])
+        order.lines.extend(_make_lines(lines))
     for name, value in changes.items():
         setattr(order, name, value)
-    if lines is not None:
-        order.lines.clear()
-        await session.flush()  # old lines go before new ones take their numbers
-        order.lines.extend(_make_lines(lines))
     await _save(session, order)
     await audit.record(
         session,

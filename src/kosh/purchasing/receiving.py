@@ -4,7 +4,8 @@ caller's transaction (never commit; `kosh.purchasing.service` wraps them).
 Invariants kept here:
 - a line's `qty_received` equals the sum of its receipts that are not reversed, and each
   receipt has exactly one `receive` ledger row (reference = the PO number) made through
-  `kosh.stock.movements`; a reversal writes one reversing ledger row and never deletes;
+  `kosh.stock.movements`; a reversal writes one reversing `receipt_reversal` ledger row and
+  never deletes;
 - a line never takes more than `qty + floor(qty * tolerance)` unless the receipt is
   explicitly allowed over (a manager's decision): the increment is a guarded UPDATE
   (`qty_received = qty_received + n WHERE qty_received + n <= limit`) whose row count is
@@ -241,12 +242,16 @@ async def receive(
         )
         offer = await load_offer(session, line.supplier_part_id)
         date_code = _cut(bag.date_code or (label.date_code if label else None), 32)
+        lot_code = _cut(bag.lot_code or (label.lot if label else None), 64)
+        country = _cut(bag.country or (label.country if label else None), 8)
         lot = await movements.new_lot(
             session,
             part_id=line.part_id,
             date_code=date_code,
             supplier=supplier.name[:200],
             reference=order.number,
+            lot_code=lot_code,
+            country_of_origin=country,
         )
         entry = await movements.move(
             session,
@@ -268,9 +273,9 @@ async def receive(
             location_id=location.id,
             qty=qty,
             transaction_id=entry.id,
-            lot_code=_cut(bag.lot_code or (label.lot if label else None), 64),
+            lot_code=lot_code,
             date_code=date_code,
-            country=_cut(bag.country or (label.country if label else None), 8),
+            country=country,
             label_format=label.format if label else None,
             over_receipt=over,
             actor_name=current_actor().name,
@@ -345,7 +350,7 @@ async def reverse(
     session: AsyncSession, *, order_id: int, receipt_id: int, reason: str
 ) -> tuple[PurchaseOrder, PurchaseReceipt]:
     """Undo a receipt whose stock is untouched: one reversing ledger row takes the units
-    back out (kind adjust, reference = the PO number), the line's received qty goes down
+    back out (kind receipt_reversal, reference = the PO number), the line's received qty goes down
     and the order's status follows. Errors: 404 receipt_not_found; 409 already_reversed;
     409 stock_moved when the lot has moved since (reverse by hand with a count instead);
     409 po_not_reversible for a cancelled or closed order."""
@@ -373,7 +378,7 @@ async def reverse(
         from_location_id=receipt.location_id,
         to_location_id=None,
         qty=receipt.qty,
-        kind="adjust",
+        kind="receipt_reversal",
         reference=order.number,
         reason=f"reversal of receipt {receipt.id}: {reason}"[:500],
     )

@@ -3,18 +3,24 @@
 A part needs ordering in a warehouse when its projected stock is below its minimum:
 
     projected = on hand in storage - reserved by sales orders - still to pick for open
-                production jobs + on order (placed POs)
+                production jobs + on order (placed POs) + in production (open jobs
+                building it)
 
 The minimum and maximum come from the part's reorder rule in that warehouse, or, without
 one, from the part's reorder point (minimum = maximum = reorder point). The suggestion
 orders up to the maximum, at least the supplier's minimum order, rounded up to whole packs,
 from the part's preferred supplier (else the offer cheapest at that quantity).
+
+An assembly with an active BOM is suggested as a build (`action = "build"`): the
+shortfall itself, no supplier; acting on it plans a production job (through
+`kosh.production.service`) next to the draft POs, in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.bom import queries as bom_queries
 from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
 from kosh.core import audit
 from kosh.core.errors import ConflictError
 from kosh.locations import service as location_service
 from kosh.production import queries as job_queries
+from kosh.production import service as job_service
+from kosh.production.models import Job
 from kosh.purchasing import orders, suppliers
 from kosh.purchasing import queries as purchasing_queries
 from kosh.purchasing.models import PurchaseOrder, ReorderRule, Supplier, SupplierPart
@@ -53,6 +62,9 @@ class Suggestion:
     supplier_sku: str | None
     unit_price: Decimal | None
     currency: str | None
+    action: str = "purchase"  # or "build": an assembly with an active BOM
+    bom_id: int | None = None
+    in_production: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,10 +143,15 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
     taken = await sales_service.reserved(session, part_ids=ids, warehouse_id=warehouse_id)
     coming = await purchasing_queries.on_order(session, part_ids=ids, warehouse_id=warehouse_id)
     jobs = await job_queries.job_demand(session, warehouse_id=warehouse_id)
-    projection = {pid: held[pid] - taken[pid] - jobs.get(pid, 0) + coming[pid] for pid in ids}
+    building = await job_queries.in_production(session, warehouse_id=warehouse_id, part_ids=ids)
+    projection = {
+        pid: held[pid] - taken[pid] - jobs.get(pid, 0) + coming[pid] + building.get(pid, 0)
+        for pid in ids
+    }
     short = [pid for pid in ids if projection[pid] < limits[pid][0]]
     if not short:
         return []
+    boms = await bom_queries.active_bom_ids(session, short)
     parts = await part_queries.parts_by_ids(session, short)
     offers: dict[int, list[SupplierPart]] = {}
     for offer in await suppliers.offers_of_parts(session, short):
@@ -152,8 +169,9 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
         low, high = limits[pid]
         projected = projection[pid]
         need = max(high, low) - projected
-        chosen = _choose(offers.get(pid, []), need)
-        qty, packs, price = need, None, part.unit_cost
+        bom_id = boms.get(pid)
+        chosen = None if bom_id is not None else _choose(offers.get(pid, []), need)
+        qty, packs, price = max(need, 1), None, part.unit_cost
         supplier = by_id.get(chosen.supplier_id) if chosen else None
         if chosen is not None:
             qty = round_to_packs(
@@ -180,21 +198,56 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
                 supplier_sku=chosen.sku if chosen else None,
                 unit_price=price,
                 currency=supplier.currency if supplier else None,
+                action="purchase" if bom_id is None else "build",
+                bom_id=bom_id,
+                in_production=building.get(pid, 0),
             )
         )
     found.sort(key=lambda s: s.part_number)
     return found
 
 
-async def draft_orders(
-    session: AsyncSession, *, warehouse_id: int, part_ids: Sequence[int] | None, prefix: str
-) -> list[PurchaseOrder]:
-    """Draft POs, one per supplier, for the suggestions (of `part_ids` when given) that
-    have a supplier; a price unknown everywhere is entered as 0 for the buyer to fill in."""
+@dataclass(frozen=True)
+class Planned:
+    """What acting on suggestions made: draft POs (one per supplier) and planned jobs."""
+
+    orders: list[PurchaseOrder] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+
+
+JOB_PREFIX = "SUG-"
+
+
+async def _job_number(session: AsyncSession, today: date) -> str:
+    """SUG-<yymmdd>-<nnn>: the next free number of the day (a job number is unique)."""
+    serial = 1
+    while await job_service.job_number_taken(session, f"{JOB_PREFIX}{today:%y%m%d}-{serial:03d}"):
+        serial += 1
+    return f"{JOB_PREFIX}{today:%y%m%d}-{serial:03d}"
+
+
+async def act(
+    session: AsyncSession,
+    *,
+    warehouse_id: int,
+    part_ids: Sequence[int] | None,
+    prefix: str,
+    today: date,
+) -> Planned:
+    """For the suggestions (of `part_ids` when given): draft POs, one per supplier, for the
+    purchases that have a supplier (a price unknown everywhere is entered as 0 for the
+    buyer to fill in), and one planned job per build (its active BOM, the shortfall).
+    Purchases without a supplier are left out. Joins the caller's transaction."""
     wanted = set(part_ids) if part_ids is not None else None
     grouped: dict[str, list[orders.NewLine]] = {}
+    builds: list[Suggestion] = []
     for s in await suggestions(session, warehouse_id=warehouse_id):
-        if s.supplier_part_id is None or (wanted is not None and s.part_id not in wanted):
+        if wanted is not None and s.part_id not in wanted:
+            continue
+        if s.action == "build":
+            builds.append(s)
+            continue
+        if s.supplier_part_id is None:
             continue
         offer = await suppliers.load_offer(session, s.supplier_part_id)
         grouped.setdefault(offer.supplier.code, []).append(
@@ -205,10 +258,10 @@ async def draft_orders(
                 unit_price=s.unit_price if s.unit_price is not None else Decimal(0),
             )
         )
-    made: list[PurchaseOrder] = []
+    made = Planned()
     for code in sorted(grouped):
         supplier = await suppliers.get_supplier_by_code_or_raise(session, code)
-        made.append(
+        made.orders.append(
             await orders.add_order(
                 session,
                 supplier=supplier,
@@ -216,6 +269,18 @@ async def draft_orders(
                 lines=grouped[code],
                 prefix=prefix,
                 notes="Made from reorder suggestions.",
+            )
+        )
+    for s in builds:
+        made.jobs.append(
+            await job_service.add_job(
+                session,
+                number=await _job_number(session, today),
+                assembly_part_number=s.part_number,
+                qty=s.suggested_qty,
+                warehouse_id=warehouse_id,
+                bom_id=s.bom_id,
+                notes="Planned from reorder suggestions.",
             )
         )
     return made

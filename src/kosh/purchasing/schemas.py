@@ -456,6 +456,9 @@ class SuggestionRead(BaseModel):
     supplier_sku: str | None
     unit_price: Decimal | None
     currency: str | None
+    action: Literal["purchase", "build"]
+    bom_id: int | None
+    in_production: int
 
 
 class SuggestionPage(BaseModel):
@@ -464,16 +467,29 @@ class SuggestionPage(BaseModel):
 
 
 class SuggestionOrderRequest(BaseModel):
-    """Turn suggestions into draft POs, one per supplier. Without `part_ids`, every
-    suggestion with a supplier."""
+    """Turn suggestions into draft POs, one per supplier, and planned jobs for the builds.
+    Without `part_ids`, every build and every purchase with a supplier."""
 
     model_config = ConfigDict(extra="forbid")
     warehouse_id: Id
     part_ids: Annotated[list[Id], Field(max_length=500)] | None = None
 
 
+class PlannedJob(BaseModel):
+    """A production job planned from a build suggestion."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    number: str
+    assembly_part_id: int
+    bom_id: int
+    qty: int
+    status: str
+
+
 class SuggestionOrderResult(BaseModel):
     orders: list[OrderSummary]
+    jobs: list[PlannedJob]
 
 
 class OnOrderRead(BaseModel):

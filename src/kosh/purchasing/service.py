@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.core import events
-from kosh.core.db import transactional
+from kosh.core.db import transactional, utcnow
 from kosh.core.errors import RuleViolationError, field_error
 from kosh.locations import service as location_service
 from kosh.purchasing import metrics, orders, receiving, reorder, suppliers
@@ -332,15 +332,28 @@ async def order_suggestions(
     warehouse_id: int,
     part_ids: Sequence[int] | None = None,
     prefix: str = DEFAULT_PREFIX,
-) -> list[PurchaseOrder]:
-    """Turn reorder suggestions into draft purchase orders, one per supplier, in one
-    step (all or none). Suggestions without a supplier are left out. 404 for an unknown
-    warehouse."""
-    made = await reorder.draft_orders(
-        session, warehouse_id=warehouse_id, part_ids=part_ids, prefix=prefix
+    today: date | None = None,
+) -> reorder.Planned:
+    """Act on reorder suggestions in one step (all or none): draft purchase orders, one
+    per supplier, and a planned production job per assembly suggested as a build.
+    Purchases without a supplier are left out. 404 for an unknown warehouse; a build
+    whose job cannot be planned refuses the whole step (see
+    `kosh.production.service.create_job`)."""
+    made = await reorder.act(
+        session,
+        warehouse_id=warehouse_id,
+        part_ids=part_ids,
+        prefix=prefix,
+        today=today or utcnow().date(),
     )
-    metrics.SUGGESTED_ORDERS.inc(len(made))
-    log.info("purchase_orders_suggested", warehouse_id=warehouse_id, orders=len(made))
+    metrics.SUGGESTED_ORDERS.inc(len(made.orders))
+    metrics.SUGGESTED_JOBS.inc(len(made.jobs))
+    log.info(
+        "purchase_orders_suggested",
+        warehouse_id=warehouse_id,
+        orders=len(made.orders),
+        jobs=len(made.jobs),
+    )
     return made
 
 

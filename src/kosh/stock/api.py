@@ -202,6 +202,8 @@ async def get_pcn(pcn: PcnPath, _: CurrentPrincipal, session: SessionDep) -> Pcn
         unit=detail.part.unit,
         received_at=lot.received_at,
         date_code=lot.date_code,
+        lot_code=lot.lot_code,
+        country_of_origin=lot.country_of_origin,
         supplier=lot.supplier,
         reference=lot.reference,
         created_by=lot.created_by,

@@ -37,6 +37,8 @@ async def label_facts(session: AsyncSession, pcn: str, timezone: str) -> labels.
         qty=await stock_queries.received_qty(session, lot.id),
         unit=detail.part.unit,
         received=lot.received_at.astimezone(ZoneInfo(timezone)).date(),
+        lot_code=lot.lot_code,
+        country_of_origin=lot.country_of_origin,
     )
 
 

@@ -1,6 +1,7 @@
-"""PCN labels: a QR code that encodes the PCN, with the part number, description, quantity
-and received date beside it, as SVG (for the screen and any printer driver) and PNG (for
-label printers that take bitmaps).
+"""PCN labels: a QR code that encodes the PCN, with the part number, description, the
+supplier's lot code and country of origin (when known), quantity and received date beside
+it, as SVG (for the screen and any printer driver) and PNG (for label printers that take
+bitmaps).
 
 The label is 60 x 30 mm. The QR code is segno's matrix drawn by us, so SVG and PNG show
 exactly the same symbol; the PNG text is drawn with Pillow's bundled font (no system fonts
@@ -37,6 +38,18 @@ class LabelFacts:
     qty: int | None
     unit: str
     received: date
+    lot_code: str | None = None
+    country_of_origin: str | None = None
+
+    @property
+    def origin_line(self) -> str:
+        """'Lot 2231A · Origin CN' (either part alone when the other is unknown)."""
+        parts = []
+        if self.lot_code:
+            parts.append(f"Lot {self.lot_code}")
+        if self.country_of_origin:
+            parts.append(f"Origin {self.country_of_origin}")
+        return " · ".join(parts)
 
 
 def qr_matrix(pcn: str) -> list[list[bool]]:
@@ -98,6 +111,8 @@ def render_svg(facts: LabelFacts) -> str:
     for line in _description_lines(facts.description, DESCRIPTION_CHARS):
         lines.append((f"{x:.1f}", f"{y:.1f}", "2.2", "400", line))
         y += 3.0
+    # below the two description lines, above the quantity
+    lines.append((f"{x:.1f}", "19.8", "2.2", "400", facts.origin_line))
     lines.append((f"{x:.1f}", "24", "3.2", "700", _qty_text(facts)))
     lines.append((f"{x:.1f}", "28", "2.6", "400", f"Received {facts.received.isoformat()}"))
     texts = "".join(
@@ -178,6 +193,11 @@ def render_png(facts: LabelFacts) -> bytes:
     for line in _wrap_px(draw, facts.description, small, text_width):
         draw.text((x, y), line, font=small, fill=0)
         y += _px(3.0)
+    if facts.origin_line:
+        origin_text = facts.origin_line
+        while draw.textlength(origin_text, font=small) > text_width:
+            origin_text = origin_text[:-1]
+        draw.text((x, _px(17.6)), origin_text, font=small, fill=0)
     if facts.qty is not None:
         draw.text((x, _px(20.8)), _qty_text(facts), font=_font(_px(3.2)), fill=0, stroke_width=1)
     draw.text(

@@ -31,6 +31,7 @@ MOVEMENT_KINDS = (
     "scrap",
     "ship",
     "produce",
+    "receipt_reversal",
 )
 _KINDS_SQL = ", ".join(f"'{kind}'" for kind in MOVEMENT_KINDS)
 
@@ -47,6 +48,9 @@ class Lot(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     date_code: Mapped[str | None] = mapped_column(String(32))
     supplier: Mapped[str | None] = mapped_column(String(200))
+    # from the supplier's label (ECIA 1T / 4L); a PCN keeps them for traceability
+    lot_code: Mapped[str | None] = mapped_column(String(64))
+    country_of_origin: Mapped[str | None] = mapped_column(String(8))
     reference: Mapped[str | None] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

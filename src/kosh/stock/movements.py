@@ -410,9 +410,12 @@ async def new_lot(
     supplier: str | None = None,
     reference: str | None = None,
     received_at: datetime | None = None,
+    lot_code: str | None = None,
+    country_of_origin: str | None = None,
 ) -> Lot:
     """Create an empty lot (flushed, never committed). The PCN is generated (next in
-    sequence) when not given; a given PCN must be valid (422) and new (409 pcn_taken)."""
+    sequence) when not given; a given PCN must be valid (422) and new (409 pcn_taken).
+    The supplier's lot code and the country of origin (from its label) stay on the lot."""
     if pcn is None:
         pcn = await next_pcn(session)
     else:
@@ -430,6 +433,8 @@ async def new_lot(
         date_code=date_code,
         supplier=supplier,
         reference=reference,
+        lot_code=lot_code,
+        country_of_origin=country_of_origin,
         created_by=current_actor().name,
     )
     session.add(lot)
@@ -455,6 +460,8 @@ async def receive_lot(
     received_at: datetime | None = None,
     kind: str = "receive",
     reason: str | None = None,
+    lot_code: str | None = None,
+    country_of_origin: str | None = None,
 ) -> Lot:
     """Create a lot (PCN) of `qty` units at a location and write its ledger row; never
     commits. Used by receipts (kind receive) and finished assemblies (kind produce).
@@ -470,6 +477,8 @@ async def receive_lot(
         supplier=supplier,
         reference=reference,
         received_at=received_at,
+        lot_code=lot_code,
+        country_of_origin=country_of_origin,
     )
     await move(
         session,

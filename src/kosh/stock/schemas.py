@@ -19,9 +19,20 @@ PartNumber = Annotated[RequiredLine, Field(max_length=64)]
 Reference = Annotated[RequiredLine, Field(max_length=100)]
 Reason = Annotated[RequiredText, Field(max_length=500)]
 OptionalReference = Annotated[CleanLine, Field(max_length=100)]
+# ISO 3166 alpha-2 (or alpha-3) as labels print it: "CN", "DEU"
+CountryCode = Annotated[CleanLine, Field(pattern=r"^[A-Z]{2,3}$")]
 # The ledger kinds (kosh.stock.models.MOVEMENT_KINDS), for history filters.
 MovementKind = Literal[
-    "receive", "pick", "restock", "transfer", "adjust", "consume", "scrap", "ship", "produce"
+    "receive",
+    "pick",
+    "restock",
+    "transfer",
+    "adjust",
+    "consume",
+    "scrap",
+    "ship",
+    "produce",
+    "receipt_reversal",
 ]
 
 
@@ -37,6 +48,8 @@ class ReceiveRequest(_Request):
     date_code: Annotated[CleanLine, Field(max_length=32)] | None = None
     supplier: Annotated[CleanLine, Field(max_length=200)] | None = None
     reference: OptionalReference | None = None
+    lot_code: Annotated[CleanLine, Field(max_length=64)] | None = None
+    country_of_origin: CountryCode | None = None
 
 
 class ReceiveResult(BaseModel):
@@ -147,6 +160,8 @@ class PcnRead(BaseModel):
     unit: str
     received_at: datetime
     date_code: str | None
+    lot_code: str | None
+    country_of_origin: str | None
     supplier: str | None
     reference: str | None
     created_by: str

@@ -137,8 +137,11 @@ async def receive(
     date_code: str | None = None,
     supplier: str | None = None,
     reference: str | None = None,
+    lot_code: str | None = None,
+    country_of_origin: str | None = None,
 ) -> Receipt:
-    """Receive a new lot into a location.
+    """Receive a new lot into a location (its date code, supplier, the supplier's lot
+    code and the country of origin stay on the lot).
 
     Rules: the part exists (404 part_not_found) and is active (422 part_inactive); the
     location exists (404), is active and is a storage, receiving or quarantine location
@@ -160,6 +163,8 @@ async def receive(
         date_code=date_code,
         supplier=supplier,
         reference=reference,
+        lot_code=lot_code,
+        country_of_origin=country_of_origin,
     )
     entry = await movements.move(
         session,
@@ -183,6 +188,8 @@ async def receive(
             "date_code": date_code,
             "supplier": supplier,
             "reference": reference,
+            "lot_code": lot_code,
+            "country_of_origin": country_of_origin,
         },
     )
     return Receipt(lot=lot, part=part, location=location, entry=entry)

@@ -1,0 +1,46 @@
+"""stock: lots carry the lot code and country of origin from the supplier's label; the
+ledger gains the movement kind receipt_reversal (a reversed purchase receipt)
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-01 11:30:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+_OLD_KINDS = (
+    "'receive', 'pick', 'restock', 'transfer', 'adjust', 'consume', 'scrap', 'ship', 'produce'"
+)
+_NEW_KINDS = f"{_OLD_KINDS}, 'receipt_reversal'"
+_CHECK = "ck_stock_transactions_kind_known"
+
+
+def _kinds(kinds: str) -> None:
+    # batch mode: SQLite recreates the table with the new CHECK; PostgreSQL alters in place.
+    with op.batch_alter_table("stock_transactions", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(_CHECK), type_="check")
+        batch_op.create_check_constraint(op.f(_CHECK), f"kind IN ({kinds})")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("lots", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("lot_code", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("country_of_origin", sa.String(length=8), nullable=True))
+    _kinds(_NEW_KINDS)
+
+
+def downgrade() -> None:
+    # The old schema has no such kind: a reversal reads as the count correction it was before.
+    op.execute("UPDATE stock_transactions SET kind = 'adjust' WHERE kind = 'receipt_reversal'")
+    _kinds(_OLD_KINDS)
+    with op.batch_alter_table("lots", schema=None) as batch_op:
+        batch_op.drop_column("country_of_origin")
+        batch_op.drop_column("lot_code")
