@@ -206,6 +206,7 @@ async def test_receipt_writes_ledger_lot_balance_and_cost(session: AsyncSession)
     lot = await session.get(Lot, booked.lot.id)
     assert lot is not None
     assert (lot.date_code, lot.reference, lot.part_id) == ("2312", number, b.site.part_id)
+    assert (lot.lot_code, lot.country_of_origin) == ("L1", "CN")
     assert (await all_balances(session))[(lot.id, b.receiving_id)] == 60
     assert await replayed(session) == non_zero(await all_balances(session))
     assert (await line_state(session, line_id)).qty_received == 60
@@ -254,7 +255,15 @@ async def test_receipt_by_distributor_label(session: AsyncSession) -> None:
         "MY",
     )
     assert receipt.label_format == "ecia"
-    assert booked.lot.date_code == "2331"
+    # and: the PCN itself carries them (traceability outlives the receipt row)
+    lot = await session.get(Lot, booked.lot.id, populate_existing=True)
+    assert lot is not None
+    assert (lot.date_code, lot.lot_code, lot.country_of_origin, lot.supplier) == (
+        "2331",
+        "LOT7",
+        "MY",
+        f"Supplier {b.supplier_code}",
+    )
 
 
 @pytest.mark.parametrize(

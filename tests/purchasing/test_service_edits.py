@@ -273,6 +273,34 @@ async def test_update_draft_order_changes_notes_and_replaces_lines(session: Asyn
     assert len(await _audit(session, "purchase_order.update")) == 1
 
 
+async def test_replacing_only_a_drafts_lines_bumps_its_version_once(
+    session: AsyncSession,
+) -> None:
+    # given: a draft at version v
+    b = await buying(session)
+    order_id, _, _ = await a_po(session, b, 100, place=False)
+    version = (await _order(session, order_id)).version
+    # when: only its lines are replaced, twice in a row at the version just read
+    for qty in (300, 400):
+        await purchasing_service.update_order(
+            session,
+            order_id,
+            version=version,
+            changes={},
+            lines=[OrderLineIn(supplier_sku=b.sku, qty=qty)],
+        )
+        # then: one bump per edit, and the next edit at the new version is accepted
+        order = await _order(session, order_id)
+        assert order.version == version + 1
+        version = order.version
+    assert await _lines(session, order_id) == [(1, b.site.part_id, 400, Decimal("0.40"))]
+    # and: adding lines bumps it once too
+    await purchasing_service.add_lines(
+        session, order_id, version=version, lines=[OrderLineIn(supplier_sku=b.sku, qty=5)]
+    )
+    assert (await _order(session, order_id)).version == version + 1
+
+
 async def test_update_placed_order_keeps_its_lines_locked(session: AsyncSession) -> None:
     # given: a placed order of 100
     b = await buying(session)

@@ -130,3 +130,32 @@ async def test_label_of_an_unknown_pcn_is_404_and_anonymous_is_401(
     assert missing.status_code == 404
     assert missing.json()["code"] == "pcn_not_found"
     assert anonymous.status_code == 401
+
+
+def test_label_prints_the_lot_code_and_country_of_origin() -> None:
+    # given a lot with the supplier's lot code and origin; when drawn as SVG
+    svg = labels.render_svg(facts(lot_code="LOT7-2231", country_of_origin="MY"))
+    # then the line sits between the description and the quantity
+    assert "Lot LOT7-2231 · Origin MY" in svg
+    assert svg.count('font-size="2.2"') == labels.DESCRIPTION_LINES + 1  # and the origin
+    # and either part alone, or none, prints only what is known
+    assert "Origin CN" in labels.render_svg(facts(country_of_origin="CN"))
+    assert ">Lot X1<" in labels.render_svg(facts(lot_code="X1"))
+    assert "Lot " not in labels.render_svg(facts())
+    # and a very long lot code is squeezed to the label's width, never past it
+    assert 'lengthAdjust="spacingAndGlyphs"' in labels.render_svg(facts(lot_code="L" * 64))
+
+
+def test_png_label_draws_the_origin_line_within_the_label() -> None:
+    plain = Image.open(io.BytesIO(labels.render_png(facts())))
+    marked = Image.open(
+        io.BytesIO(labels.render_png(facts(lot_code="L" * 64, country_of_origin="CN")))
+    )
+    # the origin line's band (17.6 .. 20.1 mm) is empty without it and inked with it
+    top, bottom = round(17.8 / 25.4 * labels.PNG_DPI), round(20.0 / 25.4 * labels.PNG_DPI)
+    band = (plain.height, top, plain.width, bottom)
+    assert plain.convert("1").crop(band).getextrema() == (255, 255)
+    assert marked.convert("1").crop(band).getextrema() == (0, 255)
+    # a long code is cut at the label's right margin (the last 1 mm stays white)
+    margin = (marked.width - round(1.0 / 25.4 * labels.PNG_DPI), top, marked.width, bottom)
+    assert marked.convert("1").crop(margin).getextrema() == (255, 255)
