@@ -118,9 +118,9 @@ async def load_purchasing_demo(session: AsyncSession) -> str:
     if not known:
         return "no purchasing demo (the demo parts are missing)"
     made = 0
-    for supplier in SUPPLIERS:
-        if await suppliers.get_supplier_by_code(session, supplier.code) is None:
-            await purchasing_service.create_supplier(session, data=supplier)
+    for data in SUPPLIERS:
+        if await suppliers.get_supplier_by_code(session, data.code) is None:
+            await purchasing_service.create_supplier(session, data=data)
             made += 1
     new_offers = []
     for offer in known:
@@ -135,10 +135,10 @@ async def load_purchasing_demo(session: AsyncSession) -> str:
             await purchasing_service.set_reorder_rule(
                 session, part_number=number, warehouse_id=warehouse_id, min_qty=low, max_qty=high
             )
-    number = await _demo_order(session, warehouse_id, offered)
+    order_number = await _demo_order(session, warehouse_id, offered)
     return (
         f"purchasing: {made} suppliers and {len(new_offers)} offers added, "
-        f"{len(RULES)} reorder rules, demo order {number or 'skipped'}"
+        f"{len(RULES)} reorder rules, demo order {order_number or 'skipped'}"
     )
 
 
