@@ -103,7 +103,7 @@ async def test_scan_two_labels_then_order_a_shortage(
     await expect(row).to_contain_text("50 (2 packs)")
     await page.click("[data-testid=make-orders]")
     await expect(page.locator("form[data-suggestions] [data-result]")).to_contain_text(
-        "Draft purchase orders created"
+        "Draft purchase orders and planned jobs created"
     )
     await page.goto("/purchase-orders?status=draft")
     await expect(page.locator("[data-testid=orders] tbody tr")).to_have_count(1)

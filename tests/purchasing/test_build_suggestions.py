@@ -209,3 +209,117 @@ async def test_suggestions_api_and_page_show_builds_and_plan_jobs(
         "planned",
     )
     assert job["number"].startswith("SUG-")
+
+
+# --- order multiple and lead time ------------------------------------------------------
+
+
+async def test_order_multiple_rounds_and_lead_time_dates_the_suggestion(
+    session: AsyncSession,
+) -> None:
+    # given: keep 100..250, in multiples of 300, seven days to arrive (the rule's)
+    b = await buying(session)
+    warehouse_id = b.site.warehouse_id
+    await purchasing_service.set_reorder_rule(
+        session,
+        part_number=b.site.part_number,
+        warehouse_id=warehouse_id,
+        min_qty=100,
+        max_qty=250,
+        order_multiple=300,
+        lead_time_days=7,
+    )
+    # when
+    [s] = await reorder.suggestions(session, warehouse_id=warehouse_id, today=TODAY)
+    # then: 250 needed, 300 suggested, expected on the 8th
+    assert (s.suggested_qty, s.lead_time_days, s.expected_date) == (300, 7, date(2026, 12, 8))
+    # and: the draft PO line is expected then
+    made = await purchasing_service.order_suggestions(
+        session, warehouse_id=warehouse_id, today=TODAY
+    )
+    [order] = made.orders
+    assert [(line.qty, line.expected_date) for line in order.lines] == [(300, date(2026, 12, 8))]
+    rule_events = await session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "reorder_rule.set")
+    )
+    assert [e.after["order_multiple"] for e in rule_events] == [300]
+
+
+async def test_lead_time_falls_back_to_the_offer_then_the_supplier(session: AsyncSession) -> None:
+    from kosh.purchasing.models import Supplier, SupplierPart
+
+    # given: a rule without a lead time; the supplier takes 5 days
+    b = await buying(session)
+    warehouse_id = b.site.warehouse_id
+    await keep(session, b.site.part_number, warehouse_id, 10, 10)
+    supplier = await session.scalar(select(Supplier).where(Supplier.code == b.supplier_code))
+    assert supplier is not None
+    supplier.lead_time_days = 5
+    await session.commit()
+    [s] = await reorder.suggestions(session, warehouse_id=warehouse_id, today=TODAY)
+    assert (s.lead_time_days, s.expected_date) == (5, date(2026, 12, 6))
+    # when: the offer says 2 days, it wins over the supplier
+    offer = await session.get(SupplierPart, b.supplier_part_id)
+    assert offer is not None
+    offer.lead_time_days = 2
+    await session.commit()
+    [s] = await reorder.suggestions(session, warehouse_id=warehouse_id, today=TODAY)
+    assert (s.lead_time_days, s.expected_date) == (2, date(2026, 12, 3))
+
+
+async def test_a_build_is_due_after_the_rules_lead_time(session: AsyncSession) -> None:
+    b = await buying(session)
+    _, number, _ = await an_assembly(session)
+    await purchasing_service.set_reorder_rule(
+        session,
+        part_number=number,
+        warehouse_id=b.site.warehouse_id,
+        min_qty=4,
+        max_qty=4,
+        order_multiple=10,
+        lead_time_days=14,
+    )
+    made = await purchasing_service.order_suggestions(
+        session, warehouse_id=b.site.warehouse_id, today=TODAY
+    )
+    [job] = made.jobs
+    assert (job.qty, job.due_date) == (10, date(2026, 12, 15))
+    # and: without a lead time on the rule, a build has no due date
+    await keep(session, number, b.site.warehouse_id, 30, 30)
+    [s] = [
+        s
+        for s in await reorder.suggestions(session, warehouse_id=b.site.warehouse_id)
+        if s.action == "build"
+    ]
+    assert (s.suggested_qty, s.lead_time_days, s.expected_date) == (20, None, None)
+
+
+@pytest.mark.usefixtures("sessions")
+async def test_reorder_rule_api_takes_multiple_and_lead_time(
+    client: httpx.AsyncClient, session: AsyncSession, operator_headers: dict[str, str]
+) -> None:
+    b = await buying(session)
+    body = {
+        "part_number": b.site.part_number,
+        "warehouse_id": b.site.warehouse_id,
+        "min_qty": 10,
+        "max_qty": 20,
+        "order_multiple": 50,
+        "lead_time_days": 3,
+    }
+    put = await client.put("/api/v1/reorder-rules", json=body, headers=operator_headers)
+    assert put.status_code == 200, put.text
+    assert (put.json()["order_multiple"], put.json()["lead_time_days"]) == (50, 3)
+    listed = await client.get(
+        "/api/v1/purchasing/suggestions",
+        params={"warehouse_id": b.site.warehouse_id},
+        headers=operator_headers,
+    )
+    [s] = listed.json()["items"]
+    assert (s["suggested_qty"], s["lead_time_days"]) == (50, 3)
+    assert s["expected_date"] is not None
+    for bad in ({"order_multiple": 0}, {"lead_time_days": -1}, {"order_multiple": "5"}):
+        refused = await client.put(
+            "/api/v1/reorder-rules", json={**body, **bad}, headers=operator_headers
+        )
+        assert refused.status_code == 422, bad

@@ -43,19 +43,24 @@ async def check(session: AsyncSession) -> int:
     await session.rollback()  # end the read: each alert change is its own transaction
     for s in found:
         supplier = f" from {s.supplier_code} ({s.supplier_sku})" if s.supplier_code else ""
+        verb = "Build" if s.action == "build" else "Order"
         await alert_service.raise_alert(
             session,
             kind=KIND,
             key=alert_key(s.part_id, s.warehouse_id),
             severity="critical" if s.projected <= 0 else "info",
-            title=f"Order {s.suggested_qty} of {s.part_number}{supplier}",
+            title=f"{verb} {s.suggested_qty} of {s.part_number}{supplier}",
             message=(
                 f"{s.part_number}: projected {s.projected} (in storage {s.on_hand}, reserved "
-                f"{s.reserved}, jobs {s.job_demand}, on order {s.on_order}) is below its "
-                f"minimum {s.min_qty}; suggested {s.suggested_qty}{supplier}."
+                f"{s.reserved}, jobs {s.job_demand}, on order {s.on_order}, in production "
+                f"{s.in_production}) is below its minimum {s.min_qty}; suggested "
+                f"{verb.lower()} {s.suggested_qty}{supplier}."
             ),
             details=s.as_dict()
-            | {"unit_price": None if s.unit_price is None else str(s.unit_price)},
+            | {
+                "unit_price": None if s.unit_price is None else str(s.unit_price),
+                "expected_date": s.expected_date.isoformat() if s.expected_date else None,
+            },
         )
     current = {alert_key(s.part_id, s.warehouse_id) for s in found}
     await alert_service.resolve_alerts(session, keys=sorted(open_keys - current))

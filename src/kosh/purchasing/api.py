@@ -438,14 +438,9 @@ async def on_order(
 async def set_reorder_rule(
     body: ReorderRuleIn, _: Operator, session: SessionDep
 ) -> ReorderRuleRead:
-    """Create or replace the rule of a part in a warehouse (min, max)."""
-    rule = await purchasing_service.set_reorder_rule(
-        session,
-        part_number=body.part_number,
-        warehouse_id=body.warehouse_id,
-        min_qty=body.min_qty,
-        max_qty=body.max_qty,
-    )
+    """Create or replace the rule of a part in a warehouse (min, max, order multiple,
+    lead time)."""
+    rule = await purchasing_service.set_reorder_rule(session, **body.model_dump())
     return ReorderRuleRead.model_validate(rule)
 
 

@@ -238,6 +238,10 @@ class ReorderRule(Base):
         UniqueConstraint("part_id", "warehouse_id"),
         CheckConstraint("min_qty >= 0", name="min_non_negative"),
         CheckConstraint("max_qty >= min_qty", name="max_at_least_min"),
+        CheckConstraint(
+            "order_multiple IS NULL OR order_multiple >= 1", name="order_multiple_positive"
+        ),
+        CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time_ok"),
         Index(None, "warehouse_id"),
     )
 
@@ -246,6 +250,10 @@ class ReorderRule(Base):
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     min_qty: Mapped[int] = mapped_column(Integer)
     max_qty: Mapped[int] = mapped_column(Integer)
+    # suggestions are rounded up to this many base units (before packs and the MOQ)
+    order_multiple: Mapped[int | None] = mapped_column(Integer)
+    # days from ordering to arrival here; else the offer's, else the supplier's
+    lead_time_days: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

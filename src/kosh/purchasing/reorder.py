@@ -8,8 +8,10 @@ A part needs ordering in a warehouse when its projected stock is below its minim
 
 The minimum and maximum come from the part's reorder rule in that warehouse, or, without
 one, from the part's reorder point (minimum = maximum = reorder point). The suggestion
-orders up to the maximum, at least the supplier's minimum order, rounded up to whole packs,
-from the part's preferred supplier (else the offer cheapest at that quantity).
+orders up to the maximum (rounded up to the rule's order multiple), at least the supplier's
+minimum order, rounded up to whole packs, from the part's preferred supplier (else the offer
+cheapest at that quantity). Its lead time (the rule's, else the offer's, else the
+supplier's) dates it: expected = today + lead time, the draft PO line's expected date.
 
 An assembly with an active BOM is suggested as a build (`action = "build"`): the
 shortfall itself, no supplier; acting on it plans a production job (through
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +34,7 @@ from kosh.bom import queries as bom_queries
 from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
 from kosh.core import audit
+from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError
 from kosh.locations import service as location_service
 from kosh.production import queries as job_queries
@@ -65,6 +68,8 @@ class Suggestion:
     action: str = "purchase"  # or "build": an assembly with an active BOM
     bom_id: int | None = None
     in_production: int = 0
+    lead_time_days: int | None = None
+    expected_date: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,8 +82,22 @@ def round_to_packs(need: int, *, pack_size: int, min_order_qty: int) -> int:
     return packs * pack_size
 
 
+def round_up(qty: int, multiple: int | None) -> int:
+    """`qty` rounded up to a whole number of `multiple` (unchanged without one)."""
+    if not multiple or multiple <= 1:
+        return qty
+    return -(-qty // multiple) * multiple
+
+
 async def put_rule(
-    session: AsyncSession, *, part_number: str, warehouse_id: int, min_qty: int, max_qty: int
+    session: AsyncSession,
+    *,
+    part_number: str,
+    warehouse_id: int,
+    min_qty: int,
+    max_qty: int,
+    order_multiple: int | None = None,
+    lead_time_days: int | None = None,
 ) -> ReorderRule:
     """Create or replace a rule (flushed, audited). 404 part_not_found / warehouse."""
     part = await part_service.get_part_by_number_or_raise(session, part_number)
@@ -88,11 +107,12 @@ async def put_rule(
             ReorderRule.part_id == part.id, ReorderRule.warehouse_id == warehouse_id
         )
     )
-    before = None if rule is None else {"min_qty": rule.min_qty, "max_qty": rule.max_qty}
+    before = None if rule is None else _rule_view(rule)
     if rule is None:
         rule = ReorderRule(part_id=part.id, warehouse_id=warehouse_id)
         session.add(rule)
     rule.min_qty, rule.max_qty = min_qty, max_qty
+    rule.order_multiple, rule.lead_time_days = order_multiple, lead_time_days
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -105,9 +125,18 @@ async def put_rule(
         entity_type="reorder_rule",
         entity_id=rule.id,
         before=before,
-        after={"part_id": part.id, "warehouse_id": warehouse_id, "min": min_qty, "max": max_qty},
+        after={"part_id": part.id, "warehouse_id": warehouse_id, **_rule_view(rule)},
     )
     return rule
+
+
+def _rule_view(rule: ReorderRule) -> dict[str, int | None]:
+    return {
+        "min_qty": rule.min_qty,
+        "max_qty": rule.max_qty,
+        "order_multiple": rule.order_multiple,
+        "lead_time_days": rule.lead_time_days,
+    }
 
 
 def _choose(offers: Sequence[SupplierPart], need: int) -> SupplierPart | None:
@@ -125,17 +154,34 @@ def _choose(offers: Sequence[SupplierPart], need: int) -> SupplierPart | None:
     return min(offers, key=cost)
 
 
-async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Suggestion]:
+def _lead_time(
+    rule: ReorderRule | None, offer: SupplierPart | None, supplier: Supplier | None
+) -> int | None:
+    """The rule's lead time, else the offer's, else its supplier's (None for a build
+    without one on its rule)."""
+    if rule is not None and rule.lead_time_days is not None:
+        return rule.lead_time_days
+    if offer is not None and offer.lead_time_days is not None:
+        return offer.lead_time_days
+    return supplier.lead_time_days if supplier is not None else None
+
+
+async def suggestions(
+    session: AsyncSession, *, warehouse_id: int, today: date | None = None
+) -> list[Suggestion]:
     """The parts to order for a warehouse (see the module docstring), by part number."""
     await location_service.get_warehouse_or_raise(session, warehouse_id)
+    today = today or utcnow().date()
     limits: dict[int, tuple[int, int]] = {
         part.id: (part.reorder_point, part.reorder_point)
         for part in await part_queries.parts_with_reorder_point(session)
     }
+    rules: dict[int, ReorderRule] = {}
     for rule in await session.scalars(
         select(ReorderRule).where(ReorderRule.warehouse_id == warehouse_id)
     ):
         limits[rule.part_id] = (rule.min_qty, rule.max_qty)
+        rules[rule.part_id] = rule
     if not limits:
         return []
     ids = sorted(limits)
@@ -168,11 +214,15 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
             continue
         low, high = limits[pid]
         projected = projection[pid]
-        need = max(high, low) - projected
+        found_rule = rules.get(pid)
+        need = round_up(
+            max(high, low) - projected, found_rule.order_multiple if found_rule else None
+        )
         bom_id = boms.get(pid)
         chosen = None if bom_id is not None else _choose(offers.get(pid, []), need)
         qty, packs, price = max(need, 1), None, part.unit_cost
         supplier = by_id.get(chosen.supplier_id) if chosen else None
+        lead = _lead_time(found_rule, chosen, supplier)
         if chosen is not None:
             qty = round_to_packs(
                 need, pack_size=chosen.pack_size, min_order_qty=chosen.min_order_qty
@@ -201,6 +251,8 @@ async def suggestions(session: AsyncSession, *, warehouse_id: int) -> list[Sugge
                 action="purchase" if bom_id is None else "build",
                 bom_id=bom_id,
                 in_production=building.get(pid, 0),
+                lead_time_days=lead,
+                expected_date=None if lead is None else today + timedelta(days=lead),
             )
         )
     found.sort(key=lambda s: s.part_number)
@@ -241,7 +293,7 @@ async def act(
     wanted = set(part_ids) if part_ids is not None else None
     grouped: dict[str, list[orders.NewLine]] = {}
     builds: list[Suggestion] = []
-    for s in await suggestions(session, warehouse_id=warehouse_id):
+    for s in await suggestions(session, warehouse_id=warehouse_id, today=today):
         if wanted is not None and s.part_id not in wanted:
             continue
         if s.action == "build":
@@ -256,6 +308,7 @@ async def act(
                 qty=s.suggested_qty,
                 packs=s.packs,
                 unit_price=s.unit_price if s.unit_price is not None else Decimal(0),
+                expected_date=s.expected_date,
             )
         )
     made = Planned()
@@ -280,6 +333,7 @@ async def act(
                 qty=s.suggested_qty,
                 warehouse_id=warehouse_id,
                 bom_id=s.bom_id,
+                due_date=s.expected_date,
                 notes="Planned from reorder suggestions.",
             )
         )

@@ -420,6 +420,8 @@ class ReorderRuleIn(BaseModel):
     warehouse_id: Id
     min_qty: Annotated[StrictInt, Field(ge=0, le=MAX_QTY)]
     max_qty: Annotated[StrictInt, Field(ge=0, le=MAX_QTY)]
+    order_multiple: Quantity | None = None
+    lead_time_days: LeadDays | None = None
 
     @model_validator(mode="after")
     def _max_at_least_min(self) -> ReorderRuleIn:
@@ -435,6 +437,8 @@ class ReorderRuleRead(BaseModel):
     warehouse_id: int
     min_qty: int
     max_qty: int
+    order_multiple: int | None
+    lead_time_days: int | None
     version: int
 
 
@@ -459,6 +463,8 @@ class SuggestionRead(BaseModel):
     action: Literal["purchase", "build"]
     bom_id: int | None
     in_production: int
+    lead_time_days: int | None
+    expected_date: date | None
 
 
 class SuggestionPage(BaseModel):

@@ -312,16 +312,26 @@ async def reverse_receipt(
 
 @transactional
 async def set_reorder_rule(
-    session: AsyncSession, *, part_number: str, warehouse_id: int, min_qty: int, max_qty: int
+    session: AsyncSession,
+    *,
+    part_number: str,
+    warehouse_id: int,
+    min_qty: int,
+    max_qty: int,
+    order_multiple: int | None = None,
+    lead_time_days: int | None = None,
 ) -> ReorderRule:
     """Create or replace a part's reorder rule in a warehouse. Rules: 404 part_not_found /
-    warehouse_not_found; max >= min (422 at the edge)."""
+    warehouse_not_found; max >= min, order multiple >= 1, lead time 0..3650 days (422 at
+    the edge)."""
     return await reorder.put_rule(
         session,
         part_number=part_number,
         warehouse_id=warehouse_id,
         min_qty=min_qty,
         max_qty=max_qty,
+        order_multiple=order_multiple,
+        lead_time_days=lead_time_days,
     )
 
 

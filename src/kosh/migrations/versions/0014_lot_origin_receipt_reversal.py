@@ -1,5 +1,6 @@
 """stock: lots carry the lot code and country of origin from the supplier's label; the
-ledger gains the movement kind receipt_reversal (a reversed purchase receipt)
+ledger gains the movement kind receipt_reversal (a reversed purchase receipt);
+purchasing: reorder rules gain an order multiple and a lead time
 
 Revision ID: 0014
 Revises: 0013
@@ -35,9 +36,24 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("lot_code", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("country_of_origin", sa.String(length=8), nullable=True))
     _kinds(_NEW_KINDS)
+    with op.batch_alter_table("reorder_rules", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("order_multiple", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("lead_time_days", sa.Integer(), nullable=True))
+        batch_op.create_check_constraint(
+            op.f("ck_reorder_rules_order_multiple_positive"),
+            "order_multiple IS NULL OR order_multiple >= 1",
+        )
+        batch_op.create_check_constraint(
+            op.f("ck_reorder_rules_lead_time_ok"), "lead_time_days IS NULL OR lead_time_days >= 0"
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("reorder_rules", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_reorder_rules_lead_time_ok"), type_="check")
+        batch_op.drop_constraint(op.f("ck_reorder_rules_order_multiple_positive"), type_="check")
+        batch_op.drop_column("lead_time_days")
+        batch_op.drop_column("order_multiple")
     # The old schema has no such kind: a reversal reads as the count correction it was before.
     op.execute("UPDATE stock_transactions SET kind = 'adjust' WHERE kind = 'receipt_reversal'")
     _kinds(_OLD_KINDS)
