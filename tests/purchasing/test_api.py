@@ -425,3 +425,35 @@ async def test_edge_bodies_at_a_usable_location(
     )
     assert refused.status_code == 409
     assert refused.json()["code"] == "over_receipt"
+
+
+async def test_received_qty_cannot_be_edited_directly(
+    client: httpx.AsyncClient, world: World, manager_headers: Headers
+) -> None:
+    # given: the placed order of 500, nothing received
+    order = await _ok(
+        await client.get(f"/api/v1/purchase-orders/{world.order_id}", headers=manager_headers)
+    )
+    version = order["version"]
+    line = {"part_number": "OPAMP-358", "qty": 500}
+    # when: a client tries to set received quantities through every editing route
+    attempts = [
+        ("PATCH", "", {"version": version, "qty_received": 500}),
+        ("PATCH", "", {"version": version, "lines": [{**line, "qty_received": 500}]}),
+        ("POST", "/lines", {**line, "qty_received": 500}),
+    ]
+    for method, suffix, body in attempts:
+        response = await client.request(
+            method,
+            f"/api/v1/purchase-orders/{world.order_id}{suffix}",
+            json=body,
+            headers=manager_headers,
+        )
+        # then: refused as an unknown field, nothing changed
+        assert response.status_code == 422, (method, suffix, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    after = await _ok(
+        await client.get(f"/api/v1/purchase-orders/{world.order_id}", headers=manager_headers)
+    )
+    assert after["version"] == version
+    assert [ln["qty_received"] for ln in after["lines"]] == [0]

@@ -378,20 +378,46 @@ async def test_several_bags_all_or_none(session: AsyncSession) -> None:
     assert list(await session.scalars(select(PurchaseReceipt))) == []
 
 
-@pytest.mark.parametrize("state", ["draft", "cancelled"])
+@pytest.mark.parametrize("state", ["draft", "cancelled", "closed_short"])
 async def test_cannot_receive_unless_placed(session: AsyncSession, state: str) -> None:
+    # given: an order of 10 that is a draft, cancelled, or 4 received and closed short
     b = await buying(session)
-    order_id, _, line_id = await a_po(session, b, 10, place=state != "draft")
+    order_id, number, line_id = await a_po(session, b, 10, place=state != "draft")
+    received, receipt_id = 0, 0
     if state == "cancelled":
         await purchasing_service.cancel(session, order_id=order_id)
-    with pytest.raises(ConflictError) as caught:
-        await purchasing_service.receive(
+    if state == "closed_short":
+        _, [booked] = await purchasing_service.receive(
             session,
             order_id=order_id,
             location_id=b.receiving_id,
-            bags=[Bag(line_id=line_id, qty=1)],
+            bags=[Bag(line_id=line_id, qty=4)],
         )
-    assert caught.value.code == "po_not_receivable"
+        received, receipt_id = 4, booked.receipt.id
+        await purchasing_service.close_short(session, order_id=order_id, reason="discontinued")
+    # when / then: a bag is refused, even one a manager allows over
+    for allow in (False, True):
+        with pytest.raises(ConflictError) as caught:
+            await purchasing_service.receive(
+                session,
+                order_id=order_id,
+                location_id=b.receiving_id,
+                bags=[Bag(line_id=line_id, qty=1)],
+                allow_over_receipt=allow,
+            )
+        assert caught.value.code == "po_not_receivable"
+    # and: nothing moved
+    assert (await line_state(session, line_id)).qty_received == received
+    assert await ledger_units(session, number) == received == await receipt_units(session, order_id)
+    assert await order_status(session, order_id) == state
+    if state == "closed_short":
+        # and: its receipts cannot be reversed any more either
+        with pytest.raises(ConflictError) as refused:
+            await purchasing_service.reverse_receipt(
+                session, order_id=order_id, receipt_id=receipt_id, reason="late"
+            )
+        assert refused.value.code == "po_not_reversible"
+        assert await ledger_units(session, number) == 4
 
 
 async def test_location_of_another_warehouse_is_refused(session: AsyncSession) -> None:
