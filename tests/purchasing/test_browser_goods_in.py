@@ -96,6 +96,11 @@ async def test_scan_two_labels_then_order_a_shortage(
     # the PO page shows both receipts
     await page.goto(f"/purchase-orders/{order_id}")
     await expect(page.locator("[data-testid=receipts] tbody tr")).to_have_count(2)
+    # and the first bag's PCN keeps the label's lot code and country of origin
+    first = page.locator("[data-testid=receipts] tbody tr", has_text="LOT-A")
+    await first.locator("td:first-child a").first.click()
+    await expect(page.locator("[data-testid=pcn-lot-code]")).to_have_text("LOT-A")
+    await expect(page.locator("[data-testid=pcn-country]")).to_have_text("CN")
 
     # suggested purchases: the short part, two packs of 25, into a draft PO
     await page.goto(f"/purchasing/suggestions?warehouse_id={b.site.warehouse_id}")
