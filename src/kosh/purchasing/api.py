@@ -23,6 +23,15 @@ from kosh.purchasing import queries as purchasing_queries
 from kosh.purchasing import service as purchasing_service
 from kosh.purchasing.models import PurchaseOrder, SupplierPart
 from kosh.purchasing.receiving import Bag
+from kosh.purchasing.reorder_schemas import (
+    PlannedJob,
+    ReorderRuleIn,
+    ReorderRuleRead,
+    SuggestionOrderRequest,
+    SuggestionOrderResult,
+    SuggestionPage,
+    SuggestionRead,
+)
 from kosh.purchasing.schemas import (
     DecodeRequest,
     ImportResult,
@@ -35,19 +44,12 @@ from kosh.purchasing.schemas import (
     OrderRead,
     OrderSummary,
     OrderUpdate,
-    PlannedJob,
     PriceBreak,
     ReceiptRead,
     ReceiveRequest,
     ReceiveResult,
-    ReorderRuleIn,
-    ReorderRuleRead,
     ReverseRequest,
     Status,
-    SuggestionOrderRequest,
-    SuggestionOrderResult,
-    SuggestionPage,
-    SuggestionRead,
     SupplierCreate,
     SupplierPage,
     SupplierPartCreate,
