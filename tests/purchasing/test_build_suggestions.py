@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.auth.models import User
 from kosh.bom.models import Bom, BomLine
-from kosh.core.errors import ValidationError
+from kosh.core.errors import RuleViolationError, ValidationError
 from kosh.core.models import AuditEvent
 from kosh.production.models import Job, JobLine
 from kosh.purchasing import reorder
@@ -323,3 +323,25 @@ async def test_reorder_rule_api_takes_multiple_and_lead_time(
             "/api/v1/reorder-rules", json={**body, **bad}, headers=operator_headers
         )
         assert refused.status_code == 422, bad
+
+
+async def test_a_suggestion_too_large_for_one_line_refuses_the_step(
+    session: AsyncSession,
+) -> None:
+    # given: keep up to 1e9, in multiples of 999,999,999: the suggestion is 1,999,999,998
+    b = await buying(session)
+    await purchasing_service.set_reorder_rule(
+        session,
+        part_number=b.site.part_number,
+        warehouse_id=b.site.warehouse_id,
+        min_qty=1_000_000_000,
+        max_qty=1_000_000_000,
+        order_multiple=999_999_999,
+    )
+    [s] = await reorder.suggestions(session, warehouse_id=b.site.warehouse_id)
+    assert s.suggested_qty == 1_999_999_998
+    # when / then: refused with a 422, nothing made
+    with pytest.raises(RuleViolationError) as caught:
+        await purchasing_service.order_suggestions(session, warehouse_id=b.site.warehouse_id)
+    assert caught.value.code == "suggestion_too_large"
+    assert await count(session, PurchaseOrder) == 0

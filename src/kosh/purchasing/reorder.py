@@ -35,7 +35,8 @@ from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
 from kosh.core import audit
 from kosh.core.db import utcnow
-from kosh.core.errors import ConflictError
+from kosh.core.errors import ConflictError, RuleViolationError, field_error
+from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
@@ -289,13 +290,22 @@ async def act(
     """For the suggestions (of `part_ids` when given): draft POs, one per supplier, for the
     purchases that have a supplier (a price unknown everywhere is entered as 0 for the
     buyer to fill in), and one planned job per build (its active BOM, the shortfall).
-    Purchases without a supplier are left out. Joins the caller's transaction."""
+    Purchases without a supplier are left out; a chosen suggestion over 1,000,000,000
+    units refuses the step (422 suggestion_too_large). Joins the caller's transaction."""
     wanted = set(part_ids) if part_ids is not None else None
     grouped: dict[str, list[orders.NewLine]] = {}
     builds: list[Suggestion] = []
     for s in await suggestions(session, warehouse_id=warehouse_id, today=today):
         if wanted is not None and s.part_id not in wanted:
             continue
+        if s.suggested_qty > MAX_QTY:
+            raise RuleViolationError(
+                f"{s.part_number}: {s.suggested_qty:,} units is more than one line or job "
+                "may take; order it by hand.",
+                code="suggestion_too_large",
+                errors=[field_error(["part_ids"], f"{s.part_number} needs more than {MAX_QTY}")],
+                details={"part_id": s.part_id, "suggested_qty": s.suggested_qty},
+            )
         if s.action == "build":
             builds.append(s)
             continue
