@@ -130,6 +130,7 @@ async def create_job(
 
 
 async def job_number_taken(session: AsyncSession, number: str) -> bool:
+    """Whether a job has this number already (job numbers are unique)."""
     return await session.scalar(select(Job.id).where(Job.number == number)) is not None
 
 
