@@ -41,6 +41,7 @@ async def _status_page(
     status: int = 200,
 ) -> Response:
     user = principal.user
+    await session.refresh(user)  # a refused change rolled back and expired it
     pending = await twofactor.pending_enrolment(session, user=user, issuer=settings.totp_issuer)
     return pages.render(
         request,
