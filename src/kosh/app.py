@@ -14,6 +14,7 @@ from kosh.alerts import api as alerts_api
 from kosh.alerts import notify as alert_notify
 from kosh.alerts import pages as alerts_pages
 from kosh.auth import api as auth_api
+from kosh.auth import oidc_pages as auth_oidc_pages
 from kosh.auth import pages as auth_pages
 from kosh.auth import twofactor_pages as auth_twofactor_pages
 from kosh.bom import api as bom_api
@@ -89,6 +90,7 @@ FEATURE_ROUTERS = [
     shopfloor_pages.router,
     web_api_docs.router,
     auth_twofactor_pages.router,
+    auth_oidc_pages.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [

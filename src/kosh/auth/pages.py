@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from kosh.auth import oidc, twofactor
 from kosh.auth import service as auth_service
-from kosh.auth import twofactor
 from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
 from kosh.auth.deps import SESSION_COOKIE, Admin, CurrentPrincipal, MaybePrincipal
 from kosh.auth.models import ROLES
@@ -38,7 +38,7 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def _login_page(
+def login_page(
     request: Request,
     pages: Pages,
     settings: SettingsDep,
@@ -52,7 +52,13 @@ def _login_page(
     response = pages.render(
         request,
         "auth/login.html",
-        {"login_csrf": token, "next": next_url, "error": error, "username": username},
+        {
+            "login_csrf": token,
+            "next": next_url,
+            "error": error,
+            "username": username,
+            "sso_name": settings.oidc_provider_name if settings.oidc_enabled else None,
+        },
         status=status,
     )
     response.set_cookie(
@@ -77,7 +83,7 @@ async def login_form(
 ) -> Response:
     if principal is not None:
         return pages.redirect(safe_next(next))
-    return _login_page(request, pages, settings, next_url=safe_next(next))
+    return login_page(request, pages, settings, next_url=safe_next(next))
 
 
 @router.post("/login")
@@ -95,7 +101,7 @@ async def login_submit(
     target = safe_next(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not secrets.compare_digest(expected, csrf_token):
-        return _login_page(
+        return login_page(
             request,
             pages,
             settings,
@@ -117,7 +123,7 @@ async def login_submit(
             next_url=target,
         )
     except (AuthenticationError, RateLimitedError, PermissionDeniedError) as exc:
-        response = _login_page(
+        response = login_page(
             request,
             pages,
             settings,
@@ -189,7 +195,7 @@ async def login_code_submit(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     challenge = request.cookies.get(LOGIN_CHALLENGE_COOKIE, "")
     if not challenge or not expected or not secrets.compare_digest(expected, csrf_token):
-        return _login_page(
+        return login_page(
             request,
             pages,
             settings,
@@ -214,7 +220,7 @@ async def login_code_submit(
         )
     except AuthenticationError as exc:
         if exc.code == "login_expired":
-            return _login_page(
+            return login_page(
                 request, pages, settings, next_url="/", error=exc.message, status=exc.status
             )
         return _code_page(
@@ -224,10 +230,24 @@ async def login_code_submit(
 
 
 @router.post("/logout")
-async def logout(principal: CurrentPrincipal, pages: PagesDep, session: SessionDep) -> Response:
+async def logout(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
     if principal.session_id is not None:
         await auth_service.logout(session, principal.session_id)
     response = pages.redirect("/login", flash="You are logged out.")
+    if principal.method == "oidc" and settings.oidc_enabled:
+        # End the provider's session too (RP-initiated logout), when it offers that.
+        ended_at = await oidc.end_session_url(
+            oidc.OidcConfig.from_settings(settings),
+            post_logout_redirect_uri=str(request.url_for("login_form")),
+        )
+        if ended_at is not None:
+            response.headers["location"] = ended_at
     clear_session_cookie(response)
     return response
 
