@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     password_login: Literal["all", "admins"] = "all"  # noqa: S105 - who may, not a password
     totp_required_for_admins: bool = False
     totp_issuer: str = Field(default="KOSH", max_length=60)
+    # Least privilege on PostgreSQL: `kosh migrate` connects as the schema's owner here while
+    # the app and worker use KOSH_DATABASE_URL, a role without DDL rights (docs/runbook.md).
+    migrate_database_url: str = ""
 
     @field_validator("oidc_scopes", "oidc_redirect_uris", mode="before")
     @classmethod
@@ -238,7 +241,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit like '100/minute': {value!r}") from exc
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migrate_database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
