@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from click.testing import Result
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from click.testing import Result
 from typer.testing import CliRunner
 
 from kosh.cli import app as cli
@@ -150,7 +150,7 @@ async def test_app_role_reads_and_writes_but_cannot_change_the_schema(
                 "TRUNCATE stock_transactions",
                 "CREATE SCHEMA intruder",
             ):
-                with pytest.raises(DBAPIError, match="permission denied|must be owner"):
+                with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):
                     await session.execute(text(ddl))
                 await session.rollback()
             rows = await session.scalar(select(func.count()).select_from(StockTransaction))
