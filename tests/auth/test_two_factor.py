@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from datetime import timedelta
 
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.auth import service as auth_service
 from kosh.auth import twofactor
 from kosh.auth.models import AuthChallenge, RecoveryCode, TwoFactor, User, UserSession
 from kosh.core.config import Settings
+from kosh.core.db import utcnow
 from kosh.core.errors import AuthenticationError, ConflictError
 from kosh.core.models import AuditEvent
 from tests.support.fixtures import PASSWORD, MakeUser
@@ -425,3 +427,24 @@ async def test_erasing_a_user_deletes_their_second_factor(
         await session.commit()
         assert await session.get(TwoFactor, user.id) is None
         assert await twofactor.recovery_codes_left(session, user.id) == 0
+
+
+async def test_retention_deletes_expired_login_challenges(
+    sessions: async_sessionmaker[AsyncSession], make_user: MakeUser
+) -> None:
+    user = await make_user("operator")
+    async with sessions() as session:
+        await twofactor.start_challenge(session, user_id=user.id, next_url="/")
+        live = await twofactor.start_challenge(session, user_id=user.id, next_url="/")
+        await session.execute(
+            update(AuthChallenge)
+            .where(AuthChallenge.token_hash != auth_service.digest(live))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+        removed = await auth_service.delete_ended_sessions(
+            session, now=utcnow(), idle=timedelta(hours=1)
+        )
+        assert removed == 1
+        left = list(await session.scalars(select(AuthChallenge.token_hash)))
+        assert left == [auth_service.digest(live)]

@@ -61,6 +61,8 @@ with warnings.catch_warnings():
     from authlib.jose import JsonWebKey, jwt
     from authlib.jose.errors import JoseError
     from authlib.oidc.core import CodeIDToken
+# Authlib's JOSE is built on joserfc now: its claim checks raise joserfc's errors.
+from joserfc.errors import JoseError as JoseRfcError
 
 log = structlog.get_logger(__name__)
 
@@ -347,14 +349,14 @@ async def _decode_id_token(
                 claims_params={"nonce": nonce, "client_id": config.client_id},
             )
             break
-        except (JoseError, ValueError) as exc:
+        except (JoseError, JoseRfcError, ValueError) as exc:
             if fresh:
                 raise _refused("oidc_id_token_invalid", "The ID token is not valid.") from exc
     if not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
         raise _refused("oidc_nonce_mismatch", "The ID token does not answer this login.")
     try:
         claims.validate(leeway=CLOCK_LEEWAY)
-    except JoseError as exc:
+    except (JoseError, JoseRfcError) as exc:
         raise _refused("oidc_id_token_invalid", f"The ID token is not valid: {exc}.") from exc
     return dict(claims)
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from kosh.auth.models import (
     ROLES,
     ApiToken,
+    AuthChallenge,
     RecoveryCode,
     TwoFactor,
     User,
@@ -670,7 +671,9 @@ async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken
 @transactional
 async def delete_ended_sessions(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
     """Delete browser sessions that can never be used again (revoked, expired, or idle
-    longer than `idle`); returns how many. For the retention job (kosh.ops.retention)."""
+    longer than `idle`) and expired login challenges (single sign-on states, logins waiting
+    for a second factor); returns how many. For the retention job (kosh.ops.retention)."""
+    challenges = await session.execute(delete(AuthChallenge).where(AuthChallenge.expires_at <= now))
     result = await session.execute(
         delete(UserSession).where(
             or_(
@@ -680,7 +683,7 @@ async def delete_ended_sessions(session: AsyncSession, *, now: datetime, idle: t
             )
         )
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return int(getattr(result, "rowcount", 0) or 0) + int(getattr(challenges, "rowcount", 0) or 0)
 
 
 # --- personal data (GDPR export and erasure, driven by kosh.ops.gdpr) -----------------------
