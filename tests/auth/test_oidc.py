@@ -436,6 +436,10 @@ def test_settings_refuse_an_incomplete_or_wrong_sso_configuration() -> None:
     )
     assert good.oidc_role_map == {"kosh-admins": "admin", "warehouse": "operator"}
     assert good.oidc_scopes == ["openid", "email", "profile"]
+    # off unless asked for: no SSO, password login for all, no two-factor enforcement
+    plain = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert not plain.oidc_enabled
+    assert (plain.password_login, plain.totp_required_for_admins) == ("all", False)
 
 
 def test_role_mapping_takes_the_highest_role() -> None:
