@@ -209,6 +209,7 @@ async def test_api_tokens_are_not_affected(
 
 
 async def test_disable_needs_a_good_code_and_an_admin_can_reset(
+    settings: Settings,
     client: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
@@ -227,8 +228,13 @@ async def test_disable_needs_a_good_code_and_an_admin_can_reset(
         await twofactor.disable(session, user_id=user.id, code=None)  # off already: no-op
     assert (await api_login(client, user, None)).status_code == 200
 
-    # an admin resets a user who lost their device
+    # an admin resets a user who lost their device (the user's page offers it)
     await enrolled(sessions, user)
+    admin = await make_user("admin")
+    async with app_client(settings) as (_, browser):
+        await api_login(browser, admin, None)
+        page = await browser.get(f"/admin/users/{user.id}")
+        assert f'data-api="/api/v1/users/{user.id}/two-factor/reset"' in page.text
     reset = await client.post(f"/api/v1/users/{user.id}/two-factor/reset", headers=admin_headers)
     assert reset.status_code == 204
     assert (await api_login(client, user, None)).status_code == 200

@@ -268,4 +268,8 @@ async def user_detail(
     request: Request, user_id: PathId, _: Admin, pages: PagesDep, session: SessionDep
 ) -> Response:
     user = await auth_service.get_user_or_raise(session, user_id)
-    return pages.render(request, "auth/user_edit.html", {"user": user, "roles": ROLES})
+    return pages.render(
+        request,
+        "auth/user_edit.html",
+        {"user": user, "roles": ROLES, "two_factor": await twofactor.is_enrolled(session, user_id)},
+    )
