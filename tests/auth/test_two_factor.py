@@ -454,3 +454,20 @@ async def test_retention_deletes_expired_login_challenges(
         assert removed == 1
         left = list(await session.scalars(select(AuthChallenge.token_hash)))
         assert left == [auth_service.digest(live)]
+
+
+async def test_wrong_codes_hit_the_login_throttle(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], make_user: MakeUser
+) -> None:
+    user = await make_user("operator")
+    await enrolled(sessions, user)
+    async with app_client(settings, login_rate_limit="3/minute") as (_, client):
+        asked = await page_password(client, user)
+        token = _form_token(asked.text)
+        statuses = []
+        for _ in range(4):
+            answer = await client.post("/login/code", data={"code": "000000", "csrf_token": token})
+            statuses.append(answer.status_code)
+            token = _form_token(answer.text)
+        assert statuses == [401, 401, 401, 429]
+        assert "retry-after" in answer.headers

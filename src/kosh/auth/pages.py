@@ -218,6 +218,13 @@ async def login_code_submit(
         return _code_page(
             request, pages, settings, challenge=None, error=exc.message, status=exc.status
         )
+    except RateLimitedError as exc:
+        response = _code_page(
+            request, pages, settings, challenge=None, error=exc.message, status=exc.status
+        )
+        for key, value in exc.headers.items():
+            response.headers[key] = value
+        return response
     except AuthenticationError as exc:
         if exc.code == "login_expired":
             return login_page(

@@ -31,6 +31,7 @@ from kosh.core import audit
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import AuthenticationError, ConflictError, ValidationError, field_error
 from kosh.core.metrics import LOGIN_ATTEMPTS, TWO_FACTOR_CHECKS
+from kosh.core.ratelimit import too_many
 
 log = structlog.get_logger(__name__)
 
@@ -265,15 +266,26 @@ async def complete_login(
 ) -> CompletedLogin:
     """The second step of a password login: a right code opens the session. 401
     login_expired when the challenge is unknown, used, expired or out of attempts; 401
-    invalid_two_factor_code for a wrong or replayed code (the attempt is counted)."""
+    invalid_two_factor_code for a wrong or replayed code (the attempt is counted, and hits
+    the failed-login throttle: 429 with Retry-After once it is used up)."""
     challenge = await _challenge(session, raw_challenge)
+    user = await auth_service.get_user_or_raise(session, challenge.user_id or 0)
+    # Wrong codes count against the login throttle too: a password holder cannot guess
+    # codes faster by opening new challenges.
+    buckets = auth_service.login_buckets(policy, user.username, ip or "-")
+    for limit, scope, identity in buckets:
+        wait = await policy.limiter.exceeded(limit, scope, identity)
+        if wait is not None:
+            TWO_FACTOR_CHECKS.labels(outcome="throttled").inc()
+            raise too_many(scope, wait)
     used = await _spend(session, challenge, code)
     if used is None:
         TWO_FACTOR_CHECKS.labels(outcome="failed").inc()
+        for limit, scope, identity in buckets:
+            await policy.limiter.hit(limit, scope, identity)
         await _record_failure(session, challenge.id, challenge.user_id)
         raise _bad_code()
     TWO_FACTOR_CHECKS.labels(outcome=used).inc()
-    user = await auth_service.get_user_or_raise(session, challenge.user_id or 0)
     new = await auth_service.open_session(
         session,
         user=user,
