@@ -14,7 +14,9 @@ from kosh.alerts import api as alerts_api
 from kosh.alerts import notify as alert_notify
 from kosh.alerts import pages as alerts_pages
 from kosh.auth import api as auth_api
+from kosh.auth import oidc_pages as auth_oidc_pages
 from kosh.auth import pages as auth_pages
+from kosh.auth import twofactor_pages as auth_twofactor_pages
 from kosh.bom import api as bom_api
 from kosh.bom import pages as bom_pages
 from kosh.bom import runner as bom_runner
@@ -87,6 +89,8 @@ FEATURE_ROUTERS = [
     shopfloor_api.router,
     shopfloor_pages.router,
     web_api_docs.router,
+    auth_twofactor_pages.router,
+    auth_oidc_pages.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [

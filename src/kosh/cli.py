@@ -116,11 +116,25 @@ def _bootstrap(settings: Settings) -> None:
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
     down: Annotated[bool, typer.Option("--down", help="Downgrade to the revision.")] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Connect as this database URL (the schema owner); default "
+            "KOSH_MIGRATE_DATABASE_URL, else KOSH_DATABASE_URL.",
+        ),
+    ] = None,
 ) -> None:
     """Apply (or with --down, revert) database migrations."""
     from kosh.core import migrate as migrations
 
     settings = load_settings()
+    owner_url = url or settings.migrate_database_url
+    if owner_url:
+        try:
+            settings = Settings.model_validate({**dict(settings), "database_url": owner_url})
+        except ValueError as exc:
+            raise _fail(f"error: --url: {exc}", 2) from exc
 
     async def work(_sessions, engine):  # type: ignore[no-untyped-def]
         if down:

@@ -38,6 +38,15 @@ _PROTECTED = (
         "KOSH_FUZZ_USER_ID",
         "KOSH_FUZZ_DECOY_USER",
     ),
+    # an admin's reset of two-factor login: aimed at a decoy, so no account-security change
+    # reaches the user the run logs in as (enrolment itself is browser-only, never fuzzed)
+    (
+        "POST",
+        "/api/v1/users/{user_id}/two-factor/reset",
+        "user_id",
+        "KOSH_FUZZ_USER_ID",
+        "KOSH_FUZZ_DECOY_USER",
+    ),
 )
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response, status
 
 from kosh.auth import service as auth_service
+from kosh.auth import twofactor
 from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
 from kosh.auth.deps import SESSION_COOKIE, Admin, CurrentPrincipal, Principal
 from kosh.auth.schemas import (
@@ -49,15 +50,21 @@ async def login(
     settings: SettingsDep,
     limiter: LimiterDep,
 ) -> SessionRead:
-    new = await auth_service.login(
+    if body.code is not None:
+        twofactor.check_code_format(body.code)
+    outcome = await twofactor.password_login(
         session,
         username=body.username,
         password=body.password,
+        code=body.code,
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         policy=login_policy(settings, limiter),
         replaces=request.cookies.get(SESSION_COOKIE),
+        challenge_ok=False,
     )
+    new = outcome.new
+    assert new is not None  # noqa: S101 - challenge_ok=False answers a session or raises
     set_session_cookie(response, new, settings)
     return SessionRead(
         user=UserRead.model_validate(new.user),
@@ -165,3 +172,10 @@ async def create_token(
 async def revoke_token(token_id: PathId, principal: CurrentPrincipal, session: SessionDep) -> None:
     owner = None if principal.acts_as_admin else principal.user.id
     await auth_service.revoke_token(session, token_id, owner_id=owner)
+
+
+@router.post("/users/{user_id}/two-factor/reset", status_code=204, tags=["users"])
+async def reset_two_factor(user_id: PathId, _: Admin, session: SessionDep) -> None:
+    """Turn a user's two-factor login off (a lost device); they can set it up again."""
+    await auth_service.get_user_or_raise(session, user_id)
+    await twofactor.disable(session, user_id=user_id, code=None, by_admin=True)

@@ -19,6 +19,7 @@ def login_policy(settings: Settings, limiter: RateLimiter) -> LoginPolicy:
         account_limit=settings.login_account_rate_limit,
         idle=timedelta(minutes=settings.session_idle_minutes),
         lifetime=timedelta(hours=settings.session_max_hours),
+        admins_only=settings.password_login == "admins",  # noqa: S105 - not a password
     )
 
 

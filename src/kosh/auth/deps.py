@@ -32,6 +32,7 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     session_id: int | None = None
     csrf_token: str | None = None
+    method: str | None = None  # how the session was opened: password, totp, oidc
 
     def has_role(self, role: str) -> bool:
         return ROLES.index(self.user.role) >= ROLES.index(role)
@@ -72,6 +73,11 @@ async def optional_principal(
     await limiter.check_or_raise(settings.user_rate_limit, "user", str(principal.user.id))
     if principal.via == "session" and request.method not in _SAFE_METHODS:
         await _check_csrf(request, principal)
+    if must_enrol(principal, settings) and not request.url.path.startswith(ENROLMENT_PATHS):
+        raise PermissionDeniedError(
+            "Admins need two-factor login here: set it up first.",
+            code="two_factor_enrolment_required",
+        )
     if principal.via == "token":
         _check_token_scope(request, principal)
     return principal
@@ -106,7 +112,13 @@ async def _authenticate(
     if live is None:
         return None
     row, user = live
-    return Principal(user=user, via="session", session_id=row.id, csrf_token=row.csrf_token)
+    return Principal(
+        user=user,
+        via="session",
+        session_id=row.id,
+        csrf_token=row.csrf_token,
+        method=row.method,
+    )
 
 
 async def _check_csrf(request: Request, principal: Principal) -> None:
@@ -126,6 +138,23 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
             "The form has expired or did not come from KOSH; reload the page and try again.",
             code="csrf_failed",
         )
+
+
+# What an admin session without a second factor may still open where KOSH_TOTP_REQUIRED_FOR_ADMINS
+# is on: the enrolment pages and the way out (pages are redirected to the enrolment).
+TWO_FACTOR_PAGE = "/account/two-factor"
+ENROLMENT_PATHS = (TWO_FACTOR_PAGE, "/logout", "/api/v1/auth/logout", "/api/v1/auth/me")
+
+
+def must_enrol(principal: Principal, settings: SettingsDep) -> bool:
+    """A password-only admin session where admins must have two-factor login (sessions
+    from single sign-on leave the second factor to the provider; tokens are not affected)."""
+    return (
+        settings.totp_required_for_admins
+        and principal.via == "session"
+        and principal.method == "password"
+        and principal.user.role == "admin"
+    )
 
 
 # Routes that check a token's scopes themselves (/metrics wants 'metrics' or 'admin').

@@ -17,6 +17,7 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: Annotated[RequiredLine, Field(max_length=64)]
     password: str = Field(min_length=1, max_length=256)
+    code: Annotated[CleanLine, Field(max_length=32)] | None = None  # two-factor code
 
 
 class UserRead(BaseModel):

@@ -17,7 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from kosh.auth.models import ROLES, ApiToken, User, UserSession
+from kosh.auth.models import (
+    ROLES,
+    ApiToken,
+    AuthChallenge,
+    RecoveryCode,
+    TwoFactor,
+    User,
+    UserIdentity,
+    UserSession,
+)
 from kosh.core import audit
 from kosh.core.actor import Actor
 from kosh.core.db import transactional, utcnow
@@ -345,6 +354,7 @@ class LoginPolicy:
     account_limit: str  # failed logins per account from all addresses together (slower)
     idle: timedelta
     lifetime: timedelta
+    admins_only: bool = False  # KOSH_PASSWORD_LOGIN=admins: others sign in through SSO
 
 
 @dataclass(frozen=True)
@@ -355,7 +365,7 @@ class NewSession:
     expires_at: datetime
 
 
-def _login_buckets(policy: LoginPolicy, name: str, ip: str) -> list[tuple[str, str, str]]:
+def login_buckets(policy: LoginPolicy, name: str, ip: str) -> list[tuple[str, str, str]]:
     """(limit, scope, identity) of every failed-login counter.
 
     The strict limit is keyed per (account, IP), so a password guesser on one address
@@ -368,31 +378,29 @@ def _login_buckets(policy: LoginPolicy, name: str, ip: str) -> list[tuple[str, s
     ]
 
 
-async def login(
+async def check_password(
     session: AsyncSession,
     *,
     username: str,
     password: str,
     ip: str | None,
-    user_agent: str | None,
     policy: LoginPolicy,
-    replaces: str | None = None,
-) -> NewSession:
-    """Check a password and open a new server-side session.
+) -> User:
+    """Check a password login; the user when it is right (no session is opened yet).
 
     Failed attempts are throttled per (account, client IP) and per IP (KOSH_LOGIN_RATE_LIMIT)
     and, more slowly, per account (KOSH_LOGIN_ACCOUNT_RATE_LIMIT): 429 with Retry-After once
     a limit is used up, even for the right password. An inactive or unknown user and a
     wrong password give the same 401 so accounts cannot be probed; a username with control
-    characters is 422 (no user can have one). `replaces` is the raw token of the caller's
-    current session cookie: that session ends when the new one opens."""
+    characters is 422 (no user can have one). With `policy.admins_only` a right password of
+    a non-admin is 403 password_login_disabled (they sign in through single sign-on)."""
     name = username.strip().lower()[:64]
     if has_control(name):
         raise ValidationError(
             "The username holds control characters.",
             errors=[field_error(["username"], "must not contain control characters")],
         )
-    buckets = _login_buckets(policy, name, ip or "-")
+    buckets = login_buckets(policy, name, ip or "-")
     for limit, scope, identity in buckets:
         wait = await policy.limiter.exceeded(limit, scope, identity)
         if wait is not None:
@@ -409,8 +417,30 @@ async def login(
         LOGIN_ATTEMPTS.labels(outcome="failed").inc()
         await _record_failed_login(session, name)
         raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
+    if policy.admins_only and user.role != "admin":
+        LOGIN_ATTEMPTS.labels(outcome="password_disabled").inc()
+        raise PermissionDeniedError(
+            "Password login is only for admins here; use single sign-on.",
+            code="password_login_disabled",
+        )
+    return user
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    ip: str | None,
+    user_agent: str | None,
+    policy: LoginPolicy,
+    replaces: str | None = None,
+) -> NewSession:
+    """`check_password`, then a new server-side session (see there for every refusal).
+    Callers that must ask for a second factor first use `kosh.auth.login.password_login`."""
+    user = await check_password(session, username=username, password=password, ip=ip, policy=policy)
     LOGIN_ATTEMPTS.labels(outcome="ok").inc()
-    return await _open_session(
+    return await open_session(
         session,
         user=user,
         ip=ip,
@@ -432,7 +462,7 @@ async def _record_failed_login(session: AsyncSession, username: str) -> None:
 
 
 @transactional
-async def _open_session(
+async def open_session(
     session: AsyncSession,
     *,
     user: User,
@@ -440,7 +470,11 @@ async def _open_session(
     user_agent: str | None,
     lifetime: timedelta,
     replaces: str | None,
+    method: str = "password",
 ) -> NewSession:
+    """A new browser session for a user whose login (`method`: password, totp, oidc) was
+    checked; `replaces` is the raw token of the caller's current session cookie: that
+    session ends when the new one opens."""
     now = utcnow()
     if replaces:
         # Logging in again ends the session the browser had: never two alive for one cookie.
@@ -460,6 +494,7 @@ async def _open_session(
         expires_at=now + lifetime,
         ip=ip,
         user_agent=(user_agent or "")[:300],
+        method=method,
     )
     session.add(row)
     await session.flush()
@@ -469,6 +504,7 @@ async def _open_session(
         entity_type="user",
         entity_id=user.id,
         actor=actor_for(user),
+        after={"method": method},
     )
     return NewSession(raw_token=raw, csrf_token=csrf, user=user, expires_at=row.expires_at)
 
@@ -635,7 +671,9 @@ async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken
 @transactional
 async def delete_ended_sessions(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
     """Delete browser sessions that can never be used again (revoked, expired, or idle
-    longer than `idle`); returns how many. For the retention job (kosh.ops.retention)."""
+    longer than `idle`) and expired login challenges (single sign-on states, logins waiting
+    for a second factor); returns how many. For the retention job (kosh.ops.retention)."""
+    challenges = await session.execute(delete(AuthChallenge).where(AuthChallenge.expires_at <= now))
     result = await session.execute(
         delete(UserSession).where(
             or_(
@@ -645,7 +683,7 @@ async def delete_ended_sessions(session: AsyncSession, *, now: datetime, idle: t
             )
         )
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return int(getattr(result, "rowcount", 0) or 0) + int(getattr(challenges, "rowcount", 0) or 0)
 
 
 # --- personal data (GDPR export and erasure, driven by kosh.ops.gdpr) -----------------------
@@ -663,6 +701,12 @@ async def personal_data(session: AsyncSession, user_id: int) -> dict[str, object
             for s in sessions
         ],
         "tokens": [{"name": t.name, "created_at": t.created_at.isoformat()} for t in tokens],
+        "identities": [
+            {"issuer": i.issuer, "subject": i.subject, "email": i.email}
+            for i in await session.scalars(
+                select(UserIdentity).where(UserIdentity.user_id == user_id)
+            )
+        ],
     }
 
 
@@ -682,6 +726,8 @@ async def erase_personal_data(session: AsyncSession, user_id: int) -> int:
     user.active = False
     user.password_hash = hash_password(secrets.token_urlsafe(32))
     await _revoke_all(session, user.id, tokens=True)
+    for model in (UserIdentity, TwoFactor, RecoveryCode):  # provider e-mail, secrets
+        await session.execute(delete(model).where(model.user_id == user.id))
     result = await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     await session.flush()
     return 1 + int(getattr(result, "rowcount", 0) or 0)

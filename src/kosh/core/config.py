@@ -125,6 +125,82 @@ class Settings(BaseSettings):
     storefront_stock_push_seconds: float = Field(default=15.0, ge=0, le=3600)
     storefront_stock_buffer: int = Field(default=0, ge=0, le=1_000_000)
 
+    # Single sign-on (OpenID Connect, kosh.auth.oidc) and two-factor login (kosh.auth.twofactor).
+    oidc_issuer: str | None = Field(default=None, max_length=500)
+    oidc_client_id: str | None = Field(default=None, max_length=200)
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["openid", "email", "profile"]
+    )
+    oidc_redirect_uris: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oidc_role_claim: str = Field(default="groups", max_length=100)
+    oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    oidc_default_role: Literal["", "viewer", "operator", "manager", "admin"] = "viewer"
+    oidc_create_users: bool = True
+    oidc_link_by_email: bool = True
+    oidc_provider_name: str = Field(default="single sign-on", max_length=60)
+    oidc_timeout: float = Field(default=10.0, gt=0)
+    password_login: Literal["all", "admins"] = "all"  # noqa: S105 - who may, not a password
+    totp_required_for_admins: bool = False
+    totp_issuer: str = Field(default="KOSH", max_length=60)
+    # Least privilege on PostgreSQL: `kosh migrate` connects as the schema's owner here while
+    # the app and worker use KOSH_DATABASE_URL, a role without DDL rights (docs/runbook.md).
+    migrate_database_url: str = ""
+
+    @field_validator("oidc_scopes", "oidc_redirect_uris", mode="before")
+    @classmethod
+    def _split_oidc_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _parse_role_map(cls, value: object) -> object:
+        """'kosh-admins=admin,warehouse=operator': claim value = KOSH role."""
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            claim, sep, role = part.partition("=")
+            if not sep or not claim.strip():
+                raise ValueError(f"{part!r} is not claim=role, e.g. kosh-admins=admin")
+            pairs[claim.strip()] = role.strip()
+        return pairs
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        known = ("viewer", "operator", "manager", "admin")
+        for claim, role in value.items():
+            if role not in known:
+                raise ValueError(f"{claim}={role}: the role must be one of {', '.join(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete_oidc(self) -> Settings:
+        if not self.oidc_issuer:
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("KOSH_OIDC_CLIENT_ID", self.oidc_client_id),
+                ("KOSH_OIDC_REDIRECT_URIS", self.oidc_redirect_uris),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"KOSH_OIDC_ISSUER is set, so set {' and '.join(missing)} too")
+        if "openid" not in self.oidc_scopes:
+            raise ValueError("KOSH_OIDC_SCOPES must include 'openid'")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
     )
@@ -165,7 +241,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit like '100/minute': {value!r}") from exc
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migrate_database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):

@@ -112,3 +112,12 @@ class WorkerProcessCollector(Collector):
 
 def _fixed(pid: int) -> Callable[[], int]:
     return lambda: pid
+
+
+# Single sign-on and two-factor login (kosh.auth.oidc, kosh.auth.twofactor).
+SSO_LOGINS = Counter(
+    "kosh_sso_logins_total", "Single sign-on (OpenID Connect) logins by outcome", ["outcome"]
+)
+TWO_FACTOR_CHECKS = Counter(
+    "kosh_two_factor_checks_total", "Two-factor codes checked, by outcome", ["outcome"]
+)

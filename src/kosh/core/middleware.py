@@ -68,11 +68,20 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def security_headers(settings: Settings, path: str) -> list[tuple[bytes, bytes]]:
+    # Logging out of a single sign-on session redirects the form's POST to the provider.
+    forms = "'self'" + (f" {_origin(settings.oidc_issuer)}" if settings.oidc_issuer else "")
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        f"base-uri 'self'; form-action {forms}; frame-ancestors 'none'"
     )
     headers = [
         (b"content-security-policy", csp.encode()),

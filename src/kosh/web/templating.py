@@ -104,6 +104,8 @@ class Pages:
             if request.url.query:
                 target += "?" + request.url.query
             return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        if problem.get("code") == "two_factor_enrolment_required":
+            return RedirectResponse("/account/two-factor", status_code=303)
         return self.render(
             request, "web/error.html", {"problem": problem}, status=problem["status"]
         )
