@@ -53,7 +53,7 @@ async def create_plan(
     session: AsyncSession,
     *,
     machine_code: str,
-    title: str,
+    title: str = "",
     every_days: int | None = None,
     every_run_hours: int | None = None,
     priority: str = "normal",
