@@ -201,7 +201,7 @@ async def transition(
 async def add_comment(
     ticket_id: PathId, body: CommentIn, _: Operator, session: SessionDep
 ) -> EventRead:
-    event = await quality_service.comment(session, ticket_id=ticket_id, body=body.body)
+    event = await quality_service.comment(session, ticket_id=ticket_id, body=body.text)
     return EventRead.model_validate(event)
 
 

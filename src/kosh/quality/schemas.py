@@ -73,7 +73,8 @@ class TransitionIn(Strict):
 
 
 class CommentIn(Strict):
-    body: Annotated[CleanText, Field(min_length=1, max_length=10_000)]
+    # not "body": problem+json drops that word from error locations
+    text: Annotated[CleanText, Field(min_length=1, max_length=10_000)]
 
 
 class TicketRead(BaseModel):
