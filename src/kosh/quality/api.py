@@ -50,6 +50,7 @@ from kosh.quality.schemas import (
     TicketDetail,
     TicketPage,
     TicketRead,
+    TicketScan,
     TicketUpdate,
     TransitionIn,
     WorkflowIn,
@@ -137,6 +138,13 @@ async def create_ticket(body: TicketCreate, _: Operator, session: SessionDep) ->
         assignee_user_id=body.assignee_user_id,
         assignee_department_code=body.assignee_department_code,
     )
+    return await ticket_detail(session, ticket)
+
+
+@router.post("/tickets/scan", response_model=TicketDetail, status_code=201)
+async def raise_from_scan(body: TicketScan, _: Operator, session: SessionDep) -> TicketDetail:
+    """Raise a ticket from a scanned PCN or machine label (the phone page)."""
+    ticket = await quality_service.raise_from_scan(session, **body.model_dump())
     return await ticket_detail(session, ticket)
 
 

@@ -55,6 +55,16 @@ class TicketCreate(Strict):
     assignee_department_code: Code | None = None
 
 
+class TicketScan(Strict):
+    code: Annotated[RequiredLine, Field(max_length=64, description="a PCN or machine label")]
+    kind: Kind
+    title: Title
+    priority: Priority = "normal"
+    description: Text = ""
+    machine_down: StrictBool = False
+    cause: Short = ""
+
+
 class TicketUpdate(Strict):
     version: Version | None = None
     title: Title | None = None

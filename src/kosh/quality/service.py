@@ -33,6 +33,7 @@ from kosh.quality.tickets import (
     get_ticket_by_number,
     get_ticket_or_raise,
     list_tickets,
+    raise_from_scan,
     transition,
     update_ticket,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "open_attachment",
     "open_due_tickets",
     "plan_statuses",
+    "raise_from_scan",
     "receive",
     "set_policy",
     "set_workflow",

@@ -465,3 +465,43 @@ async def update_ticket(
 
 def numbers(tickets: Sequence[Ticket]) -> list[str]:
     return [t.number for t in tickets]
+
+
+@transactional
+async def raise_from_scan(
+    session: AsyncSession,
+    *,
+    code: str,
+    kind: str,
+    title: str,
+    priority: str = "normal",
+    description: str = "",
+    machine_down: bool = False,
+    cause: str = "",
+) -> Ticket:
+    """Raise a ticket from a scanned label: a machine's asset number links the machine, a
+    PCN links the lot (and its part). Rules: the code names a machine or a PCN (404
+    label_not_found); otherwise as `create_ticket`."""
+    code = code.strip()
+    links: Links
+    try:
+        await shopfloor_service.get_machine_by_asset_or_raise(session, code)
+        links = Links(machine_code=code)
+    except NotFoundError:
+        if await stock_service.get_lot_by_pcn(session, code) is None:
+            raise NotFoundError(
+                f"No machine or PCN {code}.",
+                code="label_not_found",
+                errors=[field_error(["code"], "no machine or PCN with this label")],
+            ) from None
+        links = Links(pcn=code)
+    return await open_ticket(
+        session,
+        kind=kind,
+        title=title,
+        priority=priority,
+        description=description,
+        links=links,
+        machine_down=machine_down,
+        cause=cause,
+    )
