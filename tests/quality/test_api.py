@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.config import Settings
+from kosh.core.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from kosh.quality import attachments
+from kosh.quality import service as quality_service
 from tests.quality.support import a_lot, a_shop
 from tests.support.sales import a_customer, an_order
 
@@ -293,3 +296,42 @@ def test_sniffing_knows_the_photo_formats() -> None:
     assert attachments.sniff(b"<svg xmlns=") is None
     assert attachments.safe_name("C:\\photos\\\x00pic.jpg") == "pic.jpg"
     assert attachments.safe_name("///") == "photo"
+
+
+async def test_attachment_rules_in_the_service(session: AsyncSession, tmp_path: Path) -> None:
+    ticket = await quality_service.create_ticket(session, kind="ncr", title="Photo")
+    ticket_id = ticket.id
+
+    async def attach(data: bytes, max_bytes: int = 1000) -> object:
+        return await quality_service.add_attachment(
+            session,
+            ticket_id=ticket_id,
+            filename="p.png",
+            data=data,
+            data_dir=tmp_path,
+            max_bytes=max_bytes,
+        )
+
+    for data, error in (
+        (b"", ValidationError),
+        (PNG, PayloadTooLargeError),
+        (b"GIF89a....", ValidationError),
+    ):
+        with pytest.raises(error):
+            await attach(data, max_bytes=10 if error is PayloadTooLargeError else 1000)
+    saved = await attach(PNG)
+    found, path = await quality_service.open_attachment(
+        session,
+        attachment_id=saved.id,
+        data_dir=tmp_path,  # type: ignore[attr-defined]
+    )
+    assert path.read_bytes() == PNG
+    assert found.content_type == "image/png"
+    assert [p.name for p in attachments.storage_dir(tmp_path).iterdir()] == [found.stored_name]
+    path.unlink()
+    with pytest.raises(NotFoundError):
+        await quality_service.open_attachment(session, attachment_id=found.id, data_dir=tmp_path)
+    with pytest.raises(NotFoundError):
+        await quality_service.add_attachment(
+            session, ticket_id=999, filename="x", data=PNG, data_dir=tmp_path, max_bytes=1000
+        )
