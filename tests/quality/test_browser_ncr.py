@@ -1,5 +1,6 @@
 """What a quality inspector does on a phone (390x844), in a real browser against the real
-server: scan a PCN to raise an NCR, quarantine part of it, disposition it as scrap."""
+server: scan a PCN to raise an NCR, quarantine part of it, disposition it as scrap, attach
+a photo."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ async def test_scan_a_pcn_raise_an_ncr_quarantine_part_and_scrap(
     await expect(page.locator("[data-testid=disposition-form] [data-result]")).to_contain_text(
         "Done"
     )
+
+    # and a photo from the phone camera is attached
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    await page.set_input_files(
+        "#photo", files=[{"name": "leads.png", "mimeType": "image/png", "buffer": png}]
+    )
+    async with page.expect_navigation():
+        await page.click("[data-testid=photo-form] button[type=submit]")
+    await expect(page.locator("a[href^='/api/v1/attachments/']")).to_contain_text("leads.png")
 
     # then the stock moved as asked, with the ticket as reference
     width = await page.evaluate("document.documentElement.scrollWidth")
