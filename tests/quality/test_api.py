@@ -93,6 +93,12 @@ async def test_ticket_flow_over_the_api(
     ] == "ncr"
     detail = await client.get(f"/api/v1/tickets/{ticket_id}", headers=operator_headers)
     assert detail.json()["sla"]["response"]["state"] == "met"
+    await client.post(
+        f"/api/v1/tickets/{ticket_id}/transition", json={"to": "resolved"}, headers=operator_headers
+    )
+    report = await client.get("/api/v1/sla-report?months=2", headers=operator_headers)
+    assert report.status_code == 200
+    assert [(r["kind"], r["met"]) for r in report.json()] == [("ncr", 1)]
 
 
 async def test_maintenance_and_returns_over_the_api(

@@ -119,6 +119,9 @@ async def test_worker_raises_warning_then_breach_and_resolves_when_done(
     # and the compliance report counts it as breached (response came late, resolution met)
     report = await quality_service.compliance(session, since=opened - timedelta(days=1))
     assert report == {"maintenance": {"met": 1, "breached": 0}}
+    month = utcnow().strftime("%Y-%m")
+    rows = await quality_service.sla_report(session, months=13)
+    assert [(r.month, r.kind, r.met, r.breached) for r in rows] == [(month, "maintenance", 1, 0)]
 
 
 async def test_policy_rules_and_upsert(session: AsyncSession) -> None:

@@ -42,6 +42,7 @@ from kosh.quality.schemas import (
     SlaPolicyIn,
     SlaPolicyRead,
     SlaRead,
+    SlaReportRow,
     SpareLineRead,
     SparesIn,
     Status,
@@ -370,6 +371,17 @@ async def set_sla_policy(body: SlaPolicyIn, _: Manager, session: SessionDep) -> 
 @router.get("/sla-policies", response_model=list[SlaPolicyRead])
 async def list_sla_policies(_: CurrentPrincipal, session: SessionDep) -> list[SlaPolicyRead]:
     return [SlaPolicyRead.model_validate(p) for p in await quality_service.list_policies(session)]
+
+
+@router.get("/sla-report", response_model=list[SlaReportRow])
+async def sla_report(
+    _: CurrentPrincipal,
+    session: SessionDep,
+    months: Annotated[int, Query(ge=1, le=24)] = 6,
+) -> list[SlaReportRow]:
+    """Resolution SLA met / breached per kind and month (by the month a ticket was resolved)."""
+    rows = await quality_service.sla_report(session, months=months)
+    return [SlaReportRow(**row.__dict__) for row in rows]
 
 
 @router.get("/workflows/{kind}", response_model=WorkflowRead)

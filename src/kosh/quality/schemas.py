@@ -320,6 +320,13 @@ class SlaPolicyRead(BaseModel):
     version: int
 
 
+class SlaReportRow(BaseModel):
+    month: str
+    kind: str
+    met: int
+    breached: int
+
+
 class StatusIn(Strict):
     status: Status
     category: Category

@@ -26,6 +26,7 @@ from kosh.quality.returns import (
 )
 from kosh.quality.sla import check as check_slas
 from kosh.quality.sla import compliance, list_policies, set_policy, ticket_sla
+from kosh.quality.sla import report as sla_report
 from kosh.quality.tickets import (
     Links,
     comment,
@@ -68,6 +69,7 @@ __all__ = [
     "receive",
     "set_policy",
     "set_workflow",
+    "sla_report",
     "ticket_sla",
     "transition",
     "update_ticket",

@@ -356,3 +356,40 @@ async def compliance(
         bucket = report.setdefault(ticket.kind, {"met": 0, "breached": 0})
         bucket["breached" if sla.resolution.state == "breached" else "met"] += 1
     return report
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    month: str  # YYYY-MM
+    kind: str
+    met: int
+    breached: int
+
+
+async def report(
+    session: AsyncSession, *, months: int = 6, now: datetime | None = None
+) -> list[ReportRow]:
+    """Resolution SLA met / breached per month (when resolved) and kind, newest first,
+    over the last `months` months, for tickets with a policy."""
+    now = (now or utcnow()).astimezone(UTC)
+    year, month = now.year, now.month
+    for _ in range(months - 1):
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    since = datetime(year, month, 1, tzinfo=UTC)
+    counts: dict[tuple[str, str], list[int]] = {}
+    tickets_done = await session.scalars(
+        select(Ticket).where(Ticket.category == "done", Ticket.resolved_at >= since)
+    )
+    for ticket in list(tickets_done):
+        clocks = await ticket_sla(session, ticket, now=now)
+        if clocks is None or ticket.resolved_at is None:
+            continue
+        key = (ticket.resolved_at.astimezone(UTC).strftime("%Y-%m"), ticket.kind)
+        bucket = counts.setdefault(key, [0, 0])
+        bucket[1 if clocks.resolution.state == "breached" else 0] += 1
+    return [
+        ReportRow(month=m, kind=k, met=v[0], breached=v[1])
+        for (m, k), v in sorted(
+            counts.items(), key=lambda item: (item[0][0], item[0][1]), reverse=True
+        )
+    ]
