@@ -107,3 +107,23 @@ def test_cause_chart_scales_bars() -> None:
     assert bars[0].width == 2 * bars[1].width
     assert height == 2 * (quality_pages.BAR_HEIGHT + quality_pages.BAR_GAP)
     assert quality_pages.cause_chart([]) == ([], quality_pages.BAR_HEIGHT)
+
+
+async def test_a_machine_down_ticket_shows_on_the_load_chart(
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
+) -> None:
+    from kosh.shopfloor import capacity
+
+    shop = await a_shop(session)
+    await login(client, await make_user("viewer"))
+    today = capacity.today().isoformat()
+    url = f"/shopfloor/load?work_centre={shop.work_centre}"
+    assert f"{today}: 0.0 h planned of 16.0 h" in (await client.get(url, headers=HTML)).text
+    await quality_service.create_ticket(
+        session,
+        kind="maintenance",
+        title="Motor",
+        machine_down=True,
+        links=quality_service.Links(machine_code=shop.machine),
+    )
+    assert f"{today}: 0.0 h planned of 8.0 h" in (await client.get(url, headers=HTML)).text
