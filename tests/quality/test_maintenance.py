@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kosh.core.config import Settings
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, ValidationError
 from kosh.quality import jobs, maintenance
@@ -17,6 +18,7 @@ from kosh.quality import service as quality_service
 from kosh.quality.models import Ticket
 from kosh.shopfloor import queries as shopfloor_queries
 from kosh.stock.errors import InsufficientStockError
+from kosh.worker import Worker
 from tests.quality.support import a_lot, a_shop
 from tests.support.stock import balances, ledger
 
@@ -196,3 +198,18 @@ async def test_spare_parts_are_consumed_with_the_ticket_number(session: AsyncSes
             qty=1,
             warehouse_id=shop.warehouse_id,
         )
+
+
+async def test_two_kosh_workers_open_a_due_plan_ticket_once(
+    session: AsyncSession, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    # given a plan due today
+    shop = await a_shop(session)
+    plan = await quality_service.create_plan(session, machine_code=shop.machine, every_days=5)
+    plan.next_due_on = utcnow().date()
+    await session.commit()
+    # when two `kosh worker --once` processes' loops run at the same time
+    workers = [Worker(settings, sessions, worker_id=f"w{n}") for n in (1, 2)]
+    await asyncio.gather(*(w.run(once=True) for w in workers))
+    # then the plan has exactly one ticket
+    assert await _ticket_count(session) == 1

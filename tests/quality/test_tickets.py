@@ -356,3 +356,21 @@ async def test_replacement_links_keep_sales_service_reads(session: AsyncSession)
     order = await sales_service.get_order(session, order_id)
     assert ticket.customer_id == order.customer_id
     assert timedelta(0) <= ticket.updated_at - ticket.opened_at < timedelta(minutes=1)
+
+
+async def test_a_machine_stays_down_while_another_down_ticket_is_open(
+    session: AsyncSession,
+) -> None:
+    shop = await a_shop(session)
+    links = quality_service.Links(machine_code=shop.machine)
+    first = await quality_service.create_ticket(
+        session, kind="maintenance", title="Leak", links=links, machine_down=True
+    )
+    second = await quality_service.create_ticket(
+        session, kind="maintenance", title="Sensor", links=links, machine_down=True
+    )
+    first_id, second_id = first.id, second.id
+    await quality_service.transition(session, ticket_id=first_id, to="resolved")
+    assert await _machine_status(session, shop.machine_id) == "down"
+    await quality_service.transition(session, ticket_id=second_id, to="resolved")
+    assert await _machine_status(session, shop.machine_id) == "running"

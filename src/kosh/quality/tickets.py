@@ -182,23 +182,49 @@ async def _apply_links(session: AsyncSession, ticket: Ticket, links: Links) -> N
 
 
 async def _set_machine(session: AsyncSession, ticket: Ticket, *, down: bool) -> None:
-    """Follow the machine: down while the ticket is not done, back to its prior status."""
+    """Follow the machine: down while the ticket is not done, back to its prior status
+    once no machine-down ticket of it is open any more."""
     if not ticket.machine_down or ticket.machine_id is None:
         return
     machine = await shopfloor_service.get_machine_or_raise(session, ticket.machine_id)
     if down:
         if machine.status not in ("down", "maintenance"):
             ticket.machine_prior_status = machine.status
+        elif ticket.machine_prior_status is None:  # down for another ticket: its prior status
+            ticket.machine_prior_status = await session.scalar(
+                select(Ticket.machine_prior_status)
+                .where(
+                    Ticket.machine_id == machine.id,
+                    Ticket.machine_down.is_(True),
+                    Ticket.machine_prior_status.is_not(None),
+                    Ticket.id != ticket.id,
+                )
+                .order_by(Ticket.id.desc())
+                .limit(1)
+            )
         await shopfloor_service.change_machine_status(
             session, machine_id=machine.id, status="down", reason=f"{ticket.number}: {ticket.title}"
         )
-    else:
+    elif not await _other_down_tickets(session, ticket):
         await shopfloor_service.change_machine_status(
             session,
             machine_id=machine.id,
             status=ticket.machine_prior_status or "idle",
             reason=f"{ticket.number} {ticket.status}",
         )
+
+
+async def _other_down_tickets(session: AsyncSession, ticket: Ticket) -> bool:
+    """Another machine-down ticket of the machine is still not done: it stays down."""
+    found = await session.scalar(
+        select(Ticket.id).where(
+            Ticket.machine_id == ticket.machine_id,
+            Ticket.machine_down.is_(True),
+            Ticket.category != "done",
+            Ticket.id != ticket.id,
+        )
+    )
+    return found is not None
 
 
 def _event(ticket: Ticket, kind: str, **fields: object) -> TicketEvent:
