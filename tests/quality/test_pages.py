@@ -127,3 +127,48 @@ async def test_a_machine_down_ticket_shows_on_the_load_chart(
         links=quality_service.Links(machine_code=shop.machine),
     )
     assert f"{today}: 0.0 h planned of 8.0 h" in (await client.get(url, headers=HTML)).text
+
+
+async def test_return_pages_render(
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
+) -> None:
+    from kosh.quality import returns as return_ops
+    from kosh.sales import service as sales_service
+    from tests.support.sales import a_customer, an_order
+
+    shop = await a_shop(session)
+    await a_lot(session, shop, 3)
+    customer = await a_customer(session)
+    order_id = await an_order(
+        session,
+        customer_id=customer.id,
+        warehouse_id=shop.warehouse_id,
+        lines=[(shop.part_number, 3)],
+        confirm=True,
+    )
+    await sales_service.ship(session, order_id=order_id)
+    rma = await quality_service.create_return(
+        session,
+        sales_order_id=order_id,
+        lines=[return_ops.LineIn(shop.part_number, 2)],
+        reason="wrong size",
+    )
+    rma_id, number = rma.id, rma.number
+    await login(client, await make_user("operator"))
+    for url, expected in {
+        "/quality/returns": f"/quality/returns/{rma_id}",
+        f"/quality/returns/{rma_id}": 'data-testid="receive-form"',
+    }.items():
+        response = await client.get(url, headers=HTML)
+        assert response.status_code == 200, url
+        assert expected in response.text, url
+        assert inline_code(response.text) == [], url
+        assert unlabelled_inputs(response.text) == [], url
+    await quality_service.receive(session, return_id=rma_id, location_id=shop.quarantine_id)
+    received = (await client.get(f"/quality/returns/{rma_id}", headers=HTML)).text
+    assert 'data-testid="inspect-form"' in received
+    pcns = await return_ops.pcns_of(
+        session, await quality_service.get_return_or_raise(session, rma_id)
+    )
+    assert next(iter(pcns.values())) in received
+    assert number in received

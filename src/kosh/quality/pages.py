@@ -17,6 +17,7 @@ from kosh.core.deps import SessionDep
 from kosh.core.types import PathId
 from kosh.locations import service as location_service
 from kosh.quality import queries
+from kosh.quality import returns as return_ops
 from kosh.quality import service as quality_service
 from kosh.quality import tickets as ticket_ops
 from kosh.quality.models import PRIORITIES, STATUS_CATEGORIES, TICKET_KINDS
@@ -148,6 +149,47 @@ async def ticket_page(
             "quarantine": quarantine,
             "storage": storage,
             "dispositions": DISPOSITIONS,
+            "can_edit": principal.has_role("operator"),
+        },
+    )
+
+
+@router.get("/quality/returns")
+async def return_list(
+    request: Request, principal: CurrentPrincipal, pages: PagesDep, session: SessionDep
+) -> Response:
+    rows, total = await quality_service.list_returns(session, limit=200)
+    return pages.render(
+        request,
+        "quality/returns.html",
+        {"returns": rows, "total": total, "can_edit": principal.has_role("operator")},
+    )
+
+
+@router.get("/quality/returns/{return_id}")
+async def return_page(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    return_id: PathId,
+) -> Response:
+    rma = await quality_service.get_return_or_raise(session, return_id)
+    quarantine, _ = await location_service.list_locations(
+        session, kind="quarantine", active=True, limit=200
+    )
+    storage, _ = await location_service.list_locations(
+        session, kind="storage", active=True, limit=200
+    )
+    return pages.render(
+        request,
+        "quality/return.html",
+        {
+            "rma": rma,
+            "lines": await return_ops.lines_of(session, rma.id),
+            "pcns": await return_ops.pcns_of(session, rma),
+            "quarantine": quarantine,
+            "storage": storage,
             "can_edit": principal.has_role("operator"),
         },
     )

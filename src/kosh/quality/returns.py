@@ -41,6 +41,7 @@ from kosh.quality.models import Return, ReturnGuard, ReturnLine, Ticket
 from kosh.sales import service as sales_service
 from kosh.sales.models import SalesOrder
 from kosh.stock import movements
+from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
 
 OUTCOMES = ("refund", "replacement", "repair")
@@ -74,6 +75,19 @@ async def lines_of(session: AsyncSession, return_id: int) -> list[ReturnLine]:
             select(ReturnLine).where(ReturnLine.return_id == return_id).order_by(ReturnLine.id)
         )
     )
+
+
+async def pcns_of(session: AsyncSession, rma: Return) -> dict[int, str]:
+    """Return line id -> the PCN made for it on receipt (read from the stock ledger)."""
+    received = await stock_queries.lot_totals_for_references(
+        session, references=[rma.number], kinds=("receive",)
+    )
+    pcn = {row.lot_id: row.pcn for row in received}
+    return {
+        line.id: pcn[line.lot_id]
+        for line in await lines_of(session, rma.id)
+        if line.lot_id is not None and line.lot_id in pcn
+    }
 
 
 async def list_returns(
