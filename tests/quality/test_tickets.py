@@ -110,22 +110,22 @@ async def test_numbers_are_per_kind_and_links_resolve(session: AsyncSession) -> 
             "machine_required",
         ),
         (
-            {"kind": "ncr", "title": "x", "links": ticket_ops.Links(pcn="NOPE")},
+            {"kind": "ncr", "title": "x", "links": quality_service.Links(pcn="NOPE")},
             NotFoundError,
             "pcn_not_found",
         ),
         (
-            {"kind": "ncr", "title": "x", "links": ticket_ops.Links(machine_code="NOPE")},
+            {"kind": "ncr", "title": "x", "links": quality_service.Links(machine_code="NOPE")},
             NotFoundError,
             "machine_not_found",
         ),
         (
-            {"kind": "ncr", "title": "x", "links": ticket_ops.Links(supplier_code="NOPE")},
+            {"kind": "ncr", "title": "x", "links": quality_service.Links(supplier_code="NOPE")},
             NotFoundError,
             "supplier_not_found",
         ),
         (
-            {"kind": "ncr", "title": "x", "links": ticket_ops.Links(job_id=999)},
+            {"kind": "ncr", "title": "x", "links": quality_service.Links(job_id=999)},
             NotFoundError,
             "job_not_found",
         ),

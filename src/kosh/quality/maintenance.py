@@ -27,6 +27,7 @@ from kosh.core.db import transactional, utcnow
 from kosh.core.errors import ConflictError, RuleViolationError, ValidationError, field_error
 from kosh.locations import service as location_service
 from kosh.quality import metrics, tickets
+from kosh.quality.links import Links
 from kosh.quality.models import MaintenancePlan, Ticket
 from kosh.shopfloor import queries as shopfloor_queries
 from kosh.shopfloor import service as shopfloor_service
@@ -180,7 +181,7 @@ async def open_if_due(session: AsyncSession, *, plan_id: int, today: date) -> Ti
                 title=plan.title,
                 priority=plan.priority,
                 description=f"Preventive maintenance due {due.isoformat()}.",
-                links=tickets.Links(machine_code=machine.asset_number),
+                links=Links(machine_code=machine.asset_number),
                 plan_id=plan.id,
                 due_on=due,
             )

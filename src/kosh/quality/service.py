@@ -14,6 +14,7 @@ is one transaction; the rules of each live in its module's docstrings:
 from __future__ import annotations
 
 from kosh.quality.attachments import add_attachment, attachments_of, open_attachment
+from kosh.quality.links import Links
 from kosh.quality.maintenance import consume_spares, create_plan, open_due_tickets, plan_statuses
 from kosh.quality.ncr import contain, disposition
 from kosh.quality.returns import (
@@ -28,7 +29,6 @@ from kosh.quality.sla import check as check_slas
 from kosh.quality.sla import compliance, list_policies, set_policy, ticket_sla
 from kosh.quality.sla import report as sla_report
 from kosh.quality.tickets import (
-    Links,
     comment,
     create_ticket,
     get_ticket_by_number,
