@@ -68,8 +68,11 @@ async def test_pages_render_with_labels_and_without_inline_code(
     assert "10.00" in dashboard
     assert "handling: 1" in dashboard
     assert "run hours" in dashboard
+    await quality_service.update_ticket(session, ticket_id=ncr_id, root_cause="worn gripper")
     detail = (await client.get(f"/quality/tickets/{ncr_id}", headers=HTML)).text
     assert 'data-testid="sla"' in detail
+    assert 'data-testid="analysis-form"' in detail
+    assert "worn gripper" in detail
     assert (await client.get("/quality/tickets/999", headers=HTML)).status_code == 404
 
 
