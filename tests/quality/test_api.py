@@ -341,3 +341,26 @@ async def test_attachment_rules_in_the_service(session: AsyncSession, tmp_path: 
         await quality_service.add_attachment(
             session, ticket_id=999, filename="x", data=PNG, data_dir=tmp_path, max_bytes=1000
         )
+
+
+async def test_a_replayed_containment_moves_stock_once(
+    client: httpx.AsyncClient, session: AsyncSession, operator_headers: dict[str, str]
+) -> None:
+    from kosh.stock import service as stock_service
+    from tests.support.stock import balances
+
+    shop = await a_shop(session)
+    pcn = await a_lot(session, shop, 6)
+    lot_id = (await stock_service.get_lot_by_pcn_or_raise(session, pcn)).id
+    ticket = await client.post(
+        "/api/v1/tickets", json={"kind": "ncr", "title": "Replay"}, headers=operator_headers
+    )
+    url = f"/api/v1/tickets/{ticket.json()['id']}/contain"
+    body = {"pcn": pcn, "qty": 2, "location_id": shop.quarantine_id}
+    headers = operator_headers | {"idempotency-key": "contain-once-1"}
+    first = await client.post(url, json=body, headers=headers)
+    second = await client.post(url, json=body, headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    await session.rollback()
+    assert await balances(session, lot_id) == {shop.storage_id: 4, shop.quarantine_id: 2}
