@@ -42,6 +42,8 @@ from kosh.production import pages as production_pages
 from kosh.purchasing import alerting as purchasing_alerting
 from kosh.purchasing import api as purchasing_api
 from kosh.purchasing import pages as purchasing_pages
+from kosh.quality import api as quality_api
+from kosh.quality import pages as quality_pages
 from kosh.sales import api as sales_api
 from kosh.sales import pages as sales_pages
 from kosh.shopfloor import api as shopfloor_api
@@ -57,7 +59,12 @@ from kosh.web import pages as web_pages
 from kosh.web import static_files
 from kosh.web.templating import Pages
 
-UPLOAD_PATHS: tuple[str, ...] = ("/api/v1/boms/imports", "/api/v1/documents/imports")
+UPLOAD_PATHS: tuple[str, ...] = (
+    "/api/v1/boms/imports",
+    "/api/v1/documents/imports",
+    "/api/v1/ticket-attachments/",  # ticket photos (kosh.quality)
+    "/quality/attachments/",
+)
 FEATURE_ROUTERS = [
     auth_api.router,
     ops_api.router,
@@ -91,6 +98,8 @@ FEATURE_ROUTERS = [
     web_api_docs.router,
     auth_twofactor_pages.router,
     auth_oidc_pages.router,
+    quality_api.router,
+    quality_pages.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [

@@ -10,6 +10,7 @@ from kosh.locations import models as location_models
 from kosh.ops import models as ops_models
 from kosh.production import models as production_models
 from kosh.purchasing import models as purchasing_models
+from kosh.quality import models as quality_models
 from kosh.sales import models as sales_models
 from kosh.shopfloor import models as shopfloor_models
 from kosh.stock import models as stock_models
@@ -26,6 +27,7 @@ __all__ = [
     "ops_models",
     "production_models",
     "purchasing_models",
+    "quality_models",
     "sales_models",
     "shopfloor_models",
     "stock_models",

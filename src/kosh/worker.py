@@ -30,6 +30,7 @@ from kosh.core.db import utcnow
 from kosh.core.error_tracking import report_job_error
 from kosh.core.models import WorkerHeartbeat
 from kosh.ops.jobs import OpsJobs
+from kosh.quality.jobs import QualityJobs
 from kosh.storefront import alerting, outbox, processing, stockpush
 from kosh.storefront.metrics import (
     QUEUE_DEPTH,
@@ -93,6 +94,8 @@ class Worker:
         self._last_heartbeat = 0.0
         self._last_alerts = 0.0
         self.ops = OpsJobs(settings, sessions)  # scheduled backups, retention
+        # preventive maintenance tickets and SLA alerts (kosh.quality)
+        self.quality = QualityJobs(sessions, every_seconds=settings.quality_sla_check_seconds)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class Worker:
                 await self.heartbeat()
                 await self.maybe_alert()
                 await self.ops.tick(wait=once)
+                await self.quality.tick()
                 if worked:
                     continue
                 if once:

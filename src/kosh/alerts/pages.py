@@ -20,7 +20,7 @@ from kosh.web.templating import Pages, get_pages
 router = APIRouter(include_in_schema=False)
 PagesDep = Annotated[Pages, Depends(get_pages)]
 STATES = ("open", "acknowledged", "resolved")
-KINDS = ("job_shortage", "low_stock")
+KINDS = ("job_shortage", "low_stock", "sla_warning", "sla_breached")  # sla_*: kosh.quality
 
 nav.register(nav.NavItem("Alerts", "/alerts", "viewer"))
 

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # Stock levels pushed to web stores that opt in (kosh.storefront.stockpush).
     storefront_stock_push_seconds: float = Field(default=15.0, ge=0, le=3600)
     storefront_stock_buffer: int = Field(default=0, ge=0, le=1_000_000)
+    # quality (issue 14): photo attachments on tickets, SLA checks by the worker
+    quality_attachment_max_bytes: int = Field(default=10_000_000, ge=1024, le=100_000_000)
+    quality_sla_check_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     # Single sign-on (OpenID Connect, kosh.auth.oidc) and two-factor login (kosh.auth.twofactor).
     oidc_issuer: str | None = Field(default=None, max_length=500)

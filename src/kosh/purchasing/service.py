@@ -42,6 +42,7 @@ from kosh.purchasing.schemas import (
     SupplierPartUpdate,
     SupplierUpdate,
 )
+from kosh.purchasing.suppliers import get_supplier_by_code_or_raise
 
 log = structlog.get_logger(__name__)
 
@@ -376,6 +377,7 @@ __all__ = [
     "create_order",
     "create_supplier",
     "create_supplier_part",
+    "get_supplier_by_code_or_raise",
     "import_supplier_parts",
     "order_suggestions",
     "place",

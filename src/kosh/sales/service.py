@@ -28,6 +28,7 @@ from kosh.sales.models import Customer, SalesOrder, SalesOrderLine, StockReserva
 
 __all__ = [
     "LineRequest",
+    "add_replacement_order",
     "available",
     "cancel",
     "confirm",
@@ -351,3 +352,30 @@ async def _flushed(session: AsyncSession, order: SalesOrder) -> SalesOrder:
     except IntegrityError as exc:  # pragma: no cover - guarded by the rules above
         raise ConflictError("The order could not be saved; try again.") from exc
     return order
+
+
+async def add_replacement_order(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    warehouse_id: int,
+    lines: Sequence[LineRequest],
+    notes: str = "",
+) -> SalesOrder:
+    """A draft order at zero price, inside the caller's transaction (a quality
+    replacement ticket makes it from its own use case; it is confirmed, reserved and
+    shipped as usual). Rules: the customer (404) and warehouse (404) exist; every part
+    exists and is active (422 per line)."""
+    customer = await customer_ops.get_customer_or_raise(session, customer_id)
+    warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
+    free = [
+        LineRequest(part_number=line.part_number, qty=line.qty, unit_price=Decimal(0))
+        for line in lines
+    ]
+    return await order_ops.add_order(
+        session,
+        customer_id=customer.id,
+        warehouse_id=warehouse.id,
+        lines=await _resolve_lines(session, free),
+        notes=notes,
+    )

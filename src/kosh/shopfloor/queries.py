@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.errors import ValidationError, field_error
 from kosh.core.types import MAX_ID
 from kosh.production import service as job_service
 from kosh.shopfloor import capacity, routings, scheduling, timelogs
-from kosh.shopfloor.models import JobOperation, WorkCentre, WorkCentreDay
+from kosh.shopfloor.models import JobOperation, TimeLog, WorkCentre, WorkCentreDay
 from kosh.shopfloor.workcentres import list_work_centres
 
 MAX_LOAD_DAYS = 366
@@ -127,3 +127,14 @@ def parse_operation_code(code: str) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_ID else None
+
+
+async def run_minutes_since(session: AsyncSession, work_centre_id: int, since: datetime) -> int:
+    """Minutes operators logged on the work centre's operations since `since` (stops,
+    manual rows and their reversals): what preventive maintenance by run hours counts."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(TimeLog.minutes), 0))
+        .join(JobOperation, JobOperation.id == TimeLog.operation_id)
+        .where(JobOperation.work_centre_id == work_centre_id, TimeLog.at >= since)
+    )
+    return int(total or 0)

@@ -95,6 +95,16 @@ async def get_machine_or_raise(session: AsyncSession, machine_id: int) -> Machin
     return machine
 
 
+async def get_machine_by_asset_or_raise(
+    session: AsyncSession, asset_number: str, *, loc: str = "machine_code"
+) -> Machine:
+    """The machine with this asset number (its label); 404 machine_not_found otherwise."""
+    machine = await session.scalar(select(Machine).where(Machine.asset_number == asset_number))
+    if machine is None:
+        raise not_found("machine", asset_number, code="machine_not_found", loc=loc)
+    return machine
+
+
 async def machines_of(session: AsyncSession, work_centre_id: int) -> list[Machine]:
     return list(
         await session.scalars(

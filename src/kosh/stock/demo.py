@@ -34,6 +34,7 @@ from kosh.core.actor import Actor, set_actor
 from kosh.core.db import transactional, utcnow
 from kosh.locations import service as location_service
 from kosh.locations.models import Location, Warehouse
+from kosh.quality import demo as quality_demo
 from kosh.stock import service as stock_service
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.models import Lot, PcnSequence, StockBalance, StockTransaction
@@ -184,6 +185,9 @@ async def load_demo_site(session: AsyncSession, *, seed: int = 7) -> DemoResult:
             )
             lots[number].append(receipt.lot.pcn)
     moves = await _demo_activity(session, rng, warehouse_id=warehouse.id, lots=lots, bins=bins)
+    await quality_demo.load_quality_demo(  # tickets, an NCR contained in QC-HOLD (kosh.quality)
+        session, warehouse_id=warehouse.id, pcns=[p for numbers in lots.values() for p in numbers]
+    )
     total_lots = sum(len(v) for v in lots.values())
     return DemoResult(
         True,
