@@ -138,6 +138,12 @@ def child(path: Path, url: str, warehouse_id: int) -> dict[str, float]:
             if dry.error_count:
                 raise SystemExit(f"row errors: {dry.errors[:3]}")
             parsed = read_opening_file(path, limits=limits, max_rows=settings.bom_max_rows)
+            profiler = None
+            if os.environ.get("KOSH_BENCH_PROFILE"):
+                from pyinstrument import Profiler
+
+                profiler = Profiler(async_mode="enabled")
+                profiler.start()
             started = time.perf_counter()
             done = await opening.import_opening_stock(
                 session,
@@ -147,6 +153,12 @@ def child(path: Path, url: str, warehouse_id: int) -> dict[str, float]:
                 dry_run=False,
             )
             commit_s = time.perf_counter() - started
+            if profiler is not None:
+                profiler.stop()
+                report_text = profiler.output_text()
+                await asyncio.to_thread(
+                    Path(os.environ["KOSH_BENCH_PROFILE"]).write_text, report_text
+                )
             assert done.document is not None
             rows = await session.scalar(
                 select(func.count()).where(StockTransaction.reference == done.document.number)

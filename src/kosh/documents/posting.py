@@ -9,16 +9,17 @@ location oldest PCN first, locking them before reading their balances.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.core import events
+from kosh.core.bulk import insert_many
 from kosh.core.errors import DomainError, RuleViolationError, field_error
 from kosh.documents import errors, queries
 from kosh.documents.models import Document, DocumentLine, DocumentMovement
@@ -200,11 +201,16 @@ class ReceiptLine:
 
 
 async def receive_bulk(
-    session: AsyncSession, document: Document, lines: Sequence[ReceiptLine]
+    session: AsyncSession,
+    document: Document,
+    lines: Sequence[ReceiptLine],
+    *,
+    progress: Callable[[int], Awaitable[None]] | None = None,
 ) -> int:
-    """Write a receipt's lines, their lots and ledger rows in bulk statements (the
+    """Write a receipt's lines, their lots and ledger rows in set-based statements (the
     opening-stock import: 100,000 lines in one transaction, no ORM object per line).
-    `document.lines` is not loaded with them; reload the document to read them."""
+    `document.lines` is not loaded with them; reload the document to read them.
+    `progress` is awaited with the lines written so far (see bulk.receive_many)."""
     items = [
         bulk.NewStock(
             part_id=line.part_id,
@@ -218,7 +224,9 @@ async def receive_bulk(
         for line in lines
     ]
     try:
-        received = await bulk.receive_many(session, items, reference=document.number)
+        received = await bulk.receive_many(
+            session, items, reference=document.number, progress=progress
+        )
     except DomainError as exc:
         index = exc.details.get("index")
         if isinstance(index, int):
@@ -242,8 +250,7 @@ async def receive_bulk(
         }
         for n, (line, lot) in enumerate(zip(lines, received, strict=True), start=1)
     ]
-    for start in range(0, len(rows), 5_000):
-        await session.execute(insert(_LINES), rows[start : start + 5_000])
+    await insert_many(session, _LINES, rows)
     written = [Written(n, lot.pcn, lot) for n, lot in enumerate(received, start=1)]
     return await record(session, document, written)
 
@@ -266,8 +273,7 @@ async def record(session: AsyncSession, document: Document, written: list[Writte
         }
         for item in written
     ]
-    for start in range(0, len(rows), 5_000):
-        await session.execute(insert(_MOVEMENTS), rows[start : start + 5_000])
+    await insert_many(session, _MOVEMENTS, rows)
     return len(written)
 
 

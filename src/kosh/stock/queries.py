@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Row, Select, func, select, union_all
+from sqlalchemy import ColumnElement, Row, Select, String, any_, bindparam, func, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -494,12 +495,18 @@ async def held_lots(
 
 
 async def existing_pcns(session: AsyncSession, pcns: Iterable[str]) -> set[str]:
-    """The PCNs among `pcns` that exist already (a bulk check for imports)."""
+    """The PCNs among `pcns` that exist already (a bulk check for imports). PostgreSQL
+    takes them as one array per 50,000 (`pcn = ANY(:pcns)`), SQLite 500 per IN list."""
     wanted = sorted(set(pcns))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    size = 50_000 if postgres else 500
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        rows = await session.scalars(
-            select(Lot.pcn).where(Lot.pcn.in_(wanted[start : start + 500]))
+    for start in range(0, len(wanted), size):
+        chunk = wanted[start : start + size]
+        match = (
+            Lot.pcn == any_(bindparam("pcns", chunk, type_=ARRAY(String)))
+            if postgres
+            else Lot.pcn.in_(chunk)
         )
-        found.update(rows)
+        found.update(await session.scalars(select(Lot.pcn).where(match)))
     return found
