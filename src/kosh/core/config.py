@@ -125,6 +125,16 @@ class Settings(BaseSettings):
     storefront_stock_push_seconds: float = Field(default=15.0, ge=0, le=3600)
     storefront_stock_buffer: int = Field(default=0, ge=0, le=1_000_000)
 
+    # Warehouse documents (kosh.documents): opening-stock imports, the cycle-count plan.
+    opening_import_inline_bytes: int = Field(default=262_144, ge=0)
+    opening_import_stale_seconds: int = Field(default=120, ge=10)
+    cycle_count_a_share: Decimal = Field(default=Decimal("0.80"), gt=0, lt=1)
+    cycle_count_b_share: Decimal = Field(default=Decimal("0.15"), ge=0, lt=1)
+    cycle_count_value_days: int = Field(default=365, ge=1, le=3660)
+    cycle_count_days_a: int = Field(default=30, ge=1, le=3660)
+    cycle_count_days_b: int = Field(default=90, ge=1, le=3660)
+    cycle_count_days_c: int = Field(default=180, ge=1, le=3660)
+
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"
     )

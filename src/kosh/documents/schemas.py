@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -271,3 +271,38 @@ class ImportReportRead(BaseModel):
     document: ImportedDocument | None = Field(
         default=None, description="the posted receipt (GET it for its lines)"
     )
+    import_id: int | None = Field(default=None, description="the import job (GET its status)")
+
+
+class ImportAccepted(BaseModel):
+    """A large file: the import runs in the background; poll `url`."""
+
+    id: int
+    status: str
+    url: str
+
+
+class ImportProblem(BaseModel):
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImportStatusRead(BaseModel):
+    id: int
+    warehouse_id: int
+    file_name: str
+    dry_run: bool
+    status: Literal["queued", "running", "succeeded", "failed"]
+    phase: str
+    rows_done: int
+    rows_total: int | None
+    message: str | None
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    document_id: int | None
+    report: ImportReportRead | None = Field(default=None, description="when succeeded")
+    problem: ImportProblem | None = Field(default=None, description="when failed")
