@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal, Operator
-from kosh.core.deps import SessionDep
+from kosh.bom import service as bom_service
+from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.types import MAX_ID, PathId
 from kosh.documents import queries as document_queries
 from kosh.documents import service as document_service
@@ -77,6 +78,27 @@ async def document_list(
             "newer": page_query(max(offset - PAGE_SIZE, 0)) if offset else None,
             "can_edit": principal.has_role("operator"),
             "can_manage": principal.has_role("manager"),
+        },
+    )
+
+
+@router.get("/documents/import")
+async def opening_import_page(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Opening stock from a spreadsheet: check, follow the progress, receive."""
+    warehouses, _ = await location_service.list_warehouses(session, limit=1000)
+    return pages.render(
+        request,
+        "documents/import.html",
+        {
+            "warehouses": [w for w in warehouses if w.active],
+            "can_manage": principal.has_role("manager"),
+            "max_mb": bom_service.file_limits(settings).max_bytes // 1_048_576,
         },
     )
 
