@@ -37,8 +37,8 @@ from kosh.documents.schemas import (
     CycleCountPlan,
     DocumentCreate,
     DocumentDetail,
+    DocumentHeader,
     DocumentPage,
-    DocumentRead,
     DocumentStatus,
     DocumentSummary,
     DocumentType,
@@ -48,6 +48,9 @@ from kosh.documents.schemas import (
     ImportReportRead,
     ImportStatusRead,
     LineAdd,
+    LinePage,
+    LineRead,
+    MovementPage,
     MovementRead,
     PartVarianceRead,
     PlanEntryRead,
@@ -64,13 +67,25 @@ document_health.register()
 _EMPTY = Body(default=None)
 
 
+DETAIL_LINES = 200
+
+
 async def _detail(session: SessionDep, document: Document) -> DocumentDetail:
-    movements = await document_queries.movements_of(session, document.id)
+    lines, line_count = await document_queries.lines_page(session, document.id, limit=DETAIL_LINES)
+    movements, movement_count = await document_queries.movements_page(
+        session, document.id, limit=DETAIL_LINES
+    )
     reversal = await document_queries.reversal_of(session, document.id)
-    read = DocumentRead.model_validate(document)
+    base = f"/api/v1/documents/{document.id}"
+    more = f"?limit={DETAIL_LINES}&offset={DETAIL_LINES}"
     return DocumentDetail(
-        **read.model_dump(),
+        **DocumentHeader.model_validate(document).model_dump(),
+        lines=[LineRead.model_validate(x) for x in lines],
+        line_count=line_count,
+        lines_next=f"{base}/lines{more}" if line_count > DETAIL_LINES else None,
         movements=[MovementRead.model_validate(m) for m in movements],
+        movement_count=movement_count,
+        movements_next=f"{base}/movements{more}" if movement_count > DETAIL_LINES else None,
         reversed_by=reversal.number if reversal else None,
     )
 
@@ -271,7 +286,40 @@ async def get_import(
 async def get_document(
     document_id: PathId, _: CurrentPrincipal, session: SessionDep
 ) -> DocumentDetail:
-    return await _detail(session, await document_service.get_document(session, document_id))
+    """The document with its first 200 lines and movements (page the rest)."""
+    return await _detail(session, await document_queries.load_header(session, document_id))
+
+
+@router.get("/documents/{document_id}/lines", response_model=LinePage)
+async def list_lines(
+    request: Request, document_id: PathId, _: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> LinePage:
+    """A document's lines in line order, a page at a time."""
+    document = await document_queries.load_header(session, document_id)
+    rows, total = await document_queries.lines_page(
+        session, document.id, limit=page.limit, offset=page.offset
+    )
+    return LinePage(
+        items=[LineRead.model_validate(x) for x in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+@router.get("/documents/{document_id}/movements", response_model=MovementPage)
+async def list_movements(
+    request: Request, document_id: PathId, _: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> MovementPage:
+    """The ledger rows a posting wrote, a page at a time."""
+    document = await document_queries.load_header(session, document_id)
+    rows, total = await document_queries.movements_page(
+        session, document.id, limit=page.limit, offset=page.offset
+    )
+    return MovementPage(
+        items=[MovementRead.model_validate(x) for x in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
 
 
 @router.patch("/documents/{document_id}", response_model=DocumentDetail)

@@ -47,6 +47,51 @@ async def load_document(
     return document
 
 
+async def load_header(session: AsyncSession, document_id: int) -> Document:
+    """The document without its lines (reading `lines` raises: page them with
+    `lines_page`); NotFoundError (404 document_not_found) otherwise. For reading only."""
+    document = await session.scalar(
+        select(Document).where(Document.id == document_id).execution_options(populate_existing=True)
+    )
+    if document is None:
+        raise errors.document_not_found(document_id)
+    return document
+
+
+async def lines_page(
+    session: AsyncSession, document_id: int, *, limit: int = 50, offset: int = 0
+) -> tuple[list[DocumentLine], int]:
+    """A page of a document's lines in line order, and how many it has."""
+    total = await session.scalar(
+        select(func.count()).where(DocumentLine.document_id == document_id)
+    )
+    rows = await session.scalars(
+        select(DocumentLine)
+        .where(DocumentLine.document_id == document_id)
+        .order_by(DocumentLine.line_no)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def movements_page(
+    session: AsyncSession, document_id: int, *, limit: int = 50, offset: int = 0
+) -> tuple[list[DocumentMovement], int]:
+    """A page of the ledger rows a posting wrote, in the order it wrote them."""
+    total = await session.scalar(
+        select(func.count()).where(DocumentMovement.document_id == document_id)
+    )
+    rows = await session.scalars(
+        select(DocumentMovement)
+        .where(DocumentMovement.document_id == document_id)
+        .order_by(DocumentMovement.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
 async def list_documents(
     session: AsyncSession,
     *,

@@ -135,7 +135,9 @@ class DocumentSummary(BaseModel):
     line_count: int
 
 
-class DocumentRead(BaseModel):
+class DocumentHeader(BaseModel):
+    """A document without its lines."""
+
     model_config = ConfigDict(from_attributes=True)
     id: int
     number: str
@@ -155,12 +157,31 @@ class DocumentRead(BaseModel):
     updated_at: datetime
     posted_at: datetime | None
     cancelled_at: datetime | None
+
+
+class DocumentDetail(DocumentHeader):
+    """A document with its first lines and movements (up to 200 each; a larger document
+    pages the rest through `lines_next` / `movements_next`)."""
+
     lines: list[LineRead]
-
-
-class DocumentDetail(DocumentRead):
+    line_count: int = 0
+    lines_next: str | None = None
     movements: list[MovementRead] = Field(default_factory=list)
+    movement_count: int = 0
+    movements_next: str | None = None
     reversed_by: str | None = None
+
+
+class LinePage(BaseModel):
+    items: list[LineRead]
+    total: int
+    next: str | None
+
+
+class MovementPage(BaseModel):
+    items: list[MovementRead]
+    total: int
+    next: str | None
 
 
 class DocumentPage(BaseModel):
