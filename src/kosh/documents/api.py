@@ -23,16 +23,18 @@ from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import PermissionDeniedError, ValidationError, field_error
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
+from kosh.documents import cycle_count, opening, stocktake
 from kosh.documents import health as document_health
 from kosh.documents import imports as document_imports
-from kosh.documents import opening, stocktake
 from kosh.documents import queries as document_queries
 from kosh.documents import service as document_service
+from kosh.documents.cycle_count import CountPolicy
 from kosh.documents.import_runner import ImportRequest, get_runner
 from kosh.documents.models import Document
 from kosh.documents.opening_file import parse_mapping
 from kosh.documents.schemas import (
     CountCreate,
+    CountPolicyRead,
     CountRead,
     CycleCountPlan,
     DocumentCreate,
@@ -52,6 +54,8 @@ from kosh.documents.schemas import (
     LineRead,
     MovementPage,
     MovementRead,
+    PartClassPage,
+    PartClassRead,
     PartVarianceRead,
     PlanEntryRead,
     RecountRequest,
@@ -166,15 +170,40 @@ async def list_documents(
 async def cycle_count_plan(
     _: CurrentPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     warehouse_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> CycleCountPlan:
-    """The warehouse's stock locations least recently counted first (never counted first)."""
-    entries = await document_queries.cycle_count_plan(
-        session, warehouse_id=warehouse_id, limit=limit
-    )
+    """The warehouse's stock locations in the order to count them: never counted first,
+    then by due date (last counted + the interval of its ABC class), A before B before C."""
+    policy = CountPolicy.from_settings(settings)
+    entries = await cycle_count.plan(session, warehouse_id=warehouse_id, limit=limit, policy=policy)
     return CycleCountPlan(
-        warehouse_id=warehouse_id, items=[PlanEntryRead.model_validate(e) for e in entries]
+        warehouse_id=warehouse_id,
+        policy=CountPolicyRead.model_validate(policy),
+        items=[PlanEntryRead.model_validate(e) for e in entries],
+    )
+
+
+@router.get("/documents/abc-classes", response_model=PartClassPage)
+async def abc_classes(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: PageDep,
+    warehouse_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+) -> PartClassPage:
+    """The parts used up in the warehouse, most valuable first, with their ABC class."""
+    classes = await cycle_count.part_classes(
+        session, warehouse_id=warehouse_id, policy=CountPolicy.from_settings(settings)
+    )
+    return PartClassPage(
+        items=[
+            PartClassRead.model_validate(c) for c in classes[page.offset : page.offset + page.limit]
+        ],
+        total=len(classes),
+        next=next_url(request, page, len(classes)),
     )
 
 

@@ -18,9 +18,10 @@ from kosh.auth.deps import CurrentPrincipal, Operator
 from kosh.bom import service as bom_service
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.types import MAX_ID, PathId
+from kosh.documents import cycle_count, stocktake
 from kosh.documents import queries as document_queries
 from kosh.documents import service as document_service
-from kosh.documents import stocktake
+from kosh.documents.cycle_count import CountPolicy
 from kosh.documents.models import DOCUMENT_STATUSES, DOCUMENT_TYPES
 from kosh.locations import service as location_service
 from kosh.web import nav
@@ -33,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 PagesDep = Annotated[Pages, Depends(get_pages)]
 PAGE_SIZE = 50
 LINES_PER_PAGE = 100
+PLAN_SHOWN = 100
 MAX_LOCATIONS_SHOWN = 2000
 
 nav.register(nav.NavItem("Documents", "/documents", "viewer"))
@@ -104,6 +106,43 @@ async def opening_import_page(
             "warehouses": [w for w in warehouses if w.active],
             "can_manage": principal.has_role("manager"),
             "max_mb": bom_service.file_limits(settings).max_bytes // 1_048_576,
+        },
+    )
+
+
+@router.get("/documents/cycle-count")
+async def cycle_count_page(
+    request: Request,
+    _: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    warehouse_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    """The cycle-count plan of a warehouse (what to count next, ABC class, due date) and
+    its parts by consumption value."""
+    warehouses, _count = await location_service.list_warehouses(session, limit=1000)
+    chosen = next((w for w in warehouses if w.id == warehouse_id), None)
+    if chosen is None and warehouses:
+        chosen = warehouses[0]
+    policy = CountPolicy.from_settings(settings)
+    entries: list[cycle_count.PlanEntry] = []
+    classes: list[cycle_count.PartClass] = []
+    if chosen is not None:
+        entries = await cycle_count.plan(
+            session, warehouse_id=chosen.id, limit=PLAN_SHOWN, policy=policy
+        )
+        classes = await cycle_count.part_classes(session, warehouse_id=chosen.id, policy=policy)
+    return pages.render(
+        request,
+        "documents/cycle_count.html",
+        {
+            "warehouses": warehouses,
+            "chosen": chosen,
+            "entries": entries,
+            "classes": classes[:PLAN_SHOWN],
+            "class_total": len(classes),
+            "policy": policy,
         },
     )
 

@@ -3,8 +3,7 @@ lock helper of the feature (the document row, taken before any lot: see service.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +18,6 @@ from kosh.documents.models import (
     StocktakeLine,
     StocktakeLocation,
 )
-from kosh.locations import service as location_service
-
-MAX_PLAN_LOCATIONS = 100_000
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 async def load_document(
@@ -195,14 +190,6 @@ async def stocktake_locations(session: AsyncSession, document_id: int) -> list[S
     return list(rows)
 
 
-@dataclass(frozen=True)
-class PlanEntry:
-    location_id: int
-    code: str
-    kind: str
-    last_counted_at: datetime | None
-
-
 async def last_counted(session: AsyncSession, location_ids: list[int]) -> dict[int, datetime]:
     """When each location was last counted by a posted stocktake (absent: never)."""
     answer: dict[int, datetime] = {}
@@ -217,23 +204,3 @@ async def last_counted(session: AsyncSession, location_ids: list[int]) -> dict[i
         )
         answer.update({location_id: at for location_id, at in rows if at is not None})
     return answer
-
-
-async def cycle_count_plan(
-    session: AsyncSession, *, warehouse_id: int, limit: int = 20
-) -> list[PlanEntry]:
-    """The warehouse's active stock locations least recently counted first (never counted
-    before all others), then by code: what the next cycle count should cover."""
-    locations, _ = await location_service.list_locations(
-        session, warehouse_id=warehouse_id, active=True, limit=MAX_PLAN_LOCATIONS
-    )
-    stockable = [loc for loc in locations if loc.kind in ("storage", "receiving", "quarantine")]
-    counted = await last_counted(session, [loc.id for loc in stockable])
-    entries = [
-        PlanEntry(
-            location_id=loc.id, code=loc.code, kind=loc.kind, last_counted_at=counted.get(loc.id)
-        )
-        for loc in stockable
-    ]
-    entries.sort(key=lambda e: (e.last_counted_at is not None, e.last_counted_at or _NEVER, e.code))
-    return entries[:limit]

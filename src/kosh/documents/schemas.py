@@ -245,11 +245,42 @@ class PlanEntryRead(BaseModel):
     code: str
     kind: str
     last_counted_at: datetime | None
+    abc: Literal["A", "B", "C"] = Field(description="the best class of the parts it holds")
+    interval_days: int
+    due_at: datetime | None = Field(description="null: never counted, due now")
+    overdue: bool
+
+
+class CountPolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    a_share: Decimal
+    b_share: Decimal
+    value_days: int
+    days_a: int
+    days_b: int
+    days_c: int
+
+
+class PartClassRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    part_id: int
+    part_number: str
+    units: int = Field(description="used up (picked, consumed, shipped) in the window")
+    value: Decimal = Field(description="units at the part's unit cost")
+    share: Decimal = Field(description="cumulative share of the total value, by rank")
+    abc: Literal["A", "B", "C"]
 
 
 class CycleCountPlan(BaseModel):
     warehouse_id: int
+    policy: CountPolicyRead
     items: list[PlanEntryRead]
+
+
+class PartClassPage(BaseModel):
+    items: list[PartClassRead]
+    total: int
+    next: str | None
 
 
 class ImportRowError(BaseModel):

@@ -510,3 +510,46 @@ async def existing_pcns(session: AsyncSession, pcns: Iterable[str]) -> set[str]:
         )
         found.update(await session.scalars(select(Lot.pcn).where(match)))
     return found
+
+
+# Movements that use stock up (to nowhere): what ABC classification calls consumption.
+CONSUMING_KINDS = ("pick", "consume", "ship")
+
+
+async def consumption_by_part(
+    session: AsyncSession, *, since: datetime, warehouse_id: int | None = None
+) -> dict[int, int]:
+    """Units of each part used up (picked, consumed, shipped) since `since`, from the
+    warehouse's locations when one is given."""
+    query = (
+        select(StockTransaction.part_id, func.sum(StockTransaction.qty))
+        .where(
+            StockTransaction.at >= since,
+            StockTransaction.to_location_id.is_(None),
+            StockTransaction.kind.in_(CONSUMING_KINDS),
+        )
+        .group_by(StockTransaction.part_id)
+    )
+    if warehouse_id is not None:
+        query = query.join(Location, Location.id == StockTransaction.from_location_id).where(
+            Location.warehouse_id == warehouse_id
+        )
+    return {part_id: int(units) for part_id, units in await session.execute(query)}
+
+
+async def parts_by_location(
+    session: AsyncSession, location_ids: Iterable[int]
+) -> dict[int, set[int]]:
+    """The parts with a non-zero balance at each of the locations (absent: empty)."""
+    wanted = sorted(set(location_ids))
+    answer: dict[int, set[int]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(StockBalance.location_id, Lot.part_id)
+            .join(Lot, Lot.id == StockBalance.lot_id)
+            .where(StockBalance.location_id.in_(wanted[start : start + 500]), StockBalance.qty > 0)
+            .distinct()
+        )
+        for location_id, part_id in rows:
+            answer.setdefault(location_id, set()).add(part_id)
+    return answer
