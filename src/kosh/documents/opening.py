@@ -50,6 +50,8 @@ class ImportReport:
     errors: list[RowError]
     parts_to_create: list[str] = field(default_factory=list)
     preview: list[OpeningRow] = field(default_factory=list)
+    # what will be received, per part: (part number, rows / new lots, units)
+    by_part: list[tuple[str, int, int]] = field(default_factory=list)
     document: Document | None = None
 
 
@@ -140,6 +142,7 @@ async def import_opening_stock(
         errors=parsed.errors,
         parts_to_create=to_create,
         preview=parsed.rows[:PREVIEW_ROWS],
+        by_part=_by_part(parsed),
     )
     OPENING_IMPORT_ROWS.labels(outcome="valid").inc(len(parsed.rows))
     OPENING_IMPORT_ROWS.labels(outcome="error").inc(parsed.error_count)
@@ -214,6 +217,15 @@ async def import_opening_stock(
     return report
 
 
+def _by_part(parsed: OpeningFile) -> list[tuple[str, int, int]]:
+    totals: dict[str, list[int]] = {}
+    for row in parsed.rows:
+        entry = totals.setdefault(row.part_number, [0, 0])
+        entry[0] += 1
+        entry[1] += row.qty
+    return [(number, rows, units) for number, (rows, units) in sorted(totals.items())]
+
+
 def report_json(report: ImportReport) -> dict[str, Any]:
     """The report as the API shows it (kosh.documents.schemas.ImportReportRead)."""
     document = report.document
@@ -228,6 +240,10 @@ def report_json(report: ImportReport) -> dict[str, Any]:
         "error_count": report.error_count,
         "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors],
         "parts_to_create": report.parts_to_create,
+        "by_part": [
+            {"part_number": number, "lots": rows, "units": units}
+            for number, rows, units in report.by_part
+        ],
         "preview": [
             {
                 "row": r.row,

@@ -301,6 +301,12 @@ class ImportRowRead(BaseModel):
     received_at: datetime | None
 
 
+class ImportPartRead(BaseModel):
+    part_number: str
+    lots: int = Field(description="rows of the part: each becomes one new lot (PCN)")
+    units: int
+
+
 class ImportedDocument(BaseModel):
     id: int
     number: str
@@ -319,6 +325,9 @@ class ImportReportRead(BaseModel):
     error_count: int
     errors: list[ImportRowError]
     parts_to_create: list[str]
+    by_part: list[ImportPartRead] = Field(
+        default_factory=list, description="what will be received (was received), per part"
+    )
     preview: list[ImportRowRead]
     document: ImportedDocument | None = Field(
         default=None, description="the posted receipt (GET it for its lines)"

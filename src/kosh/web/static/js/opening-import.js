@@ -163,6 +163,13 @@ function setup() {
       ? `New parts to create: ${data.parts_to_create.join(", ")}`
       : "";
     renderErrors(data.errors, data.error_count);
+    report.querySelector("[data-by-part]").replaceChildren(...(data.by_part ?? []).map((part) => {
+      const tr = el("tr");
+      const isNew = data.parts_to_create.includes(part.part_number);
+      tr.append(el("td", part.part_number + (isNew ? " (new part)" : "")), el("td", part.lots.toLocaleString()), el("td", part.units.toLocaleString()));
+      for (const cell of [...tr.children].slice(1)) cell.className = "num";
+      return tr;
+    }));
     report.querySelector("[data-preview]").replaceChildren(...data.preview.map((row) => {
       const tr = el("tr");
       for (const value of [row.row, row.part_number, row.location, row.qty, row.pcn, row.date_code, row.supplier, row.received_at?.slice(0, 10)]) {
