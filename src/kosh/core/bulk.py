@@ -41,11 +41,29 @@ async def insert_many(
     primary keys (column `id`) in the order of `rows`; else an empty list."""
     if not rows:
         return []
+    columns = list(rows[0])
+    return await insert_rows(
+        session, table, columns, [tuple(row[c] for c in columns) for row in rows], ids=ids
+    )
+
+
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    ids: bool = False,
+) -> list[int]:
+    """`insert_many` with the rows as tuples in the order of `columns` (no dict per row:
+    the cheapest form for 100,000 rows)."""
+    if not rows:
+        return []
     if session.get_bind().dialect.name == "postgresql":
-        return await _copy(session, table, rows, ids=ids)
+        return await _copy(session, table, list(columns), rows, ids=ids)
     answer: list[int] = []
     for start in range(0, len(rows), SQLITE_CHUNK):
-        chunk = list(rows[start : start + SQLITE_CHUNK])
+        chunk = [dict(zip(columns, row, strict=True)) for row in rows[start : start + SQLITE_CHUNK]]
         if ids:
             result = await session.execute(
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk
@@ -57,9 +75,13 @@ async def insert_many(
 
 
 async def _copy(
-    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: bool
+    session: AsyncSession,
+    table: Table,
+    names: list[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    ids: bool,
 ) -> list[int]:
-    names = list(rows[0])
     answer: list[int] = []
     if ids:
         sequence = func.pg_get_serial_sequence(table.name, "id")
@@ -73,13 +95,9 @@ async def _copy(
     driver: Any = raw.driver_connection
     for start in range(0, len(rows), COPY_CHUNK):
         chunk = rows[start : start + COPY_CHUNK]
-        if ids:
-            records = [
-                (answer[start + n], *(row[name] for name in names[1:]))
-                for n, row in enumerate(chunk)
-            ]
-        else:
-            records = [tuple(row[name] for name in names) for row in chunk]
+        records: Sequence[tuple[Any, ...]] = (
+            [(answer[start + n], *row) for n, row in enumerate(chunk)] if ids else chunk
+        )
         try:
             await driver.copy_records_to_table(
                 table.name, schema_name=table.schema, columns=names, records=records

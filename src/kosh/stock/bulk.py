@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import events
 from kosh.core.actor import current_actor
-from kosh.core.bulk import insert_many
+from kosh.core.bulk import insert_rows
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, ValidationError, field_error
 from kosh.core.request_context import current_request_id
@@ -61,6 +61,31 @@ _BULK_CHUNK = 10_000  # items per round (progress is reported after each)
 _LOTS = cast(Table, Lot.__table__)
 _BALANCES = cast(Table, StockBalance.__table__)
 _LEDGER = cast(Table, StockTransaction.__table__)
+_LOT_COLUMNS = (
+    "pcn",
+    "part_id",
+    "received_at",
+    "date_code",
+    "supplier",
+    "reference",
+    "created_by",
+    "created_at",
+)
+_BALANCE_COLUMNS = ("lot_id", "location_id", "qty")
+_LEDGER_COLUMNS = (
+    "at",
+    "lot_id",
+    "part_id",
+    "from_location_id",
+    "to_location_id",
+    "qty",
+    "kind",
+    "reason",
+    "reference",
+    "actor_name",
+    "actor_id",
+    "request_id",
+)
 
 
 async def receive_many(
@@ -111,51 +136,54 @@ async def receive_many(
             chunk = items[start : start + _BULK_CHUNK]
             names = pcns[start : start + _BULK_CHUNK]
             # set-based inserts (kosh.core.bulk), new ids in the order of the rows
-            lot_ids = await insert_many(
+            lot_ids = await insert_rows(
                 session,
                 _LOTS,
+                _LOT_COLUMNS,
                 [
-                    {
-                        "pcn": names[n],
-                        "part_id": item.part_id,
-                        "received_at": item.received_at or now,
-                        "date_code": item.date_code,
-                        "supplier": item.supplier,
-                        "reference": reference,
-                        "created_by": actor.name,
-                        "created_at": now,
-                    }
+                    (
+                        names[n],
+                        item.part_id,
+                        item.received_at or now,
+                        item.date_code,
+                        item.supplier,
+                        reference,
+                        actor.name,
+                        now,
+                    )
                     for n, item in enumerate(chunk)
                 ],
                 ids=True,
             )
             _locked_in_this_transaction(session).update(lot_ids)
-            await insert_many(
+            await insert_rows(
                 session,
                 _BALANCES,
+                _BALANCE_COLUMNS,
                 [
-                    {"lot_id": lot_id, "location_id": item.location_id, "qty": item.qty}
+                    (lot_id, item.location_id, item.qty)
                     for lot_id, item in zip(lot_ids, chunk, strict=True)
                 ],
             )
-            entry_ids = await insert_many(
+            entry_ids = await insert_rows(
                 session,
                 _LEDGER,
+                _LEDGER_COLUMNS,
                 [
-                    {
-                        "at": now,
-                        "lot_id": lot_id,
-                        "part_id": item.part_id,
-                        "from_location_id": None,
-                        "to_location_id": item.location_id,
-                        "qty": item.qty,
-                        "kind": kind,
-                        "reason": None,
-                        "reference": reference,
-                        "actor_name": actor.name,
-                        "actor_id": actor.id,
-                        "request_id": request_id,
-                    }
+                    (
+                        now,
+                        lot_id,
+                        item.part_id,
+                        None,
+                        item.location_id,
+                        item.qty,
+                        kind,
+                        None,
+                        reference,
+                        actor.name,
+                        actor.id,
+                        request_id,
+                    )
                     for lot_id, item in zip(lot_ids, chunk, strict=True)
                 ],
                 ids=True,
