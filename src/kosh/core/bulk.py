@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, cast, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,11 +85,15 @@ async def _copy(
 ) -> list[int]:
     answer: list[int] = []
     if ids:
-        sequence = func.pg_get_serial_sequence(table.name, "id")
+        # the sequence looked up once, then one nextval per row (concurrent inserts may
+        # interleave: the ids need not be consecutive)
+        sequence = await session.scalar(select(func.pg_get_serial_sequence(table.name, "id")))
         result = await session.scalars(
-            select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
+            select(func.nextval(cast(literal(sequence), REGCLASS))).select_from(
+                func.generate_series(1, len(rows))
+            )
         )
-        answer = [int(value) for value in result]
+        answer = list(result)
         names = ["id", *names]
     connection = await session.connection()
     raw = await connection.get_raw_connection()
