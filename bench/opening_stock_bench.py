@@ -8,6 +8,11 @@ checks `kosh verify` (no drift) and that the ledger holds one receive row per fi
 
     .venv/bin/python bench/opening_stock_bench.py                 # PostgreSQL at 127.0.0.1
     .venv/bin/python bench/opening_stock_bench.py --sqlite --sizes 1000 10000
+    KOSH_BENCH_PROFILE=/tmp/p.txt .venv/bin/python bench/opening_stock_bench.py --sizes 100000
+        # the commit profiled with pyinstrument (pip install pyinstrument), text in /tmp/p.txt
+
+The figures depend on the machine's load (print `uptime` with them): on a shared 2-core
+box the PostgreSQL checkpoints other work triggers slow COPY down several-fold.
 """
 
 from __future__ import annotations
