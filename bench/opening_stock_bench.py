@@ -8,6 +8,11 @@ checks `kosh verify` (no drift) and that the ledger holds one receive row per fi
 
     .venv/bin/python bench/opening_stock_bench.py                 # PostgreSQL at 127.0.0.1
     .venv/bin/python bench/opening_stock_bench.py --sqlite --sizes 1000 10000
+    KOSH_BENCH_PROFILE=/tmp/p.txt .venv/bin/python bench/opening_stock_bench.py --sizes 100000
+        # the commit profiled with pyinstrument (pip install pyinstrument), text in /tmp/p.txt
+
+The figures depend on the machine's load (print `uptime` with them): on a shared 2-core
+box the PostgreSQL checkpoints other work triggers slow COPY down several-fold.
 """
 
 from __future__ import annotations
@@ -138,6 +143,12 @@ def child(path: Path, url: str, warehouse_id: int) -> dict[str, float]:
             if dry.error_count:
                 raise SystemExit(f"row errors: {dry.errors[:3]}")
             parsed = read_opening_file(path, limits=limits, max_rows=settings.bom_max_rows)
+            profiler = None
+            if os.environ.get("KOSH_BENCH_PROFILE"):
+                from pyinstrument import Profiler
+
+                profiler = Profiler(async_mode="enabled")
+                profiler.start()
             started = time.perf_counter()
             done = await opening.import_opening_stock(
                 session,
@@ -147,6 +158,12 @@ def child(path: Path, url: str, warehouse_id: int) -> dict[str, float]:
                 dry_run=False,
             )
             commit_s = time.perf_counter() - started
+            if profiler is not None:
+                profiler.stop()
+                report_text = profiler.output_text()
+                await asyncio.to_thread(
+                    Path(os.environ["KOSH_BENCH_PROFILE"]).write_text, report_text
+                )
             assert done.document is not None
             rows = await session.scalar(
                 select(func.count()).where(StockTransaction.reference == done.document.number)

@@ -32,6 +32,7 @@ from kosh.core.migrate import upgrade
 from kosh.core.openapi import install_problem_responses
 from kosh.core.ratelimit import ClientRateLimitMiddleware, RateLimiter
 from kosh.documents import api as documents_api
+from kosh.documents import import_runner as opening_import_runner
 from kosh.documents import pages as documents_pages
 from kosh.locations import api as locations_api
 from kosh.locations import pages as locations_pages
@@ -107,6 +108,7 @@ FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] 
     alert_notify.lifespan,
     storefront_alerting.lifespan,
     purchasing_alerting.lifespan,
+    opening_import_runner.lifespan,
 ]
 
 

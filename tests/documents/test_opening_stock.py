@@ -95,6 +95,11 @@ async def test_dry_run_then_commit_posts_one_receipt(
     # dry run creating parts, then commit
     dry = await _upload(client, manager_headers, path, warehouse_id, create_parts=True)
     assert dry.json()["parts_to_create"] == ["NEW-PART"]
+    assert dry.json()["by_part"] == [
+        {"part_number": "CAP-100N", "lots": 1, "units": 4000},
+        {"part_number": "NEW-PART", "lots": 1, "units": 3},
+        {"part_number": "RES-1K", "lots": 1, "units": 250},
+    ]
     assert dry.json()["error_count"] == 0
     done = await _upload(
         client, manager_headers, path, warehouse_id, dry_run=False, create_parts=True

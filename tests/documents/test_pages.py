@@ -126,3 +126,26 @@ async def test_bad_ids_are_404_pages(
 ) -> None:
     await login(client, await make_user("viewer"))
     await _page(client, url, status=404)
+
+
+async def test_the_opening_import_page(
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
+) -> None:
+    # given a warehouse, a manager and an operator
+    await a_site(session, bins=1)
+    manager = await make_user("manager")
+    operator = await make_user("operator")
+    # when the manager opens the page, then it has the form and its module
+    await login(client, manager)
+    html = await _page(client, "/documents/import")
+    assert "data-opening-import" in html
+    assert "js/opening-import.js" in html
+    assert 'data-testid="opening-import-link"' in await _page(client, "/documents")
+    source = re.search(r'src="([^"]*opening-import\.js[^"]*)"', html)
+    assert source is not None
+    assert (await client.get(source.group(1))).status_code == 200
+    # and an operator is told it needs the manager role
+    await login(client, operator)
+    html = await _page(client, "/documents/import")
+    assert "needs the manager role" in html
+    assert "data-opening-import" not in html

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the value production mode refuses
@@ -203,6 +203,24 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer)
+
+    # Warehouse documents (kosh.documents): opening-stock imports, the cycle-count plan.
+    opening_import_inline_bytes: int = Field(default=262_144, ge=0)
+    opening_import_stale_seconds: int = Field(default=120, ge=10)
+    cycle_count_a_share: Decimal = Field(default=Decimal("0.80"), gt=0, lt=1)
+    cycle_count_b_share: Decimal = Field(default=Decimal("0.15"), ge=0, lt=1)
+    cycle_count_value_days: int = Field(default=365, ge=1, le=3660)
+    cycle_count_days_a: int = Field(default=30, ge=1, le=3660)
+    cycle_count_days_b: int = Field(default=90, ge=1, le=3660)
+    cycle_count_days_c: int = Field(default=180, ge=1, le=3660)
+
+    @field_validator("cycle_count_b_share")
+    @classmethod
+    def _shares_below_one(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        a_share = info.data.get("cycle_count_a_share")
+        if a_share is not None and a_share + value >= 1:
+            raise ValueError("KOSH_CYCLE_COUNT_A_SHARE + KOSH_CYCLE_COUNT_B_SHARE must be below 1")
+        return value
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"

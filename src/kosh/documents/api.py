@@ -8,6 +8,7 @@ in reads. Every POST honours `Idempotency-Key` (platform middleware).
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import PurePath
 from typing import Annotated
 
@@ -16,35 +17,45 @@ from starlette.responses import JSONResponse
 
 from kosh.auth.deps import CurrentPrincipal, Manager, Operator
 from kosh.bom import service as bom_service
+from kosh.bom.filetype import check_file
 from kosh.bom.upload import save_upload
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.errors import PermissionDeniedError, ValidationError, field_error
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
+from kosh.documents import cycle_count, opening, stocktake
 from kosh.documents import health as document_health
-from kosh.documents import opening, stocktake
+from kosh.documents import imports as document_imports
 from kosh.documents import queries as document_queries
 from kosh.documents import service as document_service
+from kosh.documents.cycle_count import CountPolicy
+from kosh.documents.import_runner import ImportRequest, get_runner
 from kosh.documents.models import Document
-from kosh.documents.opening_file import parse_mapping, read_opening_file
+from kosh.documents.opening_file import parse_mapping
 from kosh.documents.schemas import (
     CountCreate,
+    CountPolicyRead,
     CountRead,
     CycleCountPlan,
     DocumentCreate,
     DocumentDetail,
+    DocumentHeader,
     DocumentPage,
-    DocumentRead,
     DocumentStatus,
     DocumentSummary,
     DocumentType,
     DocumentUpdate,
-    ImportedDocument,
+    ImportAccepted,
+    ImportProblem,
     ImportReportRead,
-    ImportRowError,
-    ImportRowRead,
+    ImportStatusRead,
     LineAdd,
+    LinePage,
+    LineRead,
+    MovementPage,
     MovementRead,
+    PartClassPage,
+    PartClassRead,
     PartVarianceRead,
     PlanEntryRead,
     RecountRequest,
@@ -60,13 +71,25 @@ document_health.register()
 _EMPTY = Body(default=None)
 
 
+DETAIL_LINES = 200
+
+
 async def _detail(session: SessionDep, document: Document) -> DocumentDetail:
-    movements = await document_queries.movements_of(session, document.id)
+    lines, line_count = await document_queries.lines_page(session, document.id, limit=DETAIL_LINES)
+    movements, movement_count = await document_queries.movements_page(
+        session, document.id, limit=DETAIL_LINES
+    )
     reversal = await document_queries.reversal_of(session, document.id)
-    read = DocumentRead.model_validate(document)
+    base = f"/api/v1/documents/{document.id}"
+    more = f"?limit={DETAIL_LINES}&offset={DETAIL_LINES}"
     return DocumentDetail(
-        **read.model_dump(),
+        **DocumentHeader.model_validate(document).model_dump(),
+        lines=[LineRead.model_validate(x) for x in lines],
+        line_count=line_count,
+        lines_next=f"{base}/lines{more}" if line_count > DETAIL_LINES else None,
         movements=[MovementRead.model_validate(m) for m in movements],
+        movement_count=movement_count,
+        movements_next=f"{base}/movements{more}" if movement_count > DETAIL_LINES else None,
         reversed_by=reversal.number if reversal else None,
     )
 
@@ -147,24 +170,53 @@ async def list_documents(
 async def cycle_count_plan(
     _: CurrentPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     warehouse_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> CycleCountPlan:
-    """The warehouse's stock locations least recently counted first (never counted first)."""
-    entries = await document_queries.cycle_count_plan(
-        session, warehouse_id=warehouse_id, limit=limit
-    )
+    """The warehouse's stock locations in the order to count them: never counted first,
+    then by due date (last counted + the interval of its ABC class), A before B before C."""
+    policy = CountPolicy.from_settings(settings)
+    entries = await cycle_count.plan(session, warehouse_id=warehouse_id, limit=limit, policy=policy)
     return CycleCountPlan(
-        warehouse_id=warehouse_id, items=[PlanEntryRead.model_validate(e) for e in entries]
+        warehouse_id=warehouse_id,
+        policy=CountPolicyRead.model_validate(policy),
+        items=[PlanEntryRead.model_validate(e) for e in entries],
+    )
+
+
+@router.get("/documents/abc-classes", response_model=PartClassPage)
+async def abc_classes(
+    request: Request,
+    _: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: PageDep,
+    warehouse_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+) -> PartClassPage:
+    """The parts used up in the warehouse, most valuable first, with their ABC class."""
+    classes = await cycle_count.part_classes(
+        session, warehouse_id=warehouse_id, policy=CountPolicy.from_settings(settings)
+    )
+    return PartClassPage(
+        items=[
+            PartClassRead.model_validate(c) for c in classes[page.offset : page.offset + page.limit]
+        ],
+        total=len(classes),
+        next=next_url(request, page, len(classes)),
     )
 
 
 @router.post(
     "/documents/imports",
     response_model=ImportReportRead,
-    responses={201: {"model": ImportReportRead, "description": "received"}},
+    responses={
+        201: {"model": ImportReportRead, "description": "received"},
+        202: {"model": ImportAccepted, "description": "a large file: running in the background"},
+    },
 )
 async def import_opening_stock(
+    request: Request,
     _: Manager,
     session: SessionDep,
     settings: SettingsDep,
@@ -179,7 +231,10 @@ async def import_opening_stock(
 ) -> JSONResponse:
     """Opening stock from a spreadsheet: a dry run (the default) reports what would be
     received and every row problem; `dry_run=false` receives all rows as one posted receipt
-    document (201), or nothing (422 import_rejected)."""
+    document (201), or nothing (422 import_rejected). A file larger than
+    KOSH_OPENING_IMPORT_INLINE_BYTES is checked (type, size, zip bomb) now and then read
+    and imported in the background: 202 with the import's URL, whose status shows the
+    progress and, at the end, this same report or problem."""
     try:
         columns = parse_mapping(mapping)
     except ValueError as exc:
@@ -189,56 +244,111 @@ async def import_opening_stock(
     name = PurePath((file.filename or "upload").replace("\\", "/")).name[:255] or "upload"
     limits = bom_service.file_limits(settings)
     path = await save_upload(file, settings, max_bytes=limits.max_bytes)
-    try:
-        parsed = await asyncio.to_thread(
-            read_opening_file,
-            path,
-            limits=limits,
-            max_rows=settings.bom_max_rows,
-            sheet=(sheet or "").strip() or None,
-            mapping=columns,
-        )
-    finally:
-        path.unlink(missing_ok=True)
-    report = await opening.import_opening_stock(
-        session,
-        parsed=parsed,
+    job = ImportRequest(
+        path=path,
         file_name=name,
         warehouse_id=warehouse_id,
         dry_run=dry_run,
         create_parts=create_parts,
+        sheet=(sheet or "").strip() or None,
+        mapping=columns,
     )
-    body = ImportReportRead(
-        dry_run=report.dry_run,
-        file_name=report.file_name,
-        sheet=report.sheet,
-        header_row=report.header_row,
-        columns=report.columns,
-        rows=report.rows,
-        units=report.units,
-        error_count=report.error_count,
-        errors=[
-            ImportRowError(row=e.row, column=e.column, message=e.message) for e in report.errors
-        ],
-        parts_to_create=report.parts_to_create,
-        preview=[ImportRowRead.model_validate(r) for r in report.preview],
-        document=ImportedDocument(
-            id=report.document.id,
-            number=report.document.number,
-            status=report.document.status,
-            lines=report.rows,
+    try:
+        checked = await asyncio.to_thread(check_file, path, limits)
+        row = await document_imports.queue_import(
+            session,
+            warehouse_id=warehouse_id,
+            file_name=name,
+            dry_run=dry_run,
+            options={"create_parts": create_parts, "sheet": job.sheet, "mapping": columns},
         )
-        if report.document
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    runner = get_runner(request.app)
+    if checked.size > settings.opening_import_inline_bytes:
+        runner.start(row.id, job)
+        url = f"/api/v1/documents/imports/{row.id}"
+        accepted = ImportAccepted(id=row.id, status=row.status, url=url)
+        return JSONResponse(accepted.model_dump(), status_code=202, headers={"location": url})
+    report = await runner.run(row.id, job)
+    body = ImportReportRead.model_validate({**opening.report_json(report), "import_id": row.id})
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if report.dry_run else 201)
+
+
+@router.get("/documents/imports/{import_id}", response_model=ImportStatusRead)
+async def get_import(
+    import_id: PathId, request: Request, _: Manager, session: SessionDep, settings: SettingsDep
+) -> ImportStatusRead:
+    """An import's status and progress (rows done / total); its report or problem at the
+    end."""
+    row = await document_imports.get_import(
+        session,
+        import_id=import_id,
+        stale_after=timedelta(seconds=settings.opening_import_stale_seconds),
+    )
+    live = get_runner(request.app).live.get(row.id) if row.status == "running" else None
+    return ImportStatusRead(
+        id=row.id,
+        warehouse_id=row.warehouse_id,
+        file_name=row.file_name,
+        dry_run=row.dry_run,
+        status=row.status,
+        phase=live.phase if live else row.phase,
+        rows_done=live.rows_done if live else row.rows_done,
+        rows_total=live.rows_total if live else row.rows_total,
+        message=row.message,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        document_id=row.document_id,
+        report=ImportReportRead.model_validate({**row.result, "import_id": row.id})
+        if row.status == "succeeded" and row.result
+        else None,
+        problem=ImportProblem.model_validate(row.result)
+        if row.status == "failed" and row.result
         else None,
     )
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if report.dry_run else 201)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentDetail)
 async def get_document(
     document_id: PathId, _: CurrentPrincipal, session: SessionDep
 ) -> DocumentDetail:
-    return await _detail(session, await document_service.get_document(session, document_id))
+    """The document with its first 200 lines and movements (page the rest)."""
+    return await _detail(session, await document_queries.load_header(session, document_id))
+
+
+@router.get("/documents/{document_id}/lines", response_model=LinePage)
+async def list_lines(
+    request: Request, document_id: PathId, _: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> LinePage:
+    """A document's lines in line order, a page at a time."""
+    document = await document_queries.load_header(session, document_id)
+    rows, total = await document_queries.lines_page(
+        session, document.id, limit=page.limit, offset=page.offset
+    )
+    return LinePage(
+        items=[LineRead.model_validate(x) for x in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
+
+
+@router.get("/documents/{document_id}/movements", response_model=MovementPage)
+async def list_movements(
+    request: Request, document_id: PathId, _: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> MovementPage:
+    """The ledger rows a posting wrote, a page at a time."""
+    document = await document_queries.load_header(session, document_id)
+    rows, total = await document_queries.movements_page(
+        session, document.id, limit=page.limit, offset=page.offset
+    )
+    return MovementPage(
+        items=[MovementRead.model_validate(x) for x in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
 
 
 @router.patch("/documents/{document_id}", response_model=DocumentDetail)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 DOCUMENTS_POSTED = Counter(
     "kosh_documents_posted_total", "Warehouse documents posted (reversals included)", ["type"]
@@ -24,4 +24,14 @@ STOCKTAKE_COUNTS = Counter(
 )
 OPENING_IMPORT_ROWS = Counter(
     "kosh_opening_stock_rows_total", "Opening-stock import rows", ["outcome"]
+)
+OPENING_IMPORTS = Counter(
+    "kosh_opening_imports_total",
+    "Opening-stock imports finished, by outcome (succeeded, failed, abandoned)",
+    ["outcome"],
+)
+OPENING_IMPORTS_RUNNING = Gauge(
+    "kosh_opening_imports_running",
+    "Opening-stock imports running",
+    multiprocess_mode="livesum",
 )

@@ -185,3 +185,41 @@ class StocktakeLocation(Base):
     code: Mapped[str] = mapped_column(String(64))
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+IMPORT_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+class OpeningImport(Base):
+    """An opening-stock import: queued, running (phase and rows done / total), succeeded
+    (a dry run's report, or the posted receipt document) or failed (the problem). A
+    commit's success is written in the receipt's own transaction: succeeded means the
+    stock was received, failed means nothing was."""
+
+    __tablename__ = "opening_imports"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(IMPORT_STATUSES)})", name="status_known"),
+        CheckConstraint("rows_done >= 0", name="rows_done_non_negative"),
+        Index(None, "status", "heartbeat_at"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    phase: Mapped[str] = mapped_column(String(16), default="queued")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    # create_parts, sheet, mapping: what the user asked for
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    rows_total: Mapped[int | None] = mapped_column(Integer)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(String(1000))
+    # succeeded: the import report; failed: {"code", "detail", "errors", "details"}
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

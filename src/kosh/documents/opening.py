@@ -10,7 +10,9 @@ ledger rows carry its number.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +22,7 @@ from kosh.catalog.schemas import PartCreate
 from kosh.core import audit
 from kosh.core.db import transactional
 from kosh.core.errors import RuleViolationError, ValidationError, field_error
-from kosh.documents import posting, service
+from kosh.documents import imports, posting, service
 from kosh.documents.metrics import OPENING_IMPORT_ROWS
 from kosh.documents.models import Document
 from kosh.documents.opening_file import MAX_LISTED_ERRORS, OpeningFile, OpeningRow, RowError
@@ -31,6 +33,7 @@ from kosh.stock.service import STOCKABLE_KINDS
 log = structlog.get_logger(__name__)
 
 MAX_LOCATIONS = 100_000
+Progress = Callable[[int], Awaitable[None]]
 PREVIEW_ROWS = 50
 
 
@@ -47,6 +50,8 @@ class ImportReport:
     errors: list[RowError]
     parts_to_create: list[str] = field(default_factory=list)
     preview: list[OpeningRow] = field(default_factory=list)
+    # what will be received, per part: (part number, rows / new lots, units)
+    by_part: list[tuple[str, int, int]] = field(default_factory=list)
     document: Document | None = None
 
 
@@ -104,13 +109,17 @@ async def import_opening_stock(
     warehouse_id: int,
     dry_run: bool = True,
     create_parts: bool = False,
+    import_id: int | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Check (dry run) or receive an opening-stock file as one posted receipt document.
 
     Rules: the warehouse exists (404) and is active (422); a file without rows is 422
     no_rows; committing a file with any row problem is 422 import_rejected listing the
     rows (at most 200, `error_count` says how many); nothing is received then. Unknown
-    parts are created only with `create_parts`."""
+    parts are created only with `create_parts`. With `import_id` the import job's row is
+    marked succeeded in this same transaction (kosh.documents.imports.finish);
+    `progress` hears the rows received so far."""
     warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
     if not warehouse.active:
         raise RuleViolationError(
@@ -133,10 +142,15 @@ async def import_opening_stock(
         errors=parsed.errors,
         parts_to_create=to_create,
         preview=parsed.rows[:PREVIEW_ROWS],
+        by_part=_by_part(parsed),
     )
     OPENING_IMPORT_ROWS.labels(outcome="valid").inc(len(parsed.rows))
     OPENING_IMPORT_ROWS.labels(outcome="error").inc(parsed.error_count)
     if dry_run:
+        if import_id is not None:
+            await imports.finish(
+                session, import_id=import_id, result=report_json(report), rows=0, document_id=None
+            )
         return report
     if parsed.error_count:
         raise ValidationError(
@@ -176,7 +190,7 @@ async def import_opening_stock(
         )
         for row in parsed.rows
     ]
-    moved = await posting.receive_bulk(session, document, lines)
+    moved = await posting.receive_bulk(session, document, lines, progress=progress)
     await service.mark_posted(session, document, moved, line_count=len(lines))
     await audit.record(
         session,
@@ -192,4 +206,63 @@ async def import_opening_stock(
     )
     log.info("opening_stock_imported", number=document.number, rows=report.rows)
     report.document = document
+    if import_id is not None:
+        await imports.finish(
+            session,
+            import_id=import_id,
+            result=report_json(report),
+            rows=report.rows,
+            document_id=document.id,
+        )
     return report
+
+
+def _by_part(parsed: OpeningFile) -> list[tuple[str, int, int]]:
+    totals: dict[str, list[int]] = {}
+    for row in parsed.rows:
+        entry = totals.setdefault(row.part_number, [0, 0])
+        entry[0] += 1
+        entry[1] += row.qty
+    return [(number, rows, units) for number, (rows, units) in sorted(totals.items())]
+
+
+def report_json(report: ImportReport) -> dict[str, Any]:
+    """The report as the API shows it (kosh.documents.schemas.ImportReportRead)."""
+    document = report.document
+    return {
+        "dry_run": report.dry_run,
+        "file_name": report.file_name,
+        "sheet": report.sheet,
+        "header_row": report.header_row,
+        "columns": report.columns,
+        "rows": report.rows,
+        "units": report.units,
+        "error_count": report.error_count,
+        "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors],
+        "parts_to_create": report.parts_to_create,
+        "by_part": [
+            {"part_number": number, "lots": rows, "units": units}
+            for number, rows, units in report.by_part
+        ],
+        "preview": [
+            {
+                "row": r.row,
+                "part_number": r.part_number,
+                "location": r.location,
+                "qty": r.qty,
+                "pcn": r.pcn,
+                "date_code": r.date_code,
+                "supplier": r.supplier,
+                "received_at": r.received_at.isoformat() if r.received_at else None,
+            }
+            for r in report.preview
+        ],
+        "document": {
+            "id": document.id,
+            "number": document.number,
+            "status": document.status,
+            "lines": report.rows,
+        }
+        if document is not None
+        else None,
+    }

@@ -56,6 +56,11 @@ class RowError:
 
 
 @dataclass
+class ReadProgress:
+    rows_read: int = 0
+
+
+@dataclass
 class OpeningFile:
     rows: list[OpeningRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -131,9 +136,11 @@ def read_opening_file(
     max_rows: int,
     sheet: str | None = None,
     mapping: dict[str, str] | None = None,
+    progress: ReadProgress | None = None,
 ) -> OpeningFile:
     """Check and read the file; row problems are collected (never raised), file problems
-    raise SpreadsheetError / FileTooLargeError (4xx)."""
+    raise SpreadsheetError / FileTooLargeError (4xx). `progress.rows_read` counts the rows
+    read so far (another thread may watch it)."""
     checked = check_file(path, limits)
     answer = OpeningFile()
     with open_workbook(checked, max_rows=max_rows) as book:
@@ -155,6 +162,8 @@ def read_opening_file(
                     break
                 continue
             _read_row(answer, row_number, cells, columns)
+            if progress is not None:
+                progress.rows_read += 1
     if answer.header_row is None:
         raise SpreadsheetError(
             "No header row found: the file needs a part number column and a quantity column "

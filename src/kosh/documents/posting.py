@@ -9,16 +9,16 @@ location oldest PCN first, locking them before reading their balances.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.core import events
+from kosh.core.bulk import insert_many, insert_rows
 from kosh.core.errors import DomainError, RuleViolationError, field_error
 from kosh.documents import errors, queries
 from kosh.documents.models import Document, DocumentLine, DocumentMovement
@@ -184,68 +184,109 @@ async def _receive_lines(session: AsyncSession, document: Document) -> list[Writ
     return written
 
 
-@dataclass(frozen=True)
-class ReceiptLine:
+@dataclass(frozen=True, slots=True)
+class ReceiptLine(bulk.NewStock):
     """A receipt line whose part and location the caller checked in this transaction."""
 
-    part_id: int
-    part_number: str
-    qty: int
-    location_id: int
-    pcn: str | None = None
-    date_code: str | None = None
-    supplier: str | None = None
-    received_at: datetime | None = None
+    part_number: str = ""
     note: str = ""
 
 
+_LINE_COLUMNS = (
+    "document_id",
+    "line_no",
+    "part_id",
+    "part_number",
+    "lot_id",
+    "pcn",
+    "qty",
+    "from_location_id",
+    "to_location_id",
+    "date_code",
+    "supplier",
+    "received_at",
+    "note",
+)
+_MOVEMENT_COLUMNS = (
+    "document_id",
+    "line_no",
+    "transaction_id",
+    "lot_id",
+    "part_id",
+    "pcn",
+    "from_location_id",
+    "to_location_id",
+    "qty",
+    "kind",
+)
+
+
 async def receive_bulk(
-    session: AsyncSession, document: Document, lines: Sequence[ReceiptLine]
+    session: AsyncSession,
+    document: Document,
+    lines: Sequence[ReceiptLine],
+    *,
+    progress: Callable[[int], Awaitable[None]] | None = None,
 ) -> int:
-    """Write a receipt's lines, their lots and ledger rows in bulk statements (the
+    """Write a receipt's lines, their lots and ledger rows in set-based statements (the
     opening-stock import: 100,000 lines in one transaction, no ORM object per line).
-    `document.lines` is not loaded with them; reload the document to read them."""
-    items = [
-        bulk.NewStock(
-            part_id=line.part_id,
-            qty=line.qty,
-            location_id=line.location_id,
-            pcn=line.pcn,
-            date_code=line.date_code,
-            supplier=line.supplier,
-            received_at=line.received_at,
-        )
-        for line in lines
-    ]
+    `document.lines` is not loaded with them; reload the document to read them.
+    `progress` is awaited with the lines written so far (see bulk.receive_many)."""
     try:
-        received = await bulk.receive_many(session, items, reference=document.number)
+        received = await bulk.receive_many(
+            session, lines, reference=document.number, progress=progress
+        )
     except DomainError as exc:
         index = exc.details.get("index")
         if isinstance(index, int):
             raise errors.on_line(exc, index + 1, document.number) from None
         raise
-    rows = [
-        {
-            "document_id": document.id,
-            "line_no": n,
-            "part_id": line.part_id,
-            "part_number": line.part_number,
-            "lot_id": lot.lot_id,
-            "pcn": lot.pcn,
-            "qty": line.qty,
-            "from_location_id": None,
-            "to_location_id": line.location_id,
-            "date_code": line.date_code,
-            "supplier": line.supplier,
-            "received_at": line.received_at,
-            "note": line.note,
-        }
-        for n, (line, lot) in enumerate(zip(lines, received, strict=True), start=1)
-    ]
-    for start in range(0, len(rows), 5_000):
-        await session.execute(insert(_LINES), rows[start : start + 5_000])
-    written = [Written(n, lot.pcn, lot) for n, lot in enumerate(received, start=1)]
-    return await record(session, document, written)
+    document_id = document.id
+    await insert_rows(
+        session,
+        _LINES,
+        _LINE_COLUMNS,
+        [
+            (
+                document_id,
+                n,
+                line.part_id,
+                line.part_number,
+                lot.lot_id,
+                lot.pcn,
+                line.qty,
+                None,
+                line.location_id,
+                line.date_code,
+                line.supplier,
+                line.received_at,
+                line.note,
+            )
+            for n, (line, lot) in enumerate(zip(lines, received, strict=True), start=1)
+        ],
+    )
+    await session.flush()
+    await insert_rows(
+        session,
+        _MOVEMENTS,
+        _MOVEMENT_COLUMNS,
+        [
+            (
+                document_id,
+                n,
+                lot.id,
+                lot.lot_id,
+                lot.part_id,
+                lot.pcn,
+                None,
+                lot.to_location_id,
+                lot.qty,
+                lot.kind,
+            )
+            for n, lot in enumerate(received, start=1)
+        ],
+    )
+    return len(received)
 
 
 async def record(session: AsyncSession, document: Document, written: list[Written]) -> int:
@@ -266,8 +307,7 @@ async def record(session: AsyncSession, document: Document, written: list[Writte
         }
         for item in written
     ]
-    for start in range(0, len(rows), 5_000):
-        await session.execute(insert(_MOVEMENTS), rows[start : start + 5_000])
+    await insert_many(session, _MOVEMENTS, rows)
     return len(written)
 
 

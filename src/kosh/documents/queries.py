@@ -3,8 +3,7 @@ lock helper of the feature (the document row, taken before any lot: see service.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +18,6 @@ from kosh.documents.models import (
     StocktakeLine,
     StocktakeLocation,
 )
-from kosh.locations import service as location_service
-
-MAX_PLAN_LOCATIONS = 100_000
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 async def load_document(
@@ -45,6 +40,51 @@ async def load_document(
     if document is None:
         raise errors.document_not_found(document_id)
     return document
+
+
+async def load_header(session: AsyncSession, document_id: int) -> Document:
+    """The document without its lines (reading `lines` raises: page them with
+    `lines_page`); NotFoundError (404 document_not_found) otherwise. For reading only."""
+    document = await session.scalar(
+        select(Document).where(Document.id == document_id).execution_options(populate_existing=True)
+    )
+    if document is None:
+        raise errors.document_not_found(document_id)
+    return document
+
+
+async def lines_page(
+    session: AsyncSession, document_id: int, *, limit: int = 50, offset: int = 0
+) -> tuple[list[DocumentLine], int]:
+    """A page of a document's lines in line order, and how many it has."""
+    total = await session.scalar(
+        select(func.count()).where(DocumentLine.document_id == document_id)
+    )
+    rows = await session.scalars(
+        select(DocumentLine)
+        .where(DocumentLine.document_id == document_id)
+        .order_by(DocumentLine.line_no)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def movements_page(
+    session: AsyncSession, document_id: int, *, limit: int = 50, offset: int = 0
+) -> tuple[list[DocumentMovement], int]:
+    """A page of the ledger rows a posting wrote, in the order it wrote them."""
+    total = await session.scalar(
+        select(func.count()).where(DocumentMovement.document_id == document_id)
+    )
+    rows = await session.scalars(
+        select(DocumentMovement)
+        .where(DocumentMovement.document_id == document_id)
+        .order_by(DocumentMovement.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
 
 
 async def list_documents(
@@ -150,14 +190,6 @@ async def stocktake_locations(session: AsyncSession, document_id: int) -> list[S
     return list(rows)
 
 
-@dataclass(frozen=True)
-class PlanEntry:
-    location_id: int
-    code: str
-    kind: str
-    last_counted_at: datetime | None
-
-
 async def last_counted(session: AsyncSession, location_ids: list[int]) -> dict[int, datetime]:
     """When each location was last counted by a posted stocktake (absent: never)."""
     answer: dict[int, datetime] = {}
@@ -172,23 +204,3 @@ async def last_counted(session: AsyncSession, location_ids: list[int]) -> dict[i
         )
         answer.update({location_id: at for location_id, at in rows if at is not None})
     return answer
-
-
-async def cycle_count_plan(
-    session: AsyncSession, *, warehouse_id: int, limit: int = 20
-) -> list[PlanEntry]:
-    """The warehouse's active stock locations least recently counted first (never counted
-    before all others), then by code: what the next cycle count should cover."""
-    locations, _ = await location_service.list_locations(
-        session, warehouse_id=warehouse_id, active=True, limit=MAX_PLAN_LOCATIONS
-    )
-    stockable = [loc for loc in locations if loc.kind in ("storage", "receiving", "quarantine")]
-    counted = await last_counted(session, [loc.id for loc in stockable])
-    entries = [
-        PlanEntry(
-            location_id=loc.id, code=loc.code, kind=loc.kind, last_counted_at=counted.get(loc.id)
-        )
-        for loc in stockable
-    ]
-    entries.sort(key=lambda e: (e.last_counted_at is not None, e.last_counted_at or _NEVER, e.code))
-    return entries[:limit]

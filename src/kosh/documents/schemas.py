@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -135,7 +135,9 @@ class DocumentSummary(BaseModel):
     line_count: int
 
 
-class DocumentRead(BaseModel):
+class DocumentHeader(BaseModel):
+    """A document without its lines."""
+
     model_config = ConfigDict(from_attributes=True)
     id: int
     number: str
@@ -155,12 +157,31 @@ class DocumentRead(BaseModel):
     updated_at: datetime
     posted_at: datetime | None
     cancelled_at: datetime | None
+
+
+class DocumentDetail(DocumentHeader):
+    """A document with its first lines and movements (up to 200 each; a larger document
+    pages the rest through `lines_next` / `movements_next`)."""
+
     lines: list[LineRead]
-
-
-class DocumentDetail(DocumentRead):
+    line_count: int = 0
+    lines_next: str | None = None
     movements: list[MovementRead] = Field(default_factory=list)
+    movement_count: int = 0
+    movements_next: str | None = None
     reversed_by: str | None = None
+
+
+class LinePage(BaseModel):
+    items: list[LineRead]
+    total: int
+    next: str | None
+
+
+class MovementPage(BaseModel):
+    items: list[MovementRead]
+    total: int
+    next: str | None
 
 
 class DocumentPage(BaseModel):
@@ -224,11 +245,42 @@ class PlanEntryRead(BaseModel):
     code: str
     kind: str
     last_counted_at: datetime | None
+    abc: Literal["A", "B", "C"] = Field(description="the best class of the parts it holds")
+    interval_days: int
+    due_at: datetime | None = Field(description="null: never counted, due now")
+    overdue: bool
+
+
+class CountPolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    a_share: Decimal
+    b_share: Decimal
+    value_days: int
+    days_a: int
+    days_b: int
+    days_c: int
+
+
+class PartClassRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    part_id: int
+    part_number: str
+    units: int = Field(description="used up (picked, consumed, shipped) in the window")
+    value: Decimal = Field(description="units at the part's unit cost")
+    share: Decimal = Field(description="cumulative share of the total value, by rank")
+    abc: Literal["A", "B", "C"]
 
 
 class CycleCountPlan(BaseModel):
     warehouse_id: int
+    policy: CountPolicyRead
     items: list[PlanEntryRead]
+
+
+class PartClassPage(BaseModel):
+    items: list[PartClassRead]
+    total: int
+    next: str | None
 
 
 class ImportRowError(BaseModel):
@@ -249,6 +301,12 @@ class ImportRowRead(BaseModel):
     received_at: datetime | None
 
 
+class ImportPartRead(BaseModel):
+    part_number: str
+    lots: int = Field(description="rows of the part: each becomes one new lot (PCN)")
+    units: int
+
+
 class ImportedDocument(BaseModel):
     id: int
     number: str
@@ -267,7 +325,45 @@ class ImportReportRead(BaseModel):
     error_count: int
     errors: list[ImportRowError]
     parts_to_create: list[str]
+    by_part: list[ImportPartRead] = Field(
+        default_factory=list, description="what will be received (was received), per part"
+    )
     preview: list[ImportRowRead]
     document: ImportedDocument | None = Field(
         default=None, description="the posted receipt (GET it for its lines)"
     )
+    import_id: int | None = Field(default=None, description="the import job (GET its status)")
+
+
+class ImportAccepted(BaseModel):
+    """A large file: the import runs in the background; poll `url`."""
+
+    id: int
+    status: str
+    url: str
+
+
+class ImportProblem(BaseModel):
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImportStatusRead(BaseModel):
+    id: int
+    warehouse_id: int
+    file_name: str
+    dry_run: bool
+    status: Literal["queued", "running", "succeeded", "failed"]
+    phase: str
+    rows_done: int
+    rows_total: int | None
+    message: str | None
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    document_id: int | None
+    report: ImportReportRead | None = Field(default=None, description="when succeeded")
+    problem: ImportProblem | None = Field(default=None, description="when failed")

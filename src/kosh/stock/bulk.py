@@ -8,23 +8,24 @@ need no lock; they are remembered as locked by this transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import events
 from kosh.core.actor import current_actor
+from kosh.core.bulk import insert_rows
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, ValidationError, field_error
 from kosh.core.request_context import current_request_id
 from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransaction
 from kosh.stock.movements import _locked_in_this_transaction, _pcn_taken, check_qty
-from kosh.stock.pcn import is_valid_pcn, next_pcn
+from kosh.stock.pcn import is_valid_pcn, next_pcns
 from kosh.stock.queries import existing_pcns
 
 
@@ -55,11 +56,36 @@ class ReceivedLot:
     from_location_id: None = None
 
 
-_BULK_CHUNK = 5_000
+_BULK_CHUNK = 10_000  # items per round (progress is reported after each)
 # The tables themselves, for Core multi-row inserts (no ORM bookkeeping per row).
 _LOTS = cast(Table, Lot.__table__)
 _BALANCES = cast(Table, StockBalance.__table__)
 _LEDGER = cast(Table, StockTransaction.__table__)
+_LOT_COLUMNS = (
+    "pcn",
+    "part_id",
+    "received_at",
+    "date_code",
+    "supplier",
+    "reference",
+    "created_by",
+    "created_at",
+)
+_BALANCE_COLUMNS = ("lot_id", "location_id", "qty")
+_LEDGER_COLUMNS = (
+    "at",
+    "lot_id",
+    "part_id",
+    "from_location_id",
+    "to_location_id",
+    "qty",
+    "kind",
+    "reason",
+    "reference",
+    "actor_name",
+    "actor_id",
+    "request_id",
+)
 
 
 async def receive_many(
@@ -68,6 +94,7 @@ async def receive_many(
     *,
     reference: str | None,
     kind: str = "receive",
+    progress: Callable[[int], Awaitable[None]] | None = None,
 ) -> list[ReceivedLot]:
     """Create one lot per item holding its qty at its location, with one ledger row each,
     in bulk statements (an opening-stock receipt of 100,000 lots); never commits.
@@ -75,8 +102,10 @@ async def receive_many(
     The same rules as `receive_lot`, for every item: qty 1 ... MAX_QTY (422), a given PCN
     valid (422) and new (409 pcn_taken, also when `items` holds it twice; details.index
     names the item); PCNs are generated when not given. The caller checks the parts and
-    the locations. Answers the lots and ledger row ids in the order of `items`. The new lots are
-    invisible to everyone else until commit, so no lot lock is needed.
+    the locations. Answers the lots and ledger row ids in the order of `items`.
+    `progress`, when given, is awaited after each chunk with the number of items written
+    so far. The new lots are invisible to everyone else until commit, so no lot lock is
+    needed.
     """
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
@@ -98,63 +127,67 @@ async def receive_many(
     if taken:
         first = min(taken, key=seen.__getitem__)
         raise _pcn_taken_at(first, seen[first])
-    pcns = [item.pcn or await next_pcn(session) for item in items]
+    generated = iter(await next_pcns(session, sum(1 for item in items if item.pcn is None)))
+    pcns = [item.pcn or next(generated) for item in items]
     actor, now, request_id = current_actor(), utcnow(), current_request_id()
     answer: list[ReceivedLot] = []
     try:
         for start in range(0, len(items), _BULK_CHUNK):
             chunk = items[start : start + _BULK_CHUNK]
             names = pcns[start : start + _BULK_CHUNK]
-            # Core multi-row inserts (no ORM bookkeeping per row); RETURNING pairs the
-            # ids with their unique keys, so no row order is relied on.
-            created = await session.execute(
-                insert(_LOTS).returning(_LOTS.c.pcn, _LOTS.c.id),
+            # set-based inserts (kosh.core.bulk), new ids in the order of the rows
+            lot_ids = await insert_rows(
+                session,
+                _LOTS,
+                _LOT_COLUMNS,
                 [
-                    {
-                        "pcn": names[n],
-                        "part_id": item.part_id,
-                        "received_at": item.received_at or now,
-                        "date_code": item.date_code,
-                        "supplier": item.supplier,
-                        "reference": reference,
-                        "created_by": actor.name,
-                        "created_at": now,
-                    }
+                    (
+                        names[n],
+                        item.part_id,
+                        item.received_at or now,
+                        item.date_code,
+                        item.supplier,
+                        reference,
+                        actor.name,
+                        now,
+                    )
                     for n, item in enumerate(chunk)
                 ],
+                ids=True,
             )
-            by_pcn: dict[str, int] = dict(created.all())
-            lot_ids = [by_pcn[name] for name in names]
             _locked_in_this_transaction(session).update(lot_ids)
-            await session.execute(
-                insert(_BALANCES),
+            await insert_rows(
+                session,
+                _BALANCES,
+                _BALANCE_COLUMNS,
                 [
-                    {"lot_id": lot_id, "location_id": item.location_id, "qty": item.qty}
+                    (lot_id, item.location_id, item.qty)
                     for lot_id, item in zip(lot_ids, chunk, strict=True)
                 ],
             )
-            written = await session.execute(
-                insert(_LEDGER).returning(_LEDGER.c.lot_id, _LEDGER.c.id),
+            entry_ids = await insert_rows(
+                session,
+                _LEDGER,
+                _LEDGER_COLUMNS,
                 [
-                    {
-                        "at": now,
-                        "lot_id": lot_id,
-                        "part_id": item.part_id,
-                        "from_location_id": None,
-                        "to_location_id": item.location_id,
-                        "qty": item.qty,
-                        "kind": kind,
-                        "reference": reference,
-                        "actor_name": actor.name,
-                        "actor_id": actor.id,
-                        "request_id": request_id,
-                    }
+                    (
+                        now,
+                        lot_id,
+                        item.part_id,
+                        None,
+                        item.location_id,
+                        item.qty,
+                        kind,
+                        None,
+                        reference,
+                        actor.name,
+                        actor.id,
+                        request_id,
+                    )
                     for lot_id, item in zip(lot_ids, chunk, strict=True)
                 ],
+                ids=True,
             )
-            # each lot is new: its one ledger row is the row just written
-            by_lot: dict[int, int] = dict(written.all())
-            entry_ids = [by_lot[lot_id] for lot_id in lot_ids]
             answer += [
                 ReceivedLot(
                     id=entry_id,
@@ -169,6 +202,8 @@ async def receive_many(
                     zip(entry_ids, lot_ids, chunk, strict=True)
                 )
             ]
+            if progress is not None:
+                await progress(min(start + _BULK_CHUNK, len(items)))
     except IntegrityError as exc:  # a given PCN supplied concurrently
         raise ConflictError("A PCN was taken meanwhile.", code="pcn_taken") from exc
     events.note(session, events.STOCK_CHANGED, {item.part_id for item in items})

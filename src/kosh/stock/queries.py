@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Row, Select, func, select, union_all
+from sqlalchemy import ColumnElement, Row, Select, String, any_, bindparam, func, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -494,12 +495,61 @@ async def held_lots(
 
 
 async def existing_pcns(session: AsyncSession, pcns: Iterable[str]) -> set[str]:
-    """The PCNs among `pcns` that exist already (a bulk check for imports)."""
+    """The PCNs among `pcns` that exist already (a bulk check for imports). PostgreSQL
+    takes them as one array per 50,000 (`pcn = ANY(:pcns)`), SQLite 500 per IN list."""
     wanted = sorted(set(pcns))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    size = 50_000 if postgres else 500
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        rows = await session.scalars(
-            select(Lot.pcn).where(Lot.pcn.in_(wanted[start : start + 500]))
+    for start in range(0, len(wanted), size):
+        chunk = wanted[start : start + size]
+        match = (
+            Lot.pcn == any_(bindparam("pcns", chunk, type_=ARRAY(String)))
+            if postgres
+            else Lot.pcn.in_(chunk)
         )
-        found.update(rows)
+        found.update(await session.scalars(select(Lot.pcn).where(match)))
     return found
+
+
+# Movements that use stock up (to nowhere): what ABC classification calls consumption.
+CONSUMING_KINDS = ("pick", "consume", "ship")
+
+
+async def consumption_by_part(
+    session: AsyncSession, *, since: datetime, warehouse_id: int | None = None
+) -> dict[int, int]:
+    """Units of each part used up (picked, consumed, shipped) since `since`, from the
+    warehouse's locations when one is given."""
+    query = (
+        select(StockTransaction.part_id, func.sum(StockTransaction.qty))
+        .where(
+            StockTransaction.at >= since,
+            StockTransaction.to_location_id.is_(None),
+            StockTransaction.kind.in_(CONSUMING_KINDS),
+        )
+        .group_by(StockTransaction.part_id)
+    )
+    if warehouse_id is not None:
+        query = query.join(Location, Location.id == StockTransaction.from_location_id).where(
+            Location.warehouse_id == warehouse_id
+        )
+    return {part_id: int(units) for part_id, units in await session.execute(query)}
+
+
+async def parts_by_location(
+    session: AsyncSession, location_ids: Iterable[int]
+) -> dict[int, set[int]]:
+    """The parts with a non-zero balance at each of the locations (absent: empty)."""
+    wanted = sorted(set(location_ids))
+    answer: dict[int, set[int]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(StockBalance.location_id, Lot.part_id)
+            .join(Lot, Lot.id == StockBalance.lot_id)
+            .where(StockBalance.location_id.in_(wanted[start : start + 500]), StockBalance.qty > 0)
+            .distinct()
+        )
+        for location_id, part_id in rows:
+            answer.setdefault(location_id, set()).add(part_id)
+    return answer
