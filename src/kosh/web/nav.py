@@ -43,6 +43,15 @@ ORDER = [
 ]
 
 
+# The clerk's four actions, one tap away in the phone's top bar (operators and above).
+QUICK_ACTIONS: list[NavItem] = [
+    NavItem("Receive", "/stock/receive", "operator"),
+    NavItem("Pick", "/stock/pick", "operator"),
+    NavItem("Restock", "/stock/restock", "operator"),
+    NavItem("Transfer", "/stock/transfer", "operator"),
+]
+
+
 def _rank(item: NavItem) -> int:
     return ORDER.index(item.label) if item.label in ORDER else ORDER.index("Users")
 

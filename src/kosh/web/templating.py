@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kosh.auth.models import ROLES
 from kosh.core.config import Settings
-from kosh.web.nav import NAV_ITEMS
+from kosh.web.nav import NAV_ITEMS, QUICK_ACTIONS
 from kosh.web.static_files import static_url
 
 PACKAGE_ROOT = Path(__file__).parent.parent
@@ -59,10 +59,12 @@ class Pages:
         flashes = self._read_flashes(request)
         role_rank = ROLES.index(principal.user.role) if principal else -1
         nav = [i for i in NAV_ITEMS if principal and role_rank >= ROLES.index(i.min_role)]
+        quick = [i for i in QUICK_ACTIONS if principal and role_rank >= ROLES.index(i.min_role)]
         page = self.env.get_template(template).render(
             request=request,
             principal=principal,
             nav=nav,
+            quick_actions=quick,
             flashes=flashes,
             csrf_token=principal.csrf_token if principal else None,
             site_timezone=self.settings.site_timezone,

@@ -72,6 +72,21 @@ function showResult(form, message, isError) {
   result.classList.toggle("error", Boolean(isError));
 }
 
+// After a submit the answer is what the person needs next: scanner forms (data-scan) bring
+// their result to the top of the screen (it sits above the fields, so the field that takes
+// the next scan is still in view); other forms scroll just enough to show it.
+function revealResult(form) {
+  const result = form.querySelector("[data-result]");
+  if (!result || !result.textContent) return;
+  result.scrollIntoView({ block: form.hasAttribute("data-scan") ? "start" : "nearest" });
+}
+
+function focusField(form, field) {
+  if (!field) return;
+  field.focus({ preventScroll: true });
+  field.select?.();
+}
+
 function placeErrors(form, problem) {
   let placed = false;
   for (const error of problem.errors ?? []) {
@@ -85,6 +100,7 @@ function placeErrors(form, problem) {
     }
   }
   showResult(form, problem.detail ?? "The request was refused.", true);
+  focusField(form, form.querySelector("[aria-invalid=true]"));
   return placed;
 }
 
@@ -132,6 +148,7 @@ function apiForm(form) {
       else idempotencyKey = null;
       placeErrors(form, payload);
       form.dispatchEvent(new CustomEvent("kosh:error", { detail: payload }));
+      revealResult(form);
       return;
     }
     idempotencyKey = null;
@@ -141,8 +158,9 @@ function apiForm(form) {
     else if (form.hasAttribute("data-reload")) window.setTimeout(() => window.location.reload(), 600);
     else if (form.hasAttribute("data-reset")) {
       form.reset();
-      form.querySelector("[autofocus]")?.focus();
+      focusField(form, form.querySelector("[data-next-scan], [autofocus]"));
     }
+    revealResult(form);
   };
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -120,6 +120,10 @@ function notEnough(form, problem) {
 for (const form of document.querySelectorAll("form[data-movement]")) {
   const kind = form.dataset.movement;
   const area = form.querySelector("[data-result-detail]");
+  // The answer goes above the fields: after a scan it shows at the top of the screen with
+  // the field for the next scan right below it (forms.js scrolls it there).
+  const result = form.querySelector("[data-result]");
+  if (result) form.prepend(...[result, area].filter(Boolean));
   form.addEventListener("submit", () => area?.replaceChildren());
   form.addEventListener("kosh:success", (event) => {
     const result = event.detail;
