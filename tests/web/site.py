@@ -30,12 +30,17 @@ from kosh.documents import service as document_service
 from kosh.locations import service as location_service
 from kosh.production import service as job_service
 from kosh.purchasing import service as purchasing_service
-from kosh.purchasing.schemas import PriceBreak, SupplierCreate, SupplierPartCreate
+from kosh.purchasing.schemas import (
+    OrderLineIn,
+    PriceBreak,
+    SupplierCreate,
+    SupplierPartCreate,
+)
 from kosh.sales import service as sales_service
 from tests.support.live_server import kosh_command, server_env
 
 # Not pages: files, machine endpoints, and routes that answer something other than HTML.
-NOT_PAGES = ("/static", "/health", "/metrics", "/api/v1", "/api/openapi", "/favicon")
+NOT_PAGES = ("/static", "/health", "/metrics", "/api/v1", "/api/openapi", "/api/docs/assets", "/favicon")
 PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 
 
@@ -121,20 +126,29 @@ async def seed_site(session: AsyncSession) -> None:
     await purchasing_service.create_order(
         session, supplier_code="DEMO-SUP", warehouse_id=warehouse.id
     )
-    bom = Bom(assembly_part_id=assembly_id, revision="A", status="active", created_by="demo")
-    session.add(bom)
-    await session.flush()
-    session.add_all(
-        [
-            BomLine(bom_id=bom.id, line_no=1, part_id=first_id, qty=2, refdes="R1 R2"),
-            BomLine(bom_id=bom.id, line_no=2, part_id=second_id, qty=1, refdes="C1"),
-        ]
+    placed = await purchasing_service.create_order(
+        session,
+        supplier_code="DEMO-SUP",
+        warehouse_id=warehouse.id,
+        lines=[OrderLineIn(supplier_sku="DEMO-SKU-1", qty=10)],
     )
+    await purchasing_service.place(session, order_id=placed.id)
+    for revision, status in (("A", "active"), ("B", "draft")):  # two: the compare page
+        bom = Bom(assembly_part_id=assembly_id, revision=revision, status=status, created_by="t")
+        session.add(bom)
+        await session.flush()
+        session.add_all(
+            [
+                BomLine(bom_id=bom.id, line_no=1, part_id=first_id, qty=2, refdes="R1 R2"),
+                BomLine(bom_id=bom.id, line_no=2, part_id=second_id, qty=1, refdes="C1"),
+            ]
+        )
     await session.commit()
     await job_service.create_job(
         session, number="J-DEMO-1", assembly_part_number=assembly, qty=3, warehouse_id=warehouse.id
     )
     await document_service.create_document(session, type="transfer", warehouse_id=warehouse.id)
+    await document_service.create_document(session, type="stocktake", warehouse_id=warehouse.id)
 
 
 @dataclass
@@ -156,9 +170,12 @@ class Crawl:
 
     def offer(self, hrefs: list[str]) -> None:
         """Same-origin links as path?query."""
+        static = {r.path for r in self.routes if "{" not in r.path}
         for href in hrefs:
             parts = urlsplit(href)
             for route in self.routes:
+                if "{" in route.path and parts.path in static:
+                    continue  # /boms/import is not the BOM with id "import"
                 if route.path in self.found or (route.needs_query and not parts.query):
                     continue
                 if route.pattern.match(parts.path):

@@ -49,11 +49,19 @@ MUST_REACH = (
     "/jobs/{job_id}",
     "/documents/{document_id}",
     "/admin/users/{user_id}",
+    "/boms/compare",
+    "/documents/{document_id}/count",
+    "/purchase-orders/{order_id}/receive",
 )
 
-LINKS = """() => [...document.querySelectorAll("a[href]")]
-    .filter((a) => a.origin === location.origin)
-    .map((a) => a.pathname + a.search)"""
+# Links, and GET forms as submitted with their preset values (the BOM compare form).
+LINKS = """() => [
+    ...[...document.querySelectorAll("a[href]")]
+        .filter((a) => a.origin === location.origin)
+        .map((a) => a.pathname + a.search),
+    ...[...document.querySelectorAll("form[method=get][action]")]
+        .map((f) => new URL(f.action).pathname + "?" + new URLSearchParams(new FormData(f))),
+]"""
 RUN_AXE = """async (tags) => {
     const result = await axe.run(document, { runOnly: { type: "tag", values: tags } });
     return result.violations.map((v) => ({
@@ -61,6 +69,8 @@ RUN_AXE = """async (tags) => {
         nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " :: " + n.failureSummary),
     }));
 }"""
+# Two frames after a resize: layout done and ResizeObserver callbacks (shell.js) delivered.
+SETTLED = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
 HEADER_HEIGHT = """() => {
     const header = document.querySelector("body > header");
     return header ? header.getBoundingClientRect().height : 0;
@@ -79,6 +89,7 @@ def _axe_source() -> str:
 async def _check(page: Page, axe: str, url: str, report: dict[str, Any]) -> None:
     for size, (width, height) in SIZES.items():
         await page.set_viewport_size({"width": width, "height": height})
+        await page.evaluate(SETTLED)
         if not await page.evaluate("() => typeof axe !== 'undefined'"):
             await page.evaluate(axe)
         violations = await page.evaluate(RUN_AXE, AXE_TAGS)
