@@ -40,7 +40,15 @@ from kosh.sales import service as sales_service
 from tests.support.live_server import kosh_command, server_env
 
 # Not pages: files, machine endpoints, and routes that answer something other than HTML.
-NOT_PAGES = ("/static", "/health", "/metrics", "/api/v1", "/api/openapi", "/api/docs/assets", "/favicon")
+NOT_PAGES = (
+    "/static",
+    "/health",
+    "/metrics",
+    "/api/v1",
+    "/api/openapi",
+    "/api/docs/assets",
+    "/favicon",
+)
 PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 
 
