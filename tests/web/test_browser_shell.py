@@ -42,7 +42,8 @@ async def assert_result_on_top(page: Page, field_id: str) -> None:
     box = await result.evaluate(IN_VIEW)
     assert 0 <= box["top"] <= box["height"] * 0.2, box
     field = await page.locator(f"#{field_id}").evaluate(IN_VIEW)
-    assert 0 <= field["top"] and field["bottom"] <= field["height"], field
+    assert field["top"] >= 0, field
+    assert field["bottom"] <= field["height"], field
     assert await focused_id(page) == field_id
 
 
@@ -95,9 +96,11 @@ async def test_clerk_flow_keeps_each_result_on_top_and_the_focus_on_the_next_sca
     await log_in(page, user.username, PASSWORD)
 
     # when a reel is received with the scanner, from the clerk actions in the top bar
-    await page.get_by_role("navigation", name="Clerk actions").get_by_role(
-        "link", name="Receive"
-    ).click()
+    await (
+        page.get_by_role("navigation", name="Clerk actions")
+        .get_by_role("link", name="Receive")
+        .click()
+    )
     await expect(page.locator("#part_number")).to_be_focused()
     await scan(page, site.part_number)
     await scan(page, "100")
@@ -115,9 +118,11 @@ async def test_clerk_flow_keeps_each_result_on_top_and_the_focus_on_the_next_sca
     # when the label is opened and printed, and the clerk goes on to pick for a job
     await page.click("[data-testid=print-label]")
     await page.wait_for_url(f"**/pcns/{pcn.group(1)}/label")
-    await page.get_by_role("navigation", name="Clerk actions").get_by_role(
-        "link", name="Pick"
-    ).click()
+    await (
+        page.get_by_role("navigation", name="Clerk actions")
+        .get_by_role("link", name="Pick")
+        .click()
+    )
     await expect(page.locator("#part_number")).to_be_focused()
     await scan(page, site.part_number)
     await scan(page, "30")
