@@ -49,6 +49,14 @@ NOT_PAGES = (
     "/api/docs/assets",
     "/favicon",
 )
+# Links, and GET forms as submitted with their preset values (the BOM compare form).
+LINKS = """() => [
+    ...[...document.querySelectorAll("a[href]")]
+        .filter((a) => a.origin === location.origin)
+        .map((a) => a.pathname + a.search),
+    ...[...document.querySelectorAll("form[method=get][action]")]
+        .map((f) => new URL(f.action).pathname + "?" + new URLSearchParams(new FormData(f))),
+]"""
 PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 
 

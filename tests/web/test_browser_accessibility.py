@@ -27,7 +27,7 @@ from kosh.app import FEATURE_ROUTERS
 from tests.support.browser import log_in
 from tests.support.fixtures import PASSWORD, MakeUser
 from tests.support.services import REQUIRED
-from tests.web.site import Crawl, load_demo_data, page_routes, seed_site
+from tests.web.site import LINKS, Crawl, load_demo_data, page_routes, seed_site
 
 pytestmark = pytest.mark.browser
 
@@ -54,14 +54,6 @@ MUST_REACH = (
     "/purchase-orders/{order_id}/receive",
 )
 
-# Links, and GET forms as submitted with their preset values (the BOM compare form).
-LINKS = """() => [
-    ...[...document.querySelectorAll("a[href]")]
-        .filter((a) => a.origin === location.origin)
-        .map((a) => a.pathname + a.search),
-    ...[...document.querySelectorAll("form[method=get][action]")]
-        .map((f) => new URL(f.action).pathname + "?" + new URLSearchParams(new FormData(f))),
-]"""
 RUN_AXE = """async (tags) => {
     const result = await axe.run(document, { runOnly: { type: "tag", values: tags } });
     return result.violations.map((v) => ({

@@ -5,7 +5,7 @@
 // forms.js announces `detail.message` of its kosh:success event when there is one, so this
 // listener, which runs first, writes the sentence there.
 
-const number = new Intl.NumberFormat();
+const number = new Intl.NumberFormat("en-US"); // as the server writes numbers (kosh.core.messages)
 const n = (value) => number.format(value);
 
 // The API names the locations it answers with (`*_location_code`); the datalists, which
