@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.browser import log_in
 from tests.support.fixtures import PASSWORD, MakeUser
-from tests.support.stock import a_site
+from tests.support.stock import a_part, a_site, stock_in
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -179,3 +179,28 @@ async def test_wrong_password_puts_the_focus_on_the_password(
     # then the username is kept and the focus waits in the password
     await expect(page.locator("#username")).to_have_value(user.username)
     await expect(page.locator("#password")).to_be_focused()
+
+
+async def test_parts_list_sorts_by_a_stock_column(
+    page: Page, make_user: MakeUser, session: AsyncSession
+) -> None:
+    # given three parts with different stock
+    site = await a_site(session)
+    for number, qty in (("ZZ-B", 5), ("ZZ-A", 50), ("ZZ-C", 1)):
+        await a_part(session, number)
+        await stock_in(session, number, site.bin_ids[0], qty)
+    user = await make_user("viewer")
+    await log_in(page, user.username, PASSWORD)
+    await page.goto("/parts?q=ZZ-")
+    numbers = page.locator("[data-testid=part-table] tbody tr td:first-child")
+    heading = page.locator("[data-testid=part-table] th", has_text="On hand")
+
+    # when the "On hand" heading is pressed, and pressed again
+    await heading.get_by_role("button").click()
+    await expect(numbers).to_have_text(["ZZ-C", "ZZ-B", "ZZ-A"])
+    await expect(heading).to_have_attribute("aria-sort", "ascending")
+    await heading.get_by_role("button").click()
+
+    # then the rows follow, largest first, and the heading says so
+    await expect(numbers).to_have_text(["ZZ-A", "ZZ-B", "ZZ-C"])
+    await expect(heading).to_have_attribute("aria-sort", "descending")

@@ -181,3 +181,32 @@ async def test_stock_totals_add_up_the_warehouses(session: AsyncSession) -> None
     # then they are the sum over both warehouses
     assert totals == {first.part_id: (11, 11)}
     assert nothing == {}
+
+
+async def test_parts_list_shows_stock_columns_and_flags_low_stock(
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
+) -> None:
+    # given a part below its reorder point and one above it
+    site = await a_site(session)
+    await a_part(session, "ZZ-PLENTY", reorder_point=5)
+    await stock_in(session, site.part_number, site.bin_ids[0], 1_500)
+    await stock_in(session, "ZZ-PLENTY", site.bin_ids[0], 50)
+    low = await a_part(session, "ZZ-LOW", reorder_point=10)
+    await stock_in(session, low.number, site.bin_ids[1], 3)
+    await login(client, await make_user("viewer"))
+
+    # when the parts list is shown
+    html = (await client.get("/parts?q=ZZ-", headers=HTML)).text
+    rows = {
+        re.search(r">(ZZ-[A-Z]+)<", row).group(1): row  # type: ignore[union-attr]
+        for row in html.split("<tr>")
+        if re.search(r">ZZ-[A-Z]+<", row)
+    }
+
+    # then on hand and available show as numbers, and only the low part is flagged
+    assert 'data-value="3"' in rows["ZZ-LOW"]
+    assert 'data-testid="low-stock"' in rows["ZZ-LOW"]
+    assert 'data-testid="low-stock"' not in rows["ZZ-PLENTY"]
+    assert "data-sortable" in html
+    full = (await client.get(f"/parts?q={site.part_number}", headers=HTML)).text
+    assert ">1,500</td>" in full
