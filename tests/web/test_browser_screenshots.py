@@ -77,9 +77,7 @@ async def test_screenshots_of_every_page(
     while crawl.queue:
         url = crawl.queue.popleft()
         response = await page.goto(url)
-        if response is None or not response.headers.get("content-type", "").startswith(
-            "text/html"
-        ):
+        if response is None or not response.headers.get("content-type", "").startswith("text/html"):
             continue
         crawl.offer(await page.evaluate(LINKS))
         routes.update({u: p for p, u in crawl.found.items() if u not in routes})
