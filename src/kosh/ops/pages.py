@@ -13,6 +13,7 @@ from kosh.auth.deps import Admin
 from kosh.core import audit
 from kosh.core.deps import SessionDep
 from kosh.core.types import clean_query
+from kosh.ops import audit_view
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +46,7 @@ async def audit_page(
         request,
         "ops/audit.html",
         {
-            "events": events,
+            "events": [audit_view.describe(event) for event in events],
             "total": total,
             "filters": filters,
             "next_offset": next_offset,
