@@ -98,3 +98,37 @@ async def test_the_page_shows_names_links_and_changes(
     assert f'<a href="/admin/users/{admin.id}">boss</a>' in html
     assert f'<a href="/parts/{part.id}">part AU-1</a>' in html
     assert '<td class="before">before</td><td class="after">after</td>' in html
+
+
+async def test_the_health_page_shows_each_check_for_admins_only(
+    client: httpx.AsyncClient, make_user: MakeUser, login: Login
+) -> None:
+    # given an admin
+    await login(client, await make_user("admin"))
+
+    # when the health page is shown
+    response = await client.get("/admin/health", headers={"accept": "text/html"})
+
+    # then every check of /health/detailed has a card with its verdict, in words
+    assert response.status_code == 200, response.text[:300]
+    assert 'data-check="database"' in response.text
+    assert 'data-testid="health-status"' in response.text
+    assert "Running for" in response.text
+
+
+async def test_the_health_page_is_not_for_operators(
+    client: httpx.AsyncClient, make_user: MakeUser, login: Login
+) -> None:
+    await login(client, await make_user("operator"))
+
+    response = await client.get("/admin/health", headers={"accept": "text/html"})
+
+    assert response.status_code == 403
+
+
+def test_durations_read_as_people_say_them() -> None:
+    from kosh.ops.pages import _duration
+
+    assert _duration(59) == "0 min"
+    assert _duration(3 * 3600 + 120) == "3 h 2 min"
+    assert _duration(2 * 86400 + 3600) == "2 d 1 h"

@@ -40,6 +40,7 @@ ORDER = [
     "Suggested purchases",
     "Users",
     "Audit",
+    "Health",
 ]
 
 
