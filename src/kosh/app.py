@@ -15,6 +15,7 @@ from kosh.alerts import notify as alert_notify
 from kosh.alerts import pages as alerts_pages
 from kosh.auth import api as auth_api
 from kosh.auth import pages as auth_pages
+from kosh.auth import token_pages as auth_token_pages
 from kosh.bom import api as bom_api
 from kosh.bom import pages as bom_pages
 from kosh.bom import runner as bom_runner
@@ -87,6 +88,7 @@ FEATURE_ROUTERS = [
     shopfloor_api.router,
     shopfloor_pages.router,
     web_api_docs.router,
+    auth_token_pages.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [

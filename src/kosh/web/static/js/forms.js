@@ -117,7 +117,11 @@ function formBody(form) {
   const body = {};
   for (const element of form.elements) {
     if (!element.name || element.disabled || element.type === "submit") continue;
-    if (element.type === "checkbox") {
+    if (element.type === "checkbox" && element.hasAttribute("data-list")) {
+      // several checkboxes of one name make a list of the checked values
+      body[element.name] = body[element.name] ?? [];
+      if (element.checked) body[element.name].push(element.value);
+    } else if (element.type === "checkbox") {
       body[element.name] = element.checked;
     } else if (element.value === "" && !element.required) {
       continue;
