@@ -132,3 +132,14 @@ def test_durations_read_as_people_say_them() -> None:
     assert _duration(59) == "0 min"
     assert _duration(3 * 3600 + 120) == "3 h 2 min"
     assert _duration(2 * 86400 + 3600) == "2 d 1 h"
+
+
+def test_only_records_audited_by_id_are_linked() -> None:
+    by_name = audit_view.describe(event(entity_type="user", entity_id="admin"))
+    document = audit_view.describe(event(entity_type="document", entity_id="TR-000001"))
+    lot = audit_view.describe(event(entity_type="lot", entity_id="PCN 1/2"))
+
+    assert by_name.entity_href is None
+    assert document.entity == "document TR-000001"
+    assert document.entity_href is None
+    assert lot.entity_href == "/pcns/PCN%201%2F2"

@@ -55,7 +55,9 @@ MUST_REACH = (
 )
 
 RUN_AXE = """async (tags) => {
-    const result = await axe.run(document, { runOnly: { type: "tag", values: tags } });
+    const result = await axe.run(document, {
+        runOnly: { type: "tag", values: tags }, resultTypes: ["violations"],
+    });
     return result.violations.map((v) => ({
         id: v.id, impact: v.impact, help: v.help,
         nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " :: " + n.failureSummary),

@@ -7,20 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from kosh.core.models import AuditEvent
 
-# entity type -> its page; `{id}` is the audited entity id
+# entity type -> its page; `{id}` is the audited entity id (documents and purchase orders
+# are audited by number, so they have none here; a lot's id is its PCN)
 ENTITY_PAGES: dict[str, str] = {
     "part": "/parts/{id}",
     "location": "/locations/{id}",
     "user": "/admin/users/{id}",
     "sales_order": "/sales-orders/{id}",
-    "purchase_order": "/purchase-orders/{id}",
     "supplier": "/suppliers/{id}",
     "bom": "/boms/{id}",
     "job": "/jobs/{id}",
-    "document": "/documents/{id}",
     "lot": "/pcns/{id}",
     "storefront_staged_order": "/storefront/staged/{id}",
 }
@@ -77,7 +77,9 @@ def _entity(event: AuditEvent) -> tuple[str, str | None]:
     label = f"{kind} {name or event.entity_id or ''}".strip()
     page = ENTITY_PAGES.get(event.entity_type)
     deleted = event.after is None and event.before is not None
-    href = page.format(id=event.entity_id) if page and event.entity_id and not deleted else None
+    entity_id = event.entity_id or ""
+    linkable = bool(page) and not deleted and (entity_id.isdigit() or event.entity_type == "lot")
+    href = page.format(id=quote(entity_id, safe="")) if page and linkable else None
     return label, href
 
 
