@@ -90,3 +90,20 @@ async def test_the_pcns_page_lists_and_filters_lots(
     assert "2 lots with stock matching the filters" in filtered.text
     assert bad.status_code == 422
     assert "Enter a whole number" in bad.text
+
+
+async def test_the_location_list_says_what_each_location_holds(
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
+) -> None:
+    # given two lots in BIN-2 (12 units) and one in BIN-1 (10, the used-up lot not counted)
+    await a_stocked_site(session)
+    await login(client, await make_user("viewer"))
+
+    # when the locations are listed
+    html = (await client.get("/locations?q=BIN", headers={"accept": "text/html"})).text
+
+    # then each row counts its lots (linked to the lot list) and units
+    bin_two = next(row for row in html.split("<tr>") if ">BIN-2<" in row)
+    assert '<a href="/pcns?location=BIN-2">2</a>' in bin_two
+    assert '<td class="num">12</td>' in bin_two
+    assert await lot_list.location_totals(session, []) == {}

@@ -1,5 +1,6 @@
 """The browsable lot (PCN) list: lots with stock, filtered by part, location, age and date
-code, oldest first (the order FIFO takes them in). Read-only, for the /pcns page."""
+code, oldest first (the order FIFO takes them in); and what each location holds, for the
+location list. Read-only, for the pages."""
 
 from __future__ import annotations
 
@@ -124,4 +125,21 @@ async def _locations(session: AsyncSession, lot_ids: list[int]) -> dict[int, lis
     found: dict[int, list[str]] = {}
     for lot_id, code in rows:
         found.setdefault(lot_id, []).append(code)
+    return found
+
+
+async def location_totals(
+    session: AsyncSession, location_ids: list[int]
+) -> dict[int, tuple[int, int]]:
+    """(lots, units) held per location; (0, 0) for an empty one."""
+    found = dict.fromkeys(location_ids, (0, 0))
+    if not location_ids:
+        return found
+    rows = await session.execute(
+        select(StockBalance.location_id, func.count(), func.sum(StockBalance.qty))
+        .where(StockBalance.location_id.in_(location_ids), StockBalance.qty > 0)
+        .group_by(StockBalance.location_id)
+    )
+    for location_id, lots_held, units in rows:
+        found[location_id] = (int(lots_held), int(units or 0))
     return found
