@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: install run demo test test-fast coverage-floor test-sqlite test-postgres test-browser fuzz lint format typecheck lock clean
+.PHONY: install run demo test test-fast coverage-floor test-sqlite test-postgres test-browser screenshots fuzz lint format typecheck lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "KOSH needs Python 3.11 or newer: run make PYTHON=/path/to/python3.11")'
@@ -59,6 +59,12 @@ test-postgres: $(STAMP)
 
 test-browser: $(STAMP)
 	$(PYTEST) -m browser
+
+# Every page at 390x844 and 1366x850 with demo data, as PNG files in ./screenshots (ignored by
+# git), for reviewers: tests/web/test_browser_screenshots.py (needs chromium).
+SCREENSHOTS ?= screenshots
+screenshots: $(STAMP)
+	KOSH_SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(PYTEST) -q -m browser tests/web/test_browser_screenshots.py
 
 # The fuzzing gate: schemathesis over the whole OpenAPI against a live server on SQLite, then
 # on PostgreSQL (tests/fuzz/run.py), FUZZ_SECONDS per engine; fails on any 5xx or

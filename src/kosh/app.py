@@ -17,6 +17,7 @@ from kosh.auth import api as auth_api
 from kosh.auth import oidc_pages as auth_oidc_pages
 from kosh.auth import pages as auth_pages
 from kosh.auth import twofactor_pages as auth_twofactor_pages
+from kosh.auth import token_pages as auth_token_pages
 from kosh.bom import api as bom_api
 from kosh.bom import pages as bom_pages
 from kosh.bom import runner as bom_runner
@@ -101,6 +102,7 @@ FEATURE_ROUTERS = [
     auth_oidc_pages.router,
     quality_api.router,
     quality_pages.router,
+    auth_token_pages.router,
 ]
 # Per-feature startup/shutdown (entered in order after migrations, left in reverse order).
 FEATURE_LIFESPANS: list[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = [

@@ -86,7 +86,7 @@ async def test_lookups_by_number(session: AsyncSession) -> None:
     second = await a_part(session, "LK-2")
     # then
     assert await part_service.get_part_by_number(session, " LK-1 ") == first
-    assert await part_service.get_part_by_number(session, "lk-1") is None
+    assert await part_service.get_part_by_number(session, "lk-1") == first  # any case (issue 16)
     found = await part_service.parts_by_numbers(session, ["LK-1", "LK-2", "NOPE", ""])
     assert found == {"LK-1": first, "LK-2": second}
     assert await part_service.parts_by_numbers(session, []) == {}

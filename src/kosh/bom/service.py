@@ -35,7 +35,7 @@ from kosh.bom.spreadsheet import open_workbook, sheet_not_found
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
 from kosh.catalog.schemas import PartCreate
-from kosh.core import audit
+from kosh.core import audit, messages
 from kosh.core.actor import current_actor
 from kosh.core.config import Settings
 from kosh.core.db import after_commit, transactional, utcnow
@@ -635,7 +635,7 @@ def _new_parts(lines: Sequence[DraftLine]) -> list[PartCreate]:
         except PydanticValidationError as exc:
             raise RuleViolationError(
                 f"Part {line.part_number!r} (row {line.row}) cannot be created: "
-                f"{exc.errors()[0]['msg']}",
+                f"{messages.for_error(exc.errors()[0])}",
                 code="part_not_creatable",
             ) from None
     return created

@@ -11,10 +11,11 @@ from starlette.responses import StreamingResponse
 from kosh.auth.deps import CurrentPrincipal, Operator
 from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
-from kosh.catalog.schemas import PartCreate, PartPage, PartRead, PartUpdate
+from kosh.catalog.schemas import PartCreate, PartListItem, PartPage, PartRead, PartUpdate
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import COUNT_CAP, PageDep, next_url_capped
 from kosh.core.types import PathId, SearchText
+from kosh.sales import service as sales_service
 
 router = APIRouter(prefix="/api/v1", tags=["parts"])
 
@@ -37,8 +38,16 @@ async def list_parts(
     parts, total = await part_queries.search_parts(
         session, q=q, active=active, limit=page.limit, offset=page.offset
     )
+    stock = await sales_service.totals(session, part_ids=[p.id for p in parts])
     return PartPage(
-        items=[PartRead.model_validate(p) for p in parts],
+        items=[
+            PartListItem(
+                **PartRead.model_validate(p).model_dump(),
+                on_hand=stock[p.id][0],
+                available=stock[p.id][1],
+            )
+            for p in parts
+        ],
         total=total,
         total_capped=total >= COUNT_CAP,
         next=next_url_capped(request, page, total, len(parts)),

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from kosh.auth.deps import CurrentPrincipal
 from kosh.catalog import queries as part_queries
 from kosh.catalog import service as part_service
+from kosh.catalog.models import Part
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, SearchText
 from kosh.locations import service as location_service
@@ -50,11 +51,14 @@ async def part_list(
         params = {"q": q, "inactive": "true" if inactive else None, "offset": at or None}
         return urlencode({k: v for k, v in params.items() if v})
 
+    stock = await _stock_columns(session, parts)
+
     return pages.render(
         request,
         "catalog/part_list.html",
         {
             "parts": parts,
+            "stock": stock,
             "total": total,
             "q": q or "",
             "inactive": inactive,
@@ -92,6 +96,28 @@ async def part_detail(
             "can_move": principal.has_role("operator"),
         },
     )
+
+
+async def _stock_columns(
+    session: AsyncSession, parts: list[Part]
+) -> dict[int, dict[str, int | bool]]:
+    """Per listed part: on hand and available over the active warehouses (the sales
+    availability query), on order (open purchase order lines), and `low` when available
+    is below its reorder point."""
+    ids = [p.id for p in parts]
+    totals = await sales_service.totals(session, part_ids=ids)
+    on_order = dict.fromkeys(ids, 0)
+    for line in await purchasing_queries.incoming(session, part_ids=ids):
+        on_order[line.part_id] += line.qty
+    return {
+        p.id: {
+            "on_hand": totals[p.id][0],
+            "available": totals[p.id][1],
+            "on_order": on_order[p.id],
+            "low": p.reorder_point > 0 and totals[p.id][1] < p.reorder_point,
+        }
+        for p in parts
+    }
 
 
 async def _availability(

@@ -82,8 +82,15 @@ class PartRead(BaseModel):
     updated_at: datetime
 
 
+class PartListItem(PartRead):
+    """A part in a list, with its stock over every active warehouse."""
+
+    on_hand: int = Field(description="units in storage locations")
+    available: int = Field(description="on hand minus reserved by sales orders")
+
+
 class PartPage(BaseModel):
-    items: list[PartRead]
+    items: list[PartListItem]
     total: int
     total_capped: bool = Field(
         default=False, description="true: at least `total` match (counting stops there)"

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -52,9 +52,20 @@ def _number_taken(number: str) -> ConflictError:
 
 
 async def get_part_by_number(session: AsyncSession, number: str) -> Part | None:
-    """The part with exactly this number (surrounding spaces ignored), or None."""
-    result = await session.scalar(select(Part).where(Part.number == number.strip()))
-    return result
+    """The part with this number (surrounding spaces ignored), or None. Case does not
+    matter (a scanner or a phone keyboard may send `r-0402-10k`): the exact number wins,
+    else the one part whose number differs only in case; two such parts match neither."""
+    wanted = number.strip()
+    exact = await session.scalar(select(Part).where(Part.number == wanted))
+    if exact is not None or not wanted:
+        return exact
+    # Only on a miss: the index serves the exact match, this one scans.
+    found = (
+        await session.scalars(
+            select(Part).where(func.upper(Part.number) == wanted.upper()).limit(2)
+        )
+    ).all()
+    return found[0] if len(found) == 1 else None
 
 
 async def get_part_or_raise(session: AsyncSession, part_id: int) -> Part:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from kosh.core import messages
 from kosh.core.request_context import current_request_id
 
 log = structlog.get_logger(__name__)
@@ -221,6 +222,7 @@ def _only_bad_path_ids(errors: Any) -> bool:
 
 
 def _clean_error(error: Any) -> dict[str, Any]:
-    """Field errors without pydantic's echo of the input (it may be huge or hostile)."""
+    """Field errors without pydantic's echo of the input (it may be huge or hostile), in
+    the words of the message catalogue (never a regex or pydantic's wording)."""
     loc = [part for part in error.get("loc", ()) if part not in ("body",)]
-    return {"loc": loc, "msg": str(error.get("msg", "invalid")), "type": error.get("type")}
+    return {"loc": loc, "msg": messages.for_error(error), "type": error.get("type")}

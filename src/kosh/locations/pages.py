@@ -16,6 +16,7 @@ from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, QueryId, SearchText, clean_query
 from kosh.locations import service as location_service
 from kosh.locations.models import LOCATION_KINDS
+from kosh.stock import lot_list
 from kosh.stock import queries as stock_queries
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
@@ -62,6 +63,7 @@ async def location_list(
         "locations/location_list.html",
         {
             "locations": locations,
+            "held": await lot_list.location_totals(session, [loc.id for loc in locations]),
             "total": total,
             "warehouses": warehouses,
             "warehouse_codes": {w.id: w.code for w in warehouses},

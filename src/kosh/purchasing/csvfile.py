@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from kosh.core import messages
 from kosh.core.errors import ValidationError, field_error
 from kosh.purchasing.schemas import SupplierPartCreate
 from kosh.purchasing.suppliers import Offer
@@ -149,7 +150,7 @@ def parse(text: str) -> list[SupplierPartCreate]:
             except PydanticValidationError as exc:
                 for error in exc.errors()[:5]:
                     loc = [str(part) for part in error["loc"]]
-                    problems.append(field_error(["csv", number, *loc], error["msg"]))
+                    problems.append(field_error(["csv", number, *loc], messages.for_error(error)))
     except csv.Error as exc:
         raise ValidationError(f"Not readable as CSV: {exc}.", code="csv_invalid") from exc
     if problems:

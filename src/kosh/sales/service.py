@@ -37,6 +37,7 @@ __all__ = [
     "hold",
     "list_orders",
     "ship",
+    "totals",
 ]
 
 
@@ -63,6 +64,20 @@ async def on_hand(
 ) -> dict[int, int]:
     """Units in storage locations of the warehouse, per part."""
     return await reservations.on_hand(session, part_ids=part_ids, warehouse_id=warehouse_id)
+
+
+async def totals(session: AsyncSession, *, part_ids: Collection[int]) -> dict[int, tuple[int, int]]:
+    """(on hand, available) per part over every active warehouse: the per-warehouse
+    definitions of `on_hand` and `available` above, added up (stock in inactive warehouses
+    and in quarantine, receiving or on the floor is in neither)."""
+    found = dict.fromkeys(part_ids, (0, 0))
+    warehouses, _ = await location_service.list_warehouses(session, active=True, limit=10_000)
+    for warehouse in warehouses if found else []:
+        held = await reservations.on_hand(session, part_ids=found, warehouse_id=warehouse.id)
+        free = await reservations.available(session, part_ids=found, warehouse_id=warehouse.id)
+        for part_id, (on_hand_so_far, available_so_far) in found.items():
+            found[part_id] = (on_hand_so_far + held[part_id], available_so_far + free[part_id])
+    return found
 
 
 async def reserved(

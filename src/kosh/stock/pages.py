@@ -25,6 +25,7 @@ from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.types import QueryId, clean_query
 from kosh.locations import queries as location_queries
 from kosh.locations import service as location_service
+from kosh.stock import lot_list
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
 from kosh.stock.label_api import label_facts
@@ -42,6 +43,7 @@ PrefillText = Annotated[str | None, Query(max_length=100), AfterValidator(clean_
 PrefillId = QueryId
 
 HISTORY_PAGE = 50
+LOT_PAGE = 50
 
 nav.register(nav.NavItem("Stock operations", "/stock", "operator"))
 nav.register(nav.NavItem("PCNs", "/pcns", "viewer"))
@@ -180,20 +182,41 @@ async def pcn_lookup(
     pages: PagesDep,
     session: SessionDep,
     pcn: Annotated[str | None, Query(max_length=200), AfterValidator(clean_query)] = None,
+    part: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
+    location: Annotated[str | None, Query(max_length=100), AfterValidator(clean_query)] = None,
+    older_than: Annotated[int | None, Query(ge=0, le=36_500)] = None,
+    date_code: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
-    """The lookup form; a scanned PCN that exists goes straight to its page."""
+    """The lookup form (a scanned PCN that exists goes straight to its page) over the list
+    of lots with stock, filtered by part, location, age and date code."""
     wanted = (pcn or "").strip()
     if wanted:
         lot = await stock_service.get_lot_by_pcn(session, wanted)
         if lot is not None:
             return pages.redirect(f"/pcns/{quote(lot.pcn)}")
-        return pages.render(
-            request,
-            "stock/pcn_lookup.html",
-            {"pcn": wanted, "error": f"No PCN {wanted}."},
-            status=404,
-        )
-    return pages.render(request, "stock/pcn_lookup.html", {"pcn": "", "error": None})
+    filters = lot_list.LotFilters(
+        part=part, location=location, older_than_days=older_than, date_code=date_code
+    )
+    rows, total = await lot_list.lots(session, filters, limit=LOT_PAGE, offset=offset)
+    params = {"part": part, "location": location, "older_than": older_than, "date_code": date_code}
+    return pages.render(
+        request,
+        "stock/pcn_lookup.html",
+        {
+            "pcn": wanted,
+            "error": f"No PCN {wanted}." if wanted else None,
+            "filters": params,
+            "filtered": filters.active,
+            "lots": rows,
+            "total": total,
+            "older": _page_query(**params, offset=offset + LOT_PAGE)
+            if offset + LOT_PAGE < total
+            else None,
+            "newer": _page_query(**params, offset=max(offset - LOT_PAGE, 0)) if offset else None,
+        },
+        status=404 if wanted else 200,
+    )
 
 
 @router.get("/pcns/{pcn}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
@@ -77,9 +77,18 @@ class CountAdjustment:
 
 
 async def get_lot_by_pcn(session: AsyncSession, pcn: str) -> Lot | None:
-    """The lot with this PCN (surrounding spaces ignored), or None."""
-    result = await session.scalar(select(Lot).where(Lot.pcn == pcn.strip()))
-    return result
+    """The lot with this PCN (surrounding spaces ignored), or None. Case does not matter
+    (`pcn000051` finds PCN000051): the exact PCN wins, else the one lot whose PCN differs
+    only in case; two such lots match neither."""
+    wanted = pcn.strip()
+    exact = await session.scalar(select(Lot).where(Lot.pcn == wanted))
+    if exact is not None or not wanted:
+        return exact
+    # Only on a miss: the index serves the exact match, this one scans.
+    found = (
+        await session.scalars(select(Lot).where(func.upper(Lot.pcn) == wanted.upper()).limit(2))
+    ).all()
+    return found[0] if len(found) == 1 else None
 
 
 async def get_lot_by_pcn_or_raise(session: AsyncSession, pcn: str, *, loc: str = "pcn") -> Lot:

@@ -40,6 +40,16 @@ ORDER = [
     "Suggested purchases",
     "Users",
     "Audit",
+    "Health",
+]
+
+
+# The clerk's four actions, one tap away in the phone's top bar (operators and above).
+QUICK_ACTIONS: list[NavItem] = [
+    NavItem("Receive", "/stock/receive", "operator"),
+    NavItem("Pick", "/stock/pick", "operator"),
+    NavItem("Restock", "/stock/restock", "operator"),
+    NavItem("Transfer", "/stock/transfer", "operator"),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -14,8 +14,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kosh.auth.models import ROLES
+from kosh.core import messages
 from kosh.core.config import Settings
-from kosh.web.nav import NAV_ITEMS
+from kosh.web.nav import NAV_ITEMS, QUICK_ACTIONS
 from kosh.web.static_files import static_url
 
 PACKAGE_ROOT = Path(__file__).parent.parent
@@ -39,6 +40,8 @@ class Pages:
         )
         self.tz = ZoneInfo(settings.site_timezone)
         self.env.globals["static_url"] = static_url
+        self.env.globals["messages_json"] = messages.catalogue_json
+        self.env.filters["number"] = messages.format_number
         self.env.filters["localtime"] = self.localtime
         self.flash_signer = URLSafeSerializer(settings.secret_key.get_secret_value(), salt="flash")
 
@@ -59,10 +62,12 @@ class Pages:
         flashes = self._read_flashes(request)
         role_rank = ROLES.index(principal.user.role) if principal else -1
         nav = [i for i in NAV_ITEMS if principal and role_rank >= ROLES.index(i.min_role)]
+        quick = [i for i in QUICK_ACTIONS if principal and role_rank >= ROLES.index(i.min_role)]
         page = self.env.get_template(template).render(
             request=request,
             principal=principal,
             nav=nav,
+            quick_actions=quick,
             flashes=flashes,
             csrf_token=principal.csrf_token if principal else None,
             site_timezone=self.settings.site_timezone,
@@ -100,15 +105,26 @@ class Pages:
 
     def error_page(self, request: Request, problem: dict[str, Any]) -> Response:
         if problem["status"] == 401:
-            target = request.url.path
-            if request.url.query:
-                target += "?" + request.url.query
-            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+            return RedirectResponse(
+                f"/login?{urlencode({'next': _come_back_to(request)})}", status_code=303
+            )
         if problem.get("code") == "two_factor_enrolment_required":
             return RedirectResponse("/account/two-factor", status_code=303)
         return self.render(
             request, "web/error.html", {"problem": problem}, status=problem["status"]
         )
+
+
+def _come_back_to(request: Request) -> str:
+    """Where the login should return: the page itself for a GET; for a form posted after
+    the session ended, the page that held the form (its same-site Referer), else home."""
+    if request.method in ("GET", "HEAD"):
+        target = request.url.path
+        return target + ("?" + request.url.query if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return "/"
+    return referer.path + ("?" + referer.query if referer.query else "")
 
 
 def get_pages(request: Request) -> Pages:

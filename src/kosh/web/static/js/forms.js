@@ -3,6 +3,80 @@
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
+// The message catalogue (kosh.core.messages, put in the page by base.html): the browser's
+// own checks say what the server would say, in the same words, numbers written the same.
+const MESSAGES = (() => {
+  try {
+    return JSON.parse(document.querySelector('meta[name="kosh-messages"]')?.content ?? "{}");
+  } catch {
+    return {};
+  }
+})();
+const numberFormat = new Intl.NumberFormat("en-US");
+function say(key, limit) {
+  const text = MESSAGES[key] ?? MESSAGES.invalid ?? "This value is not valid here.";
+  return limit === undefined ? text : text.replace("{limit}", numberFormat.format(Number(limit)));
+}
+
+function fieldName(field) {
+  return field.name || field.dataset.locationFor || "";
+}
+
+function validationText(field) {
+  const v = field.validity;
+  if (v.valueMissing) return say("required");
+  if (v.patternMismatch) {
+    if (field.dataset.msgPattern) return say(field.dataset.msgPattern);
+    return field.dataset.type === "int" || field.inputMode === "numeric" ? say("whole_number") : say("format");
+  }
+  if (v.typeMismatch) return field.type === "email" ? say("email") : say("invalid");
+  if (v.tooLong) return say("too_long", field.maxLength);
+  if (v.tooShort) return say("too_short", field.minLength);
+  if (v.rangeUnderflow) return say("at_least", field.min);
+  if (v.rangeOverflow) return say("at_most", field.max);
+  if (v.badInput || v.stepMismatch) return say(field.step === "any" ? "number" : "whole_number");
+  return say("invalid");
+}
+
+// A field the browser refuses gets the catalogue's sentence: next to it when the form has
+// a place for its errors (and the first such field gets the focus), else in the bubble.
+document.addEventListener(
+  "invalid",
+  (event) => {
+    const field = event.target;
+    if (!(field instanceof HTMLElement) || !field.form) return;
+    const text = validationText(field);
+    const name = fieldName(field);
+    const slot = name && field.form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+    if (slot) {
+      event.preventDefault();
+      slot.textContent = text;
+      field.setAttribute("aria-invalid", "true");
+      const first = field.form.querySelector(":invalid:not(fieldset)");
+      if (first === field) field.focus();
+    } else {
+      field.setCustomValidity(text);
+    }
+  },
+  true,
+);
+
+function clearFieldError(field) {
+  if (!(field instanceof HTMLElement) || !field.form) return;
+  field.setCustomValidity?.("");
+  if (field.getAttribute("aria-invalid") === "true" && field.checkValidity?.()) {
+    field.removeAttribute("aria-invalid");
+    const name = fieldName(field);
+    const slot = name && field.form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+    if (slot) slot.textContent = "";
+  }
+}
+document.addEventListener("input", (event) => clearFieldError(event.target), true);
+document.addEventListener("change", (event) => clearFieldError(event.target), true);
+document.addEventListener("reset", (event) => {
+  for (const field of event.target.elements ?? []) field.setCustomValidity?.("");
+}, true);
+
 function setBusy(form, busy) {
   form.dataset.busy = busy ? "true" : "";
   for (const button of form.querySelectorAll("button[type=submit], button:not([type])")) {
@@ -43,7 +117,11 @@ function formBody(form) {
   const body = {};
   for (const element of form.elements) {
     if (!element.name || element.disabled || element.type === "submit") continue;
-    if (element.type === "checkbox") {
+    if (element.type === "checkbox" && element.hasAttribute("data-list")) {
+      // several checkboxes of one name make a list of the checked values
+      body[element.name] = body[element.name] ?? [];
+      if (element.checked) body[element.name].push(element.value);
+    } else if (element.type === "checkbox") {
       body[element.name] = element.checked;
     } else if (element.value === "" && !element.required) {
       continue;
@@ -72,6 +150,21 @@ function showResult(form, message, isError) {
   result.classList.toggle("error", Boolean(isError));
 }
 
+// After a submit the answer is what the person needs next: scanner forms (data-scan) bring
+// their result to the top of the screen (it sits above the fields, so the field that takes
+// the next scan is still in view); other forms scroll just enough to show it.
+function revealResult(form) {
+  const result = form.querySelector("[data-result]");
+  if (!result || !result.textContent) return;
+  result.scrollIntoView({ block: form.hasAttribute("data-scan") ? "start" : "nearest" });
+}
+
+function focusField(form, field) {
+  if (!field) return;
+  field.focus({ preventScroll: true });
+  field.select?.();
+}
+
 function placeErrors(form, problem) {
   let placed = false;
   for (const error of problem.errors ?? []) {
@@ -84,8 +177,24 @@ function placeErrors(form, problem) {
       placed = true;
     }
   }
-  showResult(form, problem.detail ?? "The request was refused.", true);
+  showResult(form, problem.detail ?? say("refused"), true);
+  focusField(form, form.querySelector("[aria-invalid=true]"));
   return placed;
+}
+
+// The session ended while the form was open: say so, with a login that comes back here.
+function sessionExpired(form) {
+  showResult(form, say("session_expired"), true);
+  const result = form.querySelector("[data-result]");
+  if (!result) return;
+  const back = `${window.location.pathname}${window.location.search}`;
+  const link = document.createElement("a");
+  link.href = `/login?next=${encodeURIComponent(back)}`;
+  link.textContent = say("log_in");
+  link.className = "button";
+  link.dataset.testid = "login-again";
+  result.append(" ", link);
+  revealResult(form);
 }
 
 function retryButton(form, submit) {
@@ -121,17 +230,22 @@ function apiForm(form) {
       });
     } catch {
       setBusy(form, false);
-      showResult(form, "Network problem: nothing was confirmed. Check the connection and retry.", true);
+      showResult(form, say("network"), true);
       retryButton(form, submit);
       return;
     }
     setBusy(form, false);
     const payload = await response.json().catch(() => ({}));
+    if (response.status === 401) {
+      sessionExpired(form);
+      return;
+    }
     if (!response.ok) {
       if (response.status >= 500) retryButton(form, submit);
       else idempotencyKey = null;
       placeErrors(form, payload);
       form.dispatchEvent(new CustomEvent("kosh:error", { detail: payload }));
+      revealResult(form);
       return;
     }
     idempotencyKey = null;
@@ -141,8 +255,9 @@ function apiForm(form) {
     else if (form.hasAttribute("data-reload")) window.setTimeout(() => window.location.reload(), 600);
     else if (form.hasAttribute("data-reset")) {
       form.reset();
-      form.querySelector("[autofocus]")?.focus();
+      focusField(form, form.querySelector("[data-next-scan], [autofocus]"));
     }
+    revealResult(form);
   };
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -5,7 +5,7 @@
 // forms.js announces `detail.message` of its kosh:success event when there is one, so this
 // listener, which runs first, writes the sentence there.
 
-const number = new Intl.NumberFormat();
+const number = new Intl.NumberFormat("en-US"); // as the server writes numbers (kosh.core.messages)
 const n = (value) => number.format(value);
 
 // The API names the locations it answers with (`*_location_code`); the datalists, which
@@ -120,6 +120,10 @@ function notEnough(form, problem) {
 for (const form of document.querySelectorAll("form[data-movement]")) {
   const kind = form.dataset.movement;
   const area = form.querySelector("[data-result-detail]");
+  // The answer goes above the fields: after a scan it shows at the top of the screen with
+  // the field for the next scan right below it (forms.js scrolls it there).
+  const result = form.querySelector("[data-result]");
+  if (result) form.prepend(...[result, area].filter(Boolean));
   form.addEventListener("submit", () => area?.replaceChildren());
   form.addEventListener("kosh:success", (event) => {
     const result = event.detail;

@@ -7,7 +7,7 @@
 //    and gets ready for the next scan. Unknown labels fall back to typing the quantity.
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
-const number = new Intl.NumberFormat();
+const number = new Intl.NumberFormat("en-US"); // as the server writes numbers (kosh.core.messages)
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
