@@ -16,8 +16,8 @@ from kosh.alerts import pages as alerts_pages
 from kosh.auth import api as auth_api
 from kosh.auth import oidc_pages as auth_oidc_pages
 from kosh.auth import pages as auth_pages
-from kosh.auth import twofactor_pages as auth_twofactor_pages
 from kosh.auth import token_pages as auth_token_pages
+from kosh.auth import twofactor_pages as auth_twofactor_pages
 from kosh.bom import api as bom_api
 from kosh.bom import pages as bom_pages
 from kosh.bom import runner as bom_runner

@@ -1,7 +1,7 @@
 """documents: opening-stock imports run in the background (status, progress, result)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01 11:45:00.000000
 """
 
@@ -14,7 +14,7 @@ import kosh.core.db
 import kosh.core.types
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 and how each session was opened
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-01 11:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import kosh.core.db
 
 revision = "0018"
-down_revision = "0013"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
