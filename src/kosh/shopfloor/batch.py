@@ -24,8 +24,9 @@ from kosh.core.errors import ValidationError, field_error
 from kosh.production import service as job_service
 from kosh.shopfloor import capacity, metrics
 from kosh.shopfloor.models import JobOperation, WorkCentre
+from kosh.shopfloor.planner import place_forward as _place
 from kosh.shopfloor.routings import OPEN_JOB_STATUSES
-from kosh.shopfloor.scheduling import HORIZON_DAYS, _board, _place
+from kosh.shopfloor.scheduling import HORIZON_DAYS, _board
 
 MAX_BATCH = 2000
 _CHUNK = 400  # bookings per statement

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError
+from kosh.shopfloor import overrides as overrides_
 from kosh.shopfloor.models import (
     AVAILABLE_STATUSES,
     WEEKDAYS,
@@ -216,9 +217,14 @@ class Booking:
     capacity: int
 
 
-async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
-    """`book` for many days at once (caller holds the work centres): missing load rows
-    in one statement, then one guarded increment per day, in (work centre, day) order."""
+async def book_days(
+    session: AsyncSession,
+    bookings: Sequence[Booking],
+    overrides: Sequence[overrides_.Override] = (),
+) -> None:
+    """Book many days at once (caller holds the work centres): missing load rows in one
+    statement, the confirmed overrides raise their days' allowance, then one guarded
+    increment per day, in (work centre, day) order."""
     if not bookings:
         return
     dialect = postgresql if _is_postgres(session) else sqlite
@@ -237,6 +243,7 @@ async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
         )
         .on_conflict_do_nothing(index_elements=["work_centre_id", "day"])
     )
+    await overrides_.raise_overrides(session, overrides)
     per_day: dict[tuple[int, date], int] = {}
     for b in bookings:
         per_day[(b.work_centre_id, b.day)] = per_day.get((b.work_centre_id, b.day), 0) + b.minutes
@@ -258,7 +265,8 @@ async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
                     for wc_id, day in sorted(per_day)
                 )
             ),
-            WorkCentreDay.planned_minutes + increment <= WorkCentreDay.capacity_minutes,
+            WorkCentreDay.planned_minutes + increment
+            <= WorkCentreDay.capacity_minutes + WorkCentreDay.override_minutes,
         )
         .values(planned_minutes=WorkCentreDay.planned_minutes + increment)
         .execution_options(synchronize_session=False)
@@ -298,11 +306,16 @@ async def release_bookings(session: AsyncSession, operation_ids: Collection[int]
     per_day: dict[tuple[int, date], int] = {}
     for wc, day, minutes in rows:
         per_day[(wc, day)] = per_day.get((wc, day), 0) + minutes
+    overridden = await overrides_.release_overrides(session, operation_ids)
     for (wc, day), minutes in sorted(per_day.items()):
+        # planned and allowance drop together: the CHECK holds before and after
         await session.execute(
             update(WorkCentreDay)
             .where(WorkCentreDay.work_centre_id == wc, WorkCentreDay.day == day)
-            .values(planned_minutes=WorkCentreDay.planned_minutes - minutes)
+            .values(
+                planned_minutes=WorkCentreDay.planned_minutes - minutes,
+                override_minutes=WorkCentreDay.override_minutes - overridden.get((wc, day), 0),
+            )
             .execution_options(synchronize_session=False)
         )
     await session.execute(
@@ -336,7 +349,7 @@ async def refresh_capacity(session: AsyncSession, work_centre_ids: Collection[in
         caps = await capacities(session, work_centre, rows[0][0], rows[-1][0])
         for day, _ in rows:
             planned = await _planned_on(session, wc_id, day)
-            while planned > caps[day]:
+            while planned > caps[day] + await _override_on(session, wc_id, day):
                 victim = await session.scalar(
                     select(OperationBooking.operation_id)
                     .where(OperationBooking.work_centre_id == wc_id, OperationBooking.day == day)
@@ -360,6 +373,15 @@ async def refresh_capacity(session: AsyncSession, work_centre_ids: Collection[in
 async def _planned_on(session: AsyncSession, wc_id: int, day: date) -> int:
     value = await session.scalar(
         select(WorkCentreDay.planned_minutes).where(
+            WorkCentreDay.work_centre_id == wc_id, WorkCentreDay.day == day
+        )
+    )
+    return int(value or 0)
+
+
+async def _override_on(session: AsyncSession, wc_id: int, day: date) -> int:
+    value = await session.scalar(
+        select(WorkCentreDay.override_minutes).where(
             WorkCentreDay.work_centre_id == wc_id, WorkCentreDay.day == day
         )
     )
@@ -397,7 +419,10 @@ async def drift(
         )
         .where(
             (WorkCentreDay.planned_minutes != func.coalesce(booked.c.minutes, 0))
-            | (WorkCentreDay.planned_minutes > WorkCentreDay.capacity_minutes),
+            | (
+                WorkCentreDay.planned_minutes
+                > WorkCentreDay.capacity_minutes + WorkCentreDay.override_minutes
+            ),
             WorkCentreDay.day >= (since or date.min),
         )
         .order_by(WorkCentreDay.work_centre_id, WorkCentreDay.day)

@@ -8,7 +8,9 @@ module's docstrings:
   joins the caller's transaction (a maintenance ticket sets a machine down from its own
   use case) and answers the operations it took off the plan;
 - routings: routings and the job operations made from them;
-- scheduling: finite-capacity scheduling (409 over_capacity with a suggestion);
+- scheduling: finite-capacity scheduling forward or backward (409 over_capacity with
+  the earliest feasible finish; a manager's audited override; a release schedules);
+- holds: a job on hold frees its capacity and answers what to run instead;
 - batch: many jobs in one transaction, each all or nothing;
 - timelogs: start / pause / finish by badge, immutable time logs, corrections.
 """
@@ -40,6 +42,7 @@ from kosh.shopfloor.routings import (
 )
 from kosh.shopfloor.scheduling import (
     JobSchedule,
+    plan_job,
     release_job_capacity,
     schedule_job,
     unschedule_job,
@@ -96,6 +99,7 @@ __all__ = [
     "job_operations",
     "make_job_operations",
     "personal_data",
+    "plan_job",
     "release_job_capacity",
     "schedule_job",
     "schedule_jobs",
