@@ -15,7 +15,7 @@ from kosh.core.deps import SessionDep
 from kosh.core.errors import NotFoundError, field_error
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId
-from kosh.shopfloor import health, people, queries, routings, timelogs, workcentres
+from kosh.shopfloor import api_holds, health, people, queries, routings, timelogs, workcentres
 from kosh.shopfloor import service as shopfloor_service
 from kosh.shopfloor.models import WEEKDAYS, Employee, Machine, Routing, ShiftCalendar, WorkCentre
 from kosh.shopfloor.schemas import (
@@ -562,3 +562,7 @@ async def correct_time_log(
     """A reversal of the row and, unless all becomes zero, a manual row with the values."""
     rows = await shopfloor_service.correct_time_log(session, log_id=log_id, **body.model_dump())
     return [TimeLogRead.model_validate(r) for r in rows]
+
+
+# the shop floor's other route modules, under the same prefix (app.py lists this router)
+router.include_router(api_holds.router)

@@ -335,6 +335,7 @@ async def _audit_override(
             "refusal": refused,
         },
     )
+    metrics.CAPACITY_OVERRIDES.inc()
     log.warning(
         "capacity_override",
         job_id=job_id,

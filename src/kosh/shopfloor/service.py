@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from kosh.shopfloor import subscribers  # noqa: F401 - job event subscribers (docs/adr/0002)
 from kosh.shopfloor.batch import BatchOutcome, schedule_jobs
+from kosh.shopfloor.holds import HoldView, Suggestion, hold_job, resume_job, take_suggestion
 from kosh.shopfloor.people import (
     ERASED_NAME,
     blank_personal_data,
@@ -73,9 +74,11 @@ __all__ = [
     "ERASED_NAME",
     "BatchOutcome",
     "CapacityChange",
+    "HoldView",
     "JobSchedule",
     "MachineSpec",
     "OperationSpec",
+    "Suggestion",
     "add_machine",
     "blank_personal_data",
     "change_machine_status",
@@ -96,11 +99,13 @@ __all__ = [
     "get_operation_or_raise",
     "get_routing_or_raise",
     "get_work_centre_by_code_or_raise",
+    "hold_job",
     "job_operations",
     "make_job_operations",
     "personal_data",
     "plan_job",
     "release_job_capacity",
+    "resume_job",
     "schedule_job",
     "schedule_jobs",
     "set_calendar_day",
@@ -108,6 +113,7 @@ __all__ = [
     "set_machine_status",
     "start_operation",
     "stop_operation",
+    "take_suggestion",
     "unschedule_job",
     "update_calendar_hours",
     "update_employee",
