@@ -15,7 +15,15 @@ from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId
 from kosh.production import service as job_service
-from kosh.shopfloor import capacity, pages_planning, people, queries, traveller, workcentres
+from kosh.shopfloor import (
+    capacity,
+    pages_planning,
+    pages_reports,
+    people,
+    queries,
+    traveller,
+    workcentres,
+)
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -167,3 +175,4 @@ async def traveller_page(
 
 # the shop floor's other page modules (app.py lists this router)
 router.include_router(pages_planning.router)
+router.include_router(pages_reports.router)
