@@ -17,6 +17,7 @@ from kosh.core.types import PathId
 from kosh.production import service as job_service
 from kosh.shopfloor import (
     capacity,
+    pages_master,
     pages_planning,
     pages_reports,
     people,
@@ -99,6 +100,7 @@ async def overview(
             "departments": await people.list_departments(session),
             "employee_count": employees,
             "can_edit": principal.has_role("operator"),
+            "can_manage": principal.has_role("manager"),
         },
     )
 
@@ -176,3 +178,4 @@ async def traveller_page(
 # the shop floor's other page modules (app.py lists this router)
 router.include_router(pages_planning.router)
 router.include_router(pages_reports.router)
+router.include_router(pages_master.router)
