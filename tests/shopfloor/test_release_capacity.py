@@ -14,14 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.core.errors import PermissionDeniedError, ValidationError
+from kosh.core.errors import PermissionDeniedError, RuleViolationError, ValidationError
 from kosh.core.models import AuditEvent
 from kosh.production import service as job_service
 from kosh.production.models import Job
 from kosh.shopfloor import capacity
 from kosh.shopfloor import service as shopfloor_service
 from kosh.shopfloor.errors import OverCapacityError
-from kosh.shopfloor.models import CapacityOverride, WorkCentreDay
+from kosh.shopfloor.models import CapacityOverride, Routing, WorkCentreDay
 from kosh.shopfloor.routings import job_operations
 from tests.shopfloor.support import (
     Floor,
@@ -314,3 +314,35 @@ async def test_release_and_schedule_routes(
         headers=manager_headers,
     )
     assert bad.status_code == 422
+
+
+async def test_refusals_without_a_feasible_finish_and_without_operations(
+    session: AsyncSession,
+) -> None:
+    floor = await a_floor(session)
+    # SMT needs 400,030 minutes: more than a year of 960 a day, even without the due date
+    huge = await a_planned_job(session, floor, 400_000, due=future_day(2))
+    with pytest.raises(OverCapacityError) as refused:
+        await release(session, huge, Request(), manager=True)  # (short of material too)
+    assert refused.value.details["earliest_feasible_finish"] is None
+    assert "Nothing fits" in str(refused.value)
+    # a manager's confirmation books it anyway, the overload on the due day
+    await release(session, huge, Request(confirm_over_capacity=True), manager=True)
+    assert await allowance(session, floor.smt_id, future_day(2)) > 0
+    await assert_never_over_capacity(session)
+    # without a routing there is nothing to schedule: released unscheduled
+    await session.execute(
+        Routing.__table__.update().where(Routing.id == floor.routing_id).values(active=False)
+    )
+    await session.commit()
+    plain = await a_planned_job(session, floor, 5)
+    await release(session, plain, Request(), manager=True)
+    assert await job_operations(session, plain) == []
+    with pytest.raises(RuleViolationError) as none:
+        await shopfloor_service.schedule_job(session, job_id=plain, start=capacity.today())
+    assert none.value.code == "no_operations"
+    with pytest.raises(ValidationError) as far:
+        await shopfloor_service.schedule_job(
+            session, job_id=huge, start=capacity.today() + timedelta(days=3000)
+        )
+    assert far.value.code == "start_too_far"
