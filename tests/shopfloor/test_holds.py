@@ -154,3 +154,18 @@ async def test_hold_routes(
     assert resumed.json()["released_at"] is not None
     gone = await client.get(f"/api/v1/jobs/{held}/hold", headers=viewer_headers)
     assert gone.status_code == 404
+
+
+async def test_a_batch_leaves_held_jobs_alone(session: AsyncSession) -> None:
+    floor = await a_floor(session)
+    day = future_day()
+    held = await a_released_job(session, floor, 50)
+    other = await a_released_job(session, floor, 50)
+    await shopfloor_service.hold_job(session, job_id=held, reason="waiting for the customer")
+    outcomes = await shopfloor_service.schedule_jobs(
+        session, job_ids=[held, other], start=day, finish_by=day
+    )
+    assert [(o.job_id, o.scheduled, o.code) for o in outcomes] == [
+        (held, False, "job_on_hold"),
+        (other, True, None),
+    ]

@@ -58,8 +58,11 @@ def today() -> date:
     return utcnow().date()
 
 
-def _is_postgres(session: AsyncSession) -> bool:
+def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+_is_postgres = is_postgres
 
 
 # --- locks, in the global order ---------------------------------------------------------
@@ -228,20 +231,24 @@ async def book_days(
     if not bookings:
         return
     dialect = postgresql if _is_postgres(session) else sqlite
+    # executemany forms: one compiled statement whatever the number of rows (a multi-row
+    # VALUES clause is compiled afresh for every size, which dominated large batches)
     await session.execute(
-        dialect.insert(WorkCentreDay)
-        .values(
-            [
-                {
-                    "work_centre_id": b.work_centre_id,
-                    "day": b.day,
-                    "capacity_minutes": b.capacity,
-                    "planned_minutes": 0,
-                }
-                for b in sorted(bookings, key=lambda b: (b.work_centre_id, b.day))
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["work_centre_id", "day"])
+        dialect.insert(WorkCentreDay.__table__).on_conflict_do_nothing(
+            index_elements=["work_centre_id", "day"]
+        ),
+        [
+            {
+                "work_centre_id": wc_id,
+                "day": day,
+                "capacity_minutes": cap,
+                "planned_minutes": 0,
+                "override_minutes": 0,
+            }
+            for (wc_id, day), cap in sorted(
+                {(b.work_centre_id, b.day): b.capacity for b in bookings}.items()
+            )
+        ],
     )
     await overrides_.raise_overrides(session, overrides)
     per_day: dict[tuple[int, date], int] = {}
@@ -277,17 +284,16 @@ async def book_days(
             details={"days": sorted({day.isoformat() for _, day in per_day})},
         )
     await session.execute(
-        insert(OperationBooking).values(
-            [
-                {
-                    "operation_id": b.operation_id,
-                    "work_centre_id": b.work_centre_id,
-                    "day": b.day,
-                    "minutes": b.minutes,
-                }
-                for b in bookings
-            ]
-        )
+        insert(OperationBooking.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "operation_id": b.operation_id,
+                "work_centre_id": b.work_centre_id,
+                "day": b.day,
+                "minutes": b.minutes,
+            }
+            for b in bookings
+        ],
     )
 
 
@@ -303,6 +309,8 @@ async def release_bookings(session: AsyncSession, operation_ids: Collection[int]
             .order_by(OperationBooking.work_centre_id, OperationBooking.day)
         )
     )
+    if not rows:
+        return 0  # nothing booked: no overrides either (they come with bookings)
     per_day: dict[tuple[int, date], int] = {}
     for wc, day, minutes in rows:
         per_day[(wc, day)] = per_day.get((wc, day), 0) + minutes

@@ -98,7 +98,10 @@ async def _lock_job(
     session: AsyncSession, job_id: int
 ) -> tuple[list[JobOperation], dict[int, WorkCentre]]:
     """Lock the job's open operations and their work centres (in the global order)."""
-    await capacity.lock_operations(session, [op.id for op in await job_operations(session, job_id)])
+    if capacity.is_postgres(session):  # (SQLite: the single writer, no row locks)
+        await capacity.lock_operations(
+            session, [op.id for op in await job_operations(session, job_id)]
+        )
     # read again under the locks: an operation may have finished meanwhile
     ops = [
         op
