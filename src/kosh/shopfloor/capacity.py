@@ -32,7 +32,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -315,17 +315,26 @@ async def release_bookings(session: AsyncSession, operation_ids: Collection[int]
     for wc, day, minutes in rows:
         per_day[(wc, day)] = per_day.get((wc, day), 0) + minutes
     overridden = await overrides_.release_overrides(session, operation_ids)
-    for (wc, day), minutes in sorted(per_day.items()):
-        # planned and allowance drop together: the CHECK holds before and after
-        await session.execute(
-            update(WorkCentreDay)
-            .where(WorkCentreDay.work_centre_id == wc, WorkCentreDay.day == day)
-            .values(
-                planned_minutes=WorkCentreDay.planned_minutes - minutes,
-                override_minutes=WorkCentreDay.override_minutes - overridden.get((wc, day), 0),
-            )
-            .execution_options(synchronize_session=False)
-        )
+    # planned and allowance drop together (the CHECK holds before and after), every day
+    # by one executemany statement, in (work centre, day) order
+    table: Table = WorkCentreDay.__table__  # type: ignore[assignment]
+    await session.execute(
+        update(table)
+        .where(table.c.work_centre_id == bindparam("b_wc"), table.c.day == bindparam("b_day"))
+        .values(
+            planned_minutes=table.c.planned_minutes - bindparam("b_minutes"),
+            override_minutes=table.c.override_minutes - bindparam("b_override"),
+        ),
+        [
+            {
+                "b_wc": wc,
+                "b_day": day,
+                "b_minutes": minutes,
+                "b_override": overridden.get((wc, day), 0),
+            }
+            for (wc, day), minutes in sorted(per_day.items())
+        ],
+    )
     await session.execute(
         delete(OperationBooking)
         .where(OperationBooking.operation_id.in_(list(operation_ids)))
