@@ -346,3 +346,16 @@ async def test_refusals_without_a_feasible_finish_and_without_operations(
             session, job_id=huge, start=capacity.today() + timedelta(days=3000)
         )
     assert far.value.code == "start_too_far"
+
+
+async def test_propose_earliest_books_a_job_already_past_its_due_date(
+    session: AsyncSession,
+) -> None:
+    floor = await a_floor(session)
+    overdue = await a_planned_job(session, floor, 10, due=capacity.today() - timedelta(1))
+    await release(session, overdue, Request(propose_earliest=True), manager=False)
+    plan = await shopfloor_service.schedule_job(
+        session, job_id=overdue, start=capacity.today(), propose_earliest=True
+    )
+    assert plan.finish == capacity.today()
+    assert plan.late is True

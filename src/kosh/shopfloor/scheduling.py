@@ -225,6 +225,8 @@ async def plan_job(
     began = time.perf_counter()
     job = await job_service.get_job_or_raise(session, job_id)
     finish_by = finish_by or job.due_date
+    if propose_earliest:  # the earliest feasible dates, however late: no bound to check
+        direction, finish_by = "forward", None
     await _check_dates(job, start, finish_by, direction)
     if await _on_hold(session, job.id):
         raise ConflictError(f"Job {job.number} is on hold.", code="job_on_hold")
@@ -237,8 +239,6 @@ async def plan_job(
     await capacity.release_bookings(session, [op.id for op in ops])
     horizon = start + timedelta(days=HORIZON_DAYS - 1)
     bound = min(finish_by, horizon) if finish_by is not None else horizon
-    if propose_earliest:
-        direction, bound = "forward", horizon
     board = await _board(session, centres, start, bound)
     place = place_backward if direction == "backward" else place_forward
     placements, shortfall = place(board, ops, start, bound)
