@@ -76,6 +76,7 @@ async def test_dashboards_show_utilisation_risks_work_in_progress_and_holds(
     dashboard = (await client.get("/shopfloor/dashboard", headers=HTML)).text
     assert "Ada Operator" in dashboard
     assert "customer change" in dashboard
+    assert 'data-testid="dashboard-take-' in dashboard  # the held job's suggestions
     assert "late" in dashboard
     assert "at risk" in dashboard
     viewer = await make_user("viewer")
