@@ -74,6 +74,10 @@ async def test_dashboards_show_utilisation_risks_work_in_progress_and_holds(
         assert expected in response.text, url
         assert inline_code(response.text) == [], url
     dashboard = (await client.get("/shopfloor/dashboard", headers=HTML)).text
+    assert "Ada Operator" not in dashboard  # personal data: the number for non-managers
+    assert "E-1" in dashboard
+    await login(client, await make_user("manager"))
+    dashboard = (await client.get("/shopfloor/dashboard", headers=HTML)).text
     assert "Ada Operator" in dashboard
     assert "customer change" in dashboard
     assert 'data-testid="dashboard-take-' in dashboard  # the held job's suggestions

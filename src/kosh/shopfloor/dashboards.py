@@ -66,6 +66,7 @@ class Running:
     work_centre: str
     employee: str
     since: datetime
+    employee_number: str
 
 
 def week_of(day: date) -> tuple[date, date]:
@@ -151,12 +152,13 @@ async def running(session: AsyncSession, employee_id: int | None = None) -> list
             WorkCentre.code,
             Employee.name,
             TimeLog.at,
+            Employee.number,
         )
         .order_by(TimeLog.at, TimeLog.id)
     )
     if employee_id is not None:
         query = query.where(TimeLog.employee_id == employee_id)
-    return [Running(*row) for row in await session.execute(query)]
+    return [Running(*list(row)) for row in await session.execute(query)]
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ async def manager_dashboard(
             "running": await dashboards.running(session),
             "held": await dashboards.held_jobs(session),
             "can_plan": principal.has_role("operator"),
+            # employee names are personal data: managers see them, others the number
+            "can_see_people": principal.has_role("manager"),
         },
     )
 
