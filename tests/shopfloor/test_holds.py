@@ -169,3 +169,23 @@ async def test_a_batch_leaves_held_jobs_alone(session: AsyncSession) -> None:
         (held, False, "job_on_hold"),
         (other, True, None),
     ]
+
+
+async def test_a_job_at_a_later_stage_counts_its_open_steps_only(session: AsyncSession) -> None:
+    # given a job whose SMT step is done: its next step (its stage) is on the test bench
+    floor = await a_floor(session)
+    day = future_day()
+    held = await a_released_job(session, floor, 200, capacity_request=Request(start=day))
+    later_stage = await a_released_job(session, floor, 10)
+    smt_op, _ = await operation_ids(session, later_stage)
+    await shopfloor_service.create_employee(
+        session, number="E-8", name="Kim", department_code=floor.department, badge="B-8"
+    )
+    await shopfloor_service.start_operation(session, operation_id=smt_op, badge="B-8")
+    await shopfloor_service.stop_operation(
+        session, operation_id=smt_op, badge="B-8", good_qty=10, finish=True
+    )
+    # when the held job frees SMT and the test bench (the later job's stage)
+    view = await shopfloor_service.hold_job(session, job_id=held, reason="paused")
+    assert [s.job_id for s in view.suggestions] == [later_stage]
+    assert view.suggestions[0].minutes == 5  # only its open test step counts

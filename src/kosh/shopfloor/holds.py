@@ -3,7 +3,8 @@
 Putting a job on hold (with a reason) takes its bookings off the plan and remembers the
 capacity it gave back, per work centre and day (the slot). Suggestions for the slot are
 other open jobs (planned or released, not on hold, with open operations) that
-- use the freed work centres, or work centres of the same departments,
+- are at the same stage: their next open operation runs on a freed work centre or on one
+  of the same departments,
 - fit: their open minutes on each freed work centre are at most what was freed there,
 - have their material available now (production's shortage planning shows no short line),
 - are not already booked to finish before the slot starts,
@@ -116,6 +117,14 @@ async def suggestions(session: AsyncSession, hold: JobHold) -> list[Suggestion]:
     per_job: dict[int, tuple[Job, dict[int, int]]] = {}
     for job, wc, total in rows:
         per_job.setdefault(job.id, (job, {}))[1][wc] = int(total)
+    # the work centre of each candidate's next open operation (its stage)
+    next_centre: dict[int, int] = {}
+    for job_id, wc in await session.execute(
+        select(JobOperation.job_id, JobOperation.work_centre_id)
+        .where(JobOperation.job_id.in_(list(per_job)), JobOperation.status != "done")
+        .order_by(JobOperation.job_id, JobOperation.seq.desc())
+    ):
+        next_centre[job_id] = wc  # the last row per job is its lowest open seq
     finishes = dict(
         (
             await session.execute(
@@ -128,8 +137,8 @@ async def suggestions(session: AsyncSession, hold: JobHold) -> list[Suggestion]:
     )
     found: list[Suggestion] = []
     for job, minutes in per_job.values():
-        if not set(minutes) & department_centres:
-            continue
+        if next_centre.get(job.id) not in department_centres:
+            continue  # not at the stage the slot is for (same work centres / department)
         if any(minutes.get(wc, 0) > free for wc, free in freed.items()):
             continue  # does not fit the freed hours
         finish = finishes.get(job.id)
