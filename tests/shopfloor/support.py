@@ -113,8 +113,14 @@ async def a_floor(
 
 
 async def a_released_job(
-    session: AsyncSession, floor: Floor, qty: int, *, due: date | None = None
+    session: AsyncSession,
+    floor: Floor,
+    qty: int,
+    *,
+    due: date | None = None,
+    capacity_request: job_service.CapacityRequest | None = None,
 ) -> int:
+    """A released job; unscheduled unless `capacity_request` asks for it."""
     job = await job_service.create_job(
         session,
         number=f"J-{next(_serial)}",
@@ -124,7 +130,13 @@ async def a_released_job(
         due_date=due,
     )
     job_id = job.id
-    await job_service.release_job(session, job_id=job_id, confirm=True, may_confirm=True)
+    await job_service.release_job(
+        session,
+        job_id=job_id,
+        confirm=True,
+        may_confirm=True,
+        capacity=capacity_request or job_service.CapacityRequest(scheduling="none"),
+    )
     return job_id
 
 
@@ -156,6 +168,16 @@ async def booked_minutes(session: AsyncSession, operation_id: int | None = None)
 
 
 async def assert_never_over_capacity(session: AsyncSession) -> None:
-    rows = await load_rows(session)
-    assert all(0 <= planned <= cap for cap, planned in rows.values()), rows
+    """No day planned beyond its capacity plus what a manager confirmed over it."""
+    await session.rollback()
+    rows = list(
+        await session.execute(
+            select(
+                WorkCentreDay.capacity_minutes,
+                WorkCentreDay.planned_minutes,
+                WorkCentreDay.override_minutes,
+            )
+        )
+    )
+    assert all(0 <= planned <= cap + extra for cap, planned, extra in rows), rows
     assert await capacity.drift(session) == []

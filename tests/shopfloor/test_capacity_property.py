@@ -1,8 +1,10 @@
-"""Hypothesis drives random sequences of schedule (one job or a batch) / unschedule /
+"""Hypothesis drives random sequences of schedule (one job or a batch; forward or backward;
+with or without a manager's confirmed overload) / unschedule /
 machine down and up / holidays and short days / efficiency changes against the real
 services.
 
-After every step: no work-centre day is planned over its capacity, the load rows equal the
+After every step: no work-centre day is planned over its capacity except by the active
+overrides a manager confirmed (and none before one was), the load rows equal the
 sum of the bookings, every operation is booked all or nothing, and a fully booked job's
 operations are in sequence (each starts no earlier than the day the one before ends)."""
 
@@ -33,7 +35,7 @@ from kosh.core.errors import DomainError
 from kosh.shopfloor import capacity, routings
 from kosh.shopfloor import service as shopfloor_service
 from kosh.shopfloor.errors import OverCapacityError
-from kosh.shopfloor.models import OperationBooking, WorkCentre, WorkCentreDay
+from kosh.shopfloor.models import CapacityOverride, OperationBooking, WorkCentre, WorkCentreDay
 from tests.shopfloor.support import Floor, a_floor, a_released_job, future_day
 
 T = TypeVar("T")
@@ -76,18 +78,34 @@ class PlanningBoard(RuleBasedStateMachine):
 
         self.floor, self.jobs, self.day0 = self.run(setup())
 
-    @rule(job=st.integers(0, 3), offset=st.integers(0, 4), window=st.none() | st.integers(0, 3))
-    def schedule(self, job: int, offset: int, window: int | None) -> None:
+    @rule(
+        job=st.integers(0, 3),
+        offset=st.integers(0, 4),
+        window=st.none() | st.integers(0, 3),
+        direction=st.sampled_from(["forward", "backward"]),
+        confirm=st.booleans(),
+    )
+    def schedule(
+        self, job: int, offset: int, window: int | None, direction: str, confirm: bool
+    ) -> None:
         start = self.day0 + timedelta(offset)
+        if direction == "backward" and window is None:
+            window = 3  # the jobs have no due date: backward needs a finish
         outcome = self.attempt(
             shopfloor_service.schedule_job,
             job_id=self.jobs[job],
             start=start,
             finish_by=None if window is None else start + timedelta(window),
+            direction=direction,
+            confirm_over_capacity=confirm,
+            may_confirm=True,
         )
         if isinstance(outcome, DomainError):
+            assert not confirm, outcome  # a manager's confirmation is never refused
             assert isinstance(outcome, OverCapacityError), outcome
             assert outcome.details["free_minutes"] < outcome.details["needed_minutes"]
+        elif outcome.overloads:
+            self.confirmed = True
 
     @rule(
         order=st.permutations(range(4)).map(lambda p: list(p)[: 1 + p[0]]),
@@ -154,8 +172,24 @@ class PlanningBoard(RuleBasedStateMachine):
         async def read() -> None:
             async with self.sessions() as session:
                 rows = list(await session.execute(select(WorkCentreDay)))
+                active = {
+                    (wc, day): minutes
+                    for wc, day, minutes in await session.execute(
+                        select(
+                            CapacityOverride.work_centre_id,
+                            CapacityOverride.day,
+                            func.sum(CapacityOverride.minutes),
+                        )
+                        .where(CapacityOverride.released_at.is_(None))
+                        .group_by(CapacityOverride.work_centre_id, CapacityOverride.day)
+                    )
+                }
                 for (row,) in rows:
-                    assert 0 <= row.planned_minutes <= row.capacity_minutes
+                    # over capacity only by what a manager confirmed, and only then
+                    extra = row.override_minutes
+                    assert extra == active.get((row.work_centre_id, row.day), 0)
+                    assert extra == 0 or getattr(self, "confirmed", False)
+                    assert 0 <= row.planned_minutes <= row.capacity_minutes + extra
                     if row.day >= capacity.today():
                         centre = await session.get(WorkCentre, row.work_centre_id)
                         assert centre is not None

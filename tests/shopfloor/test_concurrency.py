@@ -136,3 +136,42 @@ async def test_one_operator_scanning_twice_at_once_opens_one_interval(
             select(func.count()).select_from(TimeLog).where(TimeLog.kind == "start")
         )
         assert open_now == 1
+
+
+async def test_two_planners_releasing_onto_one_work_centre_cannot_both_pass(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given two planned jobs of 500 (SMT 530 min each) due the same day: one fits in 960
+    from kosh.production import service as job_service
+    from tests.shopfloor.test_release_capacity import a_planned_job, status_of
+
+    day = future_day()
+    async with sessions() as session:
+        floor = await a_floor(session)
+        jobs = [await a_planned_job(session, floor, 500, due=day) for _ in range(2)]
+
+    async def release(job_id: int) -> str:
+        async with sessions() as session:
+            try:
+                await job_service.release_job(
+                    session,
+                    job_id=job_id,
+                    confirm=True,
+                    may_confirm=True,
+                    capacity=job_service.CapacityRequest(start=day),
+                )
+            except ConflictError as exc:
+                return exc.code
+            return "released"
+
+    # when both planners release at once
+    results = await asyncio.wait_for(asyncio.gather(*(release(j) for j in jobs)), timeout=60)
+
+    # then one is released and booked, the other refused whole with over_capacity
+    assert sorted(results) == ["over_capacity", "released"]
+    async with sessions() as session:
+        rows = await load_rows(session)
+        assert rows[(floor.smt_id, day)] == (960, 530)
+        statuses = sorted([await status_of(session, j) for j in jobs])
+        assert statuses == ["planned", "released"]
+        await assert_never_over_capacity(session)

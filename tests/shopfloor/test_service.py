@@ -208,6 +208,7 @@ async def test_schedule_books_within_capacity_and_refuses_over_planning(
         "free_minutes": 30,
         "overload_minutes": 100,
         "suggestion": {"start": day.isoformat(), "finish": (day + timedelta(1)).isoformat()},
+        "earliest_feasible_finish": (day + timedelta(1)).isoformat(),
     }
     # and nothing of it was booked
     for op_id in await operation_ids(session, second):

@@ -71,12 +71,21 @@ async def release_job(
     job_id: PathId, principal: Operator, session: SessionDep, body: JobRelease | None = None
 ) -> JobDetail:
     """Release for kitting; 409 over_planning with the shortage list unless a manager
-    sends `confirm: true`."""
+    sends `confirm: true`; the operations are scheduled (409 over_capacity unless a
+    manager sends `confirm_over_capacity: true` or `propose_earliest: true` is sent)."""
     plan = await job_service.release_job(
         session,
         job_id=job_id,
         confirm=bool(body and body.confirm),
         may_confirm=principal.has_role("manager"),
+        capacity=job_service.CapacityRequest(
+            scheduling=body.scheduling,
+            start=body.start,
+            confirm_over_capacity=body.confirm_over_capacity,
+            propose_earliest=body.propose_earliest,
+        )
+        if body
+        else None,
     )
     return await job_queries.job_detail(session, plan.job)
 

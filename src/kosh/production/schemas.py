@@ -31,10 +31,18 @@ class JobCreate(BaseModel):
 
 
 class JobRelease(BaseModel):
-    """`confirm: true` (managers only) releases a job despite its shortages."""
+    """`confirm: true` (managers only) releases a job despite its shortages. The shop
+    floor schedules its operations: `scheduling` forward from `start` (default today),
+    backward from the due date, or none; `confirm_over_capacity: true` (managers only)
+    books them despite a full work centre; `propose_earliest: true` books them at the
+    earliest feasible dates instead of answering 409 over_capacity."""
 
     model_config = ConfigDict(extra="forbid")
     confirm: StrictBool = False
+    scheduling: Literal["forward", "backward", "none"] = "forward"
+    start: date | None = None
+    confirm_over_capacity: StrictBool = False
+    propose_earliest: StrictBool = False
 
 
 class JobComplete(BaseModel):

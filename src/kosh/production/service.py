@@ -14,7 +14,7 @@ with the job number as reference, and can receive the finished assemblies as a n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -54,6 +54,29 @@ class OverPlanningError(ConflictError):
     """Releasing the job would need material that is missing or promised to earlier jobs."""
 
     code = "over_planning"
+
+
+@dataclass(frozen=True)
+class CapacityRequest:
+    """What a release asks of capacity planning (the shop floor, subscribed to
+    `job.released`, schedules the job's operations with it): `scheduling` forward (from
+    `start`, default today), backward (from the due date) or none; a manager's
+    `confirm_over_capacity`; or `propose_earliest` dates instead of a refusal."""
+
+    scheduling: str = "forward"
+    start: date | None = None
+    confirm_over_capacity: bool = False
+    propose_earliest: bool = False
+    may_confirm: bool = False
+
+
+_CAPACITY_REQUESTS = "production.capacity_requests"
+
+
+def capacity_request(session: AsyncSession, job_id: int) -> CapacityRequest:
+    """The capacity request of a job released in this transaction (default otherwise)."""
+    requests: dict[int, CapacityRequest] = session.info.get(_CAPACITY_REQUESTS, {})
+    return requests.get(job_id, CapacityRequest())
 
 
 async def get_job_or_raise(session: AsyncSession, job_id: int) -> Job:
@@ -258,7 +281,12 @@ async def _lock_planning(session: AsyncSession, warehouse_id: int) -> None:
 
 @transactional
 async def release_job(
-    session: AsyncSession, *, job_id: int, confirm: bool = False, may_confirm: bool = False
+    session: AsyncSession,
+    *,
+    job_id: int,
+    confirm: bool = False,
+    may_confirm: bool = False,
+    capacity: CapacityRequest | None = None,
 ) -> planning.JobPlan:
     """Release a planned job for kitting.
 
@@ -266,7 +294,9 @@ async def release_job(
     warehouse holds after the needs of jobs released earlier, the release is refused
     with 409 over_planning listing every short line, unless `confirm` is sent by someone
     who `may_confirm` (a manager; 403 otherwise). The job must be planned (409
-    invalid_transition). Shortage alerts are raised for the lines still short."""
+    invalid_transition). Shortage alerts are raised for the lines still short. The
+    shop floor then schedules the job's operations as `capacity` asks (409
+    over_capacity refuses the release as a whole)."""
     job = await get_job_or_raise(session, job_id)
     await _lock_planning(session, job.warehouse_id)
     if job.status != "planned":
@@ -312,7 +342,10 @@ async def release_job(
         },
     )
     await alert_service.reevaluate_part_alerts(session, [line.part_id for line in plan.lines])
-    events.note(session, events.JOB_RELEASED, [job.id])  # shop floor: operations from routing
+    session.info.setdefault(_CAPACITY_REQUESTS, {})[job.id] = replace(
+        capacity or CapacityRequest(), may_confirm=may_confirm
+    )
+    events.note(session, events.JOB_RELEASED, [job.id])  # shop floor: operations, schedule
     return await planning.job_plan(session, job)
 
 

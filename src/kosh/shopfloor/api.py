@@ -15,7 +15,7 @@ from kosh.core.deps import SessionDep
 from kosh.core.errors import NotFoundError, field_error
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId
-from kosh.shopfloor import health, people, queries, routings, timelogs, workcentres
+from kosh.shopfloor import api_holds, health, people, queries, routings, timelogs, workcentres
 from kosh.shopfloor import service as shopfloor_service
 from kosh.shopfloor.models import WEEKDAYS, Employee, Machine, Routing, ShiftCalendar, WorkCentre
 from kosh.shopfloor.schemas import (
@@ -45,6 +45,7 @@ from kosh.shopfloor.schemas import (
     MachineStatusRead,
     OperationRead,
     OperatorIn,
+    OverloadRead,
     RoutingCopy,
     RoutingCreate,
     RoutingOperationRead,
@@ -419,16 +420,34 @@ async def generate_operations(job_id: PathId, _: Operator, session: SessionDep) 
 
 @router.post("/jobs/{job_id}/schedule", response_model=ScheduleRead)
 async def schedule_job(
-    job_id: PathId, body: ScheduleIn, _: Operator, session: SessionDep
+    job_id: PathId, body: ScheduleIn, principal: Operator, session: SessionDep
 ) -> ScheduleRead:
     """Book the job's operations onto their work centres from `start`; 409 over_capacity
     (work centre, period, needed and free minutes, suggestion) when they do not fit by
-    `finish_by` (default the due date)."""
+    `finish_by` (default the due date), unless a manager confirms the overload or
+    `propose_earliest` is asked."""
     plan = await shopfloor_service.schedule_job(
-        session, job_id=job_id, start=body.start, finish_by=body.finish_by
+        session,
+        job_id=job_id,
+        start=body.start,
+        finish_by=body.finish_by,
+        direction=body.direction,
+        confirm_over_capacity=body.confirm_over_capacity,
+        may_confirm=principal.has_role("manager"),
+        propose_earliest=body.propose_earliest,
     )
     ops = await job_operations_read(session, job_id)
-    return ScheduleRead(**ops.model_dump(), start=plan.start, finish=plan.finish)
+    return ScheduleRead(
+        **ops.model_dump(),
+        start=plan.start,
+        finish=plan.finish,
+        direction=plan.direction,
+        late=plan.late,
+        overloads=[
+            OverloadRead(work_centre_id=o.work_centre_id, day=o.day, minutes=o.minutes)
+            for o in plan.overloads
+        ],
+    )
 
 
 @router.post("/schedule", response_model=BatchScheduleRead)
@@ -543,3 +562,7 @@ async def correct_time_log(
     """A reversal of the row and, unless all becomes zero, a manual row with the values."""
     rows = await shopfloor_service.correct_time_log(session, log_id=log_id, **body.model_dump())
     return [TimeLogRead.model_validate(r) for r in rows]
+
+
+# the shop floor's other route modules, under the same prefix (app.py lists this router)
+router.include_router(api_holds.router)

@@ -22,10 +22,12 @@ from kosh.core import audit
 from kosh.core.db import transactional
 from kosh.core.errors import ValidationError, field_error
 from kosh.production import service as job_service
+from kosh.production.models import Job
 from kosh.shopfloor import capacity, metrics
-from kosh.shopfloor.models import JobOperation, WorkCentre
+from kosh.shopfloor.models import JobHold, JobOperation, WorkCentre
+from kosh.shopfloor.planner import place_forward as _place
 from kosh.shopfloor.routings import OPEN_JOB_STATUSES
-from kosh.shopfloor.scheduling import HORIZON_DAYS, _board, _place
+from kosh.shopfloor.scheduling import HORIZON_DAYS, _board
 
 MAX_BATCH = 2000
 _CHUNK = 400  # bookings per statement
@@ -49,7 +51,8 @@ async def schedule_jobs(
 
     Rules: at most 2,000 distinct jobs (422); `start` is today or later (422
     start_in_past) and `finish_by` within 366 days of it and not before it (422); unknown
-    jobs 404 (nothing changes). Per job: not open (invalid_status), no operations
+    jobs 404 (nothing changes). Per job: not open (invalid_status), on hold
+    (job_on_hold), no operations
     (no_operations) or no room (over_capacity, with needed and placed minutes) leaves it
     unscheduled and is reported; its earlier bookings are kept only if it is not open."""
     began = time.perf_counter()
@@ -69,8 +72,16 @@ async def schedule_jobs(
             f"finish_by is on or after start and within {HORIZON_DAYS} days of it.",
             errors=[field_error(["finish_by"], "out of range")],
         )
-    jobs = {job_id: await job_service.get_job_or_raise(session, job_id) for job_id in wanted}
-    open_ids = [j for j in wanted if jobs[j].status in OPEN_JOB_STATUSES]
+    jobs = {job.id: job for job in await session.scalars(select(Job).where(Job.id.in_(wanted)))}
+    for job_id in wanted:
+        if job_id not in jobs:
+            await job_service.get_job_or_raise(session, job_id)  # 404 job_not_found
+    held = set(
+        await session.scalars(
+            select(JobHold.job_id).where(JobHold.released_at.is_(None), JobHold.job_id.in_(wanted))
+        )
+    )
+    open_ids = [j for j in wanted if jobs[j].status in OPEN_JOB_STATUSES and j not in held]
     all_ops = list(
         await session.scalars(select(JobOperation).where(JobOperation.job_id.in_(open_ids)))
     )
@@ -101,7 +112,8 @@ async def schedule_jobs(
     for job_id in wanted:
         ops = ops_by_job.get(job_id)
         if ops is None:
-            outcomes.append(BatchOutcome(job_id, False, code="invalid_status"))
+            code = "job_on_hold" if job_id in held else "invalid_status"
+            outcomes.append(BatchOutcome(job_id, False, code=code))
             continue
         if not ops:
             outcomes.append(BatchOutcome(job_id, False, code="no_operations"))

@@ -32,12 +32,13 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError
+from kosh.shopfloor import overrides as overrides_
 from kosh.shopfloor.models import (
     AVAILABLE_STATUSES,
     WEEKDAYS,
@@ -57,8 +58,11 @@ def today() -> date:
     return utcnow().date()
 
 
-def _is_postgres(session: AsyncSession) -> bool:
+def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+_is_postgres = is_postgres
 
 
 # --- locks, in the global order ---------------------------------------------------------
@@ -216,27 +220,37 @@ class Booking:
     capacity: int
 
 
-async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
-    """`book` for many days at once (caller holds the work centres): missing load rows
-    in one statement, then one guarded increment per day, in (work centre, day) order."""
+async def book_days(
+    session: AsyncSession,
+    bookings: Sequence[Booking],
+    overrides: Sequence[overrides_.Override] = (),
+) -> None:
+    """Book many days at once (caller holds the work centres): missing load rows in one
+    statement, the confirmed overrides raise their days' allowance, then one guarded
+    increment per day, in (work centre, day) order."""
     if not bookings:
         return
     dialect = postgresql if _is_postgres(session) else sqlite
+    # executemany forms: one compiled statement whatever the number of rows (a multi-row
+    # VALUES clause is compiled afresh for every size, which dominated large batches)
     await session.execute(
-        dialect.insert(WorkCentreDay)
-        .values(
-            [
-                {
-                    "work_centre_id": b.work_centre_id,
-                    "day": b.day,
-                    "capacity_minutes": b.capacity,
-                    "planned_minutes": 0,
-                }
-                for b in sorted(bookings, key=lambda b: (b.work_centre_id, b.day))
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["work_centre_id", "day"])
+        dialect.insert(WorkCentreDay.__table__).on_conflict_do_nothing(
+            index_elements=["work_centre_id", "day"]
+        ),
+        [
+            {
+                "work_centre_id": wc_id,
+                "day": day,
+                "capacity_minutes": cap,
+                "planned_minutes": 0,
+                "override_minutes": 0,
+            }
+            for (wc_id, day), cap in sorted(
+                {(b.work_centre_id, b.day): b.capacity for b in bookings}.items()
+            )
+        ],
     )
+    await overrides_.raise_overrides(session, overrides)
     per_day: dict[tuple[int, date], int] = {}
     for b in bookings:
         per_day[(b.work_centre_id, b.day)] = per_day.get((b.work_centre_id, b.day), 0) + b.minutes
@@ -258,7 +272,8 @@ async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
                     for wc_id, day in sorted(per_day)
                 )
             ),
-            WorkCentreDay.planned_minutes + increment <= WorkCentreDay.capacity_minutes,
+            WorkCentreDay.planned_minutes + increment
+            <= WorkCentreDay.capacity_minutes + WorkCentreDay.override_minutes,
         )
         .values(planned_minutes=WorkCentreDay.planned_minutes + increment)
         .execution_options(synchronize_session=False)
@@ -269,17 +284,16 @@ async def book_days(session: AsyncSession, bookings: Sequence[Booking]) -> None:
             details={"days": sorted({day.isoformat() for _, day in per_day})},
         )
     await session.execute(
-        insert(OperationBooking).values(
-            [
-                {
-                    "operation_id": b.operation_id,
-                    "work_centre_id": b.work_centre_id,
-                    "day": b.day,
-                    "minutes": b.minutes,
-                }
-                for b in bookings
-            ]
-        )
+        insert(OperationBooking.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "operation_id": b.operation_id,
+                "work_centre_id": b.work_centre_id,
+                "day": b.day,
+                "minutes": b.minutes,
+            }
+            for b in bookings
+        ],
     )
 
 
@@ -295,16 +309,32 @@ async def release_bookings(session: AsyncSession, operation_ids: Collection[int]
             .order_by(OperationBooking.work_centre_id, OperationBooking.day)
         )
     )
+    if not rows:
+        return 0  # nothing booked: no overrides either (they come with bookings)
     per_day: dict[tuple[int, date], int] = {}
     for wc, day, minutes in rows:
         per_day[(wc, day)] = per_day.get((wc, day), 0) + minutes
-    for (wc, day), minutes in sorted(per_day.items()):
-        await session.execute(
-            update(WorkCentreDay)
-            .where(WorkCentreDay.work_centre_id == wc, WorkCentreDay.day == day)
-            .values(planned_minutes=WorkCentreDay.planned_minutes - minutes)
-            .execution_options(synchronize_session=False)
-        )
+    overridden = await overrides_.release_overrides(session, operation_ids)
+    # planned and allowance drop together (the CHECK holds before and after), every day
+    # by one executemany statement, in (work centre, day) order
+    table: Table = WorkCentreDay.__table__  # type: ignore[assignment]
+    await session.execute(
+        update(table)
+        .where(table.c.work_centre_id == bindparam("b_wc"), table.c.day == bindparam("b_day"))
+        .values(
+            planned_minutes=table.c.planned_minutes - bindparam("b_minutes"),
+            override_minutes=table.c.override_minutes - bindparam("b_override"),
+        ),
+        [
+            {
+                "b_wc": wc,
+                "b_day": day,
+                "b_minutes": minutes,
+                "b_override": overridden.get((wc, day), 0),
+            }
+            for (wc, day), minutes in sorted(per_day.items())
+        ],
+    )
     await session.execute(
         delete(OperationBooking)
         .where(OperationBooking.operation_id.in_(list(operation_ids)))
@@ -336,7 +366,7 @@ async def refresh_capacity(session: AsyncSession, work_centre_ids: Collection[in
         caps = await capacities(session, work_centre, rows[0][0], rows[-1][0])
         for day, _ in rows:
             planned = await _planned_on(session, wc_id, day)
-            while planned > caps[day]:
+            while planned > caps[day] + await _override_on(session, wc_id, day):
                 victim = await session.scalar(
                     select(OperationBooking.operation_id)
                     .where(OperationBooking.work_centre_id == wc_id, OperationBooking.day == day)
@@ -360,6 +390,15 @@ async def refresh_capacity(session: AsyncSession, work_centre_ids: Collection[in
 async def _planned_on(session: AsyncSession, wc_id: int, day: date) -> int:
     value = await session.scalar(
         select(WorkCentreDay.planned_minutes).where(
+            WorkCentreDay.work_centre_id == wc_id, WorkCentreDay.day == day
+        )
+    )
+    return int(value or 0)
+
+
+async def _override_on(session: AsyncSession, wc_id: int, day: date) -> int:
+    value = await session.scalar(
+        select(WorkCentreDay.override_minutes).where(
             WorkCentreDay.work_centre_id == wc_id, WorkCentreDay.day == day
         )
     )
@@ -397,7 +436,10 @@ async def drift(
         )
         .where(
             (WorkCentreDay.planned_minutes != func.coalesce(booked.c.minutes, 0))
-            | (WorkCentreDay.planned_minutes > WorkCentreDay.capacity_minutes),
+            | (
+                WorkCentreDay.planned_minutes
+                > WorkCentreDay.capacity_minutes + WorkCentreDay.override_minutes
+            ),
             WorkCentreDay.day >= (since or date.min),
         )
         .order_by(WorkCentreDay.work_centre_id, WorkCentreDay.day)

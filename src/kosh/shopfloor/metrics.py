@@ -25,3 +25,12 @@ TIME_LOGS = Counter("kosh_shopfloor_time_logs_total", "Operator time log rows wr
 OPERATIONS_GENERATED = Counter(
     "kosh_shopfloor_operations_generated_total", "Job operations created from routings"
 )
+HOLDS = Counter(
+    "kosh_shopfloor_holds_total",
+    "Jobs put on hold, resumed, and suggestions taken into a freed slot",
+    ["action"],
+)
+CAPACITY_OVERRIDES = Counter(
+    "kosh_shopfloor_capacity_overrides_total",
+    "Schedules a manager confirmed over capacity",
+)

@@ -7,8 +7,10 @@ name the fields that changed, never their values, so a GDPR export or erase has 
 one table to read or blank (docs/runbook.md, "Shop floor").
 
 Capacity is kept in whole minutes. `work_centre_days` holds, per work centre and day that
-has bookings, the capacity and the planned minutes, with `CHECK (planned <= capacity)`
-behind the scheduler's own guard: the database itself refuses an over-booked day.
+has bookings, the capacity and the planned minutes, with `CHECK (planned <= capacity +
+override)` behind the scheduler's own guard: the database itself refuses an over-booked
+day. `override` is 0 unless a manager confirmed an overload (`capacity_overrides`, one row
+per operation and day, audited).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kosh.core.db import Base, UTCDateTime, utcnow
+from kosh.core.types import JSONType
 
 MACHINE_STATUSES = ("running", "idle", "down", "maintenance")
 AVAILABLE_STATUSES = ("running", "idle")
@@ -248,7 +251,10 @@ class WorkCentreDay(Base):
         UniqueConstraint("work_centre_id", "day"),
         CheckConstraint("capacity_minutes >= 0", name="capacity_non_negative"),
         CheckConstraint("planned_minutes >= 0", name="planned_non_negative"),
-        CheckConstraint("planned_minutes <= capacity_minutes", name="not_over_capacity"),
+        CheckConstraint("override_minutes >= 0", name="override_non_negative"),
+        CheckConstraint(
+            "planned_minutes <= capacity_minutes + override_minutes", name="not_over_capacity"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -256,6 +262,50 @@ class WorkCentreDay(Base):
     day: Mapped[date] = mapped_column(Date)
     capacity_minutes: Mapped[int] = mapped_column(Integer)
     planned_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # minutes a manager confirmed beyond capacity (the sum of the day's active
+    # `capacity_overrides`): the only way planned may exceed capacity
+    override_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class CapacityOverride(Base):
+    """Minutes of one operation on one day that a manager confirmed over capacity.
+
+    Active while `released_at` is NULL; taking the operation off the plan releases it
+    (and lowers the day's `override_minutes` by the same amount)."""
+
+    __tablename__ = "capacity_overrides"
+    __table_args__ = (
+        CheckConstraint("minutes > 0", name="minutes_positive"),
+        Index(None, "operation_id"),
+        Index(None, "work_centre_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("job_operations.id", ondelete="CASCADE"))
+    work_centre_id: Mapped[int] = mapped_column(ForeignKey("work_centres.id"))
+    day: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    confirmed_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobHold(Base):
+    """A production job put on hold on the shop floor (active while `released_at` is
+    NULL, at most one active hold per job). `freed` lists the capacity it gave back:
+    [[work centre id, ISO day, minutes], ...], the slot suggestions fill."""
+
+    __tablename__ = "job_holds"
+    __table_args__ = (Index(None, "job_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("production_jobs.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    freed: Mapped[list[list[object]]] = mapped_column(JSONType, default=list)
+    held_by: Mapped[str] = mapped_column(String(100))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class TimeLog(Base):

@@ -15,7 +15,16 @@ from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId
 from kosh.production import service as job_service
-from kosh.shopfloor import capacity, people, queries, traveller, workcentres
+from kosh.shopfloor import (
+    capacity,
+    pages_master,
+    pages_planning,
+    pages_reports,
+    people,
+    queries,
+    traveller,
+    workcentres,
+)
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -91,6 +100,7 @@ async def overview(
             "departments": await people.list_departments(session),
             "employee_count": employees,
             "can_edit": principal.has_role("operator"),
+            "can_manage": principal.has_role("manager"),
         },
     )
 
@@ -163,3 +173,9 @@ async def traveller_page(
     views = await queries.job_operations_view(session, job.id)
     items = [{"view": v, "qr": traveller.qr_code(v.barcode)} for v in views]
     return pages.render(request, "shopfloor/traveller.html", {"job": job, "items": items})
+
+
+# the shop floor's other page modules (app.py lists this router)
+router.include_router(pages_planning.router)
+router.include_router(pages_reports.router)
+router.include_router(pages_master.router)

@@ -327,12 +327,6 @@ async def make_job_operations(session: AsyncSession, job_id: int) -> list[JobOpe
     return made
 
 
-async def on_jobs_released(session: AsyncSession, job_ids: list[int]) -> None:
-    """Subscriber of `job.released`: released jobs get their operations."""
-    for job_id in job_ids:
-        await make_job_operations(session, job_id)
-
-
 @transactional
 async def generate_operations(session: AsyncSession, *, job_id: int) -> list[JobOperation]:
     """Create a job's operations from its routing now. Rules: the job exists (404) and is

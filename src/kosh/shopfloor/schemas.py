@@ -287,13 +287,29 @@ class JobOperations(BaseModel):
 
 
 class ScheduleIn(Strict):
+    """`direction` forward (from `start`) or backward (from `finish_by`, default the due
+    date); `confirm_over_capacity` (managers) books despite a full work centre;
+    `propose_earliest` books at the earliest feasible dates instead of a 409."""
+
     start: date
     finish_by: date | None = None
+    direction: Literal["forward", "backward"] = "forward"
+    confirm_over_capacity: StrictBool = False
+    propose_earliest: StrictBool = False
+
+
+class OverloadRead(BaseModel):
+    work_centre_id: int
+    day: date
+    minutes: int
 
 
 class ScheduleRead(JobOperations):
     start: date
     finish: date | None
+    direction: str = "forward"
+    late: bool = False
+    overloads: list[OverloadRead] = []
 
 
 class BatchScheduleIn(Strict):

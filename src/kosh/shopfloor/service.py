@@ -8,7 +8,9 @@ module's docstrings:
   joins the caller's transaction (a maintenance ticket sets a machine down from its own
   use case) and answers the operations it took off the plan;
 - routings: routings and the job operations made from them;
-- scheduling: finite-capacity scheduling (409 over_capacity with a suggestion);
+- scheduling: finite-capacity scheduling forward or backward (409 over_capacity with
+  the earliest feasible finish; a manager's audited override; a release schedules);
+- holds: a job on hold frees its capacity and answers what to run instead;
 - batch: many jobs in one transaction, each all or nothing;
 - timelogs: start / pause / finish by badge, immutable time logs, corrections.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from kosh.shopfloor import subscribers  # noqa: F401 - job event subscribers (docs/adr/0002)
 from kosh.shopfloor.batch import BatchOutcome, schedule_jobs
+from kosh.shopfloor.holds import HoldView, Suggestion, hold_job, resume_job, take_suggestion
 from kosh.shopfloor.people import (
     ERASED_NAME,
     blank_personal_data,
@@ -40,6 +43,7 @@ from kosh.shopfloor.routings import (
 )
 from kosh.shopfloor.scheduling import (
     JobSchedule,
+    plan_job,
     release_job_capacity,
     schedule_job,
     unschedule_job,
@@ -72,9 +76,11 @@ __all__ = [
     "ERASED_NAME",
     "BatchOutcome",
     "CapacityChange",
+    "HoldView",
     "JobSchedule",
     "MachineSpec",
     "OperationSpec",
+    "Suggestion",
     "add_machine",
     "blank_personal_data",
     "calendar_exceptions",
@@ -97,10 +103,13 @@ __all__ = [
     "get_operation_or_raise",
     "get_routing_or_raise",
     "get_work_centre_by_code_or_raise",
+    "hold_job",
     "job_operations",
     "make_job_operations",
     "personal_data",
+    "plan_job",
     "release_job_capacity",
+    "resume_job",
     "schedule_job",
     "schedule_jobs",
     "set_calendar_day",
@@ -108,6 +117,7 @@ __all__ = [
     "set_machine_status",
     "start_operation",
     "stop_operation",
+    "take_suggestion",
     "unschedule_job",
     "update_calendar_hours",
     "update_employee",

@@ -66,6 +66,11 @@ def _open_starts() -> Select[TimeLog]:
     )
 
 
+def open_starts() -> Select[TimeLog]:
+    """Start rows no stop has closed yet (the intervals running now)."""
+    return _open_starts()
+
+
 async def open_start(
     session: AsyncSession, *, employee_id: int, operation_id: int | None = None
 ) -> TimeLog | None:
