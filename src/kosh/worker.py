@@ -191,6 +191,8 @@ class Worker:
                 order_id=delivery.external_id,
                 status=delivery.status,
                 note=delivery.note,
+                customer_note=delivery.customer_note,
+                meta_data=delivery.meta_data,
             )
         except StoreApiError as exc:
             error, retryable = str(exc), exc.retryable

@@ -49,6 +49,7 @@ def fake_store(_fake_store_server: fakestore.FakeStore) -> Iterator[fakestore.Fa
     store.orders.clear()
     store.received.clear()
     store.products.clear()
+    store.order_meta.clear()
     yield store
     store.recover()
 

@@ -132,6 +132,8 @@ class FakeStore:
     nonces: set[str] = field(default_factory=set)
     # the catalogue: id -> product or variation (id, sku, parent_id, type, stock fields)
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # order id -> meta key -> value, as PUT .../orders/<id> {"meta_data": [...]} left it
+    order_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add_product(self, sku: str, *, parent_id: int = 0, stock: int | None = None) -> int:
         product_id = 1000 + len(self.products)
@@ -158,7 +160,15 @@ class FakeStore:
         return [
             (r.path.rsplit("/", 1)[-1], r.body["status"])
             for r in self.received
-            if r.method == "PUT" and r.auth == "oauth"
+            if r.method == "PUT" and r.auth == "oauth" and "status" in r.body
+        ]
+
+    @property
+    def note_bodies(self) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (r.path.split("/")[-2], r.body)
+            for r in self.received
+            if r.method == "POST" and r.path.endswith("/notes")
         ]
 
     @property
@@ -213,7 +223,16 @@ class FakeStore:
         body = json.loads(await request.body())
         self.received.append(Received("PUT", request.url.path, body, gate))
         order_id = int(request.path_params["order_id"])
-        return JSONResponse({"id": order_id, "status": body.get("status")})
+        meta = self.order_meta.setdefault(str(order_id), {})
+        for item in body.get("meta_data", []):  # WooCommerce sets (replaces) each key
+            meta[item["key"]] = item["value"]
+        return JSONResponse(
+            {
+                "id": order_id,
+                "status": body.get("status"),
+                "meta_data": [{"key": k, "value": v} for k, v in meta.items()],
+            }
+        )
 
     async def add_note(self, request: Request) -> Response:
         gate = await self._gate(request)

@@ -24,6 +24,8 @@ from kosh.sales.schemas import (
     OrderPage,
     OrderRead,
     OrderStatus,
+    ShipmentList,
+    ShipmentRead,
     ShipRequest,
     Transition,
 )
@@ -158,9 +160,21 @@ async def ship(
         for line in body.lines:
             quantities[line.line_id] = quantities.get(line.line_id, 0) + line.qty
     order = await sales_service.ship(
-        session, order_id=order_id, quantities=quantities, version=body.version
+        session,
+        order_id=order_id,
+        quantities=quantities,
+        version=body.version,
+        carrier=body.carrier,
+        tracking_number=body.tracking_number,
     )
     return OrderRead.model_validate(order)
+
+
+@router.get("/sales-orders/{order_id}/shipments", response_model=ShipmentList)
+async def shipments(order_id: PathId, _: CurrentPrincipal, session: SessionDep) -> ShipmentList:
+    """Every shipment of the order (lines, carrier, tracking number, when), oldest first."""
+    rows = await sales_service.list_shipments(session, order_id=order_id)
+    return ShipmentList(items=[ShipmentRead.model_validate(s) for s in rows], total=len(rows))
 
 
 @router.post("/sales-orders/{order_id}/cancel", response_model=OrderRead)

@@ -102,11 +102,67 @@ async def order_detail(
         "can_edit": principal.has_role("operator"),
         "staged": [],
         "outbox": [],
+        "shipments": await sales_service.list_shipments(session, order_id=order.id),
     }
     if order.external_store:
         context["staged"] = await storefront_service.staged_for_order(session, order.id)
         context["outbox"] = await storefront_service.outbox_for_order(session, order.id)
     return pages.render(request, "sales/order_detail.html", context)
+
+
+@router.get("/sales-orders/{order_id}/shipments/{shipment_id}/packing-slip")
+async def packing_slip(
+    request: Request,
+    order_id: PathId,
+    shipment_id: PathId,
+    _: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+) -> Response:
+    """One shipment's packing slip: ship-to address, lines with units, carrier, tracking.
+    Prints on its own (print.css hides the navigation)."""
+    order, shipment = await sales_service.get_shipment(
+        session, order_id=order_id, shipment_id=shipment_id
+    )
+    customer = await sales_service.get_customer(session, order.customer_id)
+    warehouse = await location_service.get_warehouse_or_raise(session, order.warehouse_id)
+    lines = {line.id: line for line in order.lines}
+    parts = {
+        pid: await part_service.get_part_or_raise(session, pid)
+        for pid in {line.part_id for line in shipment.lines}
+    }
+    address = customer.shipping_address or customer.billing_address or {}
+    return pages.render(
+        request,
+        "sales/packing_slip.html",
+        {
+            "order": order,
+            "shipment": shipment,
+            "customer": customer,
+            "warehouse": warehouse,
+            "lines": lines,
+            "parts": parts,
+            "address": _address_lines(address),
+        },
+    )
+
+
+def _address_lines(address: dict[str, Any]) -> list[str]:
+    """A WooCommerce-shaped address as the lines of a label."""
+
+    def joined(*keys: str) -> str:
+        return " ".join(str(address.get(key) or "").strip() for key in keys).strip()
+
+    rows = [
+        joined("first_name", "last_name"),
+        joined("company"),
+        joined("address_1"),
+        joined("address_2"),
+        joined("postcode", "city"),
+        joined("state"),
+        joined("country"),
+    ]
+    return [row for row in rows if row]
 
 
 @router.get("/customers")

@@ -115,11 +115,37 @@ class ShipLine(BaseModel):
 
 
 class ShipRequest(BaseModel):
-    """Lines to ship; no body, or no lines, ships everything still open."""
+    """Lines to ship; no body, or no lines, ships everything still open. Each call records
+    one shipment, with the carrier and tracking number when given."""
 
     model_config = ConfigDict(extra="forbid")
     lines: list[ShipLine] | None = Field(default=None, max_length=500)
     version: Version | None = None
+    carrier: Annotated[CleanLine, Field(max_length=100)] | None = None
+    tracking_number: Annotated[CleanLine, Field(max_length=100)] | None = None
+
+
+class ShipmentLineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    order_line_id: int
+    part_id: int
+    qty: int
+
+
+class ShipmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    order_id: int
+    number: str
+    carrier: str | None
+    tracking_number: str | None
+    shipped_at: datetime
+    lines: list[ShipmentLineRead]
+
+
+class ShipmentList(BaseModel):
+    items: list[ShipmentRead]
+    total: int
 
 
 class LineRead(BaseModel):

@@ -19,12 +19,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from kosh.catalog import service as catalog_service
 from kosh.core.db import idempotent_transaction, transactional
-from kosh.core.errors import ConflictError, RuleViolationError, ValidationError, field_error
+from kosh.core.errors import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+    field_error,
+)
 from kosh.locations import service as location_service
 from kosh.sales import customers as customer_ops
 from kosh.sales import orders as order_ops
 from kosh.sales import reservations
-from kosh.sales.models import Customer, SalesOrder, SalesOrderLine, StockReservation
+from kosh.sales import shipments as shipment_ops
+from kosh.sales.models import Customer, SalesOrder, SalesOrderLine, Shipment, StockReservation
 
 __all__ = [
     "LineRequest",
@@ -103,6 +110,33 @@ async def list_orders(
         .offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+async def list_shipments(session: AsyncSession, *, order_id: int) -> list[Shipment]:
+    """The order's shipments (404 sales_order_not_found for no order), oldest first."""
+    await order_ops.load_order(session, order_id)
+    return await shipment_ops.list_for_order(session, order_id)
+
+
+async def get_shipment(
+    session: AsyncSession, *, order_id: int, shipment_id: int
+) -> tuple[SalesOrder, Shipment]:
+    """A shipment of the order with the order (404 shipment_not_found otherwise)."""
+    order = await order_ops.load_order(session, order_id)
+    shipment = await shipment_ops.get_or_raise(session, shipment_id)
+    if shipment.order_id != order.id:
+        raise NotFoundError(
+            f"Shipment {shipment_id} is not on sales order {order.number}.",
+            code="shipment_not_found",
+        )
+    return order, shipment
+
+
+async def shipment_notice(
+    session: AsyncSession, shipment_id: int
+) -> shipment_ops.ShipmentNotice | None:
+    """What the order's origin (a web store) hears of a shipment."""
+    return await shipment_ops.notice(session, shipment_id)
 
 
 async def list_customers(
@@ -322,11 +356,17 @@ async def ship(
     order_id: int,
     quantities: Mapping[int, int] | None = None,
     version: int | None = None,
+    carrier: str | None = None,
+    tracking_number: str | None = None,
 ) -> SalesOrder:
     """Ship (partially or everything open): FIFO from storage, out through the shipping
-    location; 409 insufficient_stock when the stock is not there, 422 for bad lines."""
+    location, recorded as one shipment with its carrier and tracking number; 409
+    insufficient_stock when the stock is not there, 422 for bad lines. A web order's store
+    hears of it through the SALES_SHIPPED subscribers (in this transaction)."""
     order = await _transition(session, order_id, version)
-    await order_ops.ship_order(session, order, quantities=quantities)
+    await order_ops.ship_order(
+        session, order, quantities=quantities, carrier=carrier, tracking_number=tracking_number
+    )
     return await _flushed(session, order)
 
 

@@ -48,6 +48,8 @@ class Store(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Push stock levels to the shop (kosh.storefront.stockpush); off until a person opts in.
     stock_push: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The shop runs WooCommerce Shipment Tracking: shipments also send its order meta.
+    shipment_tracking: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

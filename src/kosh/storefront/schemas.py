@@ -36,6 +36,9 @@ class StoreCreate(BaseModel):
     consumer_secret: Credential | None = None
     warehouse_id: Id
     stock_push: StrictBool = False
+    shipment_tracking: StrictBool = Field(
+        default=False, description="the shop runs WooCommerce Shipment Tracking"
+    )
 
 
 class StoreUpdate(BaseModel):
@@ -47,6 +50,7 @@ class StoreUpdate(BaseModel):
     consumer_secret: Credential | None = None
     active: StrictBool | None = None
     stock_push: StrictBool | None = None
+    shipment_tracking: StrictBool | None = None
 
 
 class StoreRead(BaseModel):
@@ -57,6 +61,7 @@ class StoreRead(BaseModel):
     warehouse_id: int
     active: bool
     stock_push: bool
+    shipment_tracking: bool
     has_webhook_secret: bool
     has_api_credentials: bool
     webhook_path: str

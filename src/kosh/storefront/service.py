@@ -38,6 +38,7 @@ def store_view(store: Store) -> dict[str, Any]:
         "warehouse_id": store.warehouse_id,
         "active": store.active,
         "stock_push": bool(store.stock_push),
+        "shipment_tracking": bool(store.shipment_tracking),
         "has_webhook_secret": bool(store.webhook_secret_enc),
         "has_api_credentials": bool(store.consumer_key_enc and store.consumer_secret_enc),
         "webhook_path": f"/api/v1/storefront/woocommerce/{store.code}/webhook",
@@ -87,6 +88,7 @@ async def create_store(
     consumer_key: str | None = None,
     consumer_secret: str | None = None,
     stock_push: bool = False,
+    shipment_tracking: bool = False,
 ) -> Store:
     """Connect a web store. Rules: the code is unique (409 store_code_taken); the warehouse
     that ships its orders exists (404); secrets are stored encrypted and never shown."""
@@ -103,6 +105,7 @@ async def create_store(
         consumer_secret_enc=secrets.encrypt(settings, consumer_secret) if consumer_secret else None,
         active=True,
         stock_push=stock_push,
+        shipment_tracking=shipment_tracking,
     )
     session.add(store)
     try:
@@ -141,9 +144,10 @@ async def update_store(
     consumer_secret: str | None = None,
     active: bool | None = None,
     stock_push: bool | None = None,
+    shipment_tracking: bool | None = None,
 ) -> Store:
-    """Change a store's address, secrets, active flag or stock push (409 stale_version
-    when `version` is not the one stored)."""
+    """Change a store's address, secrets, active flag, stock push or Shipment Tracking use
+    (409 stale_version when `version` is not the one stored)."""
     store = await get_store_by_code_or_raise(session, code, loc="code")
     if store.version != version:
         raise ConflictError(
@@ -170,6 +174,9 @@ async def update_store(
     if stock_push is not None:
         store.stock_push = stock_push
         changed.append("stock_push")
+    if shipment_tracking is not None:
+        store.shipment_tracking = shipment_tracking
+        changed.append("shipment_tracking")
     if changed:
         await session.flush()
         await audit.record(
