@@ -192,3 +192,27 @@ class ShipmentLine(Base):
     qty: Mapped[int] = mapped_column(Integer)
 
     shipment: Mapped[Shipment] = relationship(back_populates="lines", lazy="raise")
+
+
+class RefundedLine(Base):
+    """Units of a web order line that the store refunded, for the returns desk: `qty`
+    refunded, of which `qty_shipped` had left the building (a return to expect) and the rest
+    was released. Written when the refund arrives, never edited."""
+
+    __tablename__ = "sales_refunded_lines"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("qty_shipped >= 0 AND qty_shipped <= qty", name="shipped_within"),
+        Index(None, "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("sales_order_lines.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    qty_shipped: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=Decimal(0))
+    # date_modified_gmt of the store's version that brought the refund
+    external_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

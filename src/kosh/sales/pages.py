@@ -3,11 +3,13 @@ customers. Every change goes through the JSON API (forms.js), so pages hold no r
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
@@ -16,8 +18,7 @@ from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, SearchText, clean_query
 from kosh.locations import service as location_service
 from kosh.sales import service as sales_service
-from kosh.sales.models import ORDER_STATUSES
-from kosh.storefront import service as storefront_service
+from kosh.sales.models import ORDER_STATUSES, SalesOrder
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -27,6 +28,16 @@ PAGE_SIZE = 50
 
 nav.register(nav.NavItem("Sales orders", "/sales-orders", "viewer"))
 nav.register(nav.NavItem("Customers", "/customers", "viewer"))
+
+# Features built on sales add to the order page (the storefront: where a web order came from,
+# what was sent back) without sales importing them: each panel returns template context.
+OrderPanel = Callable[[AsyncSession, SalesOrder], Awaitable[dict[str, Any]]]
+_ORDER_PANELS: list[OrderPanel] = []
+
+
+def add_order_panel(panel: OrderPanel) -> None:
+    if panel not in _ORDER_PANELS:
+        _ORDER_PANELS.append(panel)
 
 
 @router.get("/sales-orders")
@@ -104,9 +115,8 @@ async def order_detail(
         "outbox": [],
         "shipments": await sales_service.list_shipments(session, order_id=order.id),
     }
-    if order.external_store:
-        context["staged"] = await storefront_service.staged_for_order(session, order.id)
-        context["outbox"] = await storefront_service.outbox_for_order(session, order.id)
+    for panel in _ORDER_PANELS:
+        context.update(await panel(session, order))
     return pages.render(request, "sales/order_detail.html", context)
 
 

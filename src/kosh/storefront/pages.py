@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal, Operator
@@ -16,6 +17,8 @@ from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, clean_line
 from kosh.locations import service as location_service
+from kosh.sales import pages as sales_pages
+from kosh.sales.models import SalesOrder
 from kosh.storefront import service as storefront_service
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import STAGED_STATUSES
@@ -28,6 +31,19 @@ PagesDep = Annotated[Pages, Depends(get_pages)]
 PAGE_SIZE = 50
 
 nav.register(nav.NavItem("Web orders", "/storefront", "operator"))
+
+
+async def _order_panel(session: AsyncSession, order: SalesOrder) -> dict[str, Any]:
+    """The sales order page's web-store sections: staged versions, updates sent back."""
+    if not order.external_store:
+        return {}
+    return {
+        "staged": await storefront_service.staged_for_order(session, order.id),
+        "outbox": await storefront_service.outbox_for_order(session, order.id),
+    }
+
+
+sales_pages.add_order_panel(_order_panel)
 
 
 async def _tiles(session: Any) -> list[Tile]:

@@ -20,7 +20,7 @@ from kosh.core.db import transactional, utcnow
 from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
 from kosh.core.models import WorkerHeartbeat
 from kosh.locations import service as location_service
-from kosh.sales import orders as order_ops
+from kosh.sales import web_orders
 from kosh.storefront import secrets
 from kosh.storefront.models import OutboxEvent, SkuMapping, StagedOrder, Store
 
@@ -435,19 +435,14 @@ async def undo_staged(
             code="invalid_status",
             details={"status": row.status},
         )
-    order = await order_ops.load_order(session, row.sales_order_id, for_update=True)
-    if order.status != "cancelled":
-        await order_ops.cancel_order(
-            session,
-            order,
-            reason=reason or f"Undo of web order {row.external_id}",
-            notify_store=notify_store,
-            reopenable=reprocess,
-        )
-    elif reprocess:
-        order.reopenable = True
+    order = await web_orders.undo(
+        session,
+        order_id=row.sales_order_id,
+        reason=reason or f"Undo of web order {row.external_id}",
+        notify_store=notify_store,
+        reopenable=reprocess,
+    )
     if reprocess:
-        order.external_modified_at = None
         _reset(row)
     await audit.record(
         session,

@@ -1,4 +1,5 @@
-"""sales: shipments with carrier and tracking (several per order); storefront: a store may
+"""sales: shipments with carrier and tracking (several per order), refunded lines of web
+orders for the returns desk; storefront: a store may
 use the Shipment Tracking extension; catalog: parts get a list price apart from the cost
 (existing parts start with list_price = unit_cost)
 
@@ -68,6 +69,42 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_sales_shipment_lines_shipment_id"), ["shipment_id"], unique=False
         )
+    op.create_table(
+        "sales_refunded_lines",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("order_line_id", sa.Integer(), nullable=False),
+        sa.Column("part_id", sa.Integer(), nullable=False),
+        sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("qty_shipped", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("external_modified_at", kosh.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recorded_at", kosh.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("qty > 0", name=op.f("ck_sales_refunded_lines_qty_positive")),
+        sa.CheckConstraint(
+            "qty_shipped >= 0 AND qty_shipped <= qty",
+            name=op.f("ck_sales_refunded_lines_shipped_within"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["sales_orders.id"],
+            name=op.f("fk_sales_refunded_lines_order_id_sales_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_line_id"],
+            ["sales_order_lines.id"],
+            name=op.f("fk_sales_refunded_lines_order_line_id_sales_order_lines"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["part_id"], ["parts.id"], name=op.f("fk_sales_refunded_lines_part_id_parts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_refunded_lines")),
+    )
+    with op.batch_alter_table("sales_refunded_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sales_refunded_lines_order_id"), ["order_id"], unique=False
+        )
     with op.batch_alter_table("storefront_stores", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("shipment_tracking", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -90,6 +127,9 @@ def downgrade() -> None:
         batch_op.drop_column("list_price")
     with op.batch_alter_table("storefront_stores", schema=None) as batch_op:
         batch_op.drop_column("shipment_tracking")
+    with op.batch_alter_table("sales_refunded_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sales_refunded_lines_order_id"))
+    op.drop_table("sales_refunded_lines")
     with op.batch_alter_table("sales_shipment_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sales_shipment_lines_shipment_id"))
     op.drop_table("sales_shipment_lines")
