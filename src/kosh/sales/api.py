@@ -24,6 +24,8 @@ from kosh.sales.schemas import (
     OrderPage,
     OrderRead,
     OrderStatus,
+    RefundedLinePage,
+    RefundedLineRead,
     ShipmentList,
     ShipmentRead,
     ShipRequest,
@@ -175,6 +177,32 @@ async def shipments(order_id: PathId, _: CurrentPrincipal, session: SessionDep) 
     """Every shipment of the order (lines, carrier, tracking number, when), oldest first."""
     rows = await sales_service.list_shipments(session, order_id=order_id)
     return ShipmentList(items=[ShipmentRead.model_validate(s) for s in rows], total=len(rows))
+
+
+@router.get("/sales-orders/{order_id}/refunded-lines", response_model=RefundedLinePage)
+async def refunded_lines(
+    order_id: PathId, _: CurrentPrincipal, session: SessionDep
+) -> RefundedLinePage:
+    """What the web store refunded of this order, line by line."""
+    rows = await sales_service.refunded_lines(session, order_id=order_id)
+    return RefundedLinePage(
+        items=[RefundedLineRead.model_validate(r) for r in rows], total=len(rows), next=None
+    )
+
+
+@router.get("/sales/refunds-to-return", response_model=RefundedLinePage)
+async def refunds_to_return(
+    request: Request, _: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> RefundedLinePage:
+    """Refunded web order lines whose units had shipped (the returns desk's worklist)."""
+    rows, total = await sales_service.refunds_to_return(
+        session, limit=page.limit, offset=page.offset
+    )
+    return RefundedLinePage(
+        items=[RefundedLineRead.model_validate(r) for r in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
 
 
 @router.post("/sales-orders/{order_id}/cancel", response_model=OrderRead)

@@ -194,3 +194,24 @@ class OrderPage(BaseModel):
 class Availability(BaseModel):
     warehouse_id: int
     items: list[dict[str, int]]
+
+
+class RefundedLineRead(BaseModel):
+    """Units of a web order line the store refunded; `qty_shipped` of them had left the
+    building (a return to expect), the rest was released."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    order_id: int
+    order_line_id: int
+    part_id: int
+    qty: int
+    qty_shipped: int
+    amount: Decimal
+    recorded_at: datetime
+
+
+class RefundedLinePage(BaseModel):
+    items: list[RefundedLineRead]
+    total: int
+    next: str | None

@@ -29,9 +29,17 @@ from kosh.core.errors import (
 from kosh.locations import service as location_service
 from kosh.sales import customers as customer_ops
 from kosh.sales import orders as order_ops
+from kosh.sales import refunds as refund_ops
 from kosh.sales import reservations
 from kosh.sales import shipments as shipment_ops
-from kosh.sales.models import Customer, SalesOrder, SalesOrderLine, Shipment, StockReservation
+from kosh.sales.models import (
+    Customer,
+    RefundedLine,
+    SalesOrder,
+    SalesOrderLine,
+    Shipment,
+    StockReservation,
+)
 
 __all__ = [
     "LineRequest",
@@ -137,6 +145,19 @@ async def shipment_notice(
 ) -> shipment_ops.ShipmentNotice | None:
     """What the order's origin (a web store) hears of a shipment."""
     return await shipment_ops.notice(session, shipment_id)
+
+
+async def refunded_lines(session: AsyncSession, *, order_id: int) -> list[RefundedLine]:
+    """What the store refunded of a web order (404 sales_order_not_found for no order)."""
+    await order_ops.load_order(session, order_id)
+    return await refund_ops.list_for_order(session, order_id)
+
+
+async def refunds_to_return(
+    session: AsyncSession, *, limit: int = 50, offset: int = 0
+) -> tuple[list[RefundedLine], int]:
+    """Refunded lines whose units had shipped: the returns desk's worklist, newest first."""
+    return await refund_ops.list_to_return(session, limit=limit, offset=offset)
 
 
 async def list_customers(
