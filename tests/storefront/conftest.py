@@ -89,7 +89,10 @@ async def shop(
         site = await a_site(session, bins=1)
         parts: dict[str, int] = {}
         for number, price in PRICED.items():
-            part = await a_part(session, number, unit_cost=Decimal(price))
+            # a real cost well below the list price: the web check uses the list price
+            part = await a_part(
+                session, number, list_price=Decimal(price), unit_cost=Decimal(price) / 4
+            )
             parts[number] = part.id
             await stock_in(session, number, site.bin_ids[0], 100)
         await storefront_service.create_store(

@@ -270,7 +270,8 @@ async def _resolve_lines(
         if not part.active:
             errors.append(field_error(["lines", index, "part_number"], "part is inactive"))
             continue
-        price = line.unit_price if line.unit_price is not None else part.unit_cost
+        # The list price, not the cost: selling at cost is never a sensible default.
+        price = line.unit_price if line.unit_price is not None else part.list_price
         if price is None:
             errors.append(
                 field_error(["lines", index, "unit_price"], "required (the part has no price)")
@@ -303,7 +304,8 @@ async def create_order(
 ) -> SalesOrder:
     """Create a manual order as a draft (or confirmed and reserved with `confirm`). Rules:
     the customer (404) and warehouse (404, active 422) exist; every part exists and is
-    active (422 with one error per line); with `confirm`, as in `confirm`."""
+    active (422 with one error per line); a line without a price takes the part's list
+    price (422 when it has none); with `confirm`, as in `confirm`."""
     customer = await customer_ops.get_customer_or_raise(session, customer_id)
     warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
     if not warehouse.active:

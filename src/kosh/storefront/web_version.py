@@ -148,7 +148,7 @@ async def map_lines(
                 )
             )
             continue
-        price_problem = wc.price_reason(line, part.unit_cost, settings.storefront_price_tolerance)
+        price_problem = wc.price_reason(line, part.list_price, settings.storefront_price_tolerance)
         if price_problem is not None:
             reasons.append(price_problem)
         lines.append(
