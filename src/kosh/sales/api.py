@@ -19,6 +19,7 @@ from kosh.sales.schemas import (
     CustomerCreate,
     CustomerPage,
     CustomerRead,
+    HoldRequest,
     LineAdd,
     OrderCreate,
     OrderPage,
@@ -138,11 +139,17 @@ async def confirm(
 
 @router.post("/sales-orders/{order_id}/hold", response_model=OrderRead)
 async def hold(
-    order_id: PathId, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+    order_id: PathId, _: Operator, session: SessionDep, body: HoldRequest | None = _EMPTY
 ) -> OrderRead:
-    body = body or Transition()
+    """Hold the order: it cannot ship until confirmed again. Reservations are kept unless
+    `release_reservations` is true."""
+    body = body or HoldRequest()
     order = await sales_service.hold(
-        session, order_id=order_id, version=body.version, reason=body.reason
+        session,
+        order_id=order_id,
+        version=body.version,
+        reason=body.reason,
+        release_reservations=body.release_reservations,
     )
     return OrderRead.model_validate(order)
 

@@ -5,7 +5,7 @@ storefront worker composes them with its own bookkeeping in a single transaction
 order, its reservations and its staged row change together or not at all.
 
 Status machine: draft -> confirmed (reserved) -> partially_shipped -> shipped, plus on_hold
-(keeps its reservations, cannot ship) and cancelled (releases them). Every transition is
+(keeps its reservations unless put on hold with `release`; cannot ship) and cancelled (releases them). Every transition is
 audited; shipping notes `events.SALES_SHIPPED` (the shipment id) and cancelling a web order
 notes `events.SALES_CANCELLED`, so the storefront's outbox, subscribed in `kosh.wiring`,
 queues the store's update in the same transaction. Sales imports nothing of the storefront.
@@ -143,8 +143,12 @@ def check_version(order: SalesOrder, version: int | None) -> None:
 
 
 def _refuse(order: SalesOrder, action: str) -> ConflictError:
+    hint = ""
+    if order.status == "on_hold" and action == "shipped":
+        hint = " Confirm it again first (that reserves what its hold released)."
     return ConflictError(
-        f"Sales order {order.number} is {order.status.replace('_', ' ')}; it cannot be {action}.",
+        f"Sales order {order.number} is {order.status.replace('_', ' ')}; it cannot be "
+        f"{action}.{hint}",
         code="invalid_status",
         details={"status": order.status},
     )
@@ -383,12 +387,17 @@ async def confirm_order(
     return outcome
 
 
-async def hold_order(session: AsyncSession, order: SalesOrder, *, reason: str = "") -> None:
-    """draft / confirmed / partially_shipped -> on_hold. Reservations stay (the goods stay
-    set aside); shipping is refused until the order is confirmed again."""
+async def hold_order(
+    session: AsyncSession, order: SalesOrder, *, reason: str = "", release: bool = False
+) -> int:
+    """draft / confirmed / partially_shipped -> on_hold; shipping is refused until the
+    order is confirmed again. By default the reservations stay (the goods stay set aside);
+    with `release` they are freed for other orders and production, and confirming reserves
+    again (409 insufficient_stock if meanwhile taken). Returns the units released."""
     if order.status not in ("draft", *SHIPPABLE_STATUSES):
         raise _refuse(order, "put on hold")
     before = order.status
+    released = await release_all(session, order) if release else 0
     order.status = "on_hold"
     order.updated_at = utcnow()
     await session.flush()
@@ -398,8 +407,9 @@ async def hold_order(session: AsyncSession, order: SalesOrder, *, reason: str = 
         entity_type="sales_order",
         entity_id=order.id,
         before={"status": before},
-        after={"status": "on_hold", "reason": reason},
+        after={"status": "on_hold", "reason": reason, "released": released},
     )
+    return released
 
 
 async def cancel_order(

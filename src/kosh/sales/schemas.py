@@ -108,6 +108,12 @@ class Transition(BaseModel):
     allow_backorder: StrictBool | None = None
 
 
+class HoldRequest(Transition):
+    """Body of hold: the reservations stay unless `release_reservations`."""
+
+    release_reservations: StrictBool = False
+
+
 class ShipLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     line_id: Id

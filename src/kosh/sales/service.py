@@ -364,11 +364,18 @@ async def confirm(
 
 @transactional
 async def hold(
-    session: AsyncSession, *, order_id: int, version: int | None = None, reason: str = ""
+    session: AsyncSession,
+    *,
+    order_id: int,
+    version: int | None = None,
+    reason: str = "",
+    release_reservations: bool = False,
 ) -> SalesOrder:
-    """Put an order on hold (reservations kept; shipping refused until confirmed)."""
+    """Put an order on hold: shipping is refused (409 invalid_status) until it is confirmed
+    again. Its reservations are kept, unless `release_reservations` frees them (confirming
+    then reserves again, 409 insufficient_stock when the stock went meanwhile)."""
     order = await _transition(session, order_id, version)
-    await order_ops.hold_order(session, order, reason=reason)
+    await order_ops.hold_order(session, order, reason=reason, release=release_reservations)
     return await _flushed(session, order)
 
 
