@@ -6,9 +6,9 @@ order, its reservations and its staged row change together or not at all.
 
 Status machine: draft -> confirmed (reserved) -> partially_shipped -> shipped, plus on_hold
 (keeps its reservations unless held with `release`; cannot ship) and cancelled (releases
-them). Every transition is audited; shipping notes `events.SALES_SHIPPED` (the shipment id) and cancelling a web order
-notes `events.SALES_CANCELLED`, so the storefront's outbox, subscribed in `kosh.wiring`,
-queues the store's update in the same transaction. Sales imports nothing of the storefront.
+them). Every transition is audited; shipping notes `events.SALES_SHIPPED` (the shipment
+id) and cancelling a web order notes `events.SALES_CANCELLED`, so the storefront's outbox,
+subscribed in `kosh.wiring`, queues the store's update in the same transaction. Sales imports nothing of the storefront.
 """
 
 from __future__ import annotations
