@@ -1,14 +1,16 @@
 """Sales-order operations that join the caller's transaction (they never commit).
 
-`kosh.sales.service` wraps each in one `@transactional` use case for the API and pages; the
-storefront worker composes them with its own bookkeeping in a single transaction, so a web
-order, its reservations and its staged row change together or not at all.
+`kosh.sales.service` wraps each in one `@transactional` use case for the API and pages;
+`kosh.sales.web_orders` composes them for a web order inside the storefront worker's
+transaction, so a web order, its reservations and its staged row change together or not at
+all.
 
 Status machine: draft -> confirmed (reserved) -> partially_shipped -> shipped, plus on_hold
 (keeps its reservations unless held with `release`; cannot ship) and cancelled (releases
 them). Every transition is audited; shipping notes `events.SALES_SHIPPED` (the shipment
 id) and cancelling a web order notes `events.SALES_CANCELLED`, so the storefront's outbox,
-subscribed in `kosh.wiring`, queues the store's update in the same transaction. Sales imports nothing of the storefront.
+subscribed in `kosh.wiring`, queues the store's update in the same transaction. Sales
+imports nothing of the storefront.
 """
 
 from __future__ import annotations
