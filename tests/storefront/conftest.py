@@ -64,6 +64,8 @@ def worker_settings(settings: Settings) -> Settings:
             "storefront_http_timeout": 1.0,
             "storefront_price_tolerance": 0.25,
             "storefront_stock_push_seconds": 0.0,
+            # no nightly reconcile unless a test asks for one (tests/storefront/test_reconcile)
+            "storefront_reconcile_hours": 0.0,
         }
     )
 

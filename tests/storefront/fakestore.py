@@ -136,7 +136,18 @@ class FakeStore:
     order_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add_product(self, sku: str, *, parent_id: int = 0, stock: int | None = None) -> int:
-        product_id = 1000 + len(self.products)
+        product_id = 1000 + sum(1 for known in self.products if known >= 1000)
+        if parent_id and parent_id not in self.products:  # the variable product itself
+            self.products[parent_id] = {
+                "id": parent_id,
+                "sku": "",
+                "parent_id": 0,
+                "type": "variable",
+                "manage_stock": False,
+                "stock_quantity": None,
+            }
+        elif parent_id:
+            self.products[parent_id]["type"] = "variable"
         self.products[product_id] = {
             "id": product_id,
             "sku": sku,
@@ -267,9 +278,36 @@ class FakeStore:
         if isinstance(gate, Response):
             return gate
         self.received.append(Received("GET", request.url.path, dict(request.query_params), gate))
+        if "sku" not in request.query_params:  # the catalogue, a page at a time
+            return self._page(request, [p for p in self.products.values() if not p["parent_id"]])
         wanted = set(request.query_params.get("sku", "").split(","))
         found = [p for _, p in sorted(self.products.items()) if p["sku"] in wanted]
         return JSONResponse(found, headers={"x-wp-total": str(len(found))})
+
+    async def list_variations(self, request: Request) -> Response:
+        gate = await self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        self.received.append(Received("GET", request.url.path, dict(request.query_params), gate))
+        parent_id = int(request.path_params["parent_id"])
+        return self._page(
+            request, [p for p in self.products.values() if p["parent_id"] == parent_id]
+        )
+
+    def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
+        rows = sorted(rows, key=lambda p: p["id"])
+        per_page = int(request.query_params.get("per_page", "10"))
+        page = int(request.query_params.get("page", "1"))
+        pages = max(1, -(-len(rows) // per_page))
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        return JSONResponse(
+            chunk, headers={"x-wp-total": str(len(rows)), "x-wp-totalpages": str(pages)}
+        )
+
+    def set_stock_by_hand(self, sku: str, qty: int) -> None:
+        """A shop manager edits the product's stock in WooCommerce."""
+        [found] = [p for p in self.products.values() if p["sku"] == sku]
+        found["manage_stock"], found["stock_quantity"] = True, qty
 
     async def batch(self, request: Request) -> Response:
         """POST products/batch and products/<id>/variations/batch: each update applied on
@@ -307,6 +345,11 @@ class FakeStore:
                 ),
                 Route("/wp-json/wc/v3/products", self.list_products, methods=["GET"]),
                 Route("/wp-json/wc/v3/products/batch", self.batch, methods=["POST"]),
+                Route(
+                    "/wp-json/wc/v3/products/{parent_id:int}/variations",
+                    self.list_variations,
+                    methods=["GET"],
+                ),
                 Route(
                     "/wp-json/wc/v3/products/{parent_id:int}/variations/batch",
                     self.batch,

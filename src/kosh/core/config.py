@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     # Stock levels pushed to web stores that opt in (kosh.storefront.stockpush).
     storefront_stock_push_seconds: float = Field(default=15.0, ge=0, le=3600)
     storefront_stock_buffer: int = Field(default=0, ge=0, le=1_000_000)
+    # Compare the shop's stock with KOSH and fix drift this often per pushing store (0: never).
+    storefront_reconcile_hours: float = Field(default=24.0, ge=0, le=24 * 365)
 
     @field_validator(
         "cors_origins", "metrics_allow", "alert_recipients", "storefront_currencies", mode="before"

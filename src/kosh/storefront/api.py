@@ -13,7 +13,7 @@ from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, RequiredQueryId, clean_query
 from kosh.storefront import health as storefront_health
-from kosh.storefront import intake, outbox, stockpush
+from kosh.storefront import intake, outbox, reconcile
 from kosh.storefront import service as storefront_service
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import StagedOrder
@@ -31,7 +31,7 @@ from kosh.storefront.schemas import (
     StagedRead,
     StagedStatus,
     StagedUndo,
-    StockSyncRead,
+    StockSyncFull,
     StoreCreate,
     StoreRead,
     StoreUpdate,
@@ -128,13 +128,21 @@ async def update_store(
     return StoreRead(**storefront_service.store_view(store))
 
 
-@router.get("/stores/{code}/stock-sync", response_model=StockSyncRead)
+@router.get("/stores/{code}/stock-sync", response_model=StockSyncFull)
 async def stock_sync(
     code: StoreCodePath, _: CurrentPrincipal, session: SessionDep
-) -> StockSyncRead:
-    """The store's stock push: on or off, what waits, the last error, the last push."""
+) -> StockSyncFull:
+    """The store's stock push: on or off, what waits, the last error, the last push, and
+    the reconcile (waiting; when the last ran and the drift it found and fixed)."""
     store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
-    return StockSyncRead(**await stockpush.sync_status(session, store=store))
+    return StockSyncFull(**await reconcile.stock_sync(session, store=store))
+
+
+@router.post("/stores/{code}/reconcile", response_model=StockSyncFull, status_code=202)
+async def request_reconcile(code: StoreCodePath, _: Manager, session: SessionDep) -> StockSyncFull:
+    """Compare the shop's stock with KOSH and fix drift now (the worker does it)."""
+    store = await storefront_service.request_reconcile(session, code=code)
+    return StockSyncFull(**await reconcile.stock_sync(session, store=store))
 
 
 # --- SKU mapping ----------------------------------------------------------------------

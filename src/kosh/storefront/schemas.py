@@ -171,3 +171,17 @@ class StockSyncRead(BaseModel):
     last_error: str | None
     failed_pushes: int
     last_sent_at: datetime | None
+
+
+class ReconcileReport(BaseModel):
+    at: datetime | None
+    reason: str | None
+    checked: int
+    drift_found: int
+    fixed: int
+    drift: list[dict[str, Any]]
+
+
+class StockSyncFull(StockSyncRead):
+    reconcile_pending: bool
+    last_reconcile: ReconcileReport | None

@@ -21,7 +21,7 @@ from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, f
 from kosh.core.models import WorkerHeartbeat
 from kosh.locations import service as location_service
 from kosh.sales import web_orders
-from kosh.storefront import secrets
+from kosh.storefront import reconcile, secrets
 from kosh.storefront.models import OutboxEvent, SkuMapping, StagedOrder, Store
 
 RETRYABLE = ("review", "ignored", "cancelled")
@@ -112,6 +112,8 @@ async def create_store(
         await session.flush()
     except IntegrityError as exc:
         raise _code_taken(code) from exc
+    if stock_push:  # the first full push: every product the shop has
+        await reconcile.request(session, store_id=store.id, reason="initial")
     view = store_view(store)
     await audit.record(
         session,
@@ -172,6 +174,8 @@ async def update_store(
         store.active = active
         changed.append("active")
     if stock_push is not None:
+        if stock_push and not store.stock_push:  # the first full push
+            await reconcile.request(session, store_id=store.id, reason="initial")
         store.stock_push = stock_push
         changed.append("stock_push")
     if shipment_tracking is not None:
@@ -190,6 +194,27 @@ async def update_store(
                 "stock_push": store.stock_push,
                 "base_url": store.base_url,
             },
+        )
+    return store
+
+
+@transactional
+async def request_reconcile(session: AsyncSession, *, code: str) -> Store:
+    """Queue a reconcile of the store's stock now (404 store_not_found; 409
+    stock_push_off when the store does not push stock). One already waiting is enough."""
+    store = await get_store_by_code_or_raise(session, code, loc="code")
+    if not store.stock_push:
+        raise ConflictError(
+            f"Store {code} does not push stock levels; turn stock_push on first.",
+            code="stock_push_off",
+        )
+    if await reconcile.request(session, store_id=store.id, reason="manual"):
+        await audit.record(
+            session,
+            action="storefront.reconcile_request",
+            entity_type="storefront_store",
+            entity_id=store.id,
+            after={"reason": "manual"},
         )
     return store
 

@@ -133,18 +133,26 @@ async def prepare(
     credentials = credentials_of(settings, store)
     part_ids = sorted({int(p) for p in event.payload.get("part_ids", [])})
     skus = await _skus(session, store_id=store.id, part_ids=part_ids)
-    on_hand = await sales_service.on_hand(
-        session, part_ids=part_ids, warehouse_id=store.warehouse_id
-    )
+    free = await availability(session, settings, store=store, part_ids=part_ids)
+    levels = {sku: Level(part_id, free.get(part_id, 0)) for sku, part_id in skus.items()}
+    return Push(event.id, store.code, credentials, levels, event.attempts)
+
+
+async def availability(
+    session: AsyncSession, settings: Settings, *, store: Store, part_ids: Iterable[int]
+) -> dict[int, int]:
+    """What the shop may sell of each part: on hand in storage - reserved, in the store's
+    warehouse, less the safety buffer, never negative (the one availability query)."""
+    wanted = sorted(set(part_ids))
+    on_hand = await sales_service.on_hand(session, part_ids=wanted, warehouse_id=store.warehouse_id)
     reserved = await sales_service.reserved(
-        session, part_ids=part_ids, warehouse_id=store.warehouse_id
+        session, part_ids=wanted, warehouse_id=store.warehouse_id
     )
     buffer = settings.storefront_stock_buffer
-    levels = {
-        sku: Level(part_id, max(0, on_hand.get(part_id, 0) - reserved.get(part_id, 0) - buffer))
-        for sku, part_id in skus.items()
+    return {
+        part_id: max(0, on_hand.get(part_id, 0) - reserved.get(part_id, 0) - buffer)
+        for part_id in wanted
     }
-    return Push(event.id, store.code, credentials, levels, event.attempts)
 
 
 async def _skus(session: AsyncSession, *, store_id: int, part_ids: list[int]) -> dict[str, int]:
@@ -202,6 +210,20 @@ async def send(client: httpx.AsyncClient, push: Push) -> Outcome:
         targets[parent_id].append(
             {"id": product_id, "manage_stock": True, "stock_quantity": level.available}
         )
+    await send_updates(client, push.credentials, targets, by_id=by_id, outcome=outcome)
+    return outcome
+
+
+async def send_updates(
+    client: httpx.AsyncClient,
+    credentials: Credentials,
+    targets: dict[int, list[dict[str, Any]]],
+    *,
+    by_id: dict[int, str],
+    outcome: Outcome,
+) -> None:
+    """POST the updates (parent id 0: products/batch; else that product's
+    variations/batch) in batches of BATCH, counting what the shop took and refused."""
     for parent_id, updates in sorted(targets.items()):
         path = (
             "/wp-json/wc/v3/products/batch"
@@ -210,7 +232,7 @@ async def send(client: httpx.AsyncClient, push: Push) -> Outcome:
         )
         for start in range(0, len(updates), BATCH):
             chunk = updates[start : start + BATCH]
-            response = await _call(client, push.credentials, "POST", path, body={"update": chunk})
+            response = await _call(client, credentials, "POST", path, body={"update": chunk})
             outcome.batches += 1
             for item in _items(response):
                 if isinstance(item.get("error"), dict):
@@ -218,7 +240,6 @@ async def send(client: httpx.AsyncClient, push: Push) -> Outcome:
                     outcome.refused.append(by_id.get(_int(item_id) or 0, str(item_id)[:100]))
                 else:
                     outcome.updated += 1
-    return outcome
 
 
 async def find_by_sku(
