@@ -11,7 +11,8 @@ store's payload into a `WebOrderVersion` (lines mapped to parts, what it could n
   reserved, unless it shipped (review: handle the return); `refund` does the same and also
   records which units were refunded, for the returns desk;
 - `completed` is fine for a shipped order, review for one KOSH has not shipped;
-- `await` / `confirm` / `hold` create the order (customer found or added by e-mail) or
+- `await` / `confirm` / `hold` create the order (customer found or added by e-mail; in the
+  first of the store's warehouses, by priority, that has every line) or
   replace its lines (never after shipping started), then reserve (`confirm`, `hold`) and
   put on hold (`hold`); a cancelled order comes back only when an undo left it reopenable;
 - the order is stamped with the version's status and modification time.
@@ -22,6 +23,7 @@ Outcomes are `applied`, `review` (a person decides: every reason listed) or `ign
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kosh.sales import customers as customer_ops
 from kosh.sales import orders as order_ops
 from kosh.sales import refunds as refund_ops
+from kosh.sales import reservations
 from kosh.sales.models import SalesOrder
 from kosh.sales.orders import NewLine
 from kosh.sales.refunds import RefundedUnits
@@ -68,6 +71,8 @@ class WebOrderVersion:
     intent: Intent
     modified_at: datetime
     warehouse_id: int
+    # the warehouses the store draws on, in priority order (warehouse_id alone when empty)
+    warehouse_ids: Sequence[int] = ()
     backorder: bool = False
     number: str = ""
     currency: str | None = None
@@ -272,7 +277,7 @@ async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder
     return await order_ops.add_order(
         session,
         customer_id=customer_id,
-        warehouse_id=version.warehouse_id,
+        warehouse_id=await _warehouse_for(session, version),
         lines=list(version.lines),
         number=f"{version.store}-{version.number or version.external_id}"[:64],
         currency=version.currency,
@@ -285,6 +290,22 @@ async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder
             modified_at=version.modified_at,
         ),
     )
+
+
+async def _warehouse_for(session: AsyncSession, version: WebOrderVersion) -> int:
+    """The first of the store's warehouses (priority order) that has every line available
+    in full; the first one when none has (it reserves what there is, or backorders)."""
+    candidates = list(dict.fromkeys(version.warehouse_ids)) or [version.warehouse_id]
+    if len(candidates) == 1:
+        return candidates[0]
+    needs: dict[int, int] = defaultdict(int)
+    for line in version.lines:
+        needs[line.part_id] += line.qty
+    for warehouse_id in candidates:
+        free = await reservations.available(session, part_ids=needs, warehouse_id=warehouse_id)
+        if all(free.get(part_id, 0) >= qty for part_id, qty in needs.items()):
+            return warehouse_id
+    return candidates[0]
 
 
 async def undo(

@@ -31,6 +31,8 @@ from kosh.storefront.schemas import (
     StagedRead,
     StagedStatus,
     StagedUndo,
+    StockRuleRead,
+    StockRuleSet,
     StockSyncFull,
     StoreCreate,
     StoreRead,
@@ -136,6 +138,23 @@ async def stock_sync(
     the reconcile (waiting; when the last ran and the drift it found and fixed)."""
     store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
     return StockSyncFull(**await reconcile.stock_sync(session, store=store))
+
+
+@router.put("/stores/{code}/stock-rules", response_model=StockRuleRead)
+async def set_stock_rule(
+    code: StoreCodePath, body: StockRuleSet, _: Manager, session: SessionDep
+) -> StockRuleRead:
+    """A part's own safety buffer for this store, or its exclusion from the stock push."""
+    rule = await storefront_service.set_stock_rule(session, store_code=code, **body.model_dump())
+    return StockRuleRead.model_validate(rule)
+
+
+@router.get("/stores/{code}/stock-rules", response_model=list[StockRuleRead])
+async def list_stock_rules(
+    code: StoreCodePath, _: CurrentPrincipal, session: SessionDep
+) -> list[StockRuleRead]:
+    rules = await storefront_service.list_stock_rules(session, store_code=code)
+    return [StockRuleRead.model_validate(rule) for rule in rules]
 
 
 @router.post("/stores/{code}/reconcile", response_model=StockSyncFull, status_code=202)

@@ -179,7 +179,12 @@ async def _store(session: AsyncSession, store_id: int) -> StoreRef | None:
     store = await session.get(Store, store_id)
     if store is None:
         return None
-    ref = StoreRef(id=store.id, code=store.code, warehouse_id=store.warehouse_id)
+    ref = StoreRef(
+        id=store.id,
+        code=store.code,
+        warehouse_id=store.warehouse_id,
+        warehouse_ids=tuple(store.warehouse_ids),
+    )
     cache[store_id] = (time.monotonic(), ref)
     return ref
 

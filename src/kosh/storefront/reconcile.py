@@ -200,7 +200,7 @@ async def kosh_levels(
     )
     part_of = {**{n: p.id for n, p in numbered.items()}, **mapped}
     free = await stockpush.availability(session, settings, store=store, part_ids=part_of.values())
-    return {sku: free[part_id] for sku, part_id in part_of.items()}
+    return {sku: free[part_id] for sku, part_id in part_of.items() if part_id in free}
 
 
 @transactional

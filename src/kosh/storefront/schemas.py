@@ -34,7 +34,13 @@ class StoreCreate(BaseModel):
     webhook_secret: Secret
     consumer_key: Credential | None = None
     consumer_secret: Credential | None = None
-    warehouse_id: Id
+    warehouse_id: Id | None = Field(default=None, description="the first of warehouse_ids")
+    warehouse_ids: list[Id] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="the warehouses the store draws on, in priority order",
+    )
     stock_push: StrictBool = False
     shipment_tracking: StrictBool = Field(
         default=False, description="the shop runs WooCommerce Shipment Tracking"
@@ -51,6 +57,7 @@ class StoreUpdate(BaseModel):
     active: StrictBool | None = None
     stock_push: StrictBool | None = None
     shipment_tracking: StrictBool | None = None
+    warehouse_ids: list[Id] | None = Field(default=None, min_length=1, max_length=20)
 
 
 class StoreRead(BaseModel):
@@ -59,6 +66,7 @@ class StoreRead(BaseModel):
     kind: str
     base_url: str
     warehouse_id: int
+    warehouse_ids: list[int]
     active: bool
     stock_push: bool
     shipment_tracking: bool
@@ -185,3 +193,20 @@ class ReconcileReport(BaseModel):
 class StockSyncFull(StockSyncRead):
     reconcile_pending: bool
     last_reconcile: ReconcileReport | None
+
+
+class StockRuleSet(BaseModel):
+    """How the store pushes one part: its own buffer (null: the global one) or excluded."""
+
+    model_config = ConfigDict(extra="forbid")
+    part_number: Annotated[RequiredLine, Field(max_length=64)]
+    buffer: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    excluded: StrictBool = False
+
+
+class StockRuleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    part_id: int
+    buffer: int | None
+    excluded: bool
+    updated_at: datetime

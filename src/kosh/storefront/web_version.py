@@ -40,6 +40,7 @@ class StoreRef:
     id: int
     code: str
     warehouse_id: int
+    warehouse_ids: tuple[int, ...] = ()
 
 
 def intent_of(status: str, *, topic: str | None) -> web_orders.Intent:
@@ -69,6 +70,7 @@ async def build(
         intent=intent,
         modified_at=modified_at,
         warehouse_id=store.warehouse_id,
+        warehouse_ids=store.warehouse_ids or (store.warehouse_id,),
         backorder=settings.storefront_backorders,
     )
     if intent not in ("await", "confirm", "hold"):

@@ -1,6 +1,7 @@
 """sales: shipments with carrier and tracking (several per order), refunded lines of web
 orders for the returns desk; storefront: a store may
-use the Shipment Tracking extension; catalog: parts get a list price apart from the cost
+use the Shipment Tracking extension, keeps per-part stock rules (buffer, excluded) and draws
+on several warehouses in priority order; catalog: parts get a list price apart from the cost
 (existing parts start with list_price = unit_cost)
 
 Revision ID: 0019
@@ -109,6 +110,61 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("shipment_tracking", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    op.create_table(
+        "storefront_stock_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("part_id", sa.Integer(), nullable=False),
+        sa.Column("buffer", sa.Integer(), nullable=True),
+        sa.Column("excluded", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", kosh.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "buffer IS NULL OR buffer >= 0",
+            name=op.f("ck_storefront_stock_rules_buffer_non_negative"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["storefront_stores.id"],
+            name=op.f("fk_storefront_stock_rules_store_id_storefront_stores"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["part_id"], ["parts.id"], name=op.f("fk_storefront_stock_rules_part_id_parts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_storefront_stock_rules")),
+        sa.UniqueConstraint(
+            "store_id", "part_id", name=op.f("uq_storefront_stock_rules_store_id_part_id")
+        ),
+    )
+    op.create_table(
+        "storefront_store_warehouses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("warehouse_id", sa.Integer(), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["storefront_stores.id"],
+            name=op.f("fk_storefront_store_warehouses_store_id_storefront_stores"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"],
+            ["warehouses.id"],
+            name=op.f("fk_storefront_store_warehouses_warehouse_id_warehouses"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_storefront_store_warehouses")),
+        sa.UniqueConstraint(
+            "store_id",
+            "warehouse_id",
+            name=op.f("uq_storefront_store_warehouses_store_id_warehouse_id"),
+        ),
+    )
+    # Data: every store draws on the one warehouse it had.
+    op.execute(
+        "INSERT INTO storefront_store_warehouses (store_id, warehouse_id, priority) "
+        "SELECT id, warehouse_id, 0 FROM storefront_stores"
+    )
     with op.batch_alter_table("parts", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("list_price", sa.Numeric(precision=14, scale=4), nullable=True)
@@ -125,6 +181,8 @@ def downgrade() -> None:
     with op.batch_alter_table("parts", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_parts_list_price_non_negative"), type_="check")
         batch_op.drop_column("list_price")
+    op.drop_table("storefront_store_warehouses")
+    op.drop_table("storefront_stock_rules")
     with op.batch_alter_table("storefront_stores", schema=None) as batch_op:
         batch_op.drop_column("shipment_tracking")
     with op.batch_alter_table("sales_refunded_lines", schema=None) as batch_op:
