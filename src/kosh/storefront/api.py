@@ -13,7 +13,7 @@ from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, RequiredQueryId, clean_query
 from kosh.storefront import health as storefront_health
-from kosh.storefront import intake, outbox, reconcile
+from kosh.storefront import intake, outbox, reconcile, setup
 from kosh.storefront import service as storefront_service
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import StagedOrder
@@ -21,8 +21,11 @@ from kosh.storefront.schemas import (
     STORE_CODE_PATTERN,
     BulkRetry,
     BulkRetryResult,
+    ConnectionReportRead,
     OutboxRead,
     SkuMapCreate,
+    SkuMapImport,
+    SkuMapImported,
     SkuMapPage,
     SkuMapRead,
     StagedCancel,
@@ -138,6 +141,25 @@ async def stock_sync(
     the reconcile (waiting; when the last ran and the drift it found and fixed)."""
     store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
     return StockSyncFull(**await reconcile.stock_sync(session, store=store))
+
+
+@router.post("/stores/{code}/test", response_model=ConnectionReportRead)
+async def check_connection(
+    code: StoreCodePath, _: Admin, session: SessionDep, settings: SettingsDep
+) -> ConnectionReportRead:
+    """Call the shop's REST API with the stored keys and say what works (changes nothing)."""
+    store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
+    report = await setup.check_connection(settings, store)
+    return ConnectionReportRead.model_validate(report)
+
+
+@router.post("/stores/{code}/sku-map/import", response_model=SkuMapImported)
+async def import_sku_map(
+    code: StoreCodePath, body: SkuMapImport, _: Manager, session: SessionDep
+) -> SkuMapImported:
+    """Map many SKUs from CSV (`sku,part_number`); all rows or none (422 per bad row)."""
+    store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
+    return SkuMapImported(**await setup.import_sku_map(session, store=store, text=body.csv))
 
 
 @router.put("/stores/{code}/stock-rules", response_model=StockRuleRead)

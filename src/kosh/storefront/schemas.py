@@ -210,3 +210,31 @@ class StockRuleRead(BaseModel):
     buffer: int | None
     excluded: bool
     updated_at: datetime
+
+
+class ConnectionCheck(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    ok: bool
+    detail: str
+
+
+class ConnectionReportRead(BaseModel):
+    """What works of the shop's REST API with the stored keys."""
+
+    model_config = ConfigDict(from_attributes=True)
+    store_code: str
+    ok: bool
+    checks: list[ConnectionCheck]
+
+
+class SkuMapImport(BaseModel):
+    """`sku,part_number` per line; a first line `sku,part_number` is a header."""
+
+    model_config = ConfigDict(extra="forbid")
+    csv: Annotated[CleanText, Field(min_length=1, max_length=500_000)]
+
+
+class SkuMapImported(BaseModel):
+    mapped: int
+    replaced: int

@@ -323,7 +323,8 @@ async def map_sku(
 ) -> SkuMapping:
     """Map a store SKU (or a `product:<id>` / `variation:<id>` key for lines without SKU)
     to a KOSH part; an existing mapping of the SKU is replaced. Rules: the store (404) and
-    the part (404) exist; the part is active (422)."""
+    the part (404) exist; the part is active (422). A store pushing stock gets the part's
+    level."""
     store = await get_store_by_code_or_raise(session, store_code)
     part = await catalog_service.get_part_by_number_or_raise(session, part_number)
     if not part.active:
@@ -356,6 +357,8 @@ async def map_sku(
         before=before,
         after={"store": store.code, "sku": sku, "part_id": part.id, "part_number": part.number},
     )
+    if store.stock_push and store.active:  # the shop hears the mapped part's level
+        await stockpush.queue_for_store(session, store_id=store.id, part_ids=[part.id])
     return mapping
 
 
