@@ -150,7 +150,8 @@ async def test_sku_map_page_lists_unmapped_first_and_imports_csv(
     bad = await client.post(
         f"/api/v1/storefront/stores/{shop.code}/sku-map/import",
         json={
-            "csv": "sku,part_number\nSHOP-ONLY-SKU,Bar3\nOTHER,NO-SUCH-PART\n,Bar3\nSHOP-ONLY-SKU,Bar3"
+            "csv": "sku,part_number\nSHOP-ONLY-SKU,Bar3\nOTHER,NO-SUCH-PART\n,Bar3\n"
+            "SHOP-ONLY-SKU,Bar3"
         },
         headers=manager_headers,
     )
