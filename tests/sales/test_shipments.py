@@ -3,14 +3,19 @@ the API, shown on the order page with a printable packing slip."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.core.errors import NotFoundError
 from kosh.core.models import AuditEvent
 from kosh.sales import service as sales_service
 from kosh.sales.models import Shipment
-from tests.support.stock import a_site, stock_in
+from tests.support.sales import a_customer, an_order, reserved_total
+from tests.support.stock import a_part, a_site, stock_in
 
 
 async def _confirmed_order(
@@ -149,3 +154,64 @@ async def test_order_page_lists_shipments_and_the_packing_slip_prints(
         headers=operator_headers,
     )
     assert wrong.status_code == 404
+
+
+async def test_shipment_and_refund_reads_through_the_service(session: AsyncSession) -> None:
+    # given an order shipped in two parcels, one tracked
+    site = await a_site(session)
+    part = await a_part(session, list_price=Decimal("3.00"))
+    await stock_in(session, part.number, site.bin_ids[0], 10)
+    customer = await sales_service.create_customer(session, name="Direct")
+    order = await sales_service.create_order(
+        session,
+        customer_id=customer.id,
+        warehouse_id=site.warehouse_id,
+        lines=[sales_service.LineRequest(part_number=part.number, qty=4)],
+        confirm=True,
+    )
+    line_id = order.lines[0].id
+    await sales_service.ship(
+        session, order_id=order.id, quantities={line_id: 1}, carrier="DHL", tracking_number="T1"
+    )
+    await sales_service.ship(session, order_id=order.id)
+    # when read through the service
+    first, second = await sales_service.list_shipments(session, order_id=order.id)
+    found_order, found = await sales_service.get_shipment(
+        session, order_id=order.id, shipment_id=first.id
+    )
+    notice = await sales_service.shipment_notice(session, second.id)
+    # then
+    assert (found_order.id, found.tracking_number) == (order.id, "T1")
+    assert notice is not None
+    assert (notice.complete, notice.lines, notice.tracking_number) == (True, [(1, 3)], None)
+    assert [t.tracking_number for t in notice.all_tracking] == ["T1"]
+    assert await sales_service.shipment_notice(session, second.id + 1000) is None
+    other = await sales_service.create_order(
+        session, customer_id=customer.id, warehouse_id=site.warehouse_id
+    )
+    with pytest.raises(NotFoundError) as wrong:
+        await sales_service.get_shipment(session, order_id=other.id, shipment_id=first.id)
+    assert wrong.value.code == "shipment_not_found"
+    with pytest.raises(NotFoundError):
+        await sales_service.list_shipments(session, order_id=other.id + 1000)
+    # and a manual order has no refunded lines; the returns desk's list is empty
+    assert await sales_service.refunded_lines(session, order_id=order.id) == []
+    assert await sales_service.refunds_to_return(session) == ([], 0)
+    with pytest.raises(NotFoundError):
+        await sales_service.refunded_lines(session, order_id=other.id + 1000)
+
+
+async def test_hold_releasing_through_the_service(session: AsyncSession) -> None:
+    site = await a_site(session)
+    await stock_in(session, site.part_number, site.bin_ids[0], 5)
+    customer = await a_customer(session)
+    order_id = await an_order(
+        session,
+        customer_id=customer.id,
+        warehouse_id=site.warehouse_id,
+        lines=[(site.part_number, 3)],
+        confirm=True,
+    )
+    held = await sales_service.hold(session, order_id=order_id, release_reservations=True)
+    assert (held.status, held.lines[0].qty_reserved) == ("on_hold", 0)
+    assert await reserved_total(session, site.part_id, site.warehouse_id) == 0
