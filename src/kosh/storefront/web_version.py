@@ -66,7 +66,7 @@ async def build(
     base = web_orders.WebOrderVersion(
         store=store.code,
         external_id=external_id,
-        status=status or "trash",
+        status=status or ("trash" if intent == "close" else ""),
         intent=intent,
         modified_at=modified_at,
         warehouse_id=store.warehouse_id,
