@@ -99,6 +99,10 @@ async def test_refunded_after_shipping_is_a_return_to_expect(
     assert order.status == "cancelled"
     to_return = await client.get("/api/v1/sales/refunds-to-return", headers=operator_headers)
     assert to_return.status_code == 200
+    page = await client.get(
+        f"/sales-orders/{order.id}", headers={**operator_headers, "accept": "text/html"}
+    )
+    assert 'data-testid="refunded"' in page.text
     [item] = to_return.json()["items"]
     assert (item["order_line_id"], item["qty"], item["qty_shipped"]) == (
         first_id,

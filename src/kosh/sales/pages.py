@@ -114,6 +114,7 @@ async def order_detail(
         "staged": [],
         "outbox": [],
         "shipments": await sales_service.list_shipments(session, order_id=order.id),
+        "refunded": await sales_service.refunded_lines(session, order_id=order.id),
     }
     for panel in _ORDER_PANELS:
         context.update(await panel(session, order))
