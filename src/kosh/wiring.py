@@ -5,6 +5,7 @@ from kosh.alerts import service as alert_service
 from kosh.core import events
 from kosh.sales import reservations
 from kosh.shopfloor import subscribers as shopfloor_subscribers
+from kosh.storefront import outbox as storefront_outbox
 from kosh.storefront import stockpush
 
 # Job shortage alerts quote what purchase orders bring by the due date (kosh.production).
@@ -12,10 +13,15 @@ events.subscribe(events.ON_ORDER_CHANGED, alert_service.reevaluate_part_alerts)
 # Stock levels pushed to web stores follow movements and reservations (kosh.storefront).
 events.subscribe(events.STOCK_CHANGED, stockpush.queue_changes)
 events.subscribe(events.RESERVATION_CHANGED, stockpush.queue_changes)
+# Shipments and cancellations of web orders reach their store (kosh.storefront outbox).
+events.subscribe(events.SALES_SHIPPED, storefront_outbox.on_shipped)
+events.subscribe(events.SALES_CANCELLED, storefront_outbox.on_cancelled)
 
 SUBSCRIBERS = (
     alert_service.reevaluate_part_alerts,
     reservations.guard_withdrawals,
     *shopfloor_subscribers.SUBSCRIBERS,
     stockpush.queue_changes,
+    storefront_outbox.on_shipped,
+    storefront_outbox.on_cancelled,
 )

@@ -32,6 +32,7 @@ from kosh.core.models import WorkerHeartbeat
 from kosh.ops.jobs import OpsJobs
 from kosh.quality.jobs import QualityJobs
 from kosh.storefront import alerting, outbox, processing, stockpush
+from kosh.storefront import alerting, outbox, processing, reconcile, stockpush
 from kosh.storefront.metrics import (
     QUEUE_DEPTH,
     STOCK_PUSH,
@@ -93,6 +94,7 @@ class Worker:
         self.started_at = utcnow()
         self._last_heartbeat = 0.0
         self._last_alerts = 0.0
+        self._last_reconcile_check = 0.0
         self.ops = OpsJobs(settings, sessions)  # scheduled backups, retention
         # preventive maintenance tickets and SLA alerts (kosh.quality)
         self.quality = QualityJobs(sessions, every_seconds=settings.quality_sla_check_seconds)
@@ -114,6 +116,7 @@ class Worker:
                 worked = await self.step()
                 await self.heartbeat()
                 await self.maybe_alert()
+                await self.maybe_reconcile()
                 await self.ops.tick(wait=once)
                 await self.quality.tick()
                 if worked:
@@ -179,8 +182,11 @@ class Worker:
         if self.http is None:
             raise RuntimeError("deliver() runs inside run()")
         async with self.sessions() as session:
-            if await outbox.kind_of(session, event_id) == outbox.STOCK_KIND:
-                return await self.push_stock(event_id)
+            kind = await outbox.kind_of(session, event_id)
+        if kind == outbox.STOCK_KIND:
+            return await self.push_stock(event_id)
+        if kind == reconcile.KIND:
+            return await self.reconcile(event_id)
         retryable = True
         try:
             async with self.sessions() as session:
@@ -195,6 +201,8 @@ class Worker:
                 order_id=delivery.external_id,
                 status=delivery.status,
                 note=delivery.note,
+                customer_note=delivery.customer_note,
+                meta_data=delivery.meta_data,
             )
         except StoreApiError as exc:
             error, retryable = str(exc), exc.retryable
@@ -276,6 +284,52 @@ class Worker:
         self.stats.sync_failed += 1
         log.warning("stock_push_failed", event_id=event_id, error=error, status=status)
         return status
+
+    async def reconcile(self, event_id: int) -> str:
+        """Compare the shop's stock with KOSH and fix drift; a failure is retried."""
+        if self.http is None:
+            raise RuntimeError("reconcile() runs inside run()")
+        retryable = True
+        try:
+            report = await reconcile.run(
+                self.http,
+                self.sessions,
+                self.settings,
+                event_id=event_id,
+                worker_id=self.worker_id,
+            )
+        except StoreApiError as exc:
+            error, retryable = str(exc), exc.retryable
+        except outbox.MissingCredentialsError as exc:
+            error, retryable = str(exc), False
+        except Exception as exc:
+            log.exception("stock_reconcile_error", event_id=event_id)
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            return "lost" if report is None else "sent"
+        async with self.sessions() as session:
+            status = await outbox.mark_failed(
+                session,
+                event_id=event_id,
+                worker_id=self.worker_id,
+                error=error,
+                settings=self.settings,
+                retryable=retryable,
+            )
+        log.warning("stock_reconcile_failed", event_id=event_id, error=error, status=status)
+        return status
+
+    async def maybe_reconcile(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reconcile_check < ALERT_SECONDS:
+            return
+        self._last_reconcile_check = now
+        try:
+            async with self.sessions() as session:
+                await reconcile.schedule_due(session, settings=self.settings)
+        except Exception:
+            log.exception("stock_reconcile_schedule_failed")
+            report_job_error("stock_reconcile")
 
     # --- liveness and alerts --------------------------------------------------------------
 

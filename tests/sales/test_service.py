@@ -295,7 +295,8 @@ async def test_lines_must_name_active_parts_and_orders_need_lines(
 
 async def test_default_price_is_the_part_price(session: AsyncSession) -> None:
     site = await a_site(session)
-    priced = await a_part(session, unit_cost=Decimal("12.50"))
+    # the list price, not the cost, is the default
+    priced = await a_part(session, list_price=Decimal("12.50"), unit_cost=Decimal("4.10"))
     customer = await a_customer(session)
     order = await sales_service.create_order(
         session,

@@ -49,6 +49,7 @@ def fake_store(_fake_store_server: fakestore.FakeStore) -> Iterator[fakestore.Fa
     store.orders.clear()
     store.received.clear()
     store.products.clear()
+    store.order_meta.clear()
     yield store
     store.recover()
 
@@ -63,6 +64,8 @@ def worker_settings(settings: Settings) -> Settings:
             "storefront_http_timeout": 1.0,
             "storefront_price_tolerance": 0.25,
             "storefront_stock_push_seconds": 0.0,
+            # no nightly reconcile unless a test asks for one (tests/storefront/test_reconcile)
+            "storefront_reconcile_hours": 0.0,
         }
     )
 
@@ -88,7 +91,10 @@ async def shop(
         site = await a_site(session, bins=1)
         parts: dict[str, int] = {}
         for number, price in PRICED.items():
-            part = await a_part(session, number, unit_cost=Decimal(price))
+            # a real cost well below the list price: the web check uses the list price
+            part = await a_part(
+                session, number, list_price=Decimal(price), unit_cost=Decimal(price) / 4
+            )
             parts[number] = part.id
             await stock_in(session, number, site.bin_ids[0], 100)
         await storefront_service.create_store(

@@ -132,9 +132,22 @@ class FakeStore:
     nonces: set[str] = field(default_factory=set)
     # the catalogue: id -> product or variation (id, sku, parent_id, type, stock fields)
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # order id -> meta key -> value, as PUT .../orders/<id> {"meta_data": [...]} left it
+    order_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add_product(self, sku: str, *, parent_id: int = 0, stock: int | None = None) -> int:
-        product_id = 1000 + len(self.products)
+        product_id = 1000 + sum(1 for known in self.products if known >= 1000)
+        if parent_id and parent_id not in self.products:  # the variable product itself
+            self.products[parent_id] = {
+                "id": parent_id,
+                "sku": "",
+                "parent_id": 0,
+                "type": "variable",
+                "manage_stock": False,
+                "stock_quantity": None,
+            }
+        elif parent_id:
+            self.products[parent_id]["type"] = "variable"
         self.products[product_id] = {
             "id": product_id,
             "sku": sku,
@@ -158,7 +171,15 @@ class FakeStore:
         return [
             (r.path.rsplit("/", 1)[-1], r.body["status"])
             for r in self.received
-            if r.method == "PUT" and r.auth == "oauth"
+            if r.method == "PUT" and r.auth == "oauth" and "status" in r.body
+        ]
+
+    @property
+    def note_bodies(self) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (r.path.split("/")[-2], r.body)
+            for r in self.received
+            if r.method == "POST" and r.path.endswith("/notes")
         ]
 
     @property
@@ -213,7 +234,16 @@ class FakeStore:
         body = json.loads(await request.body())
         self.received.append(Received("PUT", request.url.path, body, gate))
         order_id = int(request.path_params["order_id"])
-        return JSONResponse({"id": order_id, "status": body.get("status")})
+        meta = self.order_meta.setdefault(str(order_id), {})
+        for item in body.get("meta_data", []):  # WooCommerce sets (replaces) each key
+            meta[item["key"]] = item["value"]
+        return JSONResponse(
+            {
+                "id": order_id,
+                "status": body.get("status"),
+                "meta_data": [{"key": k, "value": v} for k, v in meta.items()],
+            }
+        )
 
     async def add_note(self, request: Request) -> Response:
         gate = await self._gate(request)
@@ -248,9 +278,36 @@ class FakeStore:
         if isinstance(gate, Response):
             return gate
         self.received.append(Received("GET", request.url.path, dict(request.query_params), gate))
+        if "sku" not in request.query_params:  # the catalogue, a page at a time
+            return self._page(request, [p for p in self.products.values() if not p["parent_id"]])
         wanted = set(request.query_params.get("sku", "").split(","))
         found = [p for _, p in sorted(self.products.items()) if p["sku"] in wanted]
         return JSONResponse(found, headers={"x-wp-total": str(len(found))})
+
+    async def list_variations(self, request: Request) -> Response:
+        gate = await self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        self.received.append(Received("GET", request.url.path, dict(request.query_params), gate))
+        parent_id = int(request.path_params["parent_id"])
+        return self._page(
+            request, [p for p in self.products.values() if p["parent_id"] == parent_id]
+        )
+
+    def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
+        rows = sorted(rows, key=lambda p: p["id"])
+        per_page = int(request.query_params.get("per_page", "10"))
+        page = int(request.query_params.get("page", "1"))
+        pages = max(1, -(-len(rows) // per_page))
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        return JSONResponse(
+            chunk, headers={"x-wp-total": str(len(rows)), "x-wp-totalpages": str(pages)}
+        )
+
+    def set_stock_by_hand(self, sku: str, qty: int) -> None:
+        """A shop manager edits the product's stock in WooCommerce."""
+        [found] = [p for p in self.products.values() if p["sku"] == sku]
+        found["manage_stock"], found["stock_quantity"] = True, qty
 
     async def batch(self, request: Request) -> Response:
         """POST products/batch and products/<id>/variations/batch: each update applied on
@@ -288,6 +345,11 @@ class FakeStore:
                 ),
                 Route("/wp-json/wc/v3/products", self.list_products, methods=["GET"]),
                 Route("/wp-json/wc/v3/products/batch", self.batch, methods=["POST"]),
+                Route(
+                    "/wp-json/wc/v3/products/{parent_id:int}/variations",
+                    self.list_variations,
+                    methods=["GET"],
+                ),
                 Route(
                     "/wp-json/wc/v3/products/{parent_id:int}/variations/batch",
                     self.batch,

@@ -16,6 +16,7 @@ class Part(Base):
     __table_args__ = (
         CheckConstraint("reorder_point >= 0", name="reorder_point_non_negative"),
         CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost_non_negative"),
+        CheckConstraint("list_price IS NULL OR list_price >= 0", name="list_price_non_negative"),
         Index(None, "mpn"),
         Index(None, "description"),
         # Search by number / description / MPN with ILIKE: one pg_trgm GIN index per
@@ -43,6 +44,8 @@ class Part(Base):
     mpn: Mapped[str | None] = mapped_column(String(100))
     reorder_point: Mapped[int] = mapped_column(Integer, default=0)
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    # What the part sells for (the sales default and the web price check), apart from cost.
+    list_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,6 +23,7 @@ EXPORT_COLUMNS = (
     "mpn",
     "reorder_point",
     "unit_cost",
+    "list_price",
     "active",
 )
 _EXPORT_BATCH = 2000

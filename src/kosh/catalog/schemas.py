@@ -32,6 +32,9 @@ class PartCreate(BaseModel):
     mpn: Annotated[Mpn | None, AfterValidator(none_if_blank)] = None
     reorder_point: ReorderPoint = 0
     unit_cost: UnitCost | None = None
+    list_price: UnitCost | None = Field(
+        default=None, description="what the part sells for: the sales default and web check"
+    )
 
 
 _NOT_NULL = ("number", "description", "unit", "reorder_point", "active")
@@ -51,6 +54,7 @@ class PartUpdate(BaseModel):
     mpn: Annotated[Mpn | None, AfterValidator(none_if_blank)] = None
     reorder_point: ReorderPoint | None = None
     unit_cost: UnitCost | None = None
+    list_price: UnitCost | None = None
     active: StrictBool | None = None
 
     @field_validator(*_NOT_NULL, mode="before")
@@ -76,6 +80,7 @@ class PartRead(BaseModel):
     mpn: str | None
     reorder_point: int
     unit_cost: Decimal | None
+    list_price: Decimal | None
     active: bool
     version: int
     created_at: datetime

@@ -35,6 +35,7 @@ def part_snapshot(part: Part) -> dict[str, Any]:
         "mpn": part.mpn,
         "reorder_point": part.reorder_point,
         "unit_cost": None if part.unit_cost is None else str(part.unit_cost),
+        "list_price": None if part.list_price is None else str(part.list_price),
         "active": part.active,
     }
 
@@ -171,7 +172,8 @@ async def update_part(session: AsyncSession, part_id: int, *, data: PartUpdate) 
             raise _number_taken(new_number)
     before = part_snapshot(part)
     for name, value in changes.items():
-        setattr(part, name, Decimal(value) if name == "unit_cost" and value is not None else value)
+        money = name in ("unit_cost", "list_price") and value is not None
+        setattr(part, name, Decimal(value) if money else value)
     if part_snapshot(part) == before:
         return part  # nothing changed: no new version, no audit event
     try:

@@ -28,6 +28,9 @@ ON_ORDER_CHANGED = "purchasing.on_order_changed"
 RESERVATION_CHANGED = "sales.reservation_changed"
 JOB_RELEASED = "job.released"  # payload: production job ids just released
 JOB_CLOSED = "job.closed"  # payload: production job ids just completed or cancelled
+SALES_SHIPPED = "sales.shipped"  # payload: ids of shipments just recorded (kosh.sales)
+# payload: (sales order id, reason) of web orders cancelled in KOSH, for their store to hear
+SALES_CANCELLED = "sales.cancelled"
 
 
 def subscribe(event: str, subscriber: Subscriber) -> None:

@@ -19,11 +19,16 @@ from kosh.sales.schemas import (
     CustomerCreate,
     CustomerPage,
     CustomerRead,
+    HoldRequest,
     LineAdd,
     OrderCreate,
     OrderPage,
     OrderRead,
     OrderStatus,
+    RefundedLinePage,
+    RefundedLineRead,
+    ShipmentList,
+    ShipmentRead,
     ShipRequest,
     Transition,
 )
@@ -134,11 +139,17 @@ async def confirm(
 
 @router.post("/sales-orders/{order_id}/hold", response_model=OrderRead)
 async def hold(
-    order_id: PathId, _: Operator, session: SessionDep, body: Transition | None = _EMPTY
+    order_id: PathId, _: Operator, session: SessionDep, body: HoldRequest | None = _EMPTY
 ) -> OrderRead:
-    body = body or Transition()
+    """Hold the order: it cannot ship until confirmed again. Reservations are kept unless
+    `release_reservations` is true."""
+    body = body or HoldRequest()
     order = await sales_service.hold(
-        session, order_id=order_id, version=body.version, reason=body.reason
+        session,
+        order_id=order_id,
+        version=body.version,
+        reason=body.reason,
+        release_reservations=body.release_reservations,
     )
     return OrderRead.model_validate(order)
 
@@ -158,9 +169,47 @@ async def ship(
         for line in body.lines:
             quantities[line.line_id] = quantities.get(line.line_id, 0) + line.qty
     order = await sales_service.ship(
-        session, order_id=order_id, quantities=quantities, version=body.version
+        session,
+        order_id=order_id,
+        quantities=quantities,
+        version=body.version,
+        carrier=body.carrier,
+        tracking_number=body.tracking_number,
     )
     return OrderRead.model_validate(order)
+
+
+@router.get("/sales-orders/{order_id}/shipments", response_model=ShipmentList)
+async def shipments(order_id: PathId, _: CurrentPrincipal, session: SessionDep) -> ShipmentList:
+    """Every shipment of the order (lines, carrier, tracking number, when), oldest first."""
+    rows = await sales_service.list_shipments(session, order_id=order_id)
+    return ShipmentList(items=[ShipmentRead.model_validate(s) for s in rows], total=len(rows))
+
+
+@router.get("/sales-orders/{order_id}/refunded-lines", response_model=RefundedLinePage)
+async def refunded_lines(
+    order_id: PathId, _: CurrentPrincipal, session: SessionDep
+) -> RefundedLinePage:
+    """What the web store refunded of this order, line by line."""
+    rows = await sales_service.refunded_lines(session, order_id=order_id)
+    return RefundedLinePage(
+        items=[RefundedLineRead.model_validate(r) for r in rows], total=len(rows), next=None
+    )
+
+
+@router.get("/sales/refunds-to-return", response_model=RefundedLinePage)
+async def refunds_to_return(
+    request: Request, _: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> RefundedLinePage:
+    """Refunded web order lines whose units had shipped (the returns desk's worklist)."""
+    rows, total = await sales_service.refunds_to_return(
+        session, limit=page.limit, offset=page.offset
+    )
+    return RefundedLinePage(
+        items=[RefundedLineRead.model_validate(r) for r in rows],
+        total=total,
+        next=next_url(request, page, total),
+    )
 
 
 @router.post("/sales-orders/{order_id}/cancel", response_model=OrderRead)

@@ -154,3 +154,65 @@ class StockReservation(Base):
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     qty_reserved: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Shipment(Base):
+    """One parcel of a sales order: what left (its lines), with which carrier and tracking
+    number, when. An order ships in one or several; rows are never edited."""
+
+    __tablename__ = "sales_shipments"
+    __table_args__ = (Index(None, "order_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(80), unique=True)
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    shipped_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lines: Mapped[list[ShipmentLine]] = relationship(
+        back_populates="shipment",
+        order_by="ShipmentLine.id",
+        cascade="all, delete-orphan",
+        lazy="raise",
+    )
+
+
+class ShipmentLine(Base):
+    __tablename__ = "sales_shipment_lines"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        Index(None, "shipment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("sales_shipments.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("sales_order_lines.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+
+    shipment: Mapped[Shipment] = relationship(back_populates="lines", lazy="raise")
+
+
+class RefundedLine(Base):
+    """Units of a web order line that the store refunded, for the returns desk: `qty`
+    refunded, of which `qty_shipped` had left the building (a return to expect) and the rest
+    was released. Written when the refund arrives, never edited."""
+
+    __tablename__ = "sales_refunded_lines"
+    __table_args__ = (
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("qty_shipped >= 0 AND qty_shipped <= qty", name="shipped_within"),
+        Index(None, "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("sales_order_lines.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    qty_shipped: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=Decimal(0))
+    # date_modified_gmt of the store's version that brought the refund
+    external_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,13 +1,16 @@
 """Sales-order operations that join the caller's transaction (they never commit).
 
-`kosh.sales.service` wraps each in one `@transactional` use case for the API and pages; the
-storefront worker composes them with its own bookkeeping in a single transaction, so a web
-order, its reservations and its staged row change together or not at all.
+`kosh.sales.service` wraps each in one `@transactional` use case for the API and pages;
+`kosh.sales.web_orders` composes them for a web order inside the storefront worker's
+transaction, so a web order, its reservations and its staged row change together or not at
+all.
 
 Status machine: draft -> confirmed (reserved) -> partially_shipped -> shipped, plus on_hold
-(keeps its reservations, cannot ship) and cancelled (releases them). Every transition is
-audited and, for web orders, shipping and cancelling queue a status update for the store in
-the same transaction (the outbox).
+(keeps its reservations unless held with `release`; cannot ship) and cancelled (releases
+them). Every transition is audited; shipping notes `events.SALES_SHIPPED` (the shipment
+id) and cancelling a web order notes `events.SALES_CANCELLED`, so the storefront's outbox,
+subscribed in `kosh.wiring`, queues the store's update in the same transaction. Sales
+imports nothing of the storefront.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
 from kosh.locations import service as location_service
-from kosh.sales import reservations
+from kosh.sales import reservations, shipments
 from kosh.sales.models import SalesOrder, SalesOrderLine
 from kosh.stock import movements as stock_movements
 from kosh.stock.errors import InsufficientStockError
@@ -142,8 +145,12 @@ def check_version(order: SalesOrder, version: int | None) -> None:
 
 
 def _refuse(order: SalesOrder, action: str) -> ConflictError:
+    hint = ""
+    if order.status == "on_hold" and action == "shipped":
+        hint = " Confirm it again first (that reserves what its hold released)."
     return ConflictError(
-        f"Sales order {order.number} is {order.status.replace('_', ' ')}; it cannot be {action}.",
+        f"Sales order {order.number} is {order.status.replace('_', ' ')}; it cannot be "
+        f"{action}.{hint}",
         code="invalid_status",
         details={"status": order.status},
     )
@@ -382,12 +389,17 @@ async def confirm_order(
     return outcome
 
 
-async def hold_order(session: AsyncSession, order: SalesOrder, *, reason: str = "") -> None:
-    """draft / confirmed / partially_shipped -> on_hold. Reservations stay (the goods stay
-    set aside); shipping is refused until the order is confirmed again."""
+async def hold_order(
+    session: AsyncSession, order: SalesOrder, *, reason: str = "", release: bool = False
+) -> int:
+    """draft / confirmed / partially_shipped -> on_hold; shipping is refused until the
+    order is confirmed again. By default the reservations stay (the goods stay set aside);
+    with `release` they are freed for other orders and production, and confirming reserves
+    again (409 insufficient_stock if meanwhile taken). Returns the units released."""
     if order.status not in ("draft", *SHIPPABLE_STATUSES):
         raise _refuse(order, "put on hold")
     before = order.status
+    released = await release_all(session, order) if release else 0
     order.status = "on_hold"
     order.updated_at = utcnow()
     await session.flush()
@@ -397,8 +409,9 @@ async def hold_order(session: AsyncSession, order: SalesOrder, *, reason: str = 
         entity_type="sales_order",
         entity_id=order.id,
         before={"status": before},
-        after={"status": "on_hold", "reason": reason},
+        after={"status": "on_hold", "reason": reason, "released": released},
     )
+    return released
 
 
 async def cancel_order(
@@ -410,8 +423,9 @@ async def cancel_order(
     reopenable: bool = False,
 ) -> int:
     """Any open order -> cancelled, releasing what is reserved (what shipped stays shipped).
-    Returns the units released. A web order's store hears of it through the outbox unless
-    the cancellation came from the store (`notify_store=False`)."""
+    Returns the units released. A web order's store hears of it (SALES_CANCELLED, which the
+    storefront outbox subscribes to) unless the cancellation came from the store
+    (`notify_store=False`)."""
     if order.status not in OPEN_STATUSES:
         raise _refuse(order, "cancelled")
     before = order.status
@@ -430,9 +444,7 @@ async def cancel_order(
         after={"status": "cancelled", "released": released, "reason": reason},
     )
     if notify_store and order.external_store:
-        await _tell_store(
-            session, order, status="cancelled", note=f"Cancelled in KOSH. {reason}".strip()
-        )
+        events.note(session, events.SALES_CANCELLED, [(order.id, reason)])
     return released
 
 
@@ -464,13 +476,19 @@ class ShippedLine:
 
 
 async def ship_order(
-    session: AsyncSession, order: SalesOrder, *, quantities: Mapping[int, int] | None = None
+    session: AsyncSession,
+    order: SalesOrder,
+    *,
+    quantities: Mapping[int, int] | None = None,
+    carrier: str | None = None,
+    tracking_number: str | None = None,
 ) -> list[ShippedLine]:
     """Ship lines FIFO from storage to the warehouse's shipping location and out of the
     building (ledger rows of kind 'ship'), releasing the reservation for what shipped.
 
     `quantities` maps line id -> units; None ships everything still open. A line may ship
     more than it has reserved only from stock nobody else has reserved (409 otherwise).
+    Records one shipment (with `carrier` and `tracking_number`) and notes SALES_SHIPPED.
     """
     if order.status not in SHIPPABLE_STATUSES:
         raise _refuse(order, "shipped")
@@ -532,6 +550,13 @@ async def ship_order(
         order.shipped_at = utcnow()
     order.updated_at = utcnow()
     await session.flush()
+    shipment = await shipments.record(
+        session,
+        order,
+        shipped=[shipments.ShippedUnits(s.line_id, s.part_id, s.qty) for s in shipped],
+        carrier=carrier,
+        tracking_number=tracking_number,
+    )
     await audit.record(
         session,
         action="sales_order.ship",
@@ -540,19 +565,14 @@ async def ship_order(
         before={"status": before},
         after={
             "status": order.status,
+            "shipment": shipment.number,
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
             "shipped": [{"line_id": s.line_id, "qty": s.qty, "lots": s.lots} for s in shipped],
         },
     )
-    if order.external_store:
-        summary = ", ".join(f"{s.qty} x line {by_id[s.line_id].line_no}" for s in shipped)
-        if done:
-            await _tell_store(
-                session, order, status="completed", note=f"Shipped by KOSH ({order.number})."
-            )
-        else:
-            await _tell_store(
-                session, order, status=None, note=f"Partly shipped by KOSH: {summary}."
-            )
+    # Whoever the order came from hears of it (a web store through its outbox).
+    events.note(session, events.SALES_SHIPPED, [shipment.id])
     return shipped
 
 
@@ -593,13 +613,3 @@ async def _ship_location(session: AsyncSession, warehouse_id: int) -> int:
             session, warehouse_id, SHIP_LOCATION_CODE, "shipping"
         )
     return location.id
-
-
-async def _tell_store(
-    session: AsyncSession, order: SalesOrder, *, status: str | None, note: str
-) -> None:
-    # Imported here: the storefront builds on sales, not the other way round; this is the
-    # one place where a sales transition must also write the storefront's outbox.
-    from kosh.storefront import outbox
-
-    await outbox.enqueue_status(session, order=order, status=status, note=note)

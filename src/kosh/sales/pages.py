@@ -3,11 +3,13 @@ customers. Every change goes through the JSON API (forms.js), so pages hold no r
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
@@ -16,8 +18,7 @@ from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, SearchText, clean_query
 from kosh.locations import service as location_service
 from kosh.sales import service as sales_service
-from kosh.sales.models import ORDER_STATUSES
-from kosh.storefront import service as storefront_service
+from kosh.sales.models import ORDER_STATUSES, SalesOrder
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -27,6 +28,16 @@ PAGE_SIZE = 50
 
 nav.register(nav.NavItem("Sales orders", "/sales-orders", "viewer"))
 nav.register(nav.NavItem("Customers", "/customers", "viewer"))
+
+# Features built on sales add to the order page (the storefront: where a web order came from,
+# what was sent back) without sales importing them: each panel returns template context.
+OrderPanel = Callable[[AsyncSession, SalesOrder], Awaitable[dict[str, Any]]]
+_ORDER_PANELS: list[OrderPanel] = []
+
+
+def add_order_panel(panel: OrderPanel) -> None:
+    if panel not in _ORDER_PANELS:
+        _ORDER_PANELS.append(panel)
 
 
 @router.get("/sales-orders")
@@ -102,11 +113,67 @@ async def order_detail(
         "can_edit": principal.has_role("operator"),
         "staged": [],
         "outbox": [],
+        "shipments": await sales_service.list_shipments(session, order_id=order.id),
+        "refunded": await sales_service.refunded_lines(session, order_id=order.id),
     }
-    if order.external_store:
-        context["staged"] = await storefront_service.staged_for_order(session, order.id)
-        context["outbox"] = await storefront_service.outbox_for_order(session, order.id)
+    for panel in _ORDER_PANELS:
+        context.update(await panel(session, order))
     return pages.render(request, "sales/order_detail.html", context)
+
+
+@router.get("/sales-orders/{order_id}/shipments/{shipment_id}/packing-slip")
+async def packing_slip(
+    request: Request,
+    order_id: PathId,
+    shipment_id: PathId,
+    _: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+) -> Response:
+    """One shipment's packing slip: ship-to address, lines with units, carrier, tracking.
+    Prints on its own (print.css hides the navigation)."""
+    order, shipment = await sales_service.get_shipment(
+        session, order_id=order_id, shipment_id=shipment_id
+    )
+    customer = await sales_service.get_customer(session, order.customer_id)
+    warehouse = await location_service.get_warehouse_or_raise(session, order.warehouse_id)
+    lines = {line.id: line for line in order.lines}
+    parts = {
+        pid: await part_service.get_part_or_raise(session, pid)
+        for pid in {line.part_id for line in shipment.lines}
+    }
+    address = customer.shipping_address or customer.billing_address or {}
+    return pages.render(
+        request,
+        "sales/packing_slip.html",
+        {
+            "order": order,
+            "shipment": shipment,
+            "customer": customer,
+            "warehouse": warehouse,
+            "lines": lines,
+            "parts": parts,
+            "address": _address_lines(address),
+        },
+    )
+
+
+def _address_lines(address: dict[str, Any]) -> list[str]:
+    """A WooCommerce-shaped address as the lines of a label."""
+
+    def joined(*keys: str) -> str:
+        return " ".join(str(address.get(key) or "").strip() for key in keys).strip()
+
+    rows = [
+        joined("first_name", "last_name"),
+        joined("company"),
+        joined("address_1"),
+        joined("address_2"),
+        joined("postcode", "city"),
+        joined("state"),
+        joined("country"),
+    ]
+    return [row for row in rows if row]
 
 
 @router.get("/customers")

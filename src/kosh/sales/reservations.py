@@ -222,8 +222,9 @@ async def guard_withdrawals(session: AsyncSession, pairs: list[Any]) -> None:
         ]
         if short:
             raise ReservedStockError(
-                "This would take stock that sales orders have reserved; pick less, or "
-                "release the reservation (hold or cancel the order) first.",
+                "This would take stock that sales orders have reserved; pick less, or free "
+                "the reservation first: cancel the order, or put it on hold with "
+                "release_reservations (a plain hold keeps it).",
                 details={"warehouse_id": warehouse_id, "parts": short},
             )
 

@@ -108,6 +108,12 @@ class Transition(BaseModel):
     allow_backorder: StrictBool | None = None
 
 
+class HoldRequest(Transition):
+    """Body of hold: the reservations stay unless `release_reservations`."""
+
+    release_reservations: StrictBool = False
+
+
 class ShipLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     line_id: Id
@@ -115,11 +121,37 @@ class ShipLine(BaseModel):
 
 
 class ShipRequest(BaseModel):
-    """Lines to ship; no body, or no lines, ships everything still open."""
+    """Lines to ship; no body, or no lines, ships everything still open. Each call records
+    one shipment, with the carrier and tracking number when given."""
 
     model_config = ConfigDict(extra="forbid")
     lines: list[ShipLine] | None = Field(default=None, max_length=500)
     version: Version | None = None
+    carrier: Annotated[CleanLine, Field(max_length=100)] | None = None
+    tracking_number: Annotated[CleanLine, Field(max_length=100)] | None = None
+
+
+class ShipmentLineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    order_line_id: int
+    part_id: int
+    qty: int
+
+
+class ShipmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    order_id: int
+    number: str
+    carrier: str | None
+    tracking_number: str | None
+    shipped_at: datetime
+    lines: list[ShipmentLineRead]
+
+
+class ShipmentList(BaseModel):
+    items: list[ShipmentRead]
+    total: int
 
 
 class LineRead(BaseModel):
@@ -168,3 +200,24 @@ class OrderPage(BaseModel):
 class Availability(BaseModel):
     warehouse_id: int
     items: list[dict[str, int]]
+
+
+class RefundedLineRead(BaseModel):
+    """Units of a web order line the store refunded; `qty_shipped` of them had left the
+    building (a return to expect), the rest was released."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    order_id: int
+    order_line_id: int
+    part_id: int
+    qty: int
+    qty_shipped: int
+    amount: Decimal
+    recorded_at: datetime
+
+
+class RefundedLinePage(BaseModel):
+    items: list[RefundedLineRead]
+    total: int
+    next: str | None

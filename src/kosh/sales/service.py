@@ -19,12 +19,27 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from kosh.catalog import service as catalog_service
 from kosh.core.db import idempotent_transaction, transactional
-from kosh.core.errors import ConflictError, RuleViolationError, ValidationError, field_error
+from kosh.core.errors import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+    field_error,
+)
 from kosh.locations import service as location_service
 from kosh.sales import customers as customer_ops
 from kosh.sales import orders as order_ops
+from kosh.sales import refunds as refund_ops
 from kosh.sales import reservations
-from kosh.sales.models import Customer, SalesOrder, SalesOrderLine, StockReservation
+from kosh.sales import shipments as shipment_ops
+from kosh.sales.models import (
+    Customer,
+    RefundedLine,
+    SalesOrder,
+    SalesOrderLine,
+    Shipment,
+    StockReservation,
+)
 
 __all__ = [
     "LineRequest",
@@ -119,6 +134,46 @@ async def list_orders(
         .offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+async def list_shipments(session: AsyncSession, *, order_id: int) -> list[Shipment]:
+    """The order's shipments (404 sales_order_not_found for no order), oldest first."""
+    await order_ops.load_order(session, order_id)
+    return await shipment_ops.list_for_order(session, order_id)
+
+
+async def get_shipment(
+    session: AsyncSession, *, order_id: int, shipment_id: int
+) -> tuple[SalesOrder, Shipment]:
+    """A shipment of the order with the order (404 shipment_not_found otherwise)."""
+    order = await order_ops.load_order(session, order_id)
+    shipment = await shipment_ops.get_or_raise(session, shipment_id)
+    if shipment.order_id != order.id:
+        raise NotFoundError(
+            f"Shipment {shipment_id} is not on sales order {order.number}.",
+            code="shipment_not_found",
+        )
+    return order, shipment
+
+
+async def shipment_notice(
+    session: AsyncSession, shipment_id: int
+) -> shipment_ops.ShipmentNotice | None:
+    """What the order's origin (a web store) hears of a shipment."""
+    return await shipment_ops.notice(session, shipment_id)
+
+
+async def refunded_lines(session: AsyncSession, *, order_id: int) -> list[RefundedLine]:
+    """What the store refunded of a web order (404 sales_order_not_found for no order)."""
+    await order_ops.load_order(session, order_id)
+    return await refund_ops.list_for_order(session, order_id)
+
+
+async def refunds_to_return(
+    session: AsyncSession, *, limit: int = 50, offset: int = 0
+) -> tuple[list[RefundedLine], int]:
+    """Refunded lines whose units had shipped: the returns desk's worklist, newest first."""
+    return await refund_ops.list_to_return(session, limit=limit, offset=offset)
 
 
 async def list_customers(
@@ -231,7 +286,8 @@ async def _resolve_lines(
         if not part.active:
             errors.append(field_error(["lines", index, "part_number"], "part is inactive"))
             continue
-        price = line.unit_price if line.unit_price is not None else part.unit_cost
+        # The list price, not the cost: selling at cost is never a sensible default.
+        price = line.unit_price if line.unit_price is not None else part.list_price
         if price is None:
             errors.append(
                 field_error(["lines", index, "unit_price"], "required (the part has no price)")
@@ -264,7 +320,8 @@ async def create_order(
 ) -> SalesOrder:
     """Create a manual order as a draft (or confirmed and reserved with `confirm`). Rules:
     the customer (404) and warehouse (404, active 422) exist; every part exists and is
-    active (422 with one error per line); with `confirm`, as in `confirm`."""
+    active (422 with one error per line); a line without a price takes the part's list
+    price (422 when it has none); with `confirm`, as in `confirm`."""
     customer = await customer_ops.get_customer_or_raise(session, customer_id)
     warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
     if not warehouse.active:
@@ -323,11 +380,18 @@ async def confirm(
 
 @transactional
 async def hold(
-    session: AsyncSession, *, order_id: int, version: int | None = None, reason: str = ""
+    session: AsyncSession,
+    *,
+    order_id: int,
+    version: int | None = None,
+    reason: str = "",
+    release_reservations: bool = False,
 ) -> SalesOrder:
-    """Put an order on hold (reservations kept; shipping refused until confirmed)."""
+    """Put an order on hold: shipping is refused (409 invalid_status) until it is confirmed
+    again. Its reservations are kept, unless `release_reservations` frees them (confirming
+    then reserves again, 409 insufficient_stock when the stock went meanwhile)."""
     order = await _transition(session, order_id, version)
-    await order_ops.hold_order(session, order, reason=reason)
+    await order_ops.hold_order(session, order, reason=reason, release=release_reservations)
     return await _flushed(session, order)
 
 
@@ -338,11 +402,17 @@ async def ship(
     order_id: int,
     quantities: Mapping[int, int] | None = None,
     version: int | None = None,
+    carrier: str | None = None,
+    tracking_number: str | None = None,
 ) -> SalesOrder:
     """Ship (partially or everything open): FIFO from storage, out through the shipping
-    location; 409 insufficient_stock when the stock is not there, 422 for bad lines."""
+    location, recorded as one shipment with its carrier and tracking number; 409
+    insufficient_stock when the stock is not there, 422 for bad lines. A web order's store
+    hears of it through the SALES_SHIPPED subscribers (in this transaction)."""
     order = await _transition(session, order_id, version)
-    await order_ops.ship_order(session, order, quantities=quantities)
+    await order_ops.ship_order(
+        session, order, quantities=quantities, carrier=carrier, tracking_number=tracking_number
+    )
     return await _flushed(session, order)
 
 

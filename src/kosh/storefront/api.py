@@ -13,7 +13,7 @@ from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, RequiredQueryId, clean_query
 from kosh.storefront import health as storefront_health
-from kosh.storefront import intake, outbox, stockpush
+from kosh.storefront import intake, outbox, reconcile, setup
 from kosh.storefront import service as storefront_service
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import StagedOrder
@@ -21,8 +21,11 @@ from kosh.storefront.schemas import (
     STORE_CODE_PATTERN,
     BulkRetry,
     BulkRetryResult,
+    ConnectionReportRead,
     OutboxRead,
     SkuMapCreate,
+    SkuMapImport,
+    SkuMapImported,
     SkuMapPage,
     SkuMapRead,
     StagedCancel,
@@ -31,7 +34,9 @@ from kosh.storefront.schemas import (
     StagedRead,
     StagedStatus,
     StagedUndo,
-    StockSyncRead,
+    StockRuleRead,
+    StockRuleSet,
+    StockSyncFull,
     StoreCreate,
     StoreRead,
     StoreUpdate,
@@ -128,13 +133,57 @@ async def update_store(
     return StoreRead(**storefront_service.store_view(store))
 
 
-@router.get("/stores/{code}/stock-sync", response_model=StockSyncRead)
+@router.get("/stores/{code}/stock-sync", response_model=StockSyncFull)
 async def stock_sync(
     code: StoreCodePath, _: CurrentPrincipal, session: SessionDep
-) -> StockSyncRead:
-    """The store's stock push: on or off, what waits, the last error, the last push."""
+) -> StockSyncFull:
+    """The store's stock push: on or off, what waits, the last error, the last push, and
+    the reconcile (waiting; when the last ran and the drift it found and fixed)."""
     store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
-    return StockSyncRead(**await stockpush.sync_status(session, store=store))
+    return StockSyncFull(**await reconcile.stock_sync(session, store=store))
+
+
+@router.post("/stores/{code}/test", response_model=ConnectionReportRead)
+async def check_connection(
+    code: StoreCodePath, _: Admin, session: SessionDep, settings: SettingsDep
+) -> ConnectionReportRead:
+    """Call the shop's REST API with the stored keys and say what works (changes nothing)."""
+    store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
+    report = await setup.check_connection(settings, store)
+    return ConnectionReportRead.model_validate(report)
+
+
+@router.post("/stores/{code}/sku-map/import", response_model=SkuMapImported)
+async def import_sku_map(
+    code: StoreCodePath, body: SkuMapImport, _: Manager, session: SessionDep
+) -> SkuMapImported:
+    """Map many SKUs from CSV (`sku,part_number`); all rows or none (422 per bad row)."""
+    store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
+    return SkuMapImported(**await setup.import_sku_map(session, store=store, text=body.csv))
+
+
+@router.put("/stores/{code}/stock-rules", response_model=StockRuleRead)
+async def set_stock_rule(
+    code: StoreCodePath, body: StockRuleSet, _: Manager, session: SessionDep
+) -> StockRuleRead:
+    """A part's own safety buffer for this store, or its exclusion from the stock push."""
+    rule = await storefront_service.set_stock_rule(session, store_code=code, **body.model_dump())
+    return StockRuleRead.model_validate(rule)
+
+
+@router.get("/stores/{code}/stock-rules", response_model=list[StockRuleRead])
+async def list_stock_rules(
+    code: StoreCodePath, _: CurrentPrincipal, session: SessionDep
+) -> list[StockRuleRead]:
+    rules = await storefront_service.list_stock_rules(session, store_code=code)
+    return [StockRuleRead.model_validate(rule) for rule in rules]
+
+
+@router.post("/stores/{code}/reconcile", response_model=StockSyncFull, status_code=202)
+async def request_reconcile(code: StoreCodePath, _: Manager, session: SessionDep) -> StockSyncFull:
+    """Compare the shop's stock with KOSH and fix drift now (the worker does it)."""
+    store = await storefront_service.request_reconcile(session, code=code)
+    return StockSyncFull(**await reconcile.stock_sync(session, store=store))
 
 
 # --- SKU mapping ----------------------------------------------------------------------

@@ -48,3 +48,8 @@ STOCK_PUSH_ITEMS = Counter(
 STOCK_PUSH_BATCHES = Counter(
     "kosh_storefront_stock_push_batches_total", "Batch requests sent to stores for stock levels"
 )
+
+RECONCILE_DRIFT = Counter(
+    "kosh_storefront_stock_drift_total",
+    "Shop products whose stock a reconcile found differing from KOSH (and fixed)",
+)

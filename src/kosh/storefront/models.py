@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kosh.core.db import Base, UTCDateTime, utcnow
 from kosh.core.models import BigId
@@ -48,11 +48,25 @@ class Store(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Push stock levels to the shop (kosh.storefront.stockpush); off until a person opts in.
     stock_push: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The shop runs WooCommerce Shipment Tracking: shipments also send its order meta.
+    shipment_tracking: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    # The warehouses it draws on, first first (the first is `warehouse_id`); few, so loaded
+    # with the store.
+    warehouses: Mapped[list[StoreWarehouse]] = relationship(
+        order_by="StoreWarehouse.priority",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's API
+
+    @property
+    def warehouse_ids(self) -> list[int]:
+        return [w.warehouse_id for w in self.warehouses] or [self.warehouse_id]
 
 
 class SkuMapping(Base):
@@ -140,3 +154,34 @@ class OutboxEvent(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StockRule(Base):
+    """How a store pushes one part: its own safety buffer (instead of the global one), or
+    excluded (KOSH sends no level; the shop manages that product's stock itself)."""
+
+    __tablename__ = "storefront_stock_rules"
+    __table_args__ = (
+        UniqueConstraint("store_id", "part_id"),
+        CheckConstraint("buffer IS NULL OR buffer >= 0", name="buffer_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("storefront_stores.id", ondelete="CASCADE"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    buffer: Mapped[int | None] = mapped_column(Integer)
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class StoreWarehouse(Base):
+    """A warehouse a store draws on, by priority (0 first; the store's `warehouse_id` is
+    the first). Pushed availability sums them; a web order takes the first that has it."""
+
+    __tablename__ = "storefront_store_warehouses"
+    __table_args__ = (UniqueConstraint("store_id", "warehouse_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("storefront_stores.id", ondelete="CASCADE"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    priority: Mapped[int] = mapped_column(Integer)

@@ -1,5 +1,6 @@
 """The sync-back outbox: status updates for the store, written in the transaction that made
-them (a KOSH order shipped or cancelled) and delivered by the worker, at least once, with
+them (a KOSH order shipped or cancelled: the subscribers of SALES_SHIPPED and
+SALES_CANCELLED, wired in `kosh.wiring`) and delivered by the worker, at least once, with
 exponential backoff; events of one order go out in order. Exhausted events become `failed`,
 shown on the dashboard, where a person retries them.
 """
@@ -19,8 +20,8 @@ from kosh.core import audit
 from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import ConflictError, NotFoundError
-from kosh.sales.models import SalesOrder
-from kosh.storefront import secrets
+from kosh.sales import service as sales_service
+from kosh.storefront import secrets, sync_back
 from kosh.storefront.backoff import next_delay
 from kosh.storefront.models import OutboxEvent, Store
 from kosh.storefront.woocommerce import Credentials
@@ -30,23 +31,29 @@ log = structlog.get_logger(__name__)
 STOCK_KIND = "stock"  # a stock push of a store (kosh.storefront.stockpush)
 
 
-async def enqueue_status(
-    session: AsyncSession, *, order: SalesOrder, status: str | None, note: str
+async def _enqueue(
+    session: AsyncSession,
+    *,
+    store_code: str | None,
+    external_id: str | None,
+    order_id: int,
+    order_number: str,
+    payload: dict[str, Any],
 ) -> OutboxEvent | None:
-    """Queue a status update (and note) for the web order behind `order`; joins the
-    caller's transaction. Nothing is queued when the store is gone."""
-    if not order.external_store or not order.external_id:
+    """Queue an update for the web order; joins the caller's transaction. Nothing is
+    queued for an order that did not come from a store, or when the store is gone."""
+    if not store_code or not external_id:
         return None
-    store = await session.scalar(select(Store).where(Store.code == order.external_store))
+    store = await session.scalar(select(Store).where(Store.code == store_code))
     if store is None:
-        log.warning("outbox_store_missing", store=order.external_store, order=order.number)
+        log.warning("outbox_store_missing", store=store_code, order=order_number)
         return None
     event = OutboxEvent(
         store_id=store.id,
-        sales_order_id=order.id,
-        external_id=order.external_id,
+        sales_order_id=order_id,
+        external_id=external_id,
         kind="order_status",
-        payload={"status": status, "note": note},
+        payload=payload,
         status="pending",
         attempts=0,
         next_attempt_at=utcnow(),
@@ -54,6 +61,43 @@ async def enqueue_status(
     session.add(event)
     await session.flush()
     return event
+
+
+async def on_shipped(session: AsyncSession, shipment_ids: list[int]) -> None:
+    """Subscriber of SALES_SHIPPED: a shipped web order tells its store. In full: status
+    completed and a note; in part: a note. With a tracking number the note names carrier and
+    number (a customer note, so the buyer sees it) and, where the store runs Shipment
+    Tracking, the order's `_wc_shipment_tracking_items` meta lists every tracked parcel."""
+    for shipment_id in shipment_ids:
+        notice = await sales_service.shipment_notice(session, shipment_id)
+        if notice is None or not notice.external_store:
+            continue
+        store = await session.scalar(select(Store).where(Store.code == notice.external_store))
+        payload = sync_back.shipment_payload(
+            notice, tracking_meta=bool(store is not None and store.shipment_tracking)
+        )
+        await _enqueue(
+            session,
+            store_code=notice.external_store,
+            external_id=notice.external_id,
+            order_id=notice.order_id,
+            order_number=notice.order_number,
+            payload=payload,
+        )
+
+
+async def on_cancelled(session: AsyncSession, cancelled: list[tuple[int, str]]) -> None:
+    """Subscriber of SALES_CANCELLED: the store hears that KOSH cancelled its order."""
+    for order_id, reason in cancelled:
+        order = await sales_service.get_order(session, order_id)
+        await _enqueue(
+            session,
+            store_code=order.external_store,
+            external_id=order.external_id,
+            order_id=order.id,
+            order_number=order.number,
+            payload={"status": "cancelled", "note": f"Cancelled in KOSH. {reason}".strip()},
+        )
 
 
 @transactional
@@ -114,6 +158,8 @@ class Delivery:
     note: str | None
     credentials: Credentials
     attempts: int
+    customer_note: bool = False
+    meta_data: list[dict[str, Any]] | None = None
 
 
 async def prepare(
@@ -133,6 +179,8 @@ async def prepare(
         note=event.payload.get("note"),
         credentials=credentials_of(settings, store),
         attempts=event.attempts,
+        customer_note=bool(event.payload.get("customer_note")),
+        meta_data=event.payload.get("meta_data"),
     )
 
 

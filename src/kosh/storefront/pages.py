@@ -7,16 +7,20 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal, Operator
 from kosh.core.db import utcnow
-from kosh.core.deps import SessionDep
-from kosh.core.types import PathId, clean_line
+from kosh.core.deps import SessionDep, SettingsDep
+from kosh.core.types import PathId, SearchText, clean_line
 from kosh.locations import service as location_service
+from kosh.sales import pages as sales_pages
+from kosh.sales.models import SalesOrder
 from kosh.storefront import service as storefront_service
+from kosh.storefront import setup
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import STAGED_STATUSES
 from kosh.web import nav
@@ -28,6 +32,19 @@ PagesDep = Annotated[Pages, Depends(get_pages)]
 PAGE_SIZE = 50
 
 nav.register(nav.NavItem("Web orders", "/storefront", "operator"))
+
+
+async def _order_panel(session: AsyncSession, order: SalesOrder) -> dict[str, Any]:
+    """The sales order page's web-store sections: staged versions, updates sent back."""
+    if not order.external_store:
+        return {}
+    return {
+        "staged": await storefront_service.staged_for_order(session, order.id),
+        "outbox": await storefront_service.outbox_for_order(session, order.id),
+    }
+
+
+sales_pages.add_order_panel(_order_panel)
 
 
 async def _tiles(session: Any) -> list[Tile]:
@@ -45,7 +62,11 @@ DASHBOARD_TILES.append(_tiles)
 
 @router.get("/storefront")
 async def dashboard(
-    request: Request, principal: Operator, pages: PagesDep, session: SessionDep
+    request: Request,
+    principal: Operator,
+    pages: PagesDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     board = await storefront_service.dashboard(session)
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=200)
@@ -61,7 +82,64 @@ async def dashboard(
             "warehouses": warehouses,
             "is_admin": principal.has_role("admin"),
             "is_manager": principal.has_role("manager"),
-            "base_url": str(request.base_url).rstrip("/"),
+            "base_url": (settings.public_url or str(request.base_url)).rstrip("/"),
+        },
+    )
+
+
+@router.get("/storefront/stores/{code}")
+async def store_setup(
+    request: Request,
+    code: Annotated[str, Path(max_length=32), AfterValidator(clean_line)],
+    principal: Operator,
+    pages: PagesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """What to enter in WooCommerce, test connection, edit / deactivate."""
+    store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
+    return pages.render(
+        request,
+        "storefront/store_setup.html",
+        {
+            "store": store,
+            "webhook_url": setup.webhook_url(
+                settings, store_code=store.code, request_base=str(request.base_url)
+            ),
+            "public_url_set": bool(settings.public_url),
+            "topics": setup.WEBHOOK_TOPICS,
+            "api_version": setup.API_VERSION,
+            "is_admin": principal.has_role("admin"),
+        },
+    )
+
+
+@router.get("/storefront/stores/{code}/sku-map")
+async def sku_map(
+    request: Request,
+    code: Annotated[str, Path(max_length=32), AfterValidator(clean_line)],
+    principal: Operator,
+    pages: PagesDep,
+    session: SessionDep,
+    q: SearchText = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    """Unmapped SKUs seen in orders first, then the mappings (search), map one, import CSV."""
+    store = await storefront_service.get_store_by_code_or_raise(session, code, loc="code")
+    mapped, total = await setup.search_sku_map(
+        session, store_id=store.id, q=q, limit=PAGE_SIZE, offset=offset
+    )
+    return pages.render(
+        request,
+        "storefront/sku_map.html",
+        {
+            "store": store,
+            "unmapped": await setup.unmapped_skus(session, store_id=store.id),
+            "mapped": mapped,
+            "total": total,
+            "q": q or "",
+            "older": offset + PAGE_SIZE if offset + PAGE_SIZE < total else None,
+            "is_manager": principal.has_role("manager"),
         },
     )
 

@@ -1,5 +1,10 @@
 """The worker's unit of work: claim staged web orders and apply each one to KOSH.
 
+The storefront is the adapter: it claims the staged row, parses the WooCommerce payload and
+maps its SKUs (`web_version`), hands the version to sales (`kosh.sales.web_orders.
+apply_version`, the one call into sales) and records the outcome on the row. It writes no
+sales table itself.
+
 Exactly once: a staged row is applied in one transaction together with the sales order and
 its reservations, and only while this worker still holds its lease (checked under a row
 lock), so a second worker, or this one after a crash and lease expiry, cannot apply it
@@ -17,27 +22,25 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, and_, func, or_, select, text, update
+from sqlalchemy import Table, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.catalog.models import Part
 from kosh.core import audit
 from kosh.core.actor import Actor
 from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import DomainError
-from kosh.sales import customers as customer_ops
-from kosh.sales import orders as order_ops
-from kosh.sales.models import SalesOrder
+from kosh.sales import web_orders
+from kosh.storefront import web_version
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.backoff import next_delay
 from kosh.storefront.metrics import ORDERS, PROCESSING
-from kosh.storefront.models import SkuMapping, StagedOrder, Store
+from kosh.storefront.models import StagedOrder, Store
+from kosh.storefront.web_version import StoreRef
 
 log = structlog.get_logger(__name__)
 
@@ -167,16 +170,6 @@ _STORE_CACHE = "kosh_storefront_stores"
 _STORE_TTL = 30.0
 
 
-@dataclass(frozen=True)
-class StoreRef:
-    """What applying needs of a store, as plain values: a cached ORM object would be
-    expired by the next rollback and then need IO to read."""
-
-    id: int
-    code: str
-    warehouse_id: int
-
-
 async def _store(session: AsyncSession, store_id: int) -> StoreRef | None:
     """The store, kept a few seconds per session (its code and warehouse rarely change)."""
     cache: dict[int, tuple[float, StoreRef]] = session.info.setdefault(_STORE_CACHE, {})
@@ -186,7 +179,12 @@ async def _store(session: AsyncSession, store_id: int) -> StoreRef | None:
     store = await session.get(Store, store_id)
     if store is None:
         return None
-    ref = StoreRef(id=store.id, code=store.code, warehouse_id=store.warehouse_id)
+    ref = StoreRef(
+        id=store.id,
+        code=store.code,
+        warehouse_id=store.warehouse_id,
+        warehouse_ids=tuple(store.warehouse_ids),
+    )
     cache[store_id] = (time.monotonic(), ref)
     return ref
 
@@ -208,7 +206,7 @@ def _finish(
     status: str,
     *,
     reasons: list[dict[str, Any]] | None = None,
-    order: SalesOrder | None = None,
+    order_id: int | None = None,
 ) -> Result:
     row.status = status
     row.reasons = reasons or []
@@ -216,9 +214,9 @@ def _finish(
     row.claimed_by = None
     row.claimed_at = None
     row.last_error = None if status == "applied" else row.last_error
-    if order is not None:
-        row.sales_order_id = order.id
-    return Result(status, order.id if order is not None else None, row.reasons)
+    if order_id is not None:
+        row.sales_order_id = order_id
+    return Result(status, order_id, row.reasons)
 
 
 @transactional
@@ -292,22 +290,7 @@ async def _decide(session: AsyncSession, *, row: StagedOrder, settings: Settings
             "ignored",
             reasons=[{"code": "superseded", "message": f"A newer version (#{newer}) exists."}],
         )
-    order = await order_ops.find_external(
-        session, store=store.code, external_id=row.external_id, for_update=True
-    )
-    if (
-        order is not None
-        and not order.reopenable
-        and order.external_modified_at is not None
-        and order.external_modified_at >= row.source_modified_at
-    ):
-        return _finish(
-            row,
-            "ignored",
-            reasons=[{"code": "already_applied", "message": "This version was applied before."}],
-            order=order,
-        )
-    result = await _apply_version(session, row=row, store=store, order=order, settings=settings)
+    result = await _apply_version(session, row=row, store=store, settings=settings)
     older_in_review = any(
         status == "review" and modified < row.source_modified_at for _, status, modified in siblings
     )
@@ -337,288 +320,25 @@ async def _supersede_older(session: AsyncSession, row: StagedOrder) -> None:
 
 
 async def _apply_version(
-    session: AsyncSession,
-    *,
-    row: StagedOrder,
-    store: StoreRef,
-    order: SalesOrder | None,
-    settings: Settings,
+    session: AsyncSession, *, row: StagedOrder, store: StoreRef, settings: Settings
 ) -> Result:
+    """Parse and map the staged payload, then let sales bring the KOSH order to it."""
     payload = wc.decode_payload(row.body.encode())
     if payload is None:
         return _finish(row, "review", reasons=[{"code": "bad_json", "message": "Not JSON."}])
-    status = row.external_status or str(payload.get("status") or "")
-    closing = status in wc.CLOSED_STATUSES or row.topic == "order.deleted"
-
-    if closing:
-        return await _close(session, row=row, order=order, status=status or "trash")
-    if status == "completed":
-        if order is not None and order.status == "shipped":
-            _stamp(order, row, status)
-            return _finish(row, "applied", order=order)
-        if order is None:
-            return _finish(
-                row,
-                "ignored",
-                reasons=[
-                    {
-                        "code": "completed_before_kosh",
-                        "message": "Completed in the store before KOSH had the order.",
-                    }
-                ],
-            )
-        return _finish(
-            row,
-            "review",
-            reasons=[
-                {
-                    "code": "completed_not_shipped",
-                    "message": f"Completed in the store, but {order.number} is "
-                    f"{order.status} in KOSH: ship or cancel it there.",
-                }
-            ],
-            order=order,
-        )
-    if status not in ACTIVE_STATUSES:
-        return _finish(
-            row,
-            "ignored",
-            reasons=[{"code": "status_not_handled", "message": f"Status {status!r} is ignored."}],
-        )
-
-    web, reasons = wc.parse_order(
-        payload,
-        now=utcnow(),
-        currencies=frozenset(c.upper() for c in settings.storefront_currencies) or None,
-    )
-    lines: list[order_ops.NewLine] = []
-    if web is not None:
-        lines, line_reasons = await _map_lines(session, store, web, settings)
-        reasons += line_reasons
-    if reasons or web is None:
-        return _finish(row, "review", reasons=[r.as_dict() for r in reasons], order=order)
-
-    if order is not None and order.status == "cancelled":
-        if not order.reopenable:
-            return _finish(
-                row,
-                "review",
-                reasons=[
-                    {
-                        "code": "cancelled_in_kosh",
-                        "message": f"{order.number} is cancelled in KOSH but {status} in the "
-                        "store.",
-                    }
-                ],
-                order=order,
-            )
-        await order_ops.reopen_order(session, order)
-
-    notes: list[dict[str, Any]] = []
-    if order is None:
-        order = await _create(
-            session,
-            store=store,
-            web=web,
-            lines=lines,
-            settings=settings,
-            modified_at=row.source_modified_at,
-        )
-    elif _lines_differ(order, lines):
-        if any(line.qty_shipped for line in order.lines) or order.status == "shipped":
-            return _finish(
-                row,
-                "review",
-                reasons=[
-                    {
-                        "code": "changed_after_shipping",
-                        "message": f"The store changed the lines of {order.number} after "
-                        "KOSH started shipping it.",
-                    }
-                ],
-                order=order,
-            )
-        await order_ops.replace_lines(session, order, lines)
-
-    if order.status == "shipped":
-        _stamp(order, row, status)
-        return _finish(row, "applied", order=order)
-    if status in ("processing", "on-hold"):
-        if order.status in ("draft", "on_hold") or any(line.qty_short for line in order.lines):
-            outcome = await order_ops.confirm_order(
-                session, order, allow_short=settings.storefront_backorders
-            )
-            notes += [
-                {
-                    "code": "backorder",
-                    "message": f"Part {s.part_id}: {s.requested - s.available} of "
-                    f"{s.requested} not in stock; reserved what there is.",
-                }
-                for s in outcome.shortages
-            ]
-        if status == "on-hold" and order.status != "on_hold":
-            await order_ops.hold_order(session, order, reason="on hold in the store")
-    _stamp(order, row, status)
-    return _finish(row, "applied", reasons=notes, order=order)
-
-
-def _stamp(order: SalesOrder, row: StagedOrder, status: str) -> None:
-    """Remember which version of the web order the KOSH order reflects."""
-    if order.external_status != status[:20]:
-        order.external_status = status[:20]
-    if order.external_modified_at != row.source_modified_at:
-        order.external_modified_at = row.source_modified_at
-
-
-async def _close(
-    session: AsyncSession, *, row: StagedOrder, order: SalesOrder | None, status: str
-) -> Result:
-    """The store cancelled, refunded, failed or trashed the order."""
-    if order is None:
-        return _finish(
-            row,
-            "ignored",
-            reasons=[
-                {"code": "closed_before_kosh", "message": f"{status} before KOSH had the order."}
-            ],
-        )
-    if order.status == "cancelled":
-        _stamp(order, row, status)
-        return _finish(row, "applied", order=order)
-    if order.status == "shipped":
-        return _finish(
-            row,
-            "review",
-            reasons=[
-                {
-                    "code": "closed_after_shipping",
-                    "message": f"{status} in the store after {order.number} shipped: handle the "
-                    "return.",
-                }
-            ],
-            order=order,
-        )
-    await order_ops.cancel_order(
-        session, order, reason=f"{status} in the store", notify_store=False
-    )
-    _stamp(order, row, status)
-    return _finish(row, "applied", order=order)
-
-
-async def _map_lines(
-    session: AsyncSession, store: StoreRef, web: wc.WebOrder, settings: Settings
-) -> tuple[list[order_ops.NewLine], list[wc.Reason]]:
-    """Every line's part: the store's SKU mapping, else the part numbered like the SKU.
-    Unknown or inactive parts and prices outside the tolerance are reasons."""
-    keys = sorted({line.key for line in web.lines})
-    mapped: dict[str, Part] = {}
-    if keys:
-        # One query for both ways a key finds its part: the store's mapping of the SKU
-        # (which wins) and the part numbered like the SKU.
-        rows = await session.execute(
-            select(Part, SkuMapping.sku)
-            .outerjoin(
-                SkuMapping,
-                and_(
-                    SkuMapping.part_id == Part.id,
-                    SkuMapping.store_id == store.id,
-                    SkuMapping.sku.in_(keys),
-                ),
-            )
-            .where(or_(Part.number.in_(keys), SkuMapping.sku.is_not(None)))
-        )
-        direct: dict[str, Part] = {}
-        for found, mapped_sku in rows:
-            if mapped_sku is not None:
-                mapped[mapped_sku] = found
-            if found.number in keys:
-                direct[found.number] = found
-        mapped = {**direct, **mapped}
-    reasons: list[wc.Reason] = []
-    lines: list[order_ops.NewLine] = []
-    for line in web.lines:
-        part = mapped.get(line.key)
-        if part is None:
-            hint = " (no SKU in the store: map this key)" if ":" in line.key else ""
-            reasons.append(
-                wc.Reason(
-                    "unknown_sku",
-                    f"Line {line.index}: SKU {line.key!r} matches no part{hint}.",
-                    line.index,
-                    line.key,
-                )
-            )
-            continue
-        if not part.active:
-            reasons.append(
-                wc.Reason(
-                    "inactive_part",
-                    f"Line {line.index}: part {part.number} is inactive.",
-                    line.index,
-                    line.key,
-                )
-            )
-            continue
-        price_problem = wc.price_reason(line, part.unit_cost, settings.storefront_price_tolerance)
-        if price_problem is not None:
-            reasons.append(price_problem)
-        lines.append(
-            order_ops.NewLine(
-                part_id=part.id,
-                qty=line.qty,
-                unit_price=max(line.unit_price, Decimal(0)),
-                description=line.name,
-                external_line_id=line.external_line_id,
-            )
-        )
-    return lines, reasons
-
-
-def _lines_differ(order: SalesOrder, lines: list[order_ops.NewLine]) -> bool:
-    def shape(part_id: int, qty: int, price: Decimal, ext: str | None) -> tuple[Any, ...]:
-        return (ext or "", part_id, qty, Decimal(price).quantize(Decimal("0.0001")))
-
-    current = sorted(
-        shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in order.lines
-    )
-    wanted = sorted(shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in lines)
-    return current != wanted
-
-
-async def _create(
-    session: AsyncSession,
-    *,
-    store: StoreRef,
-    web: wc.WebOrder,
-    lines: list[order_ops.NewLine],
-    settings: Settings,
-    modified_at: datetime,
-) -> SalesOrder:
-    customer_id = await customer_ops.find_or_add_by_email(
+    assert row.external_id is not None  # noqa: S101 - checked by the caller
+    version = await web_version.build(
         session,
-        name=web.customer_name,
-        email=web.email,
-        phone=web.phone,
-        company=web.company,
-        billing_address=web.billing,
-        shipping_address=web.shipping,
+        store=store,
+        external_id=row.external_id,
+        payload=payload,
+        status=row.external_status or str(payload.get("status") or ""),
+        topic=row.topic,
+        modified_at=row.source_modified_at,
+        settings=settings,
     )
-    return await order_ops.add_order(
-        session,
-        customer_id=customer_id,
-        warehouse_id=store.warehouse_id,
-        lines=lines,
-        number=f"{store.code}-{web.number}"[:64],
-        currency=web.currency,
-        notes=web.note,
-        backorder=settings.storefront_backorders,
-        external=order_ops.ExternalRef(
-            store=store.code,
-            order_id=web.external_id,
-            status=web.status,
-            modified_at=modified_at,
-        ),
-    )
+    outcome = await web_orders.apply_version(session, version)
+    return _finish(row, outcome.outcome, reasons=outcome.reasons, order_id=outcome.order_id)
 
 
 # --- failures -------------------------------------------------------------------------

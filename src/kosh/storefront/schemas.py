@@ -34,8 +34,17 @@ class StoreCreate(BaseModel):
     webhook_secret: Secret
     consumer_key: Credential | None = None
     consumer_secret: Credential | None = None
-    warehouse_id: Id
+    warehouse_id: Id | None = Field(default=None, description="the first of warehouse_ids")
+    warehouse_ids: list[Id] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="the warehouses the store draws on, in priority order",
+    )
     stock_push: StrictBool = False
+    shipment_tracking: StrictBool = Field(
+        default=False, description="the shop runs WooCommerce Shipment Tracking"
+    )
 
 
 class StoreUpdate(BaseModel):
@@ -47,6 +56,8 @@ class StoreUpdate(BaseModel):
     consumer_secret: Credential | None = None
     active: StrictBool | None = None
     stock_push: StrictBool | None = None
+    shipment_tracking: StrictBool | None = None
+    warehouse_ids: list[Id] | None = Field(default=None, min_length=1, max_length=20)
 
 
 class StoreRead(BaseModel):
@@ -55,8 +66,10 @@ class StoreRead(BaseModel):
     kind: str
     base_url: str
     warehouse_id: int
+    warehouse_ids: list[int]
     active: bool
     stock_push: bool
+    shipment_tracking: bool
     has_webhook_secret: bool
     has_api_credentials: bool
     webhook_path: str
@@ -166,3 +179,62 @@ class StockSyncRead(BaseModel):
     last_error: str | None
     failed_pushes: int
     last_sent_at: datetime | None
+
+
+class ReconcileReport(BaseModel):
+    at: datetime | None
+    reason: str | None
+    checked: int
+    drift_found: int
+    fixed: int
+    drift: list[dict[str, Any]]
+
+
+class StockSyncFull(StockSyncRead):
+    reconcile_pending: bool
+    last_reconcile: ReconcileReport | None
+
+
+class StockRuleSet(BaseModel):
+    """How the store pushes one part: its own buffer (null: the global one) or excluded."""
+
+    model_config = ConfigDict(extra="forbid")
+    part_number: Annotated[RequiredLine, Field(max_length=64)]
+    buffer: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    excluded: StrictBool = False
+
+
+class StockRuleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    part_id: int
+    buffer: int | None
+    excluded: bool
+    updated_at: datetime
+
+
+class ConnectionCheck(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    ok: bool
+    detail: str
+
+
+class ConnectionReportRead(BaseModel):
+    """What works of the shop's REST API with the stored keys."""
+
+    model_config = ConfigDict(from_attributes=True)
+    store_code: str
+    ok: bool
+    checks: list[ConnectionCheck]
+
+
+class SkuMapImport(BaseModel):
+    """`sku,part_number` per line; a first line `sku,part_number` is a header."""
+
+    model_config = ConfigDict(extra="forbid")
+    csv: Annotated[CleanText, Field(min_length=1, max_length=500_000)]
+
+
+class SkuMapImported(BaseModel):
+    mapped: int
+    replaced: int

@@ -17,12 +17,25 @@ from kosh.catalog import service as catalog_service
 from kosh.core import audit
 from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
-from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
+from kosh.core.errors import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+    field_error,
+)
 from kosh.core.models import WorkerHeartbeat
 from kosh.locations import service as location_service
-from kosh.sales import orders as order_ops
-from kosh.storefront import secrets
-from kosh.storefront.models import OutboxEvent, SkuMapping, StagedOrder, Store
+from kosh.sales import web_orders
+from kosh.storefront import reconcile, secrets, stockpush
+from kosh.storefront.models import (
+    OutboxEvent,
+    SkuMapping,
+    StagedOrder,
+    StockRule,
+    Store,
+    StoreWarehouse,
+)
 
 RETRYABLE = ("review", "ignored", "cancelled")
 WORKER_ALIVE_WITHIN = timedelta(minutes=2)
@@ -36,8 +49,10 @@ def store_view(store: Store) -> dict[str, Any]:
         "kind": store.kind,
         "base_url": store.base_url,
         "warehouse_id": store.warehouse_id,
+        "warehouse_ids": store.warehouse_ids,
         "active": store.active,
         "stock_push": bool(store.stock_push),
+        "shipment_tracking": bool(store.shipment_tracking),
         "has_webhook_secret": bool(store.webhook_secret_enc),
         "has_api_credentials": bool(store.consumer_key_enc and store.consumer_secret_enc),
         "webhook_path": f"/api/v1/storefront/woocommerce/{store.code}/webhook",
@@ -83,14 +98,19 @@ async def create_store(
     kind: str,
     base_url: str,
     webhook_secret: str,
-    warehouse_id: int,
+    warehouse_id: int | None = None,
     consumer_key: str | None = None,
     consumer_secret: str | None = None,
     stock_push: bool = False,
+    shipment_tracking: bool = False,
+    warehouse_ids: Sequence[int] | None = None,
 ) -> Store:
-    """Connect a web store. Rules: the code is unique (409 store_code_taken); the warehouse
-    that ships its orders exists (404); secrets are stored encrypted and never shown."""
-    await location_service.get_warehouse_or_raise(session, warehouse_id)
+    """Connect a web store. Rules: the code is unique (409 store_code_taken); the
+    warehouses it draws on (`warehouse_ids` in priority order, or the one `warehouse_id`)
+    exist (404) and the first is `warehouse_id` (422); secrets are stored encrypted and
+    never shown. With `stock_push` the first full push (a reconcile) is queued."""
+    chosen = await _warehouses(session, warehouse_id, warehouse_ids)
+    warehouse_id = chosen[0]
     if await get_store_by_code(session, code) is not None:
         raise _code_taken(code)
     store = Store(
@@ -103,12 +123,18 @@ async def create_store(
         consumer_secret_enc=secrets.encrypt(settings, consumer_secret) if consumer_secret else None,
         active=True,
         stock_push=stock_push,
+        shipment_tracking=shipment_tracking,
+        warehouses=[
+            StoreWarehouse(warehouse_id=wid, priority=index) for index, wid in enumerate(chosen)
+        ],
     )
     session.add(store)
     try:
         await session.flush()
     except IntegrityError as exc:
         raise _code_taken(code) from exc
+    if stock_push:  # the first full push: every product the shop has
+        await reconcile.request(session, store_id=store.id, reason="initial")
     view = store_view(store)
     await audit.record(
         session,
@@ -118,6 +144,21 @@ async def create_store(
         after={k: v for k, v in view.items() if k not in ("created_at",)},
     )
     return store
+
+
+async def _warehouses(
+    session: AsyncSession, warehouse_id: int | None, warehouse_ids: Sequence[int] | None
+) -> list[int]:
+    chosen = list(dict.fromkeys(warehouse_ids or ([warehouse_id] if warehouse_id else [])))
+    if not chosen or (warehouse_id is not None and chosen[0] != warehouse_id):
+        raise ValidationError(
+            "Name the warehouses the store draws on: warehouse_ids in priority order, whose "
+            "first is warehouse_id (or warehouse_id alone).",
+            errors=[field_error(["warehouse_ids"], "must start with warehouse_id")],
+        )
+    for wid in chosen:
+        await location_service.get_warehouse_or_raise(session, wid)
+    return chosen
 
 
 def _code_taken(code: str) -> ConflictError:
@@ -141,9 +182,11 @@ async def update_store(
     consumer_secret: str | None = None,
     active: bool | None = None,
     stock_push: bool | None = None,
+    shipment_tracking: bool | None = None,
+    warehouse_ids: Sequence[int] | None = None,
 ) -> Store:
-    """Change a store's address, secrets, active flag or stock push (409 stale_version
-    when `version` is not the one stored)."""
+    """Change a store's address, secrets, active flag, stock push or Shipment Tracking use
+    (409 stale_version when `version` is not the one stored)."""
     store = await get_store_by_code_or_raise(session, code, loc="code")
     if store.version != version:
         raise ConflictError(
@@ -168,8 +211,22 @@ async def update_store(
         store.active = active
         changed.append("active")
     if stock_push is not None:
+        if stock_push and not store.stock_push:  # the first full push
+            await reconcile.request(session, store_id=store.id, reason="initial")
         store.stock_push = stock_push
         changed.append("stock_push")
+    if shipment_tracking is not None:
+        store.shipment_tracking = shipment_tracking
+        changed.append("shipment_tracking")
+    if warehouse_ids is not None and list(warehouse_ids) != store.warehouse_ids:
+        chosen = await _warehouses(session, None, warehouse_ids)
+        store.warehouses.clear()
+        await session.flush()
+        store.warehouses.extend(
+            StoreWarehouse(warehouse_id=wid, priority=index) for index, wid in enumerate(chosen)
+        )
+        store.warehouse_id = chosen[0]
+        changed.append("warehouse_ids")
     if changed:
         await session.flush()
         await audit.record(
@@ -181,10 +238,80 @@ async def update_store(
                 "changed": changed,
                 "active": store.active,
                 "stock_push": store.stock_push,
+                "warehouse_ids": store.warehouse_ids,
                 "base_url": store.base_url,
             },
         )
     return store
+
+
+@transactional
+async def request_reconcile(session: AsyncSession, *, code: str) -> Store:
+    """Queue a reconcile of the store's stock now (404 store_not_found; 409
+    stock_push_off when the store does not push stock). One already waiting is enough."""
+    store = await get_store_by_code_or_raise(session, code, loc="code")
+    if not store.stock_push:
+        raise ConflictError(
+            f"Store {code} does not push stock levels; turn stock_push on first.",
+            code="stock_push_off",
+        )
+    if await reconcile.request(session, store_id=store.id, reason="manual"):
+        await audit.record(
+            session,
+            action="storefront.reconcile_request",
+            entity_type="storefront_store",
+            entity_id=store.id,
+            after={"reason": "manual"},
+        )
+    return store
+
+
+# --- stock rules per part -------------------------------------------------------------
+
+
+@transactional
+async def set_stock_rule(
+    session: AsyncSession,
+    *,
+    store_code: str,
+    part_number: str,
+    buffer: int | None = None,
+    excluded: bool = False,
+) -> StockRule:
+    """Set how the store pushes one part: its own safety `buffer` (None: the global one)
+    or `excluded` (no level is sent; the shop manages it). Rules: the store (404) and the
+    part (404) exist. The part's level is pushed again with the new rule."""
+    store = await get_store_by_code_or_raise(session, store_code)
+    part = await catalog_service.get_part_by_number_or_raise(session, part_number)
+    rule = await session.scalar(
+        select(StockRule).where(StockRule.store_id == store.id, StockRule.part_id == part.id)
+    )
+    before = None if rule is None else {"buffer": rule.buffer, "excluded": rule.excluded}
+    if rule is None:
+        rule = StockRule(store_id=store.id, part_id=part.id)
+        session.add(rule)
+    rule.buffer, rule.excluded = buffer, excluded
+    await session.flush()
+    await audit.record(
+        session,
+        action="storefront.stock_rule",
+        entity_type="storefront_store",
+        entity_id=store.id,
+        before=before,
+        after={"part": part.number, "buffer": buffer, "excluded": excluded},
+    )
+    if store.stock_push and store.active and not excluded:
+        await stockpush.queue_for_store(session, store_id=store.id, part_ids=[part.id])
+    return rule
+
+
+async def list_stock_rules(session: AsyncSession, *, store_code: str) -> list[StockRule]:
+    store = await get_store_by_code_or_raise(session, store_code)
+    return list(
+        await session.scalars(
+            select(StockRule).where(StockRule.store_id == store.id).order_by(StockRule.part_id)
+        )
+    )
 
 
 # --- SKU mapping ----------------------------------------------------------------------
@@ -196,7 +323,8 @@ async def map_sku(
 ) -> SkuMapping:
     """Map a store SKU (or a `product:<id>` / `variation:<id>` key for lines without SKU)
     to a KOSH part; an existing mapping of the SKU is replaced. Rules: the store (404) and
-    the part (404) exist; the part is active (422)."""
+    the part (404) exist; the part is active (422). A store pushing stock gets the part's
+    level."""
     store = await get_store_by_code_or_raise(session, store_code)
     part = await catalog_service.get_part_by_number_or_raise(session, part_number)
     if not part.active:
@@ -229,6 +357,8 @@ async def map_sku(
         before=before,
         after={"store": store.code, "sku": sku, "part_id": part.id, "part_number": part.number},
     )
+    if store.stock_push and store.active:  # the shop hears the mapped part's level
+        await stockpush.queue_for_store(session, store_id=store.id, part_ids=[part.id])
     return mapping
 
 
@@ -428,19 +558,14 @@ async def undo_staged(
             code="invalid_status",
             details={"status": row.status},
         )
-    order = await order_ops.load_order(session, row.sales_order_id, for_update=True)
-    if order.status != "cancelled":
-        await order_ops.cancel_order(
-            session,
-            order,
-            reason=reason or f"Undo of web order {row.external_id}",
-            notify_store=notify_store,
-            reopenable=reprocess,
-        )
-    elif reprocess:
-        order.reopenable = True
+    order = await web_orders.undo(
+        session,
+        order_id=row.sales_order_id,
+        reason=reason or f"Undo of web order {row.external_id}",
+        notify_store=notify_store,
+        reopenable=reprocess,
+    )
     if reprocess:
-        order.external_modified_at = None
         _reset(row)
     await audit.record(
         session,

@@ -1,7 +1,8 @@
 """Stock levels pushed to the shop: for every part with a shop product (found by SKU: the
 store's SKU map, else the part number), the shop's `stock_quantity` follows KOSH's
-availability in the store's warehouse = on hand in storage - reserved - safety buffer
-(never negative), the one availability query of `kosh.sales.service`.
+availability summed over the store's warehouses = on hand in storage - reserved - safety
+buffer (the part's own for the store, else the global one; never negative), from the one
+availability query of `kosh.sales.service`. Parts the store excludes are never sent.
 
 In the transaction that moves stock or changes a reservation, `queue_changes` (subscribed
 to STOCK_CHANGED and RESERVATION_CHANGED, docs/adr/0002) adds the part ids to the store's
@@ -28,7 +29,7 @@ from kosh.catalog.models import Part
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
 from kosh.sales import service as sales_service
-from kosh.storefront.models import OutboxEvent, SkuMapping, Store
+from kosh.storefront.models import OutboxEvent, SkuMapping, StockRule, Store
 from kosh.storefront.outbox import STOCK_KIND, credentials_of
 from kosh.storefront.woocommerce import Credentials, StoreApiError, _call
 
@@ -56,6 +57,11 @@ async def queue_changes(session: AsyncSession, part_ids: list[Any]) -> None:
     )
     for store_id in stores:
         await _add_to_open_push(session, store_id=store_id, part_ids=wanted)
+
+
+async def queue_for_store(session: AsyncSession, *, store_id: int, part_ids: list[int]) -> None:
+    """Add parts to one store's open stock push (its rule for them changed)."""
+    await _add_to_open_push(session, store_id=store_id, part_ids=sorted(set(part_ids)))
 
 
 async def _add_to_open_push(session: AsyncSession, *, store_id: int, part_ids: list[int]) -> None:
@@ -133,18 +139,43 @@ async def prepare(
     credentials = credentials_of(settings, store)
     part_ids = sorted({int(p) for p in event.payload.get("part_ids", [])})
     skus = await _skus(session, store_id=store.id, part_ids=part_ids)
-    on_hand = await sales_service.on_hand(
-        session, part_ids=part_ids, warehouse_id=store.warehouse_id
-    )
-    reserved = await sales_service.reserved(
-        session, part_ids=part_ids, warehouse_id=store.warehouse_id
-    )
-    buffer = settings.storefront_stock_buffer
+    free = await availability(session, settings, store=store, part_ids=part_ids)
     levels = {
-        sku: Level(part_id, max(0, on_hand.get(part_id, 0) - reserved.get(part_id, 0) - buffer))
-        for sku, part_id in skus.items()
+        sku: Level(part_id, free[part_id]) for sku, part_id in skus.items() if part_id in free
     }
     return Push(event.id, store.code, credentials, levels, event.attempts)
+
+
+async def availability(
+    session: AsyncSession, settings: Settings, *, store: Store, part_ids: Iterable[int]
+) -> dict[int, int]:
+    """What the shop may sell of each part: the sum over the store's warehouses of on hand
+    in storage - reserved (each never below 0; the one availability query), less the part's
+    buffer for this store or else the global one, never negative. Parts the store excludes
+    are left out (no level is sent for them)."""
+    wanted = sorted(set(part_ids))
+    rules = {
+        rule.part_id: rule
+        for rule in await session.scalars(
+            select(StockRule).where(StockRule.store_id == store.id, StockRule.part_id.in_(wanted))
+        )
+    }
+    wanted = [p for p in wanted if not (p in rules and rules[p].excluded)]
+    total = dict.fromkeys(wanted, 0)
+    for warehouse_id in store.warehouse_ids:
+        free = await sales_service.available(session, part_ids=wanted, warehouse_id=warehouse_id)
+        for part_id in wanted:
+            total[part_id] += max(0, free.get(part_id, 0))
+    levels = {}
+    for part_id in wanted:
+        rule = rules.get(part_id)
+        buffer = (
+            rule.buffer
+            if rule is not None and rule.buffer is not None
+            else settings.storefront_stock_buffer
+        )
+        levels[part_id] = max(0, total[part_id] - buffer)
+    return levels
 
 
 async def _skus(session: AsyncSession, *, store_id: int, part_ids: list[int]) -> dict[str, int]:
@@ -202,6 +233,20 @@ async def send(client: httpx.AsyncClient, push: Push) -> Outcome:
         targets[parent_id].append(
             {"id": product_id, "manage_stock": True, "stock_quantity": level.available}
         )
+    await send_updates(client, push.credentials, targets, by_id=by_id, outcome=outcome)
+    return outcome
+
+
+async def send_updates(
+    client: httpx.AsyncClient,
+    credentials: Credentials,
+    targets: dict[int, list[dict[str, Any]]],
+    *,
+    by_id: dict[int, str],
+    outcome: Outcome,
+) -> None:
+    """POST the updates (parent id 0: products/batch; else that product's
+    variations/batch) in batches of BATCH, counting what the shop took and refused."""
     for parent_id, updates in sorted(targets.items()):
         path = (
             "/wp-json/wc/v3/products/batch"
@@ -210,7 +255,7 @@ async def send(client: httpx.AsyncClient, push: Push) -> Outcome:
         )
         for start in range(0, len(updates), BATCH):
             chunk = updates[start : start + BATCH]
-            response = await _call(client, push.credentials, "POST", path, body={"update": chunk})
+            response = await _call(client, credentials, "POST", path, body={"update": chunk})
             outcome.batches += 1
             for item in _items(response):
                 if isinstance(item.get("error"), dict):
@@ -218,7 +263,6 @@ async def send(client: httpx.AsyncClient, push: Push) -> Outcome:
                     outcome.refused.append(by_id.get(_int(item_id) or 0, str(item_id)[:100]))
                 else:
                     outcome.updated += 1
-    return outcome
 
 
 async def find_by_sku(

@@ -594,20 +594,26 @@ async def update_order_status(
     order_id: str,
     status: str | None,
     note: str | None,
+    customer_note: bool = False,
+    meta_data: list[dict[str, Any]] | None = None,
 ) -> None:
-    """PUT /wp-json/wc/v3/orders/<id> {"status": ...}, then add the note
-    (POST .../orders/<id>/notes). Both are safe to repeat."""
+    """PUT /wp-json/wc/v3/orders/<id> {"status": ..., "meta_data": ...} (when there is
+    either), then add the note (POST .../orders/<id>/notes; a customer note is mailed to
+    the buyer). Both are safe to repeat: the status and meta are set, not added."""
+    update: dict[str, Any] = {}
     if status:
-        await _call(
-            client, credentials, "PUT", f"/wp-json/wc/v3/orders/{order_id}", body={"status": status}
-        )
+        update["status"] = status
+    if meta_data:
+        update["meta_data"] = meta_data
+    if update:
+        await _call(client, credentials, "PUT", f"/wp-json/wc/v3/orders/{order_id}", body=update)
     if note:
         await _call(
             client,
             credentials,
             "POST",
             f"/wp-json/wc/v3/orders/{order_id}/notes",
-            body={"note": note, "customer_note": False},
+            body={"note": note, "customer_note": customer_note},
         )
 
 

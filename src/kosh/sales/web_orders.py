@@ -1,0 +1,331 @@
+"""Web orders, the sales side: bring the KOSH order to a version of an order placed in a web
+store. Joins the caller's transaction (the storefront worker's, which also marks its
+staged row); never commits.
+
+`apply_version` is the one entry point: the store adapter (kosh.storefront) has parsed the
+store's payload into a `WebOrderVersion` (lines mapped to parts, what it could not read as
+`problems`), and this module decides what that version means for the KOSH order:
+
+- an older or equal version than the one applied is `ignored` (already_applied);
+- `close` (cancelled, failed, trashed in the store) cancels the order, releasing what is
+  reserved, unless it shipped (review: handle the return); `refund` does the same and also
+  records which units were refunded, for the returns desk;
+- `completed` is fine for a shipped order, review for one KOSH has not shipped;
+- `await` / `confirm` / `hold` create the order (customer found or added by e-mail; in the
+  first of the store's warehouses, by priority, that has every line) or
+  replace its lines (never after shipping started), then reserve (`confirm`, `hold`) and
+  put on hold (`hold`); a cancelled order comes back only when an undo left it reopenable;
+- the order is stamped with the version's status and modification time.
+
+Outcomes are `applied`, `review` (a person decides: every reason listed) or `ignored`.
+`undo` cancels an applied web order (optionally reopenable for a re-apply).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.sales import customers as customer_ops
+from kosh.sales import orders as order_ops
+from kosh.sales import refunds as refund_ops
+from kosh.sales import reservations
+from kosh.sales.models import SalesOrder
+from kosh.sales.orders import NewLine
+from kosh.sales.refunds import RefundedUnits
+
+__all__ = [
+    "NewLine",
+    "RefundedUnits",
+    "WebCustomer",
+    "WebOrderOutcome",
+    "WebOrderVersion",
+    "apply_version",
+    "undo",
+]
+
+Intent = Literal["await", "confirm", "hold", "completed", "close", "refund", "unhandled"]
+
+
+@dataclass(frozen=True)
+class WebCustomer:
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    billing: dict[str, Any] | None = None
+    shipping: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WebOrderVersion:
+    store: str
+    external_id: str
+    status: str  # the store's own word, stamped on the order
+    intent: Intent
+    modified_at: datetime
+    warehouse_id: int
+    # the warehouses the store draws on, in priority order (warehouse_id alone when empty)
+    warehouse_ids: Sequence[int] = ()
+    backorder: bool = False
+    number: str = ""
+    currency: str | None = None
+    note: str = ""
+    customer: WebCustomer | None = None
+    lines: Sequence[NewLine] = ()
+    # what the adapter could not read or map (each a reason dict): the version goes to review
+    problems: Sequence[dict[str, Any]] = ()
+    # for `refund`: the refunded units; empty means everything still open was refunded
+    refunded: Sequence[RefundedUnits] = ()
+
+
+@dataclass
+class WebOrderOutcome:
+    outcome: str  # applied, review, ignored
+    order_id: int | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _reason(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+def _done(outcome: str, order: SalesOrder | None, *reasons: dict[str, Any]) -> WebOrderOutcome:
+    return WebOrderOutcome(outcome, order.id if order is not None else None, list(reasons))
+
+
+async def apply_version(session: AsyncSession, version: WebOrderVersion) -> WebOrderOutcome:
+    """Bring the KOSH order of this web order to `version` (see the module docstring).
+    Rules refusing it (e.g. 409 insufficient_stock when backorders are off) raise, and the
+    caller's transaction rolls back."""
+    order = await order_ops.find_external(
+        session, store=version.store, external_id=version.external_id, for_update=True
+    )
+    if (
+        order is not None
+        and not order.reopenable
+        and order.external_modified_at is not None
+        and order.external_modified_at >= version.modified_at
+    ):
+        return _done(
+            "ignored", order, _reason("already_applied", "This version was applied before.")
+        )
+    if version.intent in ("close", "refund"):
+        return await _close(session, version, order)
+    if version.intent == "completed":
+        return _completed(version, order)
+    if version.intent == "unhandled":
+        return _done(
+            "ignored",
+            None,
+            _reason("status_not_handled", f"Status {version.status!r} is ignored."),
+        )
+    if version.problems:
+        return WebOrderOutcome("review", order.id if order else None, list(version.problems))
+    return await _bring_open(session, version, order)
+
+
+def _completed(version: WebOrderVersion, order: SalesOrder | None) -> WebOrderOutcome:
+    if order is not None and order.status == "shipped":
+        _stamp(order, version)
+        return _done("applied", order)
+    if order is None:
+        return _done(
+            "ignored",
+            None,
+            _reason("completed_before_kosh", "Completed in the store before KOSH had the order."),
+        )
+    return _done(
+        "review",
+        order,
+        _reason(
+            "completed_not_shipped",
+            f"Completed in the store, but {order.number} is {order.status} in KOSH: ship or "
+            "cancel it there.",
+        ),
+    )
+
+
+async def _close(
+    session: AsyncSession, version: WebOrderVersion, order: SalesOrder | None
+) -> WebOrderOutcome:
+    """The store cancelled, refunded, failed or trashed the order."""
+    status = version.status
+    if order is None:
+        return _done(
+            "ignored",
+            None,
+            _reason("closed_before_kosh", f"{status} before KOSH had the order."),
+        )
+    if version.intent == "refund":
+        await refund_ops.record(
+            session, order, refunded=version.refunded, modified_at=version.modified_at
+        )
+    if order.status == "cancelled":
+        _stamp(order, version)
+        return _done("applied", order)
+    if order.status == "shipped":
+        if version.intent == "refund":
+            _stamp(order, version)
+            return _done(
+                "applied",
+                order,
+                _reason("refunded_after_shipping", "Refunded lines listed for the returns desk."),
+            )
+        return _done(
+            "review",
+            order,
+            _reason(
+                "closed_after_shipping",
+                f"{status} in the store after {order.number} shipped: handle the return.",
+            ),
+        )
+    await order_ops.cancel_order(
+        session, order, reason=f"{status} in the store", notify_store=False
+    )
+    _stamp(order, version)
+    return _done("applied", order)
+
+
+async def _bring_open(
+    session: AsyncSession, version: WebOrderVersion, order: SalesOrder | None
+) -> WebOrderOutcome:
+    if order is not None and order.status == "cancelled":
+        if not order.reopenable:
+            return _done(
+                "review",
+                order,
+                _reason(
+                    "cancelled_in_kosh",
+                    f"{order.number} is cancelled in KOSH but {version.status} in the store.",
+                ),
+            )
+        await order_ops.reopen_order(session, order)
+
+    notes: list[dict[str, Any]] = []
+    if order is None:
+        order = await _create(session, version)
+    elif _lines_differ(order, version.lines):
+        if any(line.qty_shipped for line in order.lines) or order.status == "shipped":
+            return _done(
+                "review",
+                order,
+                _reason(
+                    "changed_after_shipping",
+                    f"The store changed the lines of {order.number} after KOSH started "
+                    "shipping it.",
+                ),
+            )
+        await order_ops.replace_lines(session, order, version.lines)
+
+    if order.status == "shipped":
+        _stamp(order, version)
+        return _done("applied", order)
+    if version.intent in ("confirm", "hold"):
+        if order.status in ("draft", "on_hold") or any(line.qty_short for line in order.lines):
+            outcome = await order_ops.confirm_order(session, order, allow_short=version.backorder)
+            notes += [
+                _reason(
+                    "backorder",
+                    f"Part {s.part_id}: {s.requested - s.available} of {s.requested} not in "
+                    "stock; reserved what there is.",
+                )
+                for s in outcome.shortages
+            ]
+        if version.intent == "hold" and order.status != "on_hold":
+            await order_ops.hold_order(session, order, reason="on hold in the store")
+    _stamp(order, version)
+    return _done("applied", order, *notes)
+
+
+def _stamp(order: SalesOrder, version: WebOrderVersion) -> None:
+    """Remember which version of the web order the KOSH order reflects."""
+    if order.external_status != version.status[:20]:
+        order.external_status = version.status[:20]
+    if order.external_modified_at != version.modified_at:
+        order.external_modified_at = version.modified_at
+
+
+def _lines_differ(order: SalesOrder, lines: Sequence[NewLine]) -> bool:
+    def shape(part_id: int, qty: int, price: Decimal, ext: str | None) -> tuple[Any, ...]:
+        return (ext or "", part_id, qty, Decimal(price).quantize(Decimal("0.0001")))
+
+    current = sorted(
+        shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in order.lines
+    )
+    wanted = sorted(shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in lines)
+    return current != wanted
+
+
+async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder:
+    customer = version.customer or WebCustomer(name=f"{version.store} customer")
+    customer_id = await customer_ops.find_or_add_by_email(
+        session,
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        company=customer.company,
+        billing_address=customer.billing,
+        shipping_address=customer.shipping,
+    )
+    return await order_ops.add_order(
+        session,
+        customer_id=customer_id,
+        warehouse_id=await _warehouse_for(session, version),
+        lines=list(version.lines),
+        number=f"{version.store}-{version.number or version.external_id}"[:64],
+        currency=version.currency,
+        notes=version.note,
+        backorder=version.backorder,
+        external=order_ops.ExternalRef(
+            store=version.store,
+            order_id=version.external_id,
+            status=version.status,
+            modified_at=version.modified_at,
+        ),
+    )
+
+
+async def _warehouse_for(session: AsyncSession, version: WebOrderVersion) -> int:
+    """The first of the store's warehouses (priority order) that has every line available
+    in full; the first one when none has (it reserves what there is, or backorders)."""
+    candidates = list(dict.fromkeys(version.warehouse_ids)) or [version.warehouse_id]
+    if len(candidates) == 1:
+        return candidates[0]
+    needs: dict[int, int] = defaultdict(int)
+    for line in version.lines:
+        needs[line.part_id] += line.qty
+    for warehouse_id in candidates:
+        free = await reservations.available(session, part_ids=needs, warehouse_id=warehouse_id)
+        if all(free.get(part_id, 0) >= qty for part_id, qty in needs.items()):
+            return warehouse_id
+    return candidates[0]
+
+
+async def undo(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    reason: str,
+    notify_store: bool = False,
+    reopenable: bool = False,
+) -> SalesOrder:
+    """Undo an applied web order: cancel it, releasing its reservations (409 when it
+    shipped). With `reopenable` the next `apply_version` reopens it and applies the web
+    order again (its applied version is forgotten)."""
+    order = await order_ops.load_order(session, order_id, for_update=True)
+    if order.status != "cancelled":
+        await order_ops.cancel_order(
+            session, order, reason=reason, notify_store=notify_store, reopenable=reopenable
+        )
+    elif reopenable:
+        order.reopenable = True
+    if reopenable:
+        order.external_modified_at = None
+    return order

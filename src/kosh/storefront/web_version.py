@@ -1,0 +1,165 @@
+"""The WooCommerce adapter's half of applying a web order: a staged payload becomes the
+sales feature's `WebOrderVersion` (kosh.sales.web_orders), with the store's status read as an
+intent and every line's SKU mapped to a part. What it cannot read or map (unknown SKU,
+inactive part, a price far from the list price, a broken payload) goes along as `problems`,
+so the sales side sends the version to review. Reads only; writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kosh.catalog import queries as catalog_queries
+from kosh.catalog import service as catalog_service
+from kosh.core.config import Settings
+from kosh.core.db import utcnow
+from kosh.sales import web_orders
+from kosh.storefront import woocommerce as wc
+from kosh.storefront.models import SkuMapping
+
+INTENTS: dict[str, web_orders.Intent] = {
+    "pending": "await",
+    "processing": "confirm",
+    "on-hold": "hold",
+    "completed": "completed",
+    "refunded": "refund",
+}
+
+
+@dataclass(frozen=True)
+class StoreRef:
+    """What applying needs of a store, as plain values: a cached ORM object would be
+    expired by the next rollback and then need IO to read."""
+
+    id: int
+    code: str
+    warehouse_id: int
+    warehouse_ids: tuple[int, ...] = ()
+
+
+def intent_of(status: str, *, topic: str | None) -> web_orders.Intent:
+    if status in wc.CLOSED_STATUSES or topic == "order.deleted":
+        return "refund" if status == "refunded" else "close"
+    return INTENTS.get(status, "unhandled")
+
+
+async def build(
+    session: AsyncSession,
+    *,
+    store: StoreRef,
+    external_id: str,
+    payload: dict[str, Any],
+    status: str,
+    topic: str | None,
+    modified_at: datetime,
+    settings: Settings,
+) -> web_orders.WebOrderVersion:
+    """The version the staged payload describes (lines parsed and mapped only when the
+    order is open in the store: closing needs none)."""
+    intent = intent_of(status, topic=topic)
+    base = web_orders.WebOrderVersion(
+        store=store.code,
+        external_id=external_id,
+        status=status or ("trash" if intent == "close" else ""),
+        intent=intent,
+        modified_at=modified_at,
+        warehouse_id=store.warehouse_id,
+        warehouse_ids=store.warehouse_ids or (store.warehouse_id,),
+        backorder=settings.storefront_backorders,
+    )
+    if intent not in ("await", "confirm", "hold"):
+        return base
+    web, reasons = wc.parse_order(
+        payload,
+        now=utcnow(),
+        currencies=frozenset(c.upper() for c in settings.storefront_currencies) or None,
+    )
+    if web is None:
+        problems = [r.as_dict() for r in reasons] or [
+            {"code": "not_an_order", "message": "The payload is not an order."}
+        ]
+        return replace(base, problems=problems)
+    lines, line_reasons = await map_lines(session, store, web, settings)
+    return replace(
+        base,
+        number=web.number,
+        currency=web.currency,
+        note=web.note,
+        customer=web_orders.WebCustomer(
+            name=web.customer_name,
+            email=web.email,
+            phone=web.phone,
+            company=web.company,
+            billing=web.billing,
+            shipping=web.shipping,
+        ),
+        lines=lines,
+        problems=[r.as_dict() for r in [*reasons, *line_reasons]],
+    )
+
+
+async def map_lines(
+    session: AsyncSession, store: StoreRef, web: wc.WebOrder, settings: Settings
+) -> tuple[list[web_orders.NewLine], list[wc.Reason]]:
+    """Every line's part: the store's SKU mapping (which wins), else the part numbered like
+    the SKU. Unknown or inactive parts and prices outside the tolerance are reasons."""
+    keys = sorted({line.key for line in web.lines})
+    mapped: dict[str, Any] = {}
+    if keys:
+        mapping = dict(
+            (
+                await session.execute(
+                    select(SkuMapping.sku, SkuMapping.part_id).where(
+                        SkuMapping.store_id == store.id, SkuMapping.sku.in_(keys)
+                    )
+                )
+            ).all()
+        )
+        direct = await catalog_service.parts_by_numbers(session, keys)
+        by_id = await catalog_queries.parts_by_ids(session, list(mapping.values()))
+        mapped = {**direct}
+        mapped.update({sku: by_id[pid] for sku, pid in mapping.items() if pid in by_id})
+    reasons: list[wc.Reason] = []
+    lines: list[web_orders.NewLine] = []
+    for line in web.lines:
+        part = mapped.get(line.key)
+        if part is None:
+            hint = " (no SKU in the store: map this key)" if ":" in line.key else ""
+            reasons.append(
+                wc.Reason(
+                    "unknown_sku",
+                    f"Line {line.index}: SKU {line.key!r} matches no part{hint}.",
+                    line.index,
+                    line.key,
+                )
+            )
+            continue
+        if not part.active:
+            reasons.append(
+                wc.Reason(
+                    "inactive_part",
+                    f"Line {line.index}: part {part.number} is inactive.",
+                    line.index,
+                    line.key,
+                )
+            )
+            continue
+        price_problem = wc.price_reason(line, part.list_price, settings.storefront_price_tolerance)
+        if price_problem is not None:
+            reasons.append(price_problem)
+        lines.append(
+            web_orders.NewLine(
+                part_id=part.id,
+                qty=line.qty,
+                unit_price=max(line.unit_price, Decimal(0)),
+                description=line.name,
+                external_line_id=line.external_line_id,
+            )
+        )
+    return lines, reasons
