@@ -31,7 +31,6 @@ from kosh.core.error_tracking import report_job_error
 from kosh.core.models import WorkerHeartbeat
 from kosh.ops.jobs import OpsJobs
 from kosh.quality.jobs import QualityJobs
-from kosh.storefront import alerting, outbox, processing, stockpush
 from kosh.storefront import alerting, outbox, processing, reconcile, stockpush
 from kosh.storefront.metrics import (
     QUEUE_DEPTH,

@@ -221,6 +221,7 @@ class Settings(BaseSettings):
         if a_share is not None and a_share + value >= 1:
             raise ValueError("KOSH_CYCLE_COUNT_A_SHARE + KOSH_CYCLE_COUNT_B_SHARE must be below 1")
         return value
+
     # Compare the shop's stock with KOSH and fix drift this often per pushing store (0: never).
     storefront_reconcile_hours: float = Field(default=24.0, ge=0, le=24 * 365)
     # The address the web shop reaches KOSH on (its webhook URL), e.g. https://kosh.example.com

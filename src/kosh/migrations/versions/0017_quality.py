@@ -2,7 +2,7 @@
 attachments, preventive maintenance plans, customer returns (RMA), SLA policies
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-01 11:23:57.636174
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import kosh.core.db
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

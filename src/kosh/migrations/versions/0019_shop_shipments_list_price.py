@@ -5,7 +5,7 @@ on several warehouses in priority order; catalog: parts get a list price apart f
 (existing parts start with list_price = unit_cost)
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0018
 Create Date: 2026-12-01 11:40:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import kosh.core.db
 
 revision = "0019"
-down_revision = "0013"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
