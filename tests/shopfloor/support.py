@@ -118,6 +118,7 @@ async def a_released_job(
     qty: int,
     *,
     due: date | None = None,
+    priority: str = "normal",
     capacity_request: job_service.CapacityRequest | None = None,
 ) -> int:
     """A released job; unscheduled unless `capacity_request` asks for it."""
@@ -128,6 +129,7 @@ async def a_released_job(
         qty=qty,
         warehouse_id=floor.warehouse_id,
         due_date=due,
+        priority=priority,
     )
     job_id = job.id
     await job_service.release_job(

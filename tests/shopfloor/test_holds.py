@@ -87,6 +87,54 @@ async def test_hold_frees_capacity_and_suggests_jobs_that_fit_by_due_date(
     await assert_never_over_capacity(session)
 
 
+async def test_equally_due_jobs_are_suggested_by_priority_then_age(
+    session: AsyncSession,
+) -> None:
+    # given a held job and four waiting jobs due the same day, of different priorities
+    floor = await a_floor(session, smt_run="0", test_run="0")
+    day = future_day()
+    held = await a_released_job(session, floor, 10, capacity_request=Request(start=day))
+    due = day + timedelta(3)
+    low = await a_released_job(session, floor, 10, due=due, priority="low")
+    normal = await a_released_job(session, floor, 10, due=due)
+    urgent = await a_released_job(session, floor, 10, due=due, priority="urgent")
+    high = await a_released_job(session, floor, 10, due=due, priority="high")
+    sooner_low = await a_released_job(session, floor, 10, due=day + timedelta(1), priority="low")
+
+    view = await shopfloor_service.hold_job(session, job_id=held, reason="waiting for parts")
+
+    # then the due date comes first, then urgent > high > normal > low
+    assert [s.job_id for s in view.suggestions] == [sooner_low, urgent, high, normal, low]
+    assert [s.priority for s in view.suggestions] == ["low", "urgent", "high", "normal", "low"]
+
+
+async def test_a_job_takes_a_known_priority_only(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession
+) -> None:
+    floor = await a_floor(session)
+    body = {
+        "number": "J-PRIO-1",
+        "assembly_part_number": floor.assembly,
+        "qty": 1,
+        "warehouse_id": floor.warehouse_id,
+    }
+    refused = await client.post(
+        "/api/v1/jobs", json=body | {"priority": "asap"}, headers=admin_headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"][-1] == "priority"
+    assert (await client.get("/api/v1/jobs?q=J-PRIO-1", headers=admin_headers)).json()["total"] == 0
+    made = await client.post(
+        "/api/v1/jobs", json=body | {"priority": "high"}, headers=admin_headers
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["priority"] == "high"
+    default = await client.post(
+        "/api/v1/jobs", json=body | {"number": "J-PRIO-2"}, headers=admin_headers
+    )
+    assert default.json()["priority"] == "normal"
+
+
 async def test_jobs_short_of_material_are_not_suggested(session: AsyncSession) -> None:
     # given a routing of setups only (30 min SMT, whatever the quantity)
     floor = await a_floor(session, smt_run="0", test_run="0")

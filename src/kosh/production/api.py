@@ -39,6 +39,7 @@ async def create_job(body: JobCreate, _: Operator, session: SessionDep) -> JobDe
         warehouse_id=body.warehouse_id,
         bom_id=body.bom_id,
         due_date=body.due_date,
+        priority=body.priority,
         notes=body.notes,
     )
     return await job_queries.job_detail(session, job)

@@ -11,6 +11,8 @@ from kosh.core.db import Base, UTCDateTime, utcnow
 
 JOB_STATUSES = ("planned", "released", "in_progress", "complete", "cancelled")
 OPEN_STATUSES = ("released", "in_progress")
+# Most urgent first: the order in which equally due jobs are offered (shop-floor hold suggestions).
+JOB_PRIORITIES = ("urgent", "high", "normal", "low")
 
 
 class Job(Base):
@@ -24,6 +26,7 @@ class Job(Base):
             name="status_known",
         ),
         CheckConstraint("produced_qty IS NULL OR produced_qty > 0", name="produced_positive"),
+        CheckConstraint("priority IN ('urgent', 'high', 'normal', 'low')", name="priority_known"),
         Index(None, "status", "warehouse_id"),
         Index(None, "assembly_part_id"),
     )
@@ -35,6 +38,7 @@ class Job(Base):
     qty: Mapped[int] = mapped_column(Integer)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     due_date: Mapped[date | None] = mapped_column(Date)
+    priority: Mapped[str] = mapped_column(String(8), default="normal", server_default="normal")
     status: Mapped[str] = mapped_column(String(16), default="planned")
     notes: Mapped[str] = mapped_column(String(500), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)

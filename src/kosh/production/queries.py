@@ -40,6 +40,7 @@ def _read(job: Job, head: tuple[str, str, str | None], shortage_lines: int) -> J
         qty=job.qty,
         warehouse_id=job.warehouse_id,
         due_date=job.due_date,
+        priority=job.priority,
         status=job.status,
         notes=job.notes,
         version=job.version,

@@ -14,6 +14,7 @@ JobNumber = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 ]
 JobStatus = Literal["planned", "released", "in_progress", "complete", "cancelled"]
+JobPriority = Literal["urgent", "high", "normal", "low"]
 
 
 class JobCreate(BaseModel):
@@ -27,6 +28,7 @@ class JobCreate(BaseModel):
     qty: Quantity
     warehouse_id: Id
     due_date: date | None = None
+    priority: JobPriority = "normal"
     notes: Notes = ""
 
 
@@ -90,6 +92,7 @@ class JobRead(BaseModel):
     qty: int
     warehouse_id: int
     due_date: date | None
+    priority: JobPriority
     status: JobStatus
     notes: str
     version: int

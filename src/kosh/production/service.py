@@ -94,6 +94,7 @@ def _snapshot(job: Job) -> dict[str, Any]:
         "bom_id": job.bom_id,
         "warehouse_id": job.warehouse_id,
         "due_date": job.due_date.isoformat() if job.due_date else None,
+        "priority": job.priority,
     }
 
 
@@ -132,6 +133,7 @@ async def create_job(
     warehouse_id: int,
     bom_id: int | None = None,
     due_date: date | None = None,
+    priority: str = "normal",
     notes: str = "",
 ) -> Job:
     """Plan a job and fix its material lines (BOM quantity x job quantity).
@@ -148,6 +150,7 @@ async def create_job(
         warehouse_id=warehouse_id,
         bom_id=bom_id,
         due_date=due_date,
+        priority=priority,
         notes=notes,
     )
 
@@ -166,6 +169,7 @@ async def add_job(
     warehouse_id: int,
     bom_id: int | None = None,
     due_date: date | None = None,
+    priority: str = "normal",
     notes: str = "",
 ) -> Job:
     """`create_job`'s rules as a primitive that joins the caller's transaction (flushed,
@@ -206,6 +210,7 @@ async def add_job(
         qty=qty,
         warehouse_id=warehouse.id,
         due_date=due_date,
+        priority=priority,
         status="planned",
         notes=notes,
         version=1,

@@ -29,6 +29,7 @@ class SuggestionRead(BaseModel):
     status: str
     qty: int
     due_date: date | None
+    priority: str
     minutes: int
     same_work_centre: bool
 
@@ -70,7 +71,7 @@ def hold_read(view: holds.HoldView) -> HoldRead:
 async def hold_job(job_id: PathId, body: HoldIn, _: Operator, session: SessionDep) -> HoldRead:
     """Put the job on hold: its scheduled capacity is freed; answers `suggestions`, the
     jobs that could run in the freed slot (same work centres or department, fit the
-    freed hours, material available now), by due date."""
+    freed hours, material available now), by due date, then priority."""
     return hold_read(await holds.hold_job(session, job_id=job_id, reason=body.reason))
 
 

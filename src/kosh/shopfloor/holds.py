@@ -8,8 +8,8 @@ other open jobs (planned or released, not on hold, with open operations) that
 - fit: their open minutes on each freed work centre are at most what was freed there,
 - have their material available now (production's shortage planning shows no short line),
 - are not already booked to finish before the slot starts,
-ranked by due date (undated last), then the job's age (its id: jobs carry no priority of
-their own), at most ten. Taking a suggestion schedules that job forward from the slot's
+ranked by due date (undated last), then the job's priority (urgent first), then its age
+(its id), at most ten. Taking a suggestion schedules that job forward from the slot's
 first day at the earliest feasible dates, in one transaction. Resuming a held job ends
 the hold; the job is then scheduled like any other.
 """
@@ -29,7 +29,7 @@ from kosh.core.db import transactional, utcnow
 from kosh.core.errors import ConflictError, NotFoundError, ValidationError, field_error
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
-from kosh.production.models import Job
+from kosh.production.models import JOB_PRIORITIES, Job
 from kosh.shopfloor import capacity, metrics
 from kosh.shopfloor.models import JobHold, JobOperation, OperationBooking, WorkCentre
 from kosh.shopfloor.routings import OPEN_JOB_STATUSES
@@ -48,6 +48,7 @@ class Suggestion:
     status: str
     qty: int
     due_date: date | None
+    priority: str
     minutes: int  # open minutes on the freed work centres
     same_work_centre: bool
 
@@ -153,11 +154,19 @@ async def suggestions(session: AsyncSession, hold: JobHold) -> list[Suggestion]:
                 status=job.status,
                 qty=job.qty,
                 due_date=job.due_date,
+                priority=job.priority,
                 minutes=sum(minutes.get(wc, 0) for wc in freed),
                 same_work_centre=bool(set(minutes) & set(freed)),
             )
         )
-    found.sort(key=lambda s: (s.due_date is None, s.due_date or date.max, s.job_id))
+    found.sort(
+        key=lambda s: (
+            s.due_date is None,
+            s.due_date or date.max,
+            JOB_PRIORITIES.index(s.priority),
+            s.job_id,
+        )
+    )
     return found[:MAX_SUGGESTIONS]
 
 
