@@ -26,7 +26,7 @@ def documented() -> dict[str, str]:
 
 def shown_default(value: object) -> str:
     """A default as the README writes it."""
-    if value is None or value == "" or value == []:
+    if value is None or value == "" or value == [] or value == {}:
         return "*unset*"
     if isinstance(value, bool):
         return "true" if value else "false"
