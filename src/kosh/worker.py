@@ -217,8 +217,16 @@ class Worker:
             SYNC_BACK.labels("sent").inc()
             self.stats.synced += 1
             return "sent"
+        status = await self._mark_failed(event_id, error=error, retryable=retryable)
+        SYNC_BACK.labels("failed" if status == "failed" else "retried").inc()
+        self.stats.sync_failed += 1
+        log.warning("sync_back_failed", event_id=event_id, error=error, status=status)
+        return status
+
+    async def _mark_failed(self, event_id: int, *, error: str, retryable: bool) -> str:
+        """Record a failed outbox delivery: retried with backoff, or failed for good."""
         async with self.sessions() as session:
-            status = await outbox.mark_failed(
+            return await outbox.mark_failed(
                 session,
                 event_id=event_id,
                 worker_id=self.worker_id,
@@ -226,10 +234,6 @@ class Worker:
                 settings=self.settings,
                 retryable=retryable,
             )
-        SYNC_BACK.labels("failed" if status == "failed" else "retried").inc()
-        self.stats.sync_failed += 1
-        log.warning("sync_back_failed", event_id=event_id, error=error, status=status)
-        return status
 
     async def push_stock(self, event_id: int) -> str:
         """Send one store's stock levels, read now; a failure is retried with backoff."""
@@ -270,15 +274,7 @@ class Worker:
                 refused=outcome.refused[:20],
             )
             return "sent"
-        async with self.sessions() as session:
-            status = await outbox.mark_failed(
-                session,
-                event_id=event_id,
-                worker_id=self.worker_id,
-                error=error,
-                settings=self.settings,
-                retryable=retryable,
-            )
+        status = await self._mark_failed(event_id, error=error, retryable=retryable)
         STOCK_PUSH.labels("failed" if status == "failed" else "retried").inc()
         self.stats.sync_failed += 1
         log.warning("stock_push_failed", event_id=event_id, error=error, status=status)
@@ -306,15 +302,7 @@ class Worker:
             error = f"{type(exc).__name__}: {exc}"
         else:
             return "lost" if report is None else "sent"
-        async with self.sessions() as session:
-            status = await outbox.mark_failed(
-                session,
-                event_id=event_id,
-                worker_id=self.worker_id,
-                error=error,
-                settings=self.settings,
-                retryable=retryable,
-            )
+        status = await self._mark_failed(event_id, error=error, retryable=retryable)
         log.warning("stock_reconcile_failed", event_id=event_id, error=error, status=status)
         return status
 
