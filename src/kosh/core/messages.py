@@ -45,6 +45,7 @@ CATALOGUE: dict[str, str] = {
     "currency": "Use a three-letter currency code in capitals, like EUR.",
     "country": "Use a two- or three-letter country code in capitals, like DE.",
     "time": "Enter a time as HH:MM, like 06:30.",
+    "letter": "Enter one letter, A to Z.",
     "unknown_field": "This field is not expected here.",
     "invalid": "This value is not valid here.",
     "session_expired": "Your session has ended, so nothing was saved. Log in again to continue.",
@@ -63,6 +64,7 @@ PATTERN_KEYS: dict[str, str] = {
     r"^[A-Z]{3}$": "currency",
     r"^[A-Z]{2,3}$": "country",
     r"^([01][0-9]|2[0-3]):[0-5][0-9]$": "time",
+    r"^[A-Za-z]$": "letter",
 }
 
 # pydantic error type -> (catalogue key, the ctx value that fills {limit})

@@ -11,10 +11,14 @@ from kosh.auth.deps import CurrentPrincipal, Manager
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import MAX_ID, PathId, QueryId, SearchText
+from kosh.locations import bins as location_bins
 from kosh.locations import queries as location_queries
 from kosh.locations import service as location_service
 from kosh.locations.models import Warehouse
 from kosh.locations.schemas import (
+    BinRangeCreate,
+    BinRangeCreated,
+    BinRangePreview,
     LocationContent,
     LocationContentPage,
     LocationCreate,
@@ -198,4 +202,42 @@ async def location_contents(
     )
     return LocationContentPage(
         items=_contents(lines), total=count, next=next_url(request, page, count)
+    )
+
+
+def _bin_range(body: BinRangeCreate) -> location_bins.BinRange:
+    return location_bins.BinRange(
+        **body.model_dump(exclude={"warehouse_id", "description"}),
+    )
+
+
+@router.post("/locations/bulk/preview", response_model=BinRangePreview)
+async def preview_bins(body: BinRangeCreate, _: Manager, session: SessionDep) -> BinRangePreview:
+    """What `POST /locations/bulk` would create (count, first and last code, the codes
+    that exist already); changes nothing."""
+    found = await location_bins.preview_bins(
+        session, warehouse_id=body.warehouse_id, pattern=_bin_range(body)
+    )
+    return BinRangePreview(
+        count=found.count,
+        first=found.first,
+        last=found.last,
+        sample=found.sample,
+        taken=found.taken,
+        taken_count=found.taken_count,
+    )
+
+
+@router.post("/locations/bulk", response_model=BinRangeCreated, status_code=201)
+async def create_bins(body: BinRangeCreate, _: Manager, session: SessionDep) -> BinRangeCreated:
+    """Create every bin of the range, all or nothing: 409 location_codes_taken lists the
+    codes that exist already; 422 too_many_bins past 5,000."""
+    codes = await location_bins.create_bins(
+        session,
+        warehouse_id=body.warehouse_id,
+        pattern=_bin_range(body),
+        description=body.description,
+    )
+    return BinRangeCreated(
+        warehouse_id=body.warehouse_id, count=len(codes), first=codes[0], last=codes[-1], codes=codes
     )

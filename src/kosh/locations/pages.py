@@ -14,6 +14,7 @@ from starlette.responses import Response
 from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId, QueryId, SearchText, clean_query
+from kosh.locations import bin_pages
 from kosh.locations import service as location_service
 from kosh.locations.models import LOCATION_KINDS
 from kosh.stock import lot_list
@@ -22,6 +23,7 @@ from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
+router.include_router(bin_pages.router)  # before /locations/{location_id}
 PagesDep = Annotated[Pages, Depends(get_pages)]
 PAGE_SIZE = 100
 RECENT_HISTORY = 20
@@ -64,6 +66,7 @@ async def location_list(
         {
             "locations": locations,
             "held": await lot_list.location_totals(session, [loc.id for loc in locations]),
+            "parts": await lot_list.location_parts(session, [loc.id for loc in locations]),
             "total": total,
             "warehouses": warehouses,
             "warehouse_codes": {w.id: w.code for w in warehouses},

@@ -98,3 +98,47 @@ async def search_locations(
         for location, warehouse_code, count in rows[:limit]
     ]
     return options, len(rows) > limit
+
+
+MAX_LABELS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LabelBin:
+    id: int
+    code: str
+    warehouse_code: str
+    kind: str
+    description: str
+
+
+async def label_bins(
+    session: AsyncSession,
+    *,
+    ids: Collection[int] | None = None,
+    warehouse_id: int | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    limit: int = MAX_LABELS,
+) -> tuple[list[LabelBin], int]:
+    """The locations a label sheet prints: those with `ids`, or the warehouse's codes from
+    `first` to `last` (inclusive, any case, in code order); at most `limit`, and how many
+    matched in all."""
+    query = select(
+        Location.id, Location.code, Warehouse.code, Location.kind, Location.description
+    ).join(Warehouse, Warehouse.id == Location.warehouse_id)
+    if ids:
+        query = query.where(Location.id.in_(list(ids)))
+    else:
+        if warehouse_id is None:
+            return [], 0
+        query = query.where(Location.warehouse_id == warehouse_id)
+        if first:
+            query = query.where(func.upper(Location.code) >= first.strip().upper())
+        if last:
+            query = query.where(func.upper(Location.code) <= last.strip().upper())
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = await session.execute(
+        query.order_by(Warehouse.code, func.upper(Location.code), Location.id).limit(limit)
+    )
+    return [LabelBin(*row) for row in rows.all()], total

@@ -110,3 +110,46 @@ class LocationOptions(BaseModel):
 
     items: list[LocationOptionRead]
     more: bool
+
+
+AisleLetter = Annotated[str, Field(min_length=1, max_length=1, pattern=r"^[A-Za-z]$")]
+RangeNumber = Annotated[int, Field(ge=0, le=9999)]
+StockableKind = Literal["storage", "receiving", "quarantine", "shipping"]
+
+
+class BinRangeCreate(BaseModel):
+    """A range of bins: aisles `aisle_from`..`aisle_to` x racks x levels, each number
+    zero-padded to `digits` (A-01-01 ... C-03-04); at most 5,000 bins a request."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    warehouse_id: Id
+    aisle_from: AisleLetter
+    aisle_to: AisleLetter
+    rack_from: RangeNumber = 1
+    rack_to: RangeNumber
+    level_from: RangeNumber = 1
+    level_to: RangeNumber
+    digits: Annotated[int, Field(ge=1, le=4)] = 2
+    separator: Literal["-", ".", ""] = "-"
+    kind: StockableKind = "storage"
+    description: Annotated[CleanLine, Field(max_length=200)] = ""
+
+
+class BinRangePreview(BaseModel):
+    """What the range would create: the count, first and last code, the first codes, and
+    the codes that exist already (at most 50 listed; `taken_count` is all of them)."""
+
+    count: int
+    first: str
+    last: str
+    sample: list[str]
+    taken: list[str]
+    taken_count: int
+
+
+class BinRangeCreated(BaseModel):
+    warehouse_id: int
+    count: int
+    first: str
+    last: str
+    codes: list[str]

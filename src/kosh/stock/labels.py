@@ -3,8 +3,8 @@ supplier's lot code and country of origin (when known), quantity and received da
 it, as SVG (for the screen and any printer driver) and PNG (for label printers that take
 bitmaps).
 
-The label is 60 x 30 mm. The QR code is segno's matrix drawn by us, so SVG and PNG show
-exactly the same symbol; the PNG text is drawn with Pillow's bundled font (no system fonts
+The label is 60 x 30 mm. The QR code is kosh.core.qr's (segno's matrix, 4-module quiet zone),
+so SVG and PNG show exactly the same symbol; the PNG text is drawn with Pillow's bundled font (no system fonts
 needed). Nothing here touches the database: the route gathers the facts.
 """
 
@@ -17,13 +17,14 @@ from datetime import date
 from functools import lru_cache
 from xml.sax.saxutils import escape
 
-import segno
 from PIL import Image, ImageDraw, ImageFont
+
+from kosh.core.qr import QUIET_ZONE, qr_matrix
+from kosh.core.qr import svg_path as _qr_path
 
 WIDTH_MM = 60
 HEIGHT_MM = 30
 PNG_DPI = 300
-QUIET_ZONE = 2  # modules of white around the symbol (the printed edge adds more)
 DESCRIPTION_LINES = 2
 DESCRIPTION_CHARS = 21  # per line on the SVG label, a safe fit at 2.2 mm text
 TEXT_WIDTH_MM = 28.0  # right of the 28 mm QR code, with a 1 mm margin
@@ -50,31 +51,6 @@ class LabelFacts:
         if self.country_of_origin:
             parts.append(f"Origin {self.country_of_origin}")
         return " · ".join(parts)
-
-
-def qr_matrix(pcn: str) -> list[list[bool]]:
-    """The QR symbol for the PCN (error correction M or better), without quiet zone."""
-    symbol = segno.make_qr(pcn, error="m")
-    return [[bool(cell) for cell in row] for row in symbol.matrix_iter(scale=1, border=0)]
-
-
-def _qr_path(matrix: list[list[bool]], *, offset: float, module: float) -> str:
-    """One SVG path drawing each horizontal run of dark modules as a rectangle."""
-    parts: list[str] = []
-    for y, row in enumerate(matrix):
-        x = 0
-        while x < len(row):
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < len(row) and row[x]:
-                x += 1
-            parts.append(
-                f"M{offset + start * module:.3f} {offset + y * module:.3f}"
-                f"h{(x - start) * module:.3f}v{module:.3f}h{-(x - start) * module:.3f}z"
-            )
-    return "".join(parts)
 
 
 def _qty_text(facts: LabelFacts) -> str:

@@ -143,3 +143,33 @@ async def location_totals(
     for location_id, lots_held, units in rows:
         found[location_id] = (int(lots_held), int(units or 0))
     return found
+
+
+@dataclass(frozen=True)
+class PartHeld:
+    part_number: str
+    qty: int
+
+
+async def location_parts(
+    session: AsyncSession, location_ids: list[int], *, shown: int = MAX_LOCATIONS_SHOWN
+) -> dict[int, tuple[list[PartHeld], int]]:
+    """Per location, the parts it holds with their units (most units first, at most
+    `shown`) and how many parts there are in all; ([], 0) for an empty one."""
+    held: dict[int, list[PartHeld]] = {location_id: [] for location_id in location_ids}
+    if not location_ids:
+        return {}
+    rows = await session.execute(
+        select(StockBalance.location_id, Part.number, func.sum(StockBalance.qty))
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .join(Part, Part.id == Lot.part_id)
+        .where(StockBalance.location_id.in_(location_ids), StockBalance.qty > 0)
+        .group_by(StockBalance.location_id, Part.number)
+    )
+    for location_id, number, units in rows:
+        held[location_id].append(PartHeld(number, int(units or 0)))
+    found = {}
+    for location_id, parts in held.items():
+        parts.sort(key=lambda p: (-p.qty, p.part_number))
+        found[location_id] = (parts[:shown], len(parts))
+    return found
