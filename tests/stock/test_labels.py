@@ -9,7 +9,9 @@ import struct
 from datetime import UTC, date, datetime
 
 import httpx
+import pytest
 import segno
+import zxingcpp
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,3 +161,53 @@ def test_png_label_draws_the_origin_line_within_the_label() -> None:
     # a long code is cut at the label's right margin (the last 1 mm stays white)
     margin = (marked.width - round(1.0 / 25.4 * labels.PNG_DPI), top, marked.width, bottom)
     assert marked.convert("1").crop(margin).getextrema() == (255, 255)
+
+
+def _dark_box(image: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The bounding box of the black pixels inside `box`."""
+    inverted = Image.eval(image.crop(box).convert("L"), lambda v: 255 - v)
+    found = inverted.getbbox()
+    assert found is not None
+    return (box[0] + found[0], box[1] + found[1], box[0] + found[2], box[1] + found[3])
+
+
+def test_png_label_decodes_and_has_a_quiet_zone_of_four_modules() -> None:
+    # given PCN labels of a short and a long PCN (QR versions 1 and 3)
+    for pcn in ("PCN000042", "PCN-2026-000000012345-LONG"):
+        image = Image.open(io.BytesIO(labels.render_png(facts(pcn=pcn)))).convert("L")
+        width, height = image.size
+
+        # when a scanner reads it
+        decoded = zxingcpp.read_barcodes(image)
+
+        # then it finds the PCN, and white of at least 4 modules surrounds the symbol
+        # (ISO/IEC 18004), the text to its right included
+        assert [d.text for d in decoded] == [pcn]
+        modules = len(labels.qr_matrix(pcn))
+        left, top, right, bottom = _dark_box(image, (0, 0, height, height))
+        module = (right - left) / modules
+        assert (bottom - top) / modules == pytest.approx(module)
+        text_left = _dark_box(image, (right, 0, width, height))[0]
+        quiet = {
+            "left": left / module,
+            "top": top / module,
+            "bottom": (height - bottom) / module,
+            "right": (text_left - right) / module,
+        }
+        assert min(quiet.values()) >= labels.QUIET_ZONE == 4, quiet
+
+
+def test_svg_label_keeps_four_modules_of_white_around_the_symbol() -> None:
+    svg = labels.render_svg(facts())
+    path = re.search(r'<path id="qr"[^>]* d="([^"]+)"', svg)
+    assert path is not None
+    runs = [
+        tuple(map(float, r))
+        for r in re.findall(r"M([\d.]+) ([\d.]+)h([\d.]+)v([\d.]+)", path.group(1))
+    ]
+    module = runs[0][3]
+    left, top = min(r[0] for r in runs), min(r[1] for r in runs)
+    right = max(r[0] + r[2] for r in runs)
+    bottom = max(r[1] + r[3] for r in runs)
+    first_text = min(float(x) for x in re.findall(r'<text x="([\d.]+)"', svg))
+    assert min(left, top, labels.HEIGHT_MM - bottom, first_text - right) / module >= 4

@@ -239,5 +239,9 @@ async def create_bins(body: BinRangeCreate, _: Manager, session: SessionDep) -> 
         description=body.description,
     )
     return BinRangeCreated(
-        warehouse_id=body.warehouse_id, count=len(codes), first=codes[0], last=codes[-1], codes=codes
+        warehouse_id=body.warehouse_id,
+        count=len(codes),
+        first=codes[0],
+        last=codes[-1],
+        codes=codes,
     )

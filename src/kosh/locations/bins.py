@@ -135,7 +135,9 @@ async def _usable_warehouse(session: AsyncSession, warehouse_id: int) -> Warehou
     return warehouse
 
 
-async def preview_bins(session: AsyncSession, *, warehouse_id: int, pattern: BinRange) -> BinPreview:
+async def preview_bins(
+    session: AsyncSession, *, warehouse_id: int, pattern: BinRange
+) -> BinPreview:
     """What `create_bins` would make: the count, first and last codes, a sample, and the
     codes that exist already. Changes nothing; the same 404/422 as `create_bins`."""
     check_range(pattern)
@@ -180,7 +182,12 @@ async def create_bins(
     if taken:
         raise _codes_taken(warehouse, taken)
     rows = [
-        {"warehouse_id": warehouse_id, "code": code, "kind": pattern.kind, "description": description}
+        {
+            "warehouse_id": warehouse_id,
+            "code": code,
+            "kind": pattern.kind,
+            "description": description,
+        }
         for code in codes
     ]
     try:
