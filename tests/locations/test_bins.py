@@ -277,6 +277,6 @@ async def test_location_list_shows_what_each_bin_holds(
     page = await client.get("/locations", params={"q": "H-"}, headers={**operator_headers, **HTML})
 
     holds = re.findall(r'<td data-testid="holds">(.*?)</td>', page.text)
-    assert holds[0] == "C-200 × 1,500, R-100 × 42"
+    assert holds[0] == "C-200 \u00d7 1,500, R-100 \u00d7 42"  # multiplication signs
     assert "empty" in holds[1]
     assert 'form="label-pick"' in page.text

@@ -16,8 +16,8 @@ from pydantic import AfterValidator
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal, Manager
-from kosh.core.errors import DomainError
 from kosh.core.deps import SessionDep
+from kosh.core.errors import DomainError
 from kosh.core.qr import svg_symbol
 from kosh.core.types import MAX_ID, QueryId, SearchText, clean_query
 from kosh.locations import bins as location_bins

@@ -3,9 +3,10 @@ supplier's lot code and country of origin (when known), quantity and received da
 it, as SVG (for the screen and any printer driver) and PNG (for label printers that take
 bitmaps).
 
-The label is 60 x 30 mm. The QR code is kosh.core.qr's (segno's matrix, 4-module quiet zone),
-so SVG and PNG show exactly the same symbol; the PNG text is drawn with Pillow's bundled font (no system fonts
-needed). Nothing here touches the database: the route gathers the facts.
+The label is 60 x 30 mm. The QR code is kosh.core.qr's (segno's matrix, 4-module quiet
+zone), so SVG and PNG show exactly the same symbol; the PNG text is drawn with Pillow's
+bundled font (no system fonts needed). Nothing here touches the database: the route
+gathers the facts.
 """
 
 from __future__ import annotations
