@@ -128,14 +128,16 @@ async def search_locations(
         list[Annotated[int, Query(ge=1, le=MAX_ID)]] | None,
         Query(max_length=location_queries.MAX_SEARCH, alias="id"),
     ] = None,
+    warehouse: QueryId = None,
     limit: Annotated[int, Query(ge=1, le=location_queries.MAX_SEARCH)] = 20,
 ) -> LocationOptions:
     """Active locations for a form field as a person types or scans: code prefix `q`
-    (any case; `WAREHOUSE/CODE` narrows to one warehouse), optionally of the kinds given,
+    (any case; `WAREHOUSE/CODE` or the warehouse id `warehouse` narrows to one warehouse;
+    a scanned full code comes first), optionally of the kinds given,
     or the locations with the ids given (`id`, repeated); exact codes first, at most
     `limit` (50)."""
     options, more = await location_queries.search_locations(
-        session, q=q, kinds=kind, ids=location_id, limit=limit
+        session, q=q, kinds=kind, ids=location_id, warehouse_id=warehouse, limit=limit
     )
     return LocationOptions(
         items=[

@@ -45,10 +45,12 @@ async def search_locations(
     q: str | None = None,
     kinds: Collection[str] | None = None,
     ids: Collection[int] | None = None,
+    warehouse_id: int | None = None,
     limit: int = 20,
 ) -> tuple[list[LocationOption], bool]:
     """Active locations of active warehouses whose code starts with `q` (any case; `WH/`
-    in front narrows to a warehouse), of `kinds` when given, or those with `ids`; exact
+    in front narrows to a warehouse, and so does `warehouse_id`), of `kinds` when given, or
+    those with `ids`; exact
     codes first, then by code. Answers at most `limit` (<= 50) and whether there are more.
     One statement: the uniqueness of each code (for `value`) is a correlated count."""
     limit = max(1, min(limit, MAX_SEARCH))
@@ -66,6 +68,8 @@ async def search_locations(
         exact = func.upper(Location.code) == text.upper()
     if kinds:
         query = query.where(Location.kind.in_(list(kinds)))
+    if warehouse_id is not None:
+        query = query.where(Location.warehouse_id == warehouse_id)
     if ids is not None:
         query = query.where(Location.id.in_(list(ids)))
     other, other_warehouse = aliased(Location), aliased(Warehouse)

@@ -29,7 +29,7 @@ router = APIRouter(include_in_schema=False)
 PagesDep = Annotated[Pages, Depends(get_pages)]
 PAGE_SIZE = 50
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-MAX_LOCATIONS = 50  # shipped with the receiving page; location-search.js asks the API for more
+MAX_LOCATIONS = 50  # looked through for the goods-in area; the field searches the API
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ async def _form_page(
     template: str,
     prefill: dict[str, Any],
 ) -> Response:
-    """A stock form. Its location fields ship no list of bins: location-search.js asks
+    """A stock form. Its location fields ship no list of bins: location-combobox.js asks
     /api/v1/locations/search as a person types, so the page stays small on any site;
     only prefilled locations come with the page."""
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=1000)
