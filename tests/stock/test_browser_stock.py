@@ -10,9 +10,10 @@ import pytest
 from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.stock import queries as stock_queries
 from tests.support.browser import log_in
 from tests.support.fixtures import PASSWORD, MakeUser
-from tests.support.stock import a_site
+from tests.support.stock import a_location, a_site
 
 pytestmark = pytest.mark.browser
 
@@ -123,29 +124,88 @@ async def test_unknown_location_code_is_refused_next_to_the_field(
     await expect(page.locator("form[data-movement] [data-result]")).to_be_empty()
 
 
-async def test_location_field_searches_as_one_types(
+async def test_location_field_searches_as_one_types_and_a_suggestion_is_picked_on_a_phone(
     page: Page, make_user: MakeUser, session: AsyncSession
 ) -> None:
-    # given a site with bins BIN-1 and BIN-2; the page ships neither
+    # given a site with bins BIN-1 and BIN-2 on a 390 x 844 phone; the page ships neither
     site = await a_site(session)
     user = await make_user("operator")
+    await page.set_viewport_size({"width": 390, "height": 844})
     await log_in(page, user.username, PASSWORD)
     await open_form(page, "/stock/receive")
-    assert await page.locator("#loc-stockable option").count() == 0
+    field = page.locator("#location_id-code")
+    listbox = page.locator("#location_id-code-options")
+    assert await listbox.locator("[role=option]").count() == 0
+    await expect(field).to_have_attribute("aria-expanded", "false")
 
     # when "bin" is typed into the location field
-    await page.locator("#location_id-code").fill("bin")
-    await page.locator("#location_id-code").dispatch_event("input")
+    await field.focus()
+    await page.keyboard.type("bin")
 
-    # then the field is offered the matching bins from the search API
-    options = page.locator("#loc-stockable option")
+    # then the listbox offers the matching bins from the search API, and says it is open
+    options = listbox.locator("[role=option]")
     await expect(options).to_have_count(2)
-    assert sorted(await options.evaluate_all("nodes => nodes.map(n => n.value)")) == [
-        "BIN-1",
-        "BIN-2",
+    await expect(listbox).to_be_visible()
+    await expect(field).to_have_attribute("aria-expanded", "true")
+    labels = await options.all_text_contents()
+    assert [label.split(" ")[1:] for label in labels] == [
+        ["BIN-1", "(storage)"],
+        ["BIN-2", "(storage)"],
     ]
-    # and a typed code resolves to the bin's id for the form
-    await page.locator("#location_id-code").fill("BIN-2")
-    await page.locator("#location_id-code").dispatch_event("input")
+    box = await listbox.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 390
+
+    # when the arrow keys move to the second and Enter picks it
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    second = options.nth(1)
+    await expect(second).to_have_attribute("aria-selected", "true")
+    await expect(field).to_have_attribute(
+        "aria-activedescendant", await second.get_attribute("id") or ""
+    )
+    await page.keyboard.press("Enter")
+
+    # then the field holds the code, the form the bin's id, and the list is closed
+    await expect(field).to_have_value("BIN-2")
     hidden = page.locator("input[type=hidden][name=location_id]")
     await expect(hidden).to_have_value(str(site.bin_ids[1]))
+    await expect(field).to_have_attribute("aria-expanded", "false")
+    await expect(listbox).to_be_hidden()
+
+    # and a tap on a suggestion picks it too
+    await field.fill("")
+    await field.focus()
+    await page.keyboard.type("bin-")
+    await expect(options).to_have_count(2)
+    await options.nth(0).click()
+    await expect(field).to_have_value("BIN-1")
+    await expect(hidden).to_have_value(str(site.bin_ids[0]))
+
+
+async def test_a_scanned_bin_code_resolves_exactly_among_many_similar(
+    page: Page, make_user: MakeUser, session: AsyncSession
+) -> None:
+    # given bins ... A-19 (the exact code is not the only suggestion)
+    site = await a_site(session)
+    for i in range(10, 20):
+        await a_location(session, site.warehouse_id, code=f"A-{i}")
+    exact = await a_location(session, site.warehouse_id, code="A-1")
+    user = await make_user("operator")
+    await log_in(page, user.username, PASSWORD)
+
+    # when a scanner types the whole receipt, A-1 last, each with Enter
+    await open_form(page, "/stock/receive")
+    await scan(page, site.part_number)
+    await scan(page, "7")
+    await scan(page, "a-1")
+
+    # then the receipt went into A-1 exactly
+    result = page.locator("form[data-movement] [data-result]")
+    await expect(result).to_contain_text(f"Received 7 of {site.part_number}")
+    await expect(result).to_contain_text("into A-1.")
+    pcn = re.search(r"as (\S+) into", await result.text_content() or "")
+    assert pcn is not None
+    balances = await stock_queries.location_contents(session, exact.id, limit=5)
+    assert [(line.pcn, line.qty) for line in balances[0]] == [(pcn.group(1), 7)]
