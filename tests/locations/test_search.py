@@ -178,7 +178,9 @@ async def test_goods_in_document_lines_and_count_pages_stay_small_with_five_thou
     await purchasing_service.create_supplier(
         session, data=SupplierCreate(code="SUP", name="Supplier")
     )
-    order = await purchasing_service.create_order(session, supplier_code="SUP", warehouse_id=main.id)
+    order = await purchasing_service.create_order(
+        session, supplier_code="SUP", warehouse_id=main.id
+    )
     html = {**operator_headers, "accept": "text/html"}
 
     # when the forms with location fields are opened
