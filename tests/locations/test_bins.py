@@ -4,6 +4,7 @@ each bin code with a 4-module quiet zone) and the location list's contents colum
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -11,8 +12,9 @@ import httpx
 import pytest
 import segno
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kosh.core.errors import ConflictError, ValidationError
 from kosh.core.models import AuditEvent
 from kosh.core.qr import QUIET_ZONE
 from kosh.locations import bins
@@ -280,3 +282,39 @@ async def test_location_list_shows_what_each_bin_holds(
     assert holds[0] == "C-200 \u00d7 1,500, R-100 \u00d7 42"  # multiplication signs
     assert "empty" in holds[1]
     assert 'form="label-pick"' in page.text
+
+
+def test_a_range_checked_without_the_api_schema_names_each_bad_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        bins.check_range(bins.BinRange("1", "AB", 1, 1, 5, 4))
+    assert caught.value.code == "bin_range_invalid"
+    assert [e["loc"][-1] for e in caught.value.errors] == ["aisle_from", "aisle_to", "level_to"]
+
+
+async def test_overlapping_ranges_at_once_create_one_and_refuse_the_other_whole(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given a warehouse; two requests for overlapping ranges arrive at the same moment
+    async with sessions() as session:
+        warehouse_id = (await a_warehouse(session, "MAIN")).id
+    ranges = [bins.BinRange("A", "B", 1, 10, 1, 10), bins.BinRange("B", "C", 1, 10, 1, 10)]
+
+    async def create(pattern: bins.BinRange) -> list[str] | ConflictError:
+        async with sessions() as session:
+            try:
+                return await bins.create_bins(session, warehouse_id=warehouse_id, pattern=pattern)
+            except ConflictError as refused:
+                return refused
+
+    outcomes = await asyncio.gather(*(create(pattern) for pattern in ranges))
+
+    # then exactly one range exists in full and the other got 409 naming the overlap
+    made = [o for o in outcomes if isinstance(o, list)]
+    refused = [o for o in outcomes if isinstance(o, ConflictError)]
+    assert len(made) == 1
+    assert len(refused) == 1
+    assert refused[0].code == "location_codes_taken"
+    assert refused[0].details["taken_count"] >= 1
+    assert all(code.startswith("B-") for code in refused[0].details["taken"])
+    async with sessions() as session:
+        assert await codes_in(session, warehouse_id) == made[0]

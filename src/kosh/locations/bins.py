@@ -99,7 +99,9 @@ def check_range(pattern: BinRange) -> None:
     if pattern.level_to < pattern.level_from:
         problems.append(field_error(["level_to"], "must not be less than the first level"))
     if problems:
-        raise ValidationError("The bin range runs backwards.", errors=problems)
+        raise ValidationError(
+            "The bin range is not valid.", code="bin_range_invalid", errors=problems
+        )
     if pattern.count > MAX_BINS:
         raise RuleViolationError(
             f"The range makes {pattern.count:,} bins; at most {MAX_BINS:,} per request.",
