@@ -49,3 +49,10 @@ async def open_counts(session: AsyncSession) -> AlertCounts:
         info=counts.get("info", 0),
         total=sum(counts.values()),
     )
+
+
+async def open_count(session: AsyncSession, *, kind: str) -> int:
+    total = await session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.state == "open", Alert.kind == kind)
+    )
+    return int(total or 0)

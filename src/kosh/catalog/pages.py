@@ -22,6 +22,7 @@ from kosh.purchasing import queries as purchasing_queries
 from kosh.sales import service as sales_service
 from kosh.stock import queries as stock_queries
 from kosh.web import nav
+from kosh.web.pages import SETUP_STEPS, SetupStep
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -146,3 +147,13 @@ async def _availability(
             }
         )
     return rows
+
+
+async def setup_steps(session: AsyncSession) -> list[SetupStep]:
+    """First run: parts, typed one by one or brought in with the opening stock import."""
+    parts = await part_queries.count_parts(session, active=None)
+    return [SetupStep(30, "Add parts or import opening stock", "/parts", parts > 0)]
+
+
+if setup_steps not in SETUP_STEPS:
+    SETUP_STEPS.append(setup_steps)

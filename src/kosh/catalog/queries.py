@@ -154,6 +154,14 @@ async def parts_with_reorder_point(session: AsyncSession) -> list[Part]:
     return list(rows)
 
 
+async def count_with_reorder_point(session: AsyncSession) -> int:
+    """How many active parts have a reorder point (the ones low stock is judged for)."""
+    total = await session.scalar(
+        select(func.count()).select_from(Part).where(Part.active.is_(True), Part.reorder_point > 0)
+    )
+    return int(total or 0)
+
+
 async def parts_by_ids(session: AsyncSession, part_ids: list[int]) -> dict[int, Part]:
     """The parts with these ids, keyed by id; unknown ids are absent."""
     found: dict[int, Part] = {}

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
@@ -17,6 +18,8 @@ from kosh.locations import service as location_service
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
 from kosh.web import nav
+from kosh.web.chart import BarChart, bar_chart
+from kosh.web.pages import DASHBOARD_CHARTS
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -83,3 +86,24 @@ async def job_detail(
             "locations": storage,
         },
     )
+
+
+async def jobs_chart(session: AsyncSession) -> list[BarChart]:
+    """Jobs by status, each bar linking to the list filtered by it."""
+    rows = await job_queries.jobs_by_status(session)
+    if not any(count for _, count in rows):
+        return []
+    return [
+        bar_chart(
+            "jobs",
+            title="Jobs by status",
+            description="How many production jobs are in each status.",
+            column="Status",
+            rows=[(status.replace("_", " "), count) for status, count in rows],
+            hrefs={status.replace("_", " "): f"/jobs?status={status}" for status, _ in rows},
+        )
+    ]
+
+
+if jobs_chart not in DASHBOARD_CHARTS:
+    DASHBOARD_CHARTS.append(jobs_chart)

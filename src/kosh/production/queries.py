@@ -9,7 +9,7 @@ from kosh.bom.models import Bom
 from kosh.catalog.models import Part
 from kosh.core.types import like_escape
 from kosh.production import planning
-from kosh.production.models import Job
+from kosh.production.models import JOB_STATUSES, Job
 from kosh.production.schemas import JobDetail, JobLineRead, JobRead, LotUseRead
 from kosh.stock.models import Lot
 
@@ -160,3 +160,10 @@ async def in_production(
         .group_by(Job.assembly_part_id)
     )
     return {int(part_id): int(total or 0) for part_id, total in rows.all()}
+
+
+async def jobs_by_status(session: AsyncSession) -> list[tuple[str, int]]:
+    """How many jobs are in each status, in the order a job moves through them."""
+    rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
+    counts = {status: int(count) for status, count in rows}
+    return [(status, counts.get(status, 0)) for status in JOB_STATUSES]
