@@ -21,6 +21,7 @@ from kosh.core.types import clean_query
 from kosh.web import nav
 from kosh.web.chart import BarChart, bar_chart
 from kosh.web.pages import DASHBOARD_CHARTS, DASHBOARD_TILES, Tile
+from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -114,17 +115,35 @@ async def alert_list(
     status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = "open",
     kind: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
     severity: Annotated[str | None, Query(max_length=16), AfterValidator(clean_query)] = None,
+    sort: SortParam = None,
 ) -> Response:
     status = status if status in STATES else None
     severity = severity if severity in ("critical", "warning", "info") else None
+    order = parse_sort(
+        sort,
+        keys=alert_queries.ALERT_SORTS,
+        default="severity",
+        params={"status": status or "", "kind": kind or None, "severity": severity},
+    )
     rows, total = await alert_queries.list_alerts(
-        session, state=status, kind=kind or None, severity=severity, limit=SHOWN
+        session,
+        state=status,
+        kind=kind or None,
+        severity=severity,
+        sort=order.key,
+        descending=order.descending,
+        limit=SHOWN,
     )
     return pages.render(
         request,
         "alerts/alert_list.html",
         {
             "groups": group_alerts(rows),
+            "sort": order,
+            "sort_labels": {"severity": "Severity", "raised": "Newest", "kind": "Kind"},
+            "state_options": [(s, s) for s in STATES],
+            "kind_options": [(k, k.replace("_", " ")) for k in KINDS],
+            "severity_options": [(s, s) for s in ("critical", "warning", "info")],
             "shown": len(rows),
             "total": total,
             "counts": await alert_queries.open_counts(session),

@@ -20,6 +20,7 @@ from kosh.production import service as job_service
 from kosh.web import nav
 from kosh.web.chart import BarChart, bar_chart
 from kosh.web.pages import DASHBOARD_CHARTS
+from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -37,9 +38,20 @@ async def job_list(
     session: SessionDep,
     status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = None,
     q: SearchText = None,
+    sort: SortParam = None,
 ) -> Response:
     status = status if status in STATUSES else None
-    items, total = await job_queries.list_jobs(session, status=status, q=q or None, limit=200)
+    order = parse_sort(
+        sort, keys=job_queries.JOB_SORTS, default="due", params={"q": q, "status": status}
+    )
+    items, total = await job_queries.list_jobs(
+        session,
+        status=status,
+        q=q or None,
+        sort=order.key,
+        descending=order.descending,
+        limit=200,
+    )
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=500)
     return pages.render(
         request,
@@ -47,8 +59,10 @@ async def job_list(
         {
             "jobs": items,
             "total": total,
+            "sort": order,
             "status": status or "",
             "statuses": STATUSES,
+            "status_options": [(s, s.replace("_", " ")) for s in STATUSES],
             "q": q or "",
             "warehouses": warehouses,
             "can_edit": principal.has_role("operator"),
