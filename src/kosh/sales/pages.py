@@ -55,13 +55,13 @@ async def order_list(
     status = status if status in ORDER_STATUSES else None
     external_id = (external_id or "").strip() or None
     filters = {"status": status, "external_id": external_id}
-    order = parse_sort(sort, keys=sales_service.ORDER_SORTS, default="-created", params=filters)
+    ordering = parse_sort(sort, keys=sales_service.ORDER_SORTS, default="-created", params=filters)
     orders, total = await sales_service.list_orders(
         session,
         status=status,
         external_id=external_id,
-        sort=order.key,
-        descending=order.descending,
+        sort=ordering.key,
+        descending=ordering.descending,
         limit=PAGE_SIZE,
         offset=offset,
     )
@@ -75,7 +75,7 @@ async def order_list(
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=200)
 
     def page_query(at: int) -> str:
-        params = {**filters, **order.query(), "offset": at or None}
+        params = {**filters, **ordering.query(), "offset": at or None}
         return urlencode({k: v for k, v in params.items() if v})
 
     return pages.render(
@@ -83,7 +83,7 @@ async def order_list(
         "sales/order_list.html",
         {
             "orders": orders,
-            "sort": order,
+            "sort": ordering,
             "status_options": [(s, s.replace("_", " ")) for s in ORDER_STATUSES],
             "total": total,
             "names": names,
