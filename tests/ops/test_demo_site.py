@@ -16,7 +16,9 @@ from kosh.bom.models import Bom, BomLine
 from kosh.core.config import Settings
 from kosh.ops import demo
 from kosh.production.models import Job
+from kosh.quality.models import MaintenancePlan, Return
 from kosh.sales.models import Customer, SalesOrder, Shipment
+from kosh.shopfloor.models import Machine, Routing, WorkCentre
 from kosh.stock import verify as stock_verify
 from kosh.stock.models import StockTransaction
 from tests.support.fixtures import MakeUser
@@ -40,6 +42,8 @@ MAIN_PAGES = (
     "/documents",
     "/storefront",
     "/quality",
+    "/quality/returns",
+    "/shopfloor",
 )
 
 
@@ -55,6 +59,11 @@ async def counts(session: AsyncSession) -> dict[str, int]:
         ("shipments", Shipment),
         ("ledger", StockTransaction),
         ("alerts", Alert),
+        ("work_centres", WorkCentre),
+        ("machines", Machine),
+        ("routings", Routing),
+        ("returns", Return),
+        ("plans", MaintenancePlan),
     ):
         found[name] = int(await session.scalar(select(func.count()).select_from(model)) or 0)
     return found
@@ -84,6 +93,7 @@ async def test_demo_covers_every_feature_twice_without_doubling(
         "J-DEMO-1003": "in_progress",
         "J-DEMO-1004": "complete",
         "J-DEMO-1005": "cancelled",
+        "J-DEMO-1006": "released",
     }
     kitted = await session.scalar(
         select(func.count())
@@ -100,6 +110,12 @@ async def test_demo_covers_every_feature_twice_without_doubling(
     }
     tracking = await session.scalar(select(Shipment.tracking_number))
     assert tracking == "JJD0001234567"
+    assert (made["work_centres"], made["machines"], made["routings"]) == (3, 4, 2)
+    assert (made["returns"], made["plans"]) == (1, 1)
+    shortages = await session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.kind == "job_shortage")
+    )
+    assert shortages  # the job released short
     assert await stock_verify.replay_differences(session) == []
 
     # when it runs again, nothing is added

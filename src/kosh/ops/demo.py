@@ -2,7 +2,8 @@
 feature's demo module through that feature's use cases (no rows written into another
 feature's tables): stock (warehouse, bins, parts, PCNs, movements, quality tickets),
 purchasing, BOMs (imported from a spreadsheet and activated), production jobs (kitted by
-picks), sales (customers, orders, a shipment with tracking) and the alerts they raise.
+picks), sales (customers, orders, a shipment with tracking), the shop floor (work centres,
+machines, routings), quality (a return, a maintenance plan) and the alerts they raise.
 
 Running it again adds nothing: each part checks for its own records first."""
 
@@ -17,7 +18,9 @@ from kosh.core.config import Settings
 from kosh.locations import service as location_service
 from kosh.production import demo as production_demo
 from kosh.purchasing import demo as purchasing_demo
+from kosh.quality import demo as quality_demo
 from kosh.sales import demo as sales_demo
+from kosh.shopfloor import demo as shopfloor_demo
 from kosh.stock import demo as stock_demo
 
 
@@ -42,10 +45,18 @@ async def load_demo(
         boms = await bom_demo.load_bom_demo(session, sessions, settings)
         jobs = await production_demo.load_production_demo(session, warehouse_id=warehouse_id)
         orders = await sales_demo.load_sales_demo(session, warehouse_id=warehouse_id)
+        # after the jobs: a routing present at release would book their capacity too
+        centres = await shopfloor_demo.load_shopfloor_demo(session)
+        returns, plans = await quality_demo.load_returns_and_plans(
+            session,
+            shipped_order_id=await sales_demo.shipped_demo_order(session),
+            machine_code=shopfloor_demo.PLANNED_MACHINE,
+        )
         active = await alert_service.evaluate_alerts(session)
-    added = bool(boms or jobs or orders)
+    added = bool(boms or jobs or orders or centres or returns or plans)
     return stock_demo.DemoResult(
         site.created or added,
         f"{site.message} BOMs: {len(boms)} added, jobs: {len(jobs)} added, "
-        f"sales orders: {len(orders)} added; {active} alerts open.",
+        f"sales orders: {len(orders)} added, work centres: {len(centres)} added, "
+        f"returns: {returns}, maintenance plans: {plans}; {active} alerts open.",
     )

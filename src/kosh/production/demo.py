@@ -1,6 +1,7 @@
 """Production demo data for `kosh demo-data`: jobs for the demo BOMs in every state a
 planner sees (planned; released and kitted by picks referencing the job; in progress;
-complete with its output received as a new PCN; cancelled).
+complete with its output received as a new PCN; cancelled; released short, which raises
+its shortage alerts).
 
 Kitting goes through the stock feature's pick (FIFO, onto the MFG floor, ledger rows);
 transitions through the production use cases. A re-run changes nothing: a job whose
@@ -26,7 +27,7 @@ class DemoJob:
     number: str
     assembly: str
     qty: int
-    state: str  # planned, released (kitted), in_progress, complete, cancelled
+    state: str  # planned, released (kitted), in_progress, complete, cancelled, short
     due_in_days: int
 
 
@@ -36,6 +37,8 @@ JOBS = (
     DemoJob("J-DEMO-1003", "ASM-TIMER-V1", 10, "in_progress", 3),
     DemoJob("J-DEMO-1004", "ASM-CTRL-V3", 5, "complete", -2),
     DemoJob("J-DEMO-1005", "ASM-TIMER-V1", 50, "cancelled", 30),
+    # released short on purpose (a manager's confirmed over-planning): its shortage alerts
+    DemoJob("J-DEMO-1006", "ASM-CTRL-V3", 400, "short", 2),
 )
 _ORDER = ("planned", "released", "in_progress", "complete")
 
@@ -76,6 +79,9 @@ async def load_production_demo(session: AsyncSession, *, warehouse_id: int) -> l
         made.append(demo.number)
         if demo.state == "cancelled":
             await job_service.cancel_job(session, job_id=job_id)
+            continue
+        if demo.state == "short":
+            await job_service.release_job(session, job_id=job_id, confirm=True, may_confirm=True)
             continue
         steps = _ORDER[1 : _ORDER.index(demo.state) + 1]
         try:

@@ -27,6 +27,17 @@ ORDERS = (
 )
 
 
+async def shipped_demo_order(session: AsyncSession) -> int | None:
+    """The demo order that shipped (for the quality demo's return), if any."""
+    customers, _ = await sales_service.list_customers(session, q=CUSTOMERS[0][1], limit=1)
+    if not customers:
+        return None
+    orders, _ = await sales_service.list_orders(
+        session, customer_id=customers[0].id, status="shipped", limit=1
+    )
+    return orders[0].id if orders else None
+
+
 async def load_sales_demo(session: AsyncSession, *, warehouse_id: int) -> list[str]:
     """Answers the numbers of the orders made (none when the demo customers exist)."""
     customers, _ = await sales_service.list_customers(session, q=CUSTOMERS[0][1], limit=1)
