@@ -3,7 +3,8 @@ feature's demo module through that feature's use cases (no rows written into ano
 feature's tables): stock (warehouse, bins, parts, PCNs, movements, quality tickets),
 purchasing, BOMs (imported from a spreadsheet and activated), production jobs (kitted by
 picks), sales (customers, orders, a shipment with tracking), the shop floor (work centres,
-machines, routings), quality (a return, a maintenance plan) and the alerts they raise.
+machines, routings), quality (a return, a maintenance plan), a web store (SKU map, orders
+applied and one in review) and the alerts they raise.
 
 Running it again adds nothing: each part checks for its own records first."""
 
@@ -22,6 +23,7 @@ from kosh.quality import demo as quality_demo
 from kosh.sales import demo as sales_demo
 from kosh.shopfloor import demo as shopfloor_demo
 from kosh.stock import demo as stock_demo
+from kosh.storefront import demo as storefront_demo
 
 
 async def _demo_warehouse(session: AsyncSession) -> int | None:
@@ -52,11 +54,15 @@ async def load_demo(
             shipped_order_id=await sales_demo.shipped_demo_order(session),
             machine_code=shopfloor_demo.PLANNED_MACHINE,
         )
+        web = await storefront_demo.load_storefront_demo(
+            session, settings=settings, warehouse_id=warehouse_id
+        )
         active = await alert_service.evaluate_alerts(session)
-    added = bool(boms or jobs or orders or centres or returns or plans)
+    added = bool(boms or jobs or orders or centres or returns or plans or web)
     return stock_demo.DemoResult(
         site.created or added,
         f"{site.message} BOMs: {len(boms)} added, jobs: {len(jobs)} added, "
         f"sales orders: {len(orders)} added, work centres: {len(centres)} added, "
-        f"returns: {returns}, maintenance plans: {plans}; {active} alerts open.",
+        f"returns: {returns}, maintenance plans: {plans}, web orders: {web} staged; "
+        f"{active} alerts open.",
     )
