@@ -76,7 +76,7 @@ async def lots(
     LOT_SORTS over the whole list), and how many match (counted up to the pagination cap).
     A location filter sums only that location."""
     qty = func.sum(StockBalance.qty)
-    columns: dict[str, ColumnElement[Any]] = {
+    columns: dict[str, Any] = {
         "pcn": Lot.pcn,
         "part": Part.number,
         "description": Part.description,
@@ -111,7 +111,7 @@ async def lots(
         .group_by(
             Lot.id, Lot.pcn, Part.id, Part.number, Part.description, Lot.date_code, Lot.received_at
         )
-        .order_by(*sort_terms(columns[sort], descending=descending, tiebreak=[Lot.id]))
+        .order_by(*sort_terms(columns[sort], descending=descending, tiebreak=[Lot.id.asc()]))
         .limit(limit)
         .offset(offset)
     )
