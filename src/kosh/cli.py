@@ -355,7 +355,7 @@ def demo_data(
     import time
 
     from kosh.core.migrate import upgrade
-    from kosh.purchasing import demo as purchasing_demo
+    from kosh.ops import demo as site_demo
     from kosh.stock import demo
 
     settings = load_settings()
@@ -365,11 +365,10 @@ def demo_data(
     async def work(sessions, engine):  # type: ignore[no-untyped-def]
         if settings.migrate_on_start:
             await upgrade(engine)
+        if not scale:
+            return await site_demo.load_demo(sessions, settings, seed=seed)
         async with sessions() as session:
             session.info["pcn_prefix"] = settings.pcn_prefix
-            if not scale:
-                site = await demo.load_demo_site(session, seed=seed)
-                return await purchasing_demo.with_purchasing(session, site)
             plan = demo.scale_plan(scale, lots_per_part=lots_per_part, ledger_rows=ledger_rows)
             result = await demo.load_scale_data(session, plan, seed=seed)
         if result.created:

@@ -1,4 +1,5 @@
-"""JSON routes for alerts: list with filters, counts by severity, acknowledge (managers)."""
+"""JSON routes for alerts: list with filters, counts by severity, acknowledge one or many
+(managers)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator
 
+from kosh.alerts import acknowledgement
 from kosh.alerts import queries as alert_queries
 from kosh.alerts import service as alert_service
 from kosh.alerts.schemas import (
     AlertAcknowledge,
+    AlertAcknowledgeMany,
     AlertCounts,
     AlertPage,
     AlertRead,
+    AlertsAcknowledged,
     AlertState,
     Severity,
 )
@@ -64,3 +68,21 @@ async def acknowledge(
         session, alert_id=alert_id, note=body.note, action=body.action
     )
     return AlertRead.model_validate(alert)
+
+
+@router.post("/alerts/acknowledge", response_model=AlertsAcknowledged)
+async def acknowledge_many(
+    body: AlertAcknowledgeMany, _: Manager, session: SessionDep
+) -> AlertsAcknowledged:
+    """Acknowledge the open alerts given by `ids` and/or the filter, with one note (at most
+    1000 at once: 422 too_many_alerts)."""
+    count = await acknowledgement.acknowledge_many(
+        session,
+        note=body.note,
+        action=body.action,
+        ids=body.ids,
+        kind=body.kind,
+        severity=body.severity,
+        job_id=body.job_id,
+    )
+    return AlertsAcknowledged(acknowledged=count)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kosh.core.types import CleanLine, RequiredText
+from kosh.core.types import CleanLine, Id, RequiredText
 
 AlertState = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["info", "warning", "critical"]
@@ -19,6 +19,23 @@ class AlertAcknowledge(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: Annotated[RequiredText, Field(max_length=1000)]
     action: Annotated[CleanLine, Field(max_length=200)] | None = None
+
+
+class AlertAcknowledgeMany(BaseModel):
+    """Acknowledge every open alert that matches: the listed `ids`, or the filter (`kind`,
+    `severity`, `job_id`; none of them means every open alert), with one note."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: Annotated[RequiredText, Field(max_length=1000)]
+    action: Annotated[CleanLine, Field(max_length=200)] | None = None
+    ids: Annotated[list[Id], Field(min_length=1, max_length=1000)] | None = None
+    kind: Annotated[CleanLine, Field(max_length=32)] | None = None
+    severity: Severity | None = None
+    job_id: Id | None = None
+
+
+class AlertsAcknowledged(BaseModel):
+    acknowledged: int
 
 
 class AlertRead(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
@@ -17,6 +18,7 @@ from kosh.bom.columns import FIELD_LABELS, FIELDS
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.types import PathId, RequiredQueryId, SearchText
 from kosh.web import nav
+from kosh.web.pages import SETUP_STEPS, SetupStep
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -115,3 +117,13 @@ async def bom_detail(
             "editable": can_edit and bom.status == "draft",
         },
     )
+
+
+async def setup_steps(session: AsyncSession) -> list[SetupStep]:
+    """First run: a bill of materials from a spreadsheet."""
+    _, boms = await bom_queries.list_boms(session, limit=1)
+    return [SetupStep(40, "Import a BOM", "/boms/import", boms > 0)]
+
+
+if setup_steps not in SETUP_STEPS:
+    SETUP_STEPS.append(setup_steps)

@@ -22,6 +22,8 @@ from kosh.purchasing import queries as purchasing_queries
 from kosh.sales import service as sales_service
 from kosh.stock import queries as stock_queries
 from kosh.web import nav
+from kosh.web.pages import SETUP_STEPS, SetupStep
+from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -41,14 +43,23 @@ async def part_list(
     q: SearchText = None,
     inactive: bool = False,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    sort: SortParam = None,
 ) -> Response:
     q = (q or "").strip() or None
+    filters = {"q": q, "inactive": "true" if inactive else None}
+    order = parse_sort(sort, keys=part_queries.PART_SORTS, default="number", params=filters)
     parts, total = await part_queries.search_parts(
-        session, q=q, active=None if inactive else True, limit=PAGE_SIZE, offset=offset
+        session,
+        q=q,
+        active=None if inactive else True,
+        sort=order.key,
+        descending=order.descending,
+        limit=PAGE_SIZE,
+        offset=offset,
     )
 
     def page_query(at: int) -> str:
-        params = {"q": q, "inactive": "true" if inactive else None, "offset": at or None}
+        params = {**filters, **order.query(), "offset": at or None}
         return urlencode({k: v for k, v in params.items() if v})
 
     stock = await _stock_columns(session, parts)
@@ -58,6 +69,7 @@ async def part_list(
         "catalog/part_list.html",
         {
             "parts": parts,
+            "sort": order,
             "stock": stock,
             "total": total,
             "q": q or "",
@@ -146,3 +158,13 @@ async def _availability(
             }
         )
     return rows
+
+
+async def setup_steps(session: AsyncSession) -> list[SetupStep]:
+    """First run: parts, typed one by one or brought in with the opening stock import."""
+    parts = await part_queries.count_parts(session, active=None)
+    return [SetupStep(30, "Add parts or import opening stock", "/parts", parts > 0)]
+
+
+if setup_steps not in SETUP_STEPS:
+    SETUP_STEPS.append(setup_steps)

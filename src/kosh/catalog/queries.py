@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from kosh.catalog.models import Part
-from kosh.core.pagination import COUNT_CAP, capped_count
+from kosh.core.pagination import COUNT_CAP, capped_count, sort_terms
 from kosh.core.types import like_escape
 
 EXPORT_COLUMNS = (
@@ -59,15 +60,28 @@ def _filtered(q: str | None, active: bool | None) -> Select[Part]:
     return query
 
 
+PART_SORTS = ("number", "description", "manufacturer", "mpn", "unit")
+
+
+def _part_order(part: Any, sort: str, descending: bool) -> list[ColumnElement[Any]]:
+    if sort == "number":
+        return [part.number.desc() if descending else part.number.asc()]
+    column = getattr(part, sort)
+    return sort_terms(column, descending=descending, tiebreak=[part.number])
+
+
 async def search_parts(
     session: AsyncSession,
     *,
     q: str | None = None,
     active: bool | None = None,
+    sort: str = "number",
+    descending: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Part], int]:
-    """One page of parts ordered by number, and how many match.
+    """One page of parts ordered by number (or by another of PART_SORTS, the number
+    breaking ties), and how many match.
 
     Without `q` the whole catalogue pages in number order (total counted up to COUNT_CAP).
     With `q` the work is bounded: the first COUNT_CAP matches are found (trigram index on
@@ -78,12 +92,16 @@ async def search_parts(
     query = _filtered(q, active)
     if not (q and q.strip()):
         total = await capped_count(session, query.with_only_columns(Part.id))
-        rows = await session.scalars(query.order_by(Part.number).limit(limit).offset(offset))
+        order = _part_order(Part, sort, descending)
+        rows = await session.scalars(query.order_by(*order).limit(limit).offset(offset))
         return list(rows), total
     matches = query.limit(COUNT_CAP).subquery()
     found = aliased(Part, matches)
     statement = (
-        select(found, func.count().over()).order_by(found.number).limit(limit).offset(offset)
+        select(found, func.count().over())
+        .order_by(*_part_order(found, sort, descending))
+        .limit(limit)
+        .offset(offset)
     )
     rows_and_counts = (await session.execute(statement)).all()
     if rows_and_counts:
@@ -152,6 +170,14 @@ async def parts_with_reorder_point(session: AsyncSession) -> list[Part]:
         select(Part).where(Part.active.is_(True), Part.reorder_point > 0).order_by(Part.id)
     )
     return list(rows)
+
+
+async def count_with_reorder_point(session: AsyncSession) -> int:
+    """How many active parts have a reorder point (the ones low stock is judged for)."""
+    total = await session.scalar(
+        select(func.count()).select_from(Part).where(Part.active.is_(True), Part.reorder_point > 0)
+    )
+    return int(total or 0)
 
 
 async def parts_by_ids(session: AsyncSession, part_ids: list[int]) -> dict[int, Part]:

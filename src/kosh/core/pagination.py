@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_LIMIT = 200
@@ -53,3 +54,12 @@ def next_url_capped(request: Request, page: PageParams, total: int, shown: int) 
             request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
         )
     return next_url(request, page, total)
+
+
+def sort_terms(
+    column: ColumnElement[Any], *, descending: bool, tiebreak: Sequence[ColumnElement[Any]] = ()
+) -> list[ColumnElement[Any]]:
+    """ORDER BY terms for a list sorted by `column`: empty values last in either direction
+    (the same on SQLite and PostgreSQL, whose NULL placement differs), then `tiebreak` so
+    that paging is stable."""
+    return [column.is_(None), column.desc() if descending else column.asc(), *tiebreak]

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
@@ -20,6 +21,7 @@ from kosh.locations.models import LOCATION_KINDS
 from kosh.stock import lot_list
 from kosh.stock import queries as stock_queries
 from kosh.web import nav
+from kosh.web.pages import SETUP_STEPS, SetupStep
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -131,3 +133,17 @@ async def warehouse_list(
             "can_create": principal.has_role("manager"),
         },
     )
+
+
+async def setup_steps(session: AsyncSession) -> list[SetupStep]:
+    """First run: a warehouse, then its bins (storage locations)."""
+    _, warehouses = await location_service.list_warehouses(session, limit=1)
+    _, bins = await location_service.list_locations(session, kind="storage", limit=1)
+    return [
+        SetupStep(10, "Create a warehouse", "/warehouses", warehouses > 0),
+        SetupStep(20, "Add its bins", "/locations", bins > 0),
+    ]
+
+
+if setup_steps not in SETUP_STEPS:
+    SETUP_STEPS.append(setup_steps)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
@@ -17,6 +18,9 @@ from kosh.locations import service as location_service
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
 from kosh.web import nav
+from kosh.web.chart import BarChart, bar_chart
+from kosh.web.pages import DASHBOARD_CHARTS
+from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -34,9 +38,20 @@ async def job_list(
     session: SessionDep,
     status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = None,
     q: SearchText = None,
+    sort: SortParam = None,
 ) -> Response:
     status = status if status in STATUSES else None
-    items, total = await job_queries.list_jobs(session, status=status, q=q or None, limit=200)
+    order = parse_sort(
+        sort, keys=job_queries.JOB_SORTS, default="due", params={"q": q, "status": status}
+    )
+    items, total = await job_queries.list_jobs(
+        session,
+        status=status,
+        q=q or None,
+        sort=order.key,
+        descending=order.descending,
+        limit=200,
+    )
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=500)
     return pages.render(
         request,
@@ -44,8 +59,10 @@ async def job_list(
         {
             "jobs": items,
             "total": total,
+            "sort": order,
             "status": status or "",
             "statuses": STATUSES,
+            "status_options": [(s, s.replace("_", " ")) for s in STATUSES],
             "q": q or "",
             "warehouses": warehouses,
             "can_edit": principal.has_role("operator"),
@@ -83,3 +100,24 @@ async def job_detail(
             "locations": storage,
         },
     )
+
+
+async def jobs_chart(session: AsyncSession) -> list[BarChart]:
+    """Jobs by status, each bar linking to the list filtered by it."""
+    rows = await job_queries.jobs_by_status(session)
+    if not any(count for _, count in rows):
+        return []
+    return [
+        bar_chart(
+            "jobs",
+            title="Jobs by status",
+            description="How many production jobs are in each status.",
+            column="Status",
+            rows=[(status.replace("_", " "), count) for status, count in rows],
+            hrefs={status.replace("_", " "): f"/jobs?status={status}" for status, _ in rows},
+        )
+    ]
+
+
+if jobs_chart not in DASHBOARD_CHARTS:
+    DASHBOARD_CHARTS.append(jobs_chart)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.bom.models import Bom
 from kosh.catalog.models import Part
+from kosh.core.pagination import sort_terms
 from kosh.core.types import like_escape
 from kosh.production import planning
-from kosh.production.models import Job
+from kosh.production.models import JOB_STATUSES, Job
 from kosh.production.schemas import JobDetail, JobLineRead, JobRead, LotUseRead
 from kosh.stock.models import Lot
 
@@ -89,15 +92,33 @@ async def job_detail(session: AsyncSession, job: Job) -> JobDetail:
     return JobDetail(**read.model_dump(), lines=[_line(line) for line in plan.lines])
 
 
+JOB_SORTS = ("number", "assembly", "qty", "due", "status")
+
+
+def _job_sorts() -> dict[str, Any]:
+    assembly = select(Part.number).where(Part.id == Job.assembly_part_id).scalar_subquery()
+    return {
+        "number": Job.number,
+        "assembly": assembly,
+        "qty": Job.qty,
+        "due": Job.due_date,
+        "status": Job.status,
+    }
+
+
 async def list_jobs(
     session: AsyncSession,
     *,
     status: str | None = None,
     q: str | None = None,
     warehouse_id: int | None = None,
+    sort: str = "due",
+    descending: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[JobRead], int]:
+    """Jobs sorted over the whole list by one of JOB_SORTS (due date by default, undated
+    last), newest first among equals."""
     query = select(Job)
     if status:
         query = query.where(Job.status == status)
@@ -116,7 +137,9 @@ async def list_jobs(
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     jobs = list(
         await session.scalars(
-            query.order_by(Job.due_date.is_(None), Job.due_date, Job.id.desc())
+            query.order_by(
+                *sort_terms(_job_sorts()[sort], descending=descending, tiebreak=[Job.id.desc()])
+            )
             .limit(limit)
             .offset(offset)
         )
@@ -160,3 +183,10 @@ async def in_production(
         .group_by(Job.assembly_part_id)
     )
     return {int(part_id): int(total or 0) for part_id, total in rows.all()}
+
+
+async def jobs_by_status(session: AsyncSession) -> list[tuple[str, int]]:
+    """How many jobs are in each status, in the order a job moves through them."""
+    rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
+    counts = {status: int(count) for status, count in rows}
+    return [(status, counts.get(status, 0)) for status in JOB_STATUSES]

@@ -20,6 +20,7 @@ from kosh.locations import service as location_service
 from kosh.sales import service as sales_service
 from kosh.sales.models import ORDER_STATUSES, SalesOrder
 from kosh.web import nav
+from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -49,11 +50,20 @@ async def order_list(
     status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = None,
     external_id: Annotated[str | None, Query(max_length=64), AfterValidator(clean_query)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    sort: SortParam = None,
 ) -> Response:
     status = status if status in ORDER_STATUSES else None
     external_id = (external_id or "").strip() or None
+    filters = {"status": status, "external_id": external_id}
+    ordering = parse_sort(sort, keys=sales_service.ORDER_SORTS, default="-created", params=filters)
     orders, total = await sales_service.list_orders(
-        session, status=status, external_id=external_id, limit=PAGE_SIZE, offset=offset
+        session,
+        status=status,
+        external_id=external_id,
+        sort=ordering.key,
+        descending=ordering.descending,
+        limit=PAGE_SIZE,
+        offset=offset,
     )
     customers, _ = await sales_service.list_customers(session, limit=200)
     names = {c.id: c.name for c in customers}
@@ -65,7 +75,7 @@ async def order_list(
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=200)
 
     def page_query(at: int) -> str:
-        params = {"status": status, "external_id": external_id, "offset": at or None}
+        params = {**filters, **ordering.query(), "offset": at or None}
         return urlencode({k: v for k, v in params.items() if v})
 
     return pages.render(
@@ -73,6 +83,8 @@ async def order_list(
         "sales/order_list.html",
         {
             "orders": orders,
+            "sort": ordering,
+            "status_options": [(s, s.replace("_", " ")) for s in ORDER_STATUSES],
             "total": total,
             "names": names,
             "status": status or "",

@@ -26,6 +26,7 @@ from kosh.core.errors import (
     ValidationError,
     field_error,
 )
+from kosh.core.pagination import sort_terms
 from kosh.locations import service as location_service
 from kosh.sales import customers as customer_ops
 from kosh.sales import orders as order_ops
@@ -106,6 +107,20 @@ async def get_order(session: AsyncSession, order_id: int) -> SalesOrder:
     return await order_ops.load_order(session, order_id)
 
 
+ORDER_SORTS = ("number", "customer", "status", "web", "created")
+
+
+def _order_sorts() -> dict[str, Any]:
+    customer = select(Customer.name).where(Customer.id == SalesOrder.customer_id)
+    return {
+        "number": SalesOrder.number,
+        "customer": customer.scalar_subquery(),
+        "status": SalesOrder.status,
+        "web": SalesOrder.external_id,
+        "created": SalesOrder.created_at,
+    }
+
+
 async def list_orders(
     session: AsyncSession,
     *,
@@ -113,10 +128,13 @@ async def list_orders(
     external_id: str | None = None,
     external_store: str | None = None,
     customer_id: int | None = None,
+    sort: str = "created",
+    descending: bool = True,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[SalesOrder], int]:
-    """Orders, newest first, with their lines."""
+    """Orders with their lines, newest first (or by another of ORDER_SORTS over the whole
+    list, the newest first among equals)."""
     query = select(SalesOrder)
     if status:
         query = query.where(SalesOrder.status == status)
@@ -129,7 +147,11 @@ async def list_orders(
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.scalars(
         query.options(selectinload(SalesOrder.lines))
-        .order_by(SalesOrder.id.desc())
+        .order_by(
+            *sort_terms(
+                _order_sorts()[sort], descending=descending, tiebreak=[SalesOrder.id.desc()]
+            )
+        )
         .limit(limit)
         .offset(offset)
     )

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog.models import Part
 from kosh.core.db import utcnow
-from kosh.core.pagination import capped_count
+from kosh.core.pagination import capped_count, sort_terms
 from kosh.core.types import like_escape
 from kosh.locations.models import Location
 from kosh.stock.models import Lot, StockBalance
@@ -59,11 +60,30 @@ def _conditions(filters: LotFilters) -> list[ColumnElement[bool]]:
     return found
 
 
+LOT_SORTS = ("pcn", "part", "description", "date_code", "received", "qty")
+
+
 async def lots(
-    session: AsyncSession, filters: LotFilters, *, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    filters: LotFilters,
+    *,
+    sort: str = "received",
+    descending: bool = False,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[LotRow], int]:
-    """One page of lots with stock matching `filters`, oldest first, and how many match
-    (counted up to the pagination cap). A location filter sums only that location."""
+    """One page of lots with stock matching `filters`, oldest first (or by another of
+    LOT_SORTS over the whole list), and how many match (counted up to the pagination cap).
+    A location filter sums only that location."""
+    qty = func.sum(StockBalance.qty)
+    columns: dict[str, Any] = {
+        "pcn": Lot.pcn,
+        "part": Part.number,
+        "description": Part.description,
+        "date_code": Lot.date_code,
+        "received": Lot.received_at,
+        "qty": qty,
+    }
     base = (
         select(Lot.id)
         .join(Part, Part.id == Lot.part_id)
@@ -82,7 +102,7 @@ async def lots(
             Part.description,
             Lot.date_code,
             Lot.received_at,
-            func.sum(StockBalance.qty),
+            qty,
         )
         .join(Part, Part.id == Lot.part_id)
         .join(StockBalance, StockBalance.lot_id == Lot.id)
@@ -91,7 +111,7 @@ async def lots(
         .group_by(
             Lot.id, Lot.pcn, Part.id, Part.number, Part.description, Lot.date_code, Lot.received_at
         )
-        .order_by(Lot.received_at, Lot.id)
+        .order_by(*sort_terms(columns[sort], descending=descending, tiebreak=[Lot.id.asc()]))
         .limit(limit)
         .offset(offset)
     )

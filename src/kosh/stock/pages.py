@@ -34,6 +34,7 @@ from kosh.stock.pcn import PCN_PATTERN
 from kosh.stock.service import STOCKABLE_KINDS
 from kosh.web import nav
 from kosh.web.pages import DASHBOARD_TILES, Tile
+from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -187,9 +188,10 @@ async def pcn_lookup(
     older_than: Annotated[int | None, Query(ge=0, le=36_500)] = None,
     date_code: Annotated[str | None, Query(max_length=32), AfterValidator(clean_query)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    sort: SortParam = None,
 ) -> Response:
     """The lookup form (a scanned PCN that exists goes straight to its page) over the list
-    of lots with stock, filtered by part, location, age and date code."""
+    of lots with stock, filtered by part, location, age and date code, sorted by a column."""
     wanted = (pcn or "").strip()
     if wanted:
         lot = await stock_service.get_lot_by_pcn(session, wanted)
@@ -198,8 +200,16 @@ async def pcn_lookup(
     filters = lot_list.LotFilters(
         part=part, location=location, older_than_days=older_than, date_code=date_code
     )
-    rows, total = await lot_list.lots(session, filters, limit=LOT_PAGE, offset=offset)
     params = {"part": part, "location": location, "older_than": older_than, "date_code": date_code}
+    order = parse_sort(sort, keys=lot_list.LOT_SORTS, default="received", params=params)
+    rows, total = await lot_list.lots(
+        session,
+        filters,
+        sort=order.key,
+        descending=order.descending,
+        limit=LOT_PAGE,
+        offset=offset,
+    )
     return pages.render(
         request,
         "stock/pcn_lookup.html",
@@ -210,10 +220,13 @@ async def pcn_lookup(
             "filtered": filters.active,
             "lots": rows,
             "total": total,
-            "older": _page_query(**params, offset=offset + LOT_PAGE)
+            "sort": order,
+            "older": _page_query(**params, **order.query(), offset=offset + LOT_PAGE)
             if offset + LOT_PAGE < total
             else None,
-            "newer": _page_query(**params, offset=max(offset - LOT_PAGE, 0)) if offset else None,
+            "newer": _page_query(**params, **order.query(), offset=max(offset - LOT_PAGE, 0))
+            if offset
+            else None,
         },
         status=404 if wanted else 200,
     )

@@ -17,6 +17,7 @@ from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.types import PathId, SearchText, clean_line
 from kosh.locations import service as location_service
+from kosh.sales import figures as sales_figures
 from kosh.sales import pages as sales_pages
 from kosh.sales.models import SalesOrder
 from kosh.storefront import service as storefront_service
@@ -24,7 +25,8 @@ from kosh.storefront import setup
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import STAGED_STATUSES
 from kosh.web import nav
-from kosh.web.pages import DASHBOARD_TILES, Tile
+from kosh.web.chart import BarChart, bar_chart
+from kosh.web.pages import DASHBOARD_CHARTS, DASHBOARD_TILES, SETUP_STEPS, SetupStep, Tile
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -58,6 +60,35 @@ async def _tiles(session: Any) -> list[Tile]:
 
 
 DASHBOARD_TILES.append(_tiles)
+
+
+async def setup_steps(session: AsyncSession) -> list[SetupStep]:
+    """First run: a web store sending its orders."""
+    stores = await storefront_service.list_stores(session)
+    return [SetupStep(50, "Connect a shop", "/storefront", bool(stores))]
+
+
+async def web_order_chart(session: AsyncSession) -> list[BarChart]:
+    """Web orders per day over the last week, once a store is connected."""
+    if not await storefront_service.list_stores(session):
+        return []
+    days = await sales_figures.web_orders_per_day(session, days=7)
+    return [
+        bar_chart(
+            "web-orders",
+            title="Web orders per day",
+            description="Orders that arrived from the web stores on each of the last 7 days (UTC).",
+            column="Day",
+            rows=[(day.strftime("%a %d %b"), count) for day, count in days],
+            empty="No web orders in the last 7 days.",
+        )
+    ]
+
+
+if setup_steps not in SETUP_STEPS:
+    SETUP_STEPS.append(setup_steps)
+if web_order_chart not in DASHBOARD_CHARTS:
+    DASHBOARD_CHARTS.append(web_order_chart)
 
 
 @router.get("/storefront")

@@ -1,4 +1,5 @@
-"""The dashboard shell; features contribute tiles through `DASHBOARD_TILES`."""
+"""The dashboard shell; features contribute tiles through `DASHBOARD_TILES`, first-run steps
+through `SETUP_STEPS` and charts through `DASHBOARD_CHARTS`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
+from kosh.web.chart import BarChart
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -24,8 +26,32 @@ class Tile:
     href: str
 
 
+@dataclass(frozen=True)
+class SetupStep:
+    """One thing a new installation needs before it is useful; `order` places it in the list."""
+
+    order: int
+    label: str
+    href: str
+    done: bool
+
+
 TileSource = Callable[[AsyncSession], Awaitable[list[Tile]]]
 DASHBOARD_TILES: list[TileSource] = []
+StepSource = Callable[[AsyncSession], Awaitable[list[SetupStep]]]
+SETUP_STEPS: list[StepSource] = []
+ChartSource = Callable[[AsyncSession], Awaitable[list[BarChart]]]
+DASHBOARD_CHARTS: list[ChartSource] = []
+
+
+async def setup_steps(session: AsyncSession) -> list[SetupStep]:
+    """The first-run checklist in order; empty once every step is done."""
+    steps: list[SetupStep] = []
+    for source in SETUP_STEPS:
+        steps += await source(session)
+    if all(step.done for step in steps):
+        return []
+    return sorted(steps, key=lambda step: step.order)
 
 
 @router.get("/")
@@ -38,4 +64,11 @@ async def dashboard(
     tiles: list[Tile] = []
     for source in DASHBOARD_TILES:
         tiles += await source(session)
-    return pages.render(request, "web/dashboard.html", {"tiles": tiles})
+    charts: list[BarChart] = []
+    for chart_source in DASHBOARD_CHARTS:
+        charts += await chart_source(session)
+    return pages.render(
+        request,
+        "web/dashboard.html",
+        {"tiles": tiles, "steps": await setup_steps(session), "charts": charts},
+    )

@@ -1,6 +1,7 @@
 // `<table data-sortable>`: each column heading becomes a button that sorts the rows on this
 // page, ascending then descending, and says so (`aria-sort`). Cells may carry the value to
 // sort by in `data-value`; headings marked `data-sort="number"` compare numerically.
+// Headings that already link to a whole-list order (`a.sort`, kosh.web.sorting) are left alone.
 
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
 
@@ -28,6 +29,7 @@ function sortBy(table, th, index) {
 for (const table of document.querySelectorAll("table[data-sortable]")) {
   if (!table.tHead || !table.tBodies[0]) continue;
   [...table.tHead.rows[0].cells].forEach((th, index) => {
+    if (th.querySelector("a.sort")) return;
     const button = document.createElement("button");
     button.type = "button";
     button.className = "sort";
