@@ -3,6 +3,7 @@ entry point (app, worker, CLI) applies the same rules to stock movements."""
 
 from kosh.alerts import service as alert_service
 from kosh.core import events
+from kosh.production import kitting
 from kosh.sales import reservations
 from kosh.shopfloor import subscribers as shopfloor_subscribers
 from kosh.storefront import outbox as storefront_outbox
@@ -16,6 +17,8 @@ events.subscribe(events.RESERVATION_CHANGED, stockpush.queue_changes)
 # Shipments and cancellations of web orders reach their store (kosh.storefront outbox).
 events.subscribe(events.SALES_SHIPPED, storefront_outbox.on_shipped)
 events.subscribe(events.SALES_CANCELLED, storefront_outbox.on_cancelled)
+# A pick with a job's number never gives the job more than it needs unless confirmed.
+events.subscribe(events.STOCK_PICKED, kitting.guard_over_kit)
 
 SUBSCRIBERS = (
     alert_service.reevaluate_part_alerts,
@@ -24,4 +27,5 @@ SUBSCRIBERS = (
     stockpush.queue_changes,
     storefront_outbox.on_shipped,
     storefront_outbox.on_cancelled,
+    kitting.guard_over_kit,
 )
