@@ -17,8 +17,6 @@ events.subscribe(events.RESERVATION_CHANGED, stockpush.queue_changes)
 # Shipments and cancellations of web orders reach their store (kosh.storefront outbox).
 events.subscribe(events.SALES_SHIPPED, storefront_outbox.on_shipped)
 events.subscribe(events.SALES_CANCELLED, storefront_outbox.on_cancelled)
-# A pick with a job's number never gives the job more than it needs unless confirmed.
-events.subscribe(events.STOCK_PICKED, kitting.guard_over_kit)
 
 SUBSCRIBERS = (
     alert_service.reevaluate_part_alerts,

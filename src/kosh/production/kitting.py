@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import queries as part_queries
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.core.db import idempotent_transaction
 from kosh.core.errors import ConflictError, NotFoundError
 from kosh.core.messages import format_number
@@ -236,3 +236,7 @@ async def guard_over_kit(session: AsyncSession, picks: list[Any]) -> None:
         await audit.record(
             session, action="job.over_kit", entity_type="job", entity_id=job.id, after=details
         )
+
+
+# A pick with a job's number never gives the job more than it needs unless confirmed.
+events.subscribe(events.STOCK_PICKED, guard_over_kit)
