@@ -17,7 +17,6 @@ from kosh.production import kitting
 from kosh.production import service as job_service
 from kosh.production.models import JobLine
 from kosh.stock import service as stock_service
-from kosh.stock.errors import InsufficientStockError
 from kosh.stock.models import StockTransaction
 from tests.production.test_jobs import Plant, a_job, a_plant
 from tests.support.stock import a_part, all_balances, non_zero, replayed
@@ -265,7 +264,8 @@ async def test_plan_by_revision_and_a_draft_bom_says_what_to_do(session: AsyncSe
     # then
     assert by_rev_bom == plant.bom_id
     assert draft.value.code == "bom_draft"
-    assert "still a draft" in draft.value.message and "activate it" in draft.value.message
+    assert "still a draft" in draft.value.message
+    assert "activate it" in draft.value.message
     assert draft.value.errors[0]["loc"][-1] == "bom_revision"
     assert missing.value.code == "bom_not_found"
     assert no_active.value.code == "no_active_bom"
