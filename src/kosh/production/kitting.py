@@ -15,21 +15,24 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import queries as part_queries
 from kosh.core import audit, events
-from kosh.core.db import idempotent_transaction
+from kosh.core.db import after_commit, idempotent_transaction
 from kosh.core.errors import ConflictError, NotFoundError
 from kosh.core.messages import format_number
 from kosh.production import planning
+from kosh.production.metrics import KITTING, OVER_KIT
 from kosh.production.models import Job, JobLine
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
 from kosh.stock.errors import InsufficientStockError
 
 KITTABLE_STATUSES = ("planned", "released", "in_progress")
+log = structlog.get_logger(__name__)
 
 
 class OverKitError(ConflictError):
@@ -123,7 +126,18 @@ async def kit_line(
             )
         qty = line.outstanding
     picked = await _pick(session, job, line, qty, pcn=pcn, allow_over_kit=allow_over_kit)
+    _count_after_commit(session, "line", job.number, [picked])
     return Kitting(job=job, picks=[picked])
+
+
+def _count_after_commit(
+    session: AsyncSession, kind: str, number: str, picks: list[KitPick]
+) -> None:
+    async def count() -> None:
+        KITTING.labels(kind, "kitted").inc()
+        log.info("job_kitted", kind=kind, job=number, units=sum(p.qty for p in picks))
+
+    after_commit(session, count)
 
 
 @idempotent_transaction
@@ -161,6 +175,8 @@ async def kit_all(session: AsyncSession, *, job_id: int) -> Kitting:
             f"{format_number(s['available'])} available"
             for s in short
         )
+        KITTING.labels("all", "short").inc()
+        log.info("job_kit_short", job=job.number, short=[s["part_number"] for s in short])
         raise KitShortError(
             f"Job {job.number} cannot be kitted in full, so nothing was picked: {listed}.",
             details={"short": short},
@@ -172,6 +188,7 @@ async def kit_all(session: AsyncSession, *, job_id: int) -> Kitting:
         entity_id=job.id,
         after={"picks": [{"part_number": p.part_number, "qty": p.qty} for p in picks]},
     )
+    _count_after_commit(session, "all", job.number, picks)
     return Kitting(job=job, picks=picks)
 
 
@@ -227,12 +244,15 @@ async def guard_over_kit(session: AsyncSession, picks: list[Any]) -> None:
             "over": have - need,
         }
         if not allow:
+            OVER_KIT.labels("refused").inc()
             raise OverKitError(
                 f"Job {job.number} needs {format_number(need)} of {number}; this pick "
                 f"would kit {format_number(have)}, {format_number(have - need)} more than "
                 "it needs. Confirm the over-kit to pick them anyway.",
                 details=details,
             )
+        OVER_KIT.labels("confirmed").inc()
+        log.info("job_over_kit_confirmed", **details)
         await audit.record(
             session, action="job.over_kit", entity_type="job", entity_id=job.id, after=details
         )
