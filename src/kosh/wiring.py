@@ -3,6 +3,7 @@ entry point (app, worker, CLI) applies the same rules to stock movements."""
 
 from kosh.alerts import service as alert_service
 from kosh.core import events
+from kosh.production import kitting
 from kosh.sales import reservations
 from kosh.shopfloor import subscribers as shopfloor_subscribers
 from kosh.storefront import outbox as storefront_outbox
@@ -24,4 +25,5 @@ SUBSCRIBERS = (
     stockpush.queue_changes,
     storefront_outbox.on_shipped,
     storefront_outbox.on_cancelled,
+    kitting.guard_over_kit,
 )

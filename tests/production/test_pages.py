@@ -95,3 +95,31 @@ async def test_compare_page(
 
     assert response.status_code == 200
     assert "0 added, 0 removed, 0 changed, 2 unchanged" in response.text
+
+
+async def test_plan_from_a_bom_and_kit_from_the_job_page(
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
+) -> None:
+    plant = await a_plant(session, cap_stock=10)
+    job_id = await a_job(session, plant, "J-1", 25)
+    await login(client, await make_user("operator"))
+
+    bom_page = (await client.get(f"/boms/{plant.bom_id}", headers=HTML)).text
+    form = (await client.get(f"/jobs?bom={plant.bom_id}", headers=HTML)).text
+    job_page = (await client.get(f"/jobs/{job_id}", headers=HTML)).text
+    not_a_number = await client.get("/jobs/abc", headers=HTML)
+    unknown_bom = await client.get("/jobs?bom=999999", headers=HTML)
+
+    assert f'href="/jobs?bom={plant.bom_id}#plan" data-testid="plan-job"' in bom_page
+    assert 'id="assembly_part_number" name="assembly_part_number" type="search"' in form
+    assert 'value="PB-100"' in form
+    assert 'id="bom_revision" name="bom_revision"' in form
+    assert 'value="C"' in form
+    assert '<option value="PB-100" label="rev C · 2 lines">' in form
+    assert 'data-testid="kit-all"' in job_page
+    assert 'data-testid="kit-line-1"' in job_page
+    assert 'data-offer-on="over_kit"' in job_page
+    assert not_a_number.status_code == 404
+    assert unknown_bom.status_code == 404
+    no_inline_code(job_page)
+    no_inline_code(form)

@@ -79,8 +79,16 @@ async def test_confirm_short_is_refused_and_reserves_nothing(session: AsyncSessi
     # then: 409 naming the short part; the other part's reservation rolled back too
     assert caught.value.code == "insufficient_stock"
     assert caught.value.details["shortages"] == [
-        {"part_id": site.part_id, "requested": 6, "available": 5}
+        {
+            "part_id": site.part_id,
+            "part_number": site.part_number,
+            "requested": 6,
+            "needed": 6,
+            "available": 5,
+        }
     ]
+    assert f"{site.part_number} needs 6, 5 available" in caught.value.message
+    assert "backorder" in caught.value.message
     assert await reserved_total(session, other_id, site.warehouse_id) == 0
     assert (await order_state(session, order_id)).status == "draft"
 

@@ -26,6 +26,9 @@ STOCK_WITHDRAWN = "stock.withdrawn"
 ON_ORDER_CHANGED = "purchasing.on_order_changed"
 # payload: part ids whose units reserved by sales orders changed (reserved, released)
 RESERVATION_CHANGED = "sales.reservation_changed"
+# payload: (reference, part id, over-kit allowed) of picks, so production can refuse a pick
+# that gives a job more than it needs
+STOCK_PICKED = "stock.picked"
 JOB_RELEASED = "job.released"  # payload: production job ids just released
 JOB_CLOSED = "job.closed"  # payload: production job ids just completed or cancelled
 SALES_SHIPPED = "sales.shipped"  # payload: ids of shipments just recorded (kosh.sales)

@@ -11,15 +11,19 @@ from kosh.auth.deps import CurrentPrincipal, Manager, Operator
 from kosh.core.deps import SessionDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, QueryId, SearchText
+from kosh.production import kitting
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
 from kosh.production.schemas import (
     JobComplete,
     JobCreate,
     JobDetail,
+    JobLineKit,
     JobPage,
     JobRelease,
     JobStatus,
+    KitPickRead,
+    KitResult,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -38,6 +42,7 @@ async def create_job(body: JobCreate, _: Operator, session: SessionDep) -> JobDe
         qty=body.qty,
         warehouse_id=body.warehouse_id,
         bom_id=body.bom_id,
+        bom_revision=body.bom_revision,
         due_date=body.due_date,
         priority=body.priority,
         notes=body.notes,
@@ -117,3 +122,35 @@ async def complete_job(
 async def cancel_job(job_id: PathId, _: Manager, session: SessionDep) -> JobDetail:
     job = await job_service.cancel_job(session, job_id=job_id)
     return await job_queries.job_detail(session, job)
+
+
+async def _kit_result(session: SessionDep, done: kitting.Kitting) -> KitResult:
+    detail = await job_queries.job_detail(session, done.job)
+    return KitResult(
+        **detail.model_dump(),
+        picked=[KitPickRead(part_number=p.part_number, qty=p.qty, pcns=p.pcns) for p in done.picks],
+    )
+
+
+@router.post("/jobs/{job_id}/kit", response_model=KitResult)
+async def kit_all(job_id: PathId, _: Operator, session: SessionDep) -> KitResult:
+    """Pick what every line still lacks onto the MFG floor, oldest lots first, all or
+    nothing: 409 kit_short lists each part that cannot be picked in full (`short`)."""
+    return await _kit_result(session, await kitting.kit_all(session, job_id=job_id))
+
+
+@router.post("/jobs/{job_id}/lines/{line_id}/kit", response_model=KitResult)
+async def kit_line(
+    job_id: PathId, line_id: PathId, body: JobLineKit, _: Operator, session: SessionDep
+) -> KitResult:
+    """Pick for one line (default: what it still lacks); more than it needs is 409
+    over_kit (with `required`, `kitted`, `over`) unless `allow_over_kit: true`."""
+    done = await kitting.kit_line(
+        session,
+        job_id=job_id,
+        line_id=line_id,
+        qty=body.qty,
+        pcn=body.pcn,
+        allow_over_kit=body.allow_over_kit,
+    )
+    return await _kit_result(session, done)

@@ -12,11 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
+from kosh.bom import queries as bom_queries
+from kosh.bom import service as bom_service
 from kosh.core.deps import SessionDep
-from kosh.core.types import PathId, SearchText, clean_query
+from kosh.core.types import PathId, QueryId, SearchText, clean_query
 from kosh.locations import service as location_service
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
+from kosh.production.kitting import KITTABLE_STATUSES
 from kosh.web import nav
 from kosh.web.chart import BarChart, bar_chart
 from kosh.web.pages import DASHBOARD_CHARTS
@@ -39,7 +42,9 @@ async def job_list(
     status: Annotated[str | None, Query(max_length=20), AfterValidator(clean_query)] = None,
     q: SearchText = None,
     sort: SortParam = None,
+    bom: QueryId = None,
 ) -> Response:
+    """`?bom=<id>` (the BOM page's "plan a job") fills the form with that BOM."""
     status = status if status in STATUSES else None
     order = parse_sort(
         sort, keys=job_queries.JOB_SORTS, default="due", params={"q": q, "status": status}
@@ -53,6 +58,12 @@ async def job_list(
         limit=200,
     )
     warehouses, _ = await location_service.list_warehouses(session, active=True, limit=500)
+    chosen = None
+    if bom is not None:
+        chosen = await bom_queries.bom_read(
+            session, await bom_service.get_bom_or_raise(session, bom)
+        )
+    active_boms, _ = await bom_queries.list_boms(session, status="active", limit=200)
     return pages.render(
         request,
         "production/job_list.html",
@@ -66,6 +77,8 @@ async def job_list(
             "q": q or "",
             "warehouses": warehouses,
             "can_edit": principal.has_role("operator"),
+            "chosen_bom": chosen,
+            "active_boms": active_boms,
         },
     )
 
@@ -98,6 +111,7 @@ async def job_detail(
             "can_edit": principal.has_role("operator"),
             "is_manager": principal.has_role("manager"),
             "locations": storage,
+            "can_kit": principal.has_role("operator") and detail.status in KITTABLE_STATUSES,
         },
     )
 

@@ -18,13 +18,14 @@ JobPriority = Literal["urgent", "high", "normal", "low"]
 
 
 class JobCreate(BaseModel):
-    """A new job: build `qty` of an assembly from a BOM (its active one when `bom_id` is
-    left out) in a warehouse."""
+    """A new job: build `qty` of an assembly from a BOM, named by `bom_revision` (or
+    `bom_id`), its active one when both are left out, in a warehouse."""
 
     model_config = ConfigDict(extra="forbid")
     number: JobNumber
     assembly_part_number: PartNumber
     bom_id: Id | None = None
+    bom_revision: Annotated[CleanLine, Field(min_length=1, max_length=32)] | None = None
     qty: Quantity
     warehouse_id: Id
     due_date: date | None = None
@@ -54,6 +55,22 @@ class JobComplete(BaseModel):
     produced_qty: Quantity | None = None
     location_id: Id | None = None
     pcn: Annotated[CleanLine, Field(max_length=64)] | None = None
+
+
+class JobLineKit(BaseModel):
+    """Pick for one job line: `qty` (default: what the line still lacks), optionally
+    from one PCN; `allow_over_kit: true` confirms picking more than the line needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    qty: Quantity | None = None
+    pcn: Annotated[CleanLine, Field(max_length=64)] | None = None
+    allow_over_kit: StrictBool = False
+
+
+class KitPickRead(BaseModel):
+    part_number: str
+    qty: int
+    pcns: list[str]
 
 
 class LotUseRead(BaseModel):
@@ -111,6 +128,12 @@ class JobRead(BaseModel):
 
 class JobDetail(JobRead):
     lines: list[JobLineRead]
+
+
+class KitResult(JobDetail):
+    """The job after kitting, with what was picked now."""
+
+    picked: list[KitPickRead]
 
 
 class JobPage(BaseModel):

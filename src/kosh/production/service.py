@@ -23,8 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.alerts import service as alert_service
-from kosh.bom import service as bom_service
-from kosh.bom.models import Bom, BomLine
+from kosh.bom.models import BomLine
 from kosh.catalog import service as part_service
 from kosh.core import audit, events
 from kosh.core.actor import current_actor
@@ -40,7 +39,7 @@ from kosh.core.errors import (
 from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Warehouse
-from kosh.production import planning
+from kosh.production import job_bom, planning
 from kosh.production.models import Job, JobLine
 from kosh.stock import movements
 from kosh.stock import queries as stock_queries
@@ -132,6 +131,7 @@ async def create_job(
     qty: int,
     warehouse_id: int,
     bom_id: int | None = None,
+    bom_revision: str | None = None,
     due_date: date | None = None,
     priority: str = "normal",
     notes: str = "",
@@ -139,8 +139,9 @@ async def create_job(
     """Plan a job and fix its material lines (BOM quantity x job quantity).
 
     Rules: the number is new (409 job_number_taken); the assembly exists (404); the
-    warehouse exists and is active (404 / 422); the BOM, when given, is of that assembly
-    and not obsolete (422), else the assembly's active BOM is used (422 no_active_bom);
+    warehouse exists and is active (404 / 422); the BOM, named by id or by revision, is an
+    active BOM of that assembly (`job_bom.choose_bom`: 422 bom_draft says to activate it),
+    else the assembly's active BOM is used (422 no_active_bom);
     the BOM has lines (422 bom_empty); no requirement exceeds 1,000,000,000 (422)."""
     return await add_job(
         session,
@@ -149,6 +150,7 @@ async def create_job(
         qty=qty,
         warehouse_id=warehouse_id,
         bom_id=bom_id,
+        bom_revision=bom_revision,
         due_date=due_date,
         priority=priority,
         notes=notes,
@@ -168,6 +170,7 @@ async def add_job(
     qty: int,
     warehouse_id: int,
     bom_id: int | None = None,
+    bom_revision: str | None = None,
     due_date: date | None = None,
     priority: str = "normal",
     notes: str = "",
@@ -184,7 +187,9 @@ async def add_job(
             code="warehouse_inactive",
             errors=[field_error(["warehouse_id"], "is inactive")],
         )
-    bom = await _choose_bom(session, assembly.id, bom_id)
+    bom = await job_bom.choose_bom(
+        session, assembly.id, assembly.number, bom_id=bom_id, bom_revision=bom_revision
+    )
     lines = list(
         await session.execute(
             select(BomLine.part_id, BomLine.qty)
@@ -193,7 +198,7 @@ async def add_job(
         )
     )
     if not lines:
-        raise RuleViolationError(f"BOM {bom.id} has no lines.", code="bom_empty")
+        raise RuleViolationError(f"BOM revision {bom.revision} has no lines.", code="bom_empty")
     too_big = [part_id for part_id, per in lines if per * qty > MAX_QTY]
     if too_big:
         raise ValidationError(
@@ -245,34 +250,6 @@ def _number_taken(number: str) -> ConflictError:
         code="job_number_taken",
         errors=[field_error(["number"], "exists already")],
     )
-
-
-async def _choose_bom(session: AsyncSession, assembly_id: int, bom_id: int | None) -> Bom:
-    if bom_id is not None:
-        bom = await bom_service.get_bom_or_raise(session, bom_id)
-        if bom.assembly_part_id != assembly_id:
-            raise RuleViolationError(
-                f"BOM {bom.id} is not a BOM of this assembly.",
-                code="bom_assembly_mismatch",
-                errors=[field_error(["bom_id"], "is for another assembly")],
-            )
-        if bom.status == "obsolete":
-            raise RuleViolationError(
-                f"BOM revision {bom.revision} is obsolete.",
-                code="bom_obsolete",
-                errors=[field_error(["bom_id"], "is obsolete")],
-            )
-        return bom
-    active = await session.scalar(
-        select(Bom).where(Bom.assembly_part_id == assembly_id, Bom.status == "active")
-    )
-    if active is None:
-        raise RuleViolationError(
-            "The assembly has no active BOM; choose a BOM revision or activate one.",
-            code="no_active_bom",
-            errors=[field_error(["bom_id"], "required: no active BOM")],
-        )
-    return active
 
 
 async def _lock_planning(session: AsyncSession, warehouse_id: int) -> None:

@@ -21,6 +21,8 @@ from kosh.sales.schemas import (
     CustomerRead,
     HoldRequest,
     LineAdd,
+    LinePatch,
+    LineRemove,
     OrderCreate,
     OrderPage,
     OrderRead,
@@ -119,6 +121,37 @@ async def add_line(order_id: PathId, body: LineAdd, _: Operator, session: Sessio
     line = sales_service.LineRequest(**body.model_dump(exclude={"version"}))
     order = await sales_service.add_line(
         session, order_id=order_id, line=line, version=body.version
+    )
+    return OrderRead.model_validate(order)
+
+
+@router.patch("/sales-orders/{order_id}/lines/{line_id}", response_model=OrderRead)
+async def update_line(
+    order_id: PathId, line_id: PathId, body: LinePatch, _: Operator, session: SessionDep
+) -> OrderRead:
+    """Change a draft line's quantity or price; a confirmed order answers 409 invalid_status."""
+    order = await sales_service.update_line(
+        session,
+        order_id=order_id,
+        line_id=line_id,
+        version=body.version,
+        qty=body.qty,
+        unit_price=body.unit_price,
+    )
+    return OrderRead.model_validate(order)
+
+
+@router.delete("/sales-orders/{order_id}/lines/{line_id}", response_model=OrderRead)
+async def remove_line(
+    order_id: PathId,
+    line_id: PathId,
+    _: Operator,
+    session: SessionDep,
+    body: LineRemove | None = None,
+) -> OrderRead:
+    """Remove a draft line; a confirmed order answers 409 invalid_status."""
+    order = await sales_service.remove_line(
+        session, order_id=order_id, line_id=line_id, version=body.version if body else None
     )
     return OrderRead.model_validate(order)
 

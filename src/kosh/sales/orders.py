@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -31,8 +30,10 @@ from kosh.core import audit, events
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
 from kosh.locations import service as location_service
-from kosh.sales import reservations, shipments
+from kosh.sales import order_lines, reservations, shipments, shortage
 from kosh.sales.models import SalesOrder, SalesOrderLine
+from kosh.sales.order_lines import NewLine
+from kosh.sales.shortage import Shortage
 from kosh.stock import movements as stock_movements
 from kosh.stock.errors import InsufficientStockError
 
@@ -41,28 +42,12 @@ OPEN_STATUSES = ("draft", "confirmed", "partially_shipped", "on_hold")
 SHIPPABLE_STATUSES = ("confirmed", "partially_shipped")
 
 
-@dataclass(frozen=True)
-class NewLine:
-    part_id: int
-    qty: int
-    unit_price: Decimal
-    description: str = ""
-    external_line_id: str | None = None
-
-
 @dataclass
 class ExternalRef:
     store: str
     order_id: str
     status: str | None = None
     modified_at: datetime | None = None
-
-
-@dataclass
-class Shortage:
-    part_id: int
-    requested: int
-    available: int
 
 
 @dataclass
@@ -188,7 +173,7 @@ async def add_order(
         reopenable=False,
         lines=[],
     )
-    order.lines = _make_lines(lines, start=1)
+    order.lines = order_lines.make_lines(lines, start=1)
     session.add(order)
     await session.flush()
     if number is None:
@@ -204,41 +189,6 @@ async def add_order(
     return order
 
 
-def _make_lines(lines: Sequence[NewLine], *, start: int) -> list[SalesOrderLine]:
-    return [
-        SalesOrderLine(
-            line_no=start + index,
-            part_id=line.part_id,
-            description=line.description[:300],
-            qty=line.qty,
-            unit_price=line.unit_price,
-            qty_reserved=0,
-            qty_shipped=0,
-            external_line_id=line.external_line_id,
-        )
-        for index, line in enumerate(lines)
-    ]
-
-
-async def add_line(session: AsyncSession, order: SalesOrder, line: NewLine) -> SalesOrderLine:
-    """Append a line to a draft order."""
-    if order.status != "draft":
-        raise _refuse(order, "edited (only drafts take new lines)")
-    next_no = max((existing.line_no for existing in order.lines), default=0) + 1
-    [new] = _make_lines([line], start=next_no)
-    order.lines.append(new)
-    order.updated_at = utcnow()
-    await session.flush()
-    await audit.record(
-        session,
-        action="sales_order.add_line",
-        entity_type="sales_order",
-        entity_id=order.id,
-        after={"line_no": new.line_no, "part_id": new.part_id, "qty": new.qty},
-    )
-    return new
-
-
 async def replace_lines(session: AsyncSession, order: SalesOrder, lines: Sequence[NewLine]) -> None:
     """Swap every line for `lines` (a web order changed in the store before shipping):
     reservations of the old lines are released first; nothing may have shipped."""
@@ -249,7 +199,7 @@ async def replace_lines(session: AsyncSession, order: SalesOrder, lines: Sequenc
     next_no = max((existing.line_no for existing in order.lines), default=0) + 1
     order.lines.clear()
     await session.flush()
-    order.lines.extend(_make_lines(lines, start=next_no))
+    order.lines.extend(order_lines.make_lines(lines, start=next_no))
     order.updated_at = utcnow()
     await session.flush()
     await audit.record(
@@ -292,7 +242,7 @@ async def reserve_open(
             outcome.shortages.append(Shortage(part_id=part_id, requested=want, available=free))
         granted[part_id] = take
     if outcome.shortages and not allow_short:
-        raise _short_error(order, outcome.shortages)
+        raise await shortage.short_error(session, order, outcome.shortages)
     if not await reservations.add_many(
         session,
         warehouse_id=order.warehouse_id,
@@ -300,7 +250,9 @@ async def reserve_open(
     ):
         # The rows are locked, so this only happens if on hand moved under us: the caller's
         # transaction rolls back whatever the update did.
-        raise _short_error(order, [Shortage(p, needs[p], 0) for p in sorted(granted) if granted[p]])
+        raise await shortage.short_error(
+            session, order, [Shortage(p, needs[p], 0) for p in sorted(granted) if granted[p]]
+        )
     for line in order.lines:  # hand the granted units to the lines in line order
         give = min(line.qty_short, granted.get(line.part_id, 0))
         if give:
@@ -308,21 +260,6 @@ async def reserve_open(
             granted[line.part_id] -= give
     await session.flush()
     return outcome
-
-
-def _short_error(order: SalesOrder, shortages: Sequence[Shortage]) -> InsufficientStockError:
-    first = shortages[0]
-    return InsufficientStockError(
-        f"Not enough stock to reserve sales order {order.number}.",
-        available=first.available,
-        requested=first.requested,
-        extra={
-            "shortages": [
-                {"part_id": s.part_id, "requested": s.requested, "available": s.available}
-                for s in shortages
-            ]
-        },
-    )
 
 
 async def release_all(session: AsyncSession, order: SalesOrder) -> int:

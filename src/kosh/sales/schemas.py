@@ -88,6 +88,20 @@ class LineAdd(LineCreate):
     version: Version | None = None
 
 
+class LinePatch(BaseModel):
+    """Change a draft line: its quantity and / or unit price."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: Version | None = None
+    qty: Qty | None = None
+    unit_price: Money | None = None
+
+
+class LineRemove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Version | None = None
+
+
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: Id

@@ -29,9 +29,9 @@ from kosh.core.errors import (
 from kosh.core.pagination import sort_terms
 from kosh.locations import service as location_service
 from kosh.sales import customers as customer_ops
+from kosh.sales import order_lines, reservations
 from kosh.sales import orders as order_ops
 from kosh.sales import refunds as refund_ops
-from kosh.sales import reservations
 from kosh.sales import shipments as shipment_ops
 from kosh.sales.models import (
     Customer,
@@ -296,9 +296,9 @@ async def create_customer(
 
 async def _resolve_lines(
     session: AsyncSession, lines: Sequence[LineRequest]
-) -> list[order_ops.NewLine]:
+) -> list[order_lines.NewLine]:
     parts = await catalog_service.parts_by_numbers(session, [line.part_number for line in lines])
-    resolved: list[order_ops.NewLine] = []
+    resolved: list[order_lines.NewLine] = []
     errors = []
     for index, line in enumerate(lines):
         part = parts.get(line.part_number.strip())
@@ -316,7 +316,7 @@ async def _resolve_lines(
             )
             continue
         resolved.append(
-            order_ops.NewLine(
+            order_lines.NewLine(
                 part_id=part.id,
                 qty=line.qty,
                 unit_price=Decimal(price),
@@ -375,8 +375,37 @@ async def add_line(
     order = await order_ops.load_order(session, order_id, for_update=True)
     order_ops.check_version(order, version)
     [new_line] = await _resolve_lines(session, [line])
-    await order_ops.add_line(session, order, new_line)
+    await order_lines.add_line(session, order, new_line)
     return order
+
+
+@transactional
+async def update_line(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    line_id: int,
+    version: int | None = None,
+    qty: int | None = None,
+    unit_price: Decimal | None = None,
+) -> SalesOrder:
+    """Change a draft line's quantity or price: 409 invalid_status once confirmed, 409
+    stale_version, 404 for an unknown order or line."""
+    order = await order_ops.load_order(session, order_id, for_update=True)
+    order_ops.check_version(order, version)
+    await order_lines.update_line(session, order, line_id=line_id, qty=qty, unit_price=unit_price)
+    return await _flushed(session, order)
+
+
+@transactional
+async def remove_line(
+    session: AsyncSession, *, order_id: int, line_id: int, version: int | None = None
+) -> SalesOrder:
+    """Remove a draft line: 409 invalid_status once confirmed, 409 stale_version, 404."""
+    order = await order_ops.load_order(session, order_id, for_update=True)
+    order_ops.check_version(order, version)
+    await order_lines.remove_line(session, order, line_id=line_id)
+    return await _flushed(session, order)
 
 
 async def _transition(session: AsyncSession, order_id: int, version: int | None) -> SalesOrder:

@@ -37,7 +37,7 @@ from kosh.sales import orders as order_ops
 from kosh.sales import refunds as refund_ops
 from kosh.sales import reservations
 from kosh.sales.models import SalesOrder
-from kosh.sales.orders import NewLine
+from kosh.sales.order_lines import NewLine
 from kosh.sales.refunds import RefundedUnits
 
 __all__ = [

@@ -69,6 +69,7 @@ class PickRequest(_Request):
     warehouse_id: Id
     reference: Reference
     pcn: Pcn | None = None
+    allow_over_kit: StrictBool = False
 
 
 class PickLineRead(BaseModel):

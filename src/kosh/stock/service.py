@@ -213,6 +213,7 @@ async def pick(
     warehouse_id: int,
     reference: str,
     pcn: str | None = None,
+    allow_over_kit: bool = False,
 ) -> Pick:
     """Pick `qty` of a part for a job onto the warehouse's MFG floor, oldest lots first.
 
@@ -220,7 +221,33 @@ async def pick(
     the reference is required; with `pcn`, only that lot is used and it must be of the
     part (422 pcn_part_mismatch). Stock comes from the warehouse's active storage
     locations. Not enough is 409 insufficient_stock with `available`; nothing changes.
+    Subscribers of `events.STOCK_PICKED` can refuse it: production answers 409 over_kit
+    when the reference is a job that would get more than it needs, unless
+    `allow_over_kit`.
     """
+    return await add_pick(
+        session,
+        part_number=part_number,
+        qty=qty,
+        warehouse_id=warehouse_id,
+        reference=reference,
+        pcn=pcn,
+        allow_over_kit=allow_over_kit,
+    )
+
+
+async def add_pick(
+    session: AsyncSession,
+    *,
+    part_number: str,
+    qty: int,
+    warehouse_id: int,
+    reference: str,
+    pcn: str | None = None,
+    allow_over_kit: bool = False,
+) -> Pick:
+    """`pick`'s rules as a primitive that joins the caller's transaction (never commits):
+    production kits every line of a job in one transaction with it."""
     reference = _require_text(reference, "reference", "job reference")
     part = await part_service.get_part_by_number_or_raise(session, part_number)
     warehouse, floor = await location_service.warehouse_and_floor(session, warehouse_id)
@@ -250,6 +277,7 @@ async def pick(
         reference=reference,
         lot_id=lot_id,
     )
+    events.note(session, events.STOCK_PICKED, [(reference, part.id, allow_over_kit)])
     await audit.record(
         session,
         action="stock.pick",

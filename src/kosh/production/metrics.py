@@ -1,0 +1,16 @@
+"""Prometheus metrics of kitting."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+KITTING = Counter(
+    "kosh_job_kitting_total",
+    "Kitting requests of jobs, by kind (line, all) and outcome (kitted, short)",
+    ["kind", "outcome"],
+)
+OVER_KIT = Counter(
+    "kosh_job_over_kit_total",
+    "Picks that would give a job more than it needs, by outcome (refused, confirmed)",
+    ["outcome"],
+)
