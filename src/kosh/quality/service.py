@@ -8,6 +8,8 @@ is one transaction; the rules of each live in its module's docstrings:
 - ncr: containment into quarantine and dispositions;
 - returns: RMAs, receipt into quarantine, inspection, replacement orders;
 - sla: policies, computed clocks, SLA alerts;
+- support_calendars: the support desk's business hours, an SLA's other calendar;
+- saved_views: named filter sets on the ticket list, per user, optionally shared;
 - attachments: photos, type-sniffed and stored outside the web root.
 """
 
@@ -25,9 +27,15 @@ from kosh.quality.returns import (
     list_returns,
     receive,
 )
+from kosh.quality.saved_views import delete_view, save_view, views_for
 from kosh.quality.sla import check as check_slas
 from kosh.quality.sla import compliance, list_policies, set_policy, ticket_sla
 from kosh.quality.sla import report as sla_report
+from kosh.quality.support_calendars import (
+    create_support_calendar,
+    list_support_calendars,
+    set_support_calendar_day,
+)
 from kosh.quality.tickets import (
     comment,
     create_ticket,
@@ -52,7 +60,9 @@ __all__ = [
     "create_plan",
     "create_replacement_order",
     "create_return",
+    "create_support_calendar",
     "create_ticket",
+    "delete_view",
     "disposition",
     "get_return_or_raise",
     "get_ticket_by_number",
@@ -61,16 +71,20 @@ __all__ = [
     "inspect",
     "list_policies",
     "list_returns",
+    "list_support_calendars",
     "list_tickets",
     "open_attachment",
     "open_due_tickets",
     "plan_statuses",
     "raise_from_scan",
     "receive",
+    "save_view",
     "set_policy",
+    "set_support_calendar_day",
     "set_workflow",
     "sla_report",
     "ticket_sla",
     "transition",
     "update_ticket",
+    "views_for",
 ]
