@@ -16,6 +16,7 @@ from kosh.core.download import content_disposition
 from kosh.core.errors import PayloadTooLargeError
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, QueryId
+from kosh.quality import api_windows
 from kosh.quality import returns as return_ops
 from kosh.quality import service as quality_service
 from kosh.quality import tickets as ticket_ops
@@ -478,3 +479,6 @@ async def set_workflow(kind: Kind, body: WorkflowIn, _: Admin, session: SessionD
         transitions=list(body.transitions),
     )
     return workflow_read(workflow)
+
+
+router.include_router(api_windows.router)

@@ -198,6 +198,29 @@ class MaintenancePlan(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MaintenanceWindow(Base):
+    """A planned preventive window of a plan's machine on whole days; when `reserved`, the
+    shop floor keeps the machine off the plan on those days (reservation `reference`)."""
+
+    __tablename__ = "quality_maintenance_windows"
+    __table_args__ = (
+        CheckConstraint("last_day >= first_day", name="days_ordered"),
+        Index(None, "first_day"),
+        Index(None, "plan_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("quality_maintenance_plans.id"))
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    reserved: Mapped[bool] = mapped_column(Boolean, default=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Return(Base):
     """A customer return (RMA) against a sales order."""
 

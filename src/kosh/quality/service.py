@@ -5,6 +5,8 @@ is one transaction; the rules of each live in its module's docstrings:
 - tickets: the engine (numbers, workflow moves, comments, edits, machine down);
 - workflows: statuses and transitions per kind as data, admin-editable within safe rules;
 - maintenance: preventive plans, the due-ticket worker job, spare parts;
+- windows: planned preventive windows (reserving the machine's capacity) and the
+  maintenance calendar;
 - ncr: containment into quarantine and dispositions;
 - returns: RMAs, receipt into quarantine, inspection, replacement orders;
 - sla: policies, computed clocks, SLA alerts;
@@ -46,12 +48,15 @@ from kosh.quality.tickets import (
     transition,
     update_ticket,
 )
+from kosh.quality.windows import calendar as maintenance_calendar
+from kosh.quality.windows import cancel_window, plan_window
 from kosh.quality.workflows import get_workflow, set_workflow
 
 __all__ = [
     "Links",
     "add_attachment",
     "attachments_of",
+    "cancel_window",
     "check_slas",
     "comment",
     "compliance",
@@ -73,9 +78,11 @@ __all__ = [
     "list_returns",
     "list_support_calendars",
     "list_tickets",
+    "maintenance_calendar",
     "open_attachment",
     "open_due_tickets",
     "plan_statuses",
+    "plan_window",
     "raise_from_scan",
     "receive",
     "save_view",

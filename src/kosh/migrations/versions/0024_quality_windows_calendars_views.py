@@ -1,6 +1,6 @@
 """quality: tickets link a shop-floor operation; support calendars for SLA policies
 (`calendar_kind` shift or support); saved views on the ticket list; return lines kept
-for a repair job
+for a repair job; planned maintenance windows and the shop floor's machine reservations
 
 Revision ID: 0024
 Revises: 0020
@@ -134,8 +134,87 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "machine_reservations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("machine_id", sa.Integer(), nullable=False),
+        sa.Column("work_centre_id", sa.Integer(), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
+        sa.Column("reference", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", kosh.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("released_at", kosh.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "last_day >= first_day", name=op.f("ck_machine_reservations_days_ordered")
+        ),
+        sa.ForeignKeyConstraint(
+            ["machine_id"],
+            ["machines.id"],
+            name=op.f("fk_machine_reservations_machine_id_machines"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_centre_id"],
+            ["work_centres.id"],
+            name=op.f("fk_machine_reservations_work_centre_id_work_centres"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_machine_reservations")),
+    )
+    with op.batch_alter_table("machine_reservations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_machine_reservations_work_centre_id_first_day"),
+            ["work_centre_id", "first_day"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_machine_reservations_reference"), ["reference"], unique=False
+        )
+    op.create_table(
+        "quality_maintenance_windows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_id", sa.Integer(), nullable=False),
+        sa.Column("machine_id", sa.Integer(), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
+        sa.Column("reserved", sa.Boolean(), nullable=False),
+        sa.Column("reference", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", kosh.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", kosh.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "last_day >= first_day", name=op.f("ck_quality_maintenance_windows_days_ordered")
+        ),
+        sa.ForeignKeyConstraint(
+            ["machine_id"],
+            ["machines.id"],
+            name=op.f("fk_quality_maintenance_windows_machine_id_machines"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["plan_id"],
+            ["quality_maintenance_plans.id"],
+            name=op.f("fk_quality_maintenance_windows_plan_id_quality_maintenance_plans"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quality_maintenance_windows")),
+        sa.UniqueConstraint("reference", name=op.f("uq_quality_maintenance_windows_reference")),
+    )
+    with op.batch_alter_table("quality_maintenance_windows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_quality_maintenance_windows_first_day"), ["first_day"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_quality_maintenance_windows_plan_id"), ["plan_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("quality_maintenance_windows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_quality_maintenance_windows_plan_id"))
+        batch_op.drop_index(batch_op.f("ix_quality_maintenance_windows_first_day"))
+    op.drop_table("quality_maintenance_windows")
+    with op.batch_alter_table("machine_reservations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_machine_reservations_reference"))
+        batch_op.drop_index(batch_op.f("ix_machine_reservations_work_centre_id_first_day"))
+    op.drop_table("machine_reservations")
     with op.batch_alter_table("quality_saved_views", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_quality_saved_views_list_name_shared"))
     op.drop_table("quality_saved_views")
