@@ -16,7 +16,7 @@ from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId
 from kosh.locations import service as location_service
-from kosh.quality import pages_windows, queries, saved_views
+from kosh.quality import pages_sla, pages_windows, queries, saved_views
 from kosh.quality import returns as return_ops
 from kosh.quality import service as quality_service
 from kosh.quality import tickets as ticket_ops
@@ -211,3 +211,4 @@ async def return_page(
 
 
 router.include_router(pages_windows.router)
+router.include_router(pages_sla.router)

@@ -12,6 +12,7 @@ from kosh.catalog import service as part_service
 from kosh.core.errors import ConflictError, field_error
 from kosh.locations import service as location_service
 from kosh.production import service as job_service
+from kosh.quality import metrics
 from kosh.quality.models import Return, ReturnLine
 
 
@@ -46,4 +47,5 @@ async def plan_repair(
     )
     line.repair_qty += qty
     line.repair_job_id = job.id
+    metrics.REPAIR_JOBS.inc()
     return job.id

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +29,11 @@ from kosh.core.errors import (
     ValidationError,
     field_error,
 )
+from kosh.quality import metrics
 from kosh.quality.models import MaintenancePlan, MaintenanceWindow
 from kosh.shopfloor import service as shopfloor_service
 
+log = structlog.get_logger(__name__)
 MAX_CALENDAR_DAYS = 42  # six weeks: a month view padded to whole weeks
 MAX_WINDOW_DAYS = 31
 
@@ -114,6 +117,14 @@ async def plan_window(
             "displaced_operations": displaced,
         },
     )
+    metrics.WINDOWS.labels(action="plan").inc()
+    log.info(
+        "maintenance_window_planned",
+        window=window.reference,
+        machine_id=plan.machine_id,
+        reserved=reserve,
+        displaced=len(displaced),
+    )
     return PlannedWindow(window=window, displaced=displaced)
 
 
@@ -140,6 +151,8 @@ async def cancel_window(session: AsyncSession, *, window_id: int) -> Maintenance
         entity_id=window.reference,
         before={"first_day": window.first_day.isoformat(), "reserved": window.reserved},
     )
+    metrics.WINDOWS.labels(action="cancel").inc()
+    log.info("maintenance_window_cancelled", window=window.reference)
     return window
 
 
