@@ -17,6 +17,7 @@ from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, V
 from kosh.quality import service as quality_service
 from kosh.quality import windows
 from kosh.quality.models import MaintenancePlan
+from kosh.shopfloor import downtime
 from kosh.shopfloor import queries as shopfloor_queries
 from kosh.shopfloor import service as shopfloor_service
 from kosh.shopfloor.models import WorkCentre
@@ -154,7 +155,8 @@ async def test_the_shop_floor_checks_its_own_window_rules(session: AsyncSession)
                 reference="X",
             )
     assert await shopfloor_service.release_machine(session, reference="NOTHING") == 0
-    assert await shopfloor_service.machine_reservations(session, [], today, today) == []
+    assert await downtime.reserved_units(session, [], today, today) == {}
+    assert await downtime.reserved_units(session, [floor.smt_id], today, today - timedelta(1)) == {}
 
 
 async def test_the_calendar_shows_due_dates_overdue_and_windows(session: AsyncSession) -> None:

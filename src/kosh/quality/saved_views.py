@@ -6,15 +6,15 @@ priority), each a known value, so a saved link never carries anything else."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import audit
-from kosh.core.db import transactional
-from kosh.core.errors import ConflictError, NotFoundError, ValidationError, field_error
+from kosh.core.db import transactional, utcnow
+from kosh.core.errors import NotFoundError, ValidationError, field_error
 from kosh.quality.models import PRIORITIES, STATUS_CATEGORIES, TICKET_KINDS, SavedView
 
 TICKET_FILTERS: dict[str, tuple[str, ...]] = {
@@ -46,18 +46,6 @@ def check_filters(filters: Mapping[str, str | None]) -> dict[str, str]:
     return kept
 
 
-def filters_of(view: SavedView) -> dict[str, str]:
-    return dict(parse_qsl(view.filters))
-
-
-def _name_taken(name: str) -> ConflictError:
-    return ConflictError(
-        f"You have a view named {name} already.",
-        code="view_name_taken",
-        errors=[field_error(["name"], "taken")],
-    )
-
-
 @transactional
 async def save_view(
     session: AsyncSession,
@@ -77,24 +65,31 @@ async def save_view(
             errors=[field_error(["name"], "1 to 80 characters")],
         )
     query = urlencode(sorted(check_filters(filters).items()))
-    view = await session.scalar(
+    existing = await session.scalar(
         select(SavedView).where(
             SavedView.user_id == user_id,
             SavedView.list_name == "tickets",
             SavedView.name == name,
         )
     )
-    before = None
-    if view is None:
-        view = SavedView(user_id=user_id, list_name="tickets", name=name)
-        session.add(view)
-    else:
-        before = {"filters": view.filters, "shared": view.shared}
-    view.filters, view.shared = query, shared
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # the same name saved twice at once
-        raise _name_taken(name) from exc
+    before = None if existing is None else {"filters": existing.filters, "shared": existing.shared}
+    # an upsert, so two saves of one name at once end as one view (the last one wins)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(SavedView).values(
+        user_id=user_id,
+        list_name="tickets",
+        name=name,
+        filters=query,
+        shared=shared,
+        created_at=utcnow(),
+    )
+    view_id = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "list_name", "name"],
+            set_={"filters": query, "shared": shared},
+        ).returning(SavedView.id)
+    )
+    view = await session.get_one(SavedView, view_id, populate_existing=True)
     await audit.record(
         session,
         action="quality.view.save",

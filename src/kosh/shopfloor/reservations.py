@@ -10,7 +10,6 @@ from its own use case. Lock order: the work centre (capacity's order, step 3).""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import date
 
 from sqlalchemy import select, update
@@ -106,22 +105,3 @@ async def release_machine(session: AsyncSession, *, reference: str) -> int:
             before={"reference": reference, "first_day": row.first_day.isoformat()},
         )
     return len(rows)
-
-
-async def machine_reservations(
-    session: AsyncSession, machine_ids: Collection[int], start: date, end: date
-) -> list[MachineReservation]:
-    """Active reservations of these machines that touch [start, end], by first day."""
-    if not machine_ids:
-        return []
-    rows = await session.scalars(
-        select(MachineReservation)
-        .where(
-            MachineReservation.machine_id.in_(sorted(set(machine_ids))),
-            MachineReservation.released_at.is_(None),
-            MachineReservation.first_day <= end,
-            MachineReservation.last_day >= start,
-        )
-        .order_by(MachineReservation.first_day, MachineReservation.id)
-    )
-    return list(rows)

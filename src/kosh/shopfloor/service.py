@@ -34,7 +34,7 @@ from kosh.shopfloor.people import (
     personal_data,
     update_employee,
 )
-from kosh.shopfloor.reservations import machine_reservations, release_machine, reserve_machine
+from kosh.shopfloor.reservations import release_machine, reserve_machine
 from kosh.shopfloor.routings import (
     OperationSpec,
     copy_routing,
@@ -108,7 +108,6 @@ __all__ = [
     "get_work_centre_by_code_or_raise",
     "hold_job",
     "job_operations",
-    "machine_reservations",
     "make_job_operations",
     "personal_data",
     "plan_job",
