@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from kosh.shopfloor import capacity
 from kosh.shopfloor import queries as shopfloor_queries
 from kosh.shopfloor import service as shopfloor_service
 from tests.quality.support import Shop, a_lot, a_shop
+from tests.shopfloor.support import a_floor, a_released_job, operation_ids
 from tests.support.sales import a_customer, an_order
 
 
@@ -374,3 +376,55 @@ async def test_a_machine_stays_down_while_another_down_ticket_is_open(
     assert await _machine_status(session, shop.machine_id) == "down"
     await quality_service.transition(session, ticket_id=second_id, to="resolved")
     assert await _machine_status(session, shop.machine_id) == "running"
+
+
+async def test_a_ticket_links_a_shop_floor_operation(session: AsyncSession) -> None:
+    # given a released job with its operations
+    floor = await a_floor(session)
+    job_id = await a_released_job(session, floor, 5)
+    first, _ = await operation_ids(session, job_id)
+    # when an NCR is raised against the first operation, as printed on the traveller
+    ticket = await quality_service.create_ticket(
+        session,
+        kind="ncr",
+        title="Solder bridges",
+        links=quality_service.Links(operation_code=f"op-{first}"),
+    )
+    # then it links the operation, its job and its work centre
+    assert (ticket.operation_id, ticket.job_id, ticket.work_centre_id) == (
+        first,
+        job_id,
+        floor.smt_id,
+    )
+    # and an operation that does not exist, or is no operation code, is a 404
+    for code in ("OP-999999", "solder"):
+        with pytest.raises(NotFoundError) as caught:
+            await quality_service.create_ticket(
+                session, kind="ncr", title="x", links=quality_service.Links(operation_code=code)
+            )
+        assert caught.value.code == "operation_not_found"
+
+
+async def test_an_operation_link_over_the_api(
+    client: httpx.AsyncClient, session: AsyncSession, operator_headers: dict[str, str]
+) -> None:
+    floor = await a_floor(session)
+    job_id = await a_released_job(session, floor, 2)
+    _, second = await operation_ids(session, job_id)
+    created = await client.post(
+        "/api/v1/tickets",
+        json={"kind": "ncr", "title": "Test fails", "links": {"operation_code": f"OP-{second}"}},
+        headers=operator_headers,
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["operation_id"], created.json()["work_centre_id"]) == (
+        second,
+        floor.test_id,
+    )
+    missing = await client.post(
+        "/api/v1/tickets",
+        json={"kind": "ncr", "title": "x", "links": {"operation_code": "OP-999999"}},
+        headers=operator_headers,
+    )
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["loc"][-1] == "operation_code"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,7 @@ from kosh.core.download import content_disposition
 from kosh.core.errors import PayloadTooLargeError
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, QueryId
+from kosh.quality import api_windows
 from kosh.quality import returns as return_ops
 from kosh.quality import service as quality_service
 from kosh.quality import tickets as ticket_ops
@@ -39,6 +40,8 @@ from kosh.quality.schemas import (
     ReturnCreate,
     ReturnLineRead,
     ReturnRead,
+    SavedViewIn,
+    SavedViewRead,
     SlaPolicyIn,
     SlaPolicyRead,
     SlaRead,
@@ -47,6 +50,9 @@ from kosh.quality.schemas import (
     SparesIn,
     Status,
     StatusIn,
+    SupportCalendarDayIn,
+    SupportCalendarIn,
+    SupportCalendarRead,
     TicketCreate,
     TicketDetail,
     TicketPage,
@@ -358,6 +364,42 @@ async def inspect_return(
     return await return_read(session, rma)
 
 
+# --- saved views of the ticket list ---------------------------------------------------
+
+
+@router.get("/ticket-views", response_model=list[SavedViewRead])
+async def list_ticket_views(
+    principal: CurrentPrincipal, session: SessionDep
+) -> list[SavedViewRead]:
+    """The caller's saved views of the ticket list, then those others share."""
+    user_id = principal.user.id
+    return [SavedViewRead.of(v, user_id) for v in await quality_service.views_for(session, user_id)]
+
+
+@router.post("/ticket-views", response_model=SavedViewRead, status_code=201)
+async def save_ticket_view(
+    body: SavedViewIn, principal: CurrentPrincipal, session: SessionDep
+) -> SavedViewRead:
+    """Save filters under a name (the same name replaces the caller's view)."""
+    view = await quality_service.save_view(
+        session,
+        user_id=principal.user.id,
+        name=body.name,
+        filters=body.filters.model_dump(),
+        shared=body.shared,
+    )
+    return SavedViewRead.of(view, principal.user.id)
+
+
+@router.delete("/ticket-views/{view_id}", status_code=204)
+async def delete_ticket_view(
+    view_id: PathId, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    """Delete one of the caller's views (404 for anyone else's)."""
+    await quality_service.delete_view(session, user_id=principal.user.id, view_id=view_id)
+    return Response(status_code=204)
+
+
 # --- SLA policies and workflows -------------------------------------------------------
 
 
@@ -371,6 +413,42 @@ async def set_sla_policy(body: SlaPolicyIn, _: Manager, session: SessionDep) -> 
 @router.get("/sla-policies", response_model=list[SlaPolicyRead])
 async def list_sla_policies(_: CurrentPrincipal, session: SessionDep) -> list[SlaPolicyRead]:
     return [SlaPolicyRead.model_validate(p) for p in await quality_service.list_policies(session)]
+
+
+@router.post("/support-calendars", response_model=SupportCalendarRead, status_code=201)
+async def create_support_calendar(
+    body: SupportCalendarIn, _: Manager, session: SessionDep
+) -> SupportCalendarRead:
+    """A support desk's business hours per weekday (409 calendar_code_taken)."""
+    calendar = await quality_service.create_support_calendar(
+        session,
+        code=body.code,
+        name=body.name,
+        minutes={str(k): v for k, v in body.minutes.items()},
+    )
+    return SupportCalendarRead.model_validate(calendar)
+
+
+@router.get("/support-calendars", response_model=list[SupportCalendarRead])
+async def list_support_calendars(
+    _: CurrentPrincipal, session: SessionDep
+) -> list[SupportCalendarRead]:
+    rows = await quality_service.list_support_calendars(session)
+    return [SupportCalendarRead.model_validate(row) for row in rows]
+
+
+@router.put("/support-calendars/{code}/days", response_model=SupportCalendarRead)
+async def set_support_calendar_day(
+    code: Annotated[str, Path(min_length=1, max_length=32)],
+    body: SupportCalendarDayIn,
+    _: Manager,
+    session: SessionDep,
+) -> SupportCalendarRead:
+    """A holiday (minutes 0) or other exception on a date; no minutes removes it."""
+    calendar = await quality_service.set_support_calendar_day(
+        session, code=code, day=body.day, minutes=body.minutes, reason=body.reason
+    )
+    return SupportCalendarRead.model_validate(calendar)
 
 
 @router.get("/sla-report", response_model=list[SlaReportRow])
@@ -401,3 +479,6 @@ async def set_workflow(kind: Kind, body: WorkflowIn, _: Admin, session: SessionD
         transitions=list(body.transitions),
     )
     return workflow_read(workflow)
+
+
+router.include_router(api_windows.router)

@@ -13,3 +13,9 @@ QUALITY_MOVES = Counter(
 )
 PLANS_DUE = Counter("kosh_quality_plan_tickets_total", "Preventive tickets created when due")
 SLA_ALERTS = Counter("kosh_quality_sla_alerts_total", "SLA alerts raised", ["kind"])
+WINDOWS = Counter(
+    "kosh_quality_maintenance_windows_total",
+    "Preventive maintenance windows planned and cancelled",
+    ["action"],
+)
+REPAIR_JOBS = Counter("kosh_quality_repair_jobs_total", "Repair jobs planned from returns")

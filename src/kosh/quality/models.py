@@ -87,6 +87,7 @@ class Ticket(Base):
         Index(None, "machine_id"),
         Index(None, "lot_id"),
         Index(None, "sales_order_id"),
+        Index(None, "operation_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -102,6 +103,7 @@ class Ticket(Base):
     part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("production_jobs.id"))
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("job_operations.id"))
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"))
     work_centre_id: Mapped[int | None] = mapped_column(ForeignKey("work_centres.id"))
     sales_order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id"))
@@ -196,6 +198,29 @@ class MaintenancePlan(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MaintenanceWindow(Base):
+    """A planned preventive window of a plan's machine on whole days; when `reserved`, the
+    shop floor keeps the machine off the plan on those days (reservation `reference`)."""
+
+    __tablename__ = "quality_maintenance_windows"
+    __table_args__ = (
+        CheckConstraint("last_day >= first_day", name="days_ordered"),
+        Index(None, "first_day"),
+        Index(None, "plan_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("quality_maintenance_plans.id"))
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    reserved: Mapped[bool] = mapped_column(Boolean, default=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Return(Base):
     """A customer return (RMA) against a sales order."""
 
@@ -222,13 +247,16 @@ class Return(Base):
 
 class ReturnLine(Base):
     """Units of one sales order line coming back; `lot_id` is the PCN made on receipt;
-    `restocked` + `scrapped` never exceed `qty`."""
+    `restocked` + `scrapped` + `repair` never exceed `qty`."""
 
     __tablename__ = "quality_return_lines"
     __table_args__ = (
         CheckConstraint("qty > 0", name="qty_positive"),
         CheckConstraint("restocked_qty >= 0 AND scrapped_qty >= 0", name="outcomes_non_negative"),
-        CheckConstraint("restocked_qty + scrapped_qty <= qty", name="within_returned"),
+        CheckConstraint("repair_qty >= 0", name="repair_non_negative"),
+        CheckConstraint(
+            "restocked_qty + scrapped_qty + repair_qty <= qty", name="within_returned_all"
+        ),
         Index(None, "return_id"),
         Index(None, "sales_order_line_id"),
     )
@@ -241,6 +269,9 @@ class ReturnLine(Base):
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
     restocked_qty: Mapped[int] = mapped_column(Integer, default=0)
     scrapped_qty: Mapped[int] = mapped_column(Integer, default=0)
+    # units kept in quarantine for a repair job made from this line
+    repair_qty: Mapped[int] = mapped_column(Integer, default=0)
+    repair_job_id: Mapped[int | None] = mapped_column(ForeignKey("production_jobs.id"))
 
 
 class ReturnGuard(Base):
@@ -253,7 +284,8 @@ class ReturnGuard(Base):
 
 
 class SlaPolicy(Base):
-    """Response and resolution targets in business minutes of a shift calendar."""
+    """Response and resolution targets in business minutes of a calendar: the shop
+    floor's shift calendar (`calendar_kind` 'shift') or a support calendar ('support')."""
 
     __tablename__ = "quality_sla_policies"
     __table_args__ = (
@@ -263,6 +295,7 @@ class SlaPolicy(Base):
         CheckConstraint("response_minutes > 0", name="response_positive"),
         CheckConstraint("resolution_minutes >= response_minutes", name="resolution_after_response"),
         CheckConstraint("warning_pct BETWEEN 1 AND 99", name="warning_in_range"),
+        CheckConstraint("calendar_kind IN ('shift', 'support')", name="calendar_kind_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -271,10 +304,72 @@ class SlaPolicy(Base):
     response_minutes: Mapped[int] = mapped_column(Integer)
     resolution_minutes: Mapped[int] = mapped_column(Integer)
     calendar_code: Mapped[str | None] = mapped_column(String(32))
+    calendar_kind: Mapped[str] = mapped_column(String(8), default="shift")
     day_start: Mapped[str] = mapped_column(String(5), default="08:00")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     warning_pct: Mapped[int] = mapped_column(Integer, default=80)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SupportCalendar(Base):
+    """The support desk's business hours (not the shop floor's shifts): working minutes
+    per weekday; `SupportCalendarDay` rows override single dates (holidays: 0)."""
+
+    __tablename__ = "quality_support_calendars"
+    __table_args__ = tuple(
+        CheckConstraint(f"{day}_minutes BETWEEN 0 AND 1440", name=f"{day}_minutes_in_day")
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mon_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    tue_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    wed_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    thu_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    fri_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    sat_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    sun_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SupportCalendarDay(Base):
+    """A holiday (0 minutes) or other exception for one date of a support calendar."""
+
+    __tablename__ = "quality_support_calendar_days"
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "day"),
+        CheckConstraint("minutes BETWEEN 0 AND 1440", name="minutes_in_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("quality_support_calendars.id", ondelete="CASCADE")
+    )
+    day: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SavedView(Base):
+    """A filter set a user saved on a list under a name; `shared` shows it to everyone."""
+
+    __tablename__ = "quality_saved_views"
+    __table_args__ = (
+        UniqueConstraint("user_id", "list_name", "name"),
+        CheckConstraint("list_name IN ('tickets')", name="list_known"),
+        Index(None, "list_name", "shared"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    list_name: Mapped[str] = mapped_column(String(16), default="tickets")
+    name: Mapped[str] = mapped_column(String(80))
+    filters: Mapped[str] = mapped_column(String(1000))  # the list's query string
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -16,12 +16,13 @@ from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId
 from kosh.locations import service as location_service
-from kosh.quality import queries
+from kosh.quality import pages_sla, pages_windows, queries, saved_views
 from kosh.quality import returns as return_ops
 from kosh.quality import service as quality_service
 from kosh.quality import tickets as ticket_ops
 from kosh.quality.models import PRIORITIES, STATUS_CATEGORIES, TICKET_KINDS
 from kosh.quality.ncr import DISPOSITIONS
+from kosh.quality.schemas import SavedViewRead
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -83,6 +84,15 @@ async def dashboard(
     )
 
 
+def chosen_filters(**filters: str | None) -> dict[str, str]:
+    """The list's filters that hold a known value: what "save this view" keeps."""
+    return {
+        key: value
+        for key, value in filters.items()
+        if value and value in saved_views.TICKET_FILTERS[key]
+    }
+
+
 @router.get("/quality/raise")
 async def raise_page(request: Request, _: CurrentPrincipal, pages: PagesDep) -> Response:
     return pages.render(
@@ -93,7 +103,7 @@ async def raise_page(request: Request, _: CurrentPrincipal, pages: PagesDep) -> 
 @router.get("/quality/tickets")
 async def ticket_list(
     request: Request,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
     kind: Annotated[str | None, Query(max_length=16)] = None,
@@ -117,6 +127,11 @@ async def ticket_list(
             "categories": STATUS_CATEGORIES,
             "priorities": PRIORITIES,
             "chosen": {"kind": kind, "category": category, "priority": priority},
+            "chosen_filters": chosen_filters(kind=kind, category=category, priority=priority),
+            "views": [
+                SavedViewRead.of(view, principal.user.id)
+                for view in await quality_service.views_for(session, principal.user.id)
+            ],
         },
     )
 
@@ -193,3 +208,7 @@ async def return_page(
             "can_edit": principal.has_role("operator"),
         },
     )
+
+
+router.include_router(pages_windows.router)
+router.include_router(pages_sla.router)

@@ -6,8 +6,9 @@
   PostgreSQL; BEGIN IMMEDIATE on SQLite), and the sum is re-read under that lock.
 - `receive` brings the units into a quarantine location as new PCNs (ledger `receive`,
   reference the RMA number), once (409 invalid_status for a second receipt).
-- `inspect` decides per PCN: `restock` (quarantine -> a storage location) or `scrap`;
-  when every unit is decided the RMA is closed.
+- `inspect` decides per PCN: `restock` (quarantine -> a storage location), `scrap`, or
+  `repair` (a production job for the part, the units kept in quarantine for it:
+  `kosh.quality.repairs`); when every unit is decided the RMA is closed.
 - `create_replacement_order` makes, from a replacement ticket, a zero-price draft sales
   order through the sales service (linked to the ticket; lines from its RMA by default).
 
@@ -36,7 +37,7 @@ from kosh.core.errors import (
     field_error,
 )
 from kosh.locations import service as location_service
-from kosh.quality import metrics, tickets
+from kosh.quality import metrics, repairs, tickets
 from kosh.quality.models import Return, ReturnGuard, ReturnLine, Ticket
 from kosh.sales import service as sales_service
 from kosh.sales.models import SalesOrder
@@ -45,7 +46,7 @@ from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
 
 OUTCOMES = ("refund", "replacement", "repair")
-INSPECTIONS = ("restock", "scrap")
+INSPECTIONS = ("restock", "scrap", "repair")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class InspectionIn:
     qty: int
     outcome: str
     location_id: int | None = None
+
+
+def undecided(line: ReturnLine) -> int:
+    return line.qty - line.restocked_qty - line.scrapped_qty - line.repair_qty
 
 
 async def get_return_or_raise(session: AsyncSession, return_id: int) -> Return:
@@ -281,9 +286,11 @@ async def inspect(
 ) -> Return:
     """Decide returned units: `restock` moves them from quarantine to an active storage
     location (`location_id`, required), `scrap` sends them to nowhere (reference the RMA
-    number). Rules: the return exists (404) and is received (409 invalid_status); each PCN
-    is one of its lines (422 pcn_not_on_return); never more than still undecided on the
-    line (409 over_inspection). Closed when every unit is decided. All or nothing."""
+    number), `repair` plans a production job for the part and keeps the units in
+    quarantine for it (409 repair_already_planned, 422 no_active_bom). Rules: the return
+    exists (404) and is received (409 invalid_status); each PCN is one of its lines (422
+    pcn_not_on_return); never more than still undecided on the line (409
+    over_inspection). Closed when every unit is decided. All or nothing."""
     rma = await _lock_return(session, return_id, "received")
     if not lines:
         raise ValidationError(
@@ -298,7 +305,7 @@ async def inspect(
         if item.outcome not in INSPECTIONS:
             raise ValidationError(
                 f"Unknown outcome {item.outcome}.",
-                errors=[field_error(["lines", index, "outcome"], "restock or scrap")],
+                errors=[field_error(["lines", index, "outcome"], "restock, scrap or repair")],
             )
         lot = await stock_service.get_lot_by_pcn(session, item.pcn)
         line = by_lot.get(lot.id) if lot is not None else None
@@ -308,7 +315,7 @@ async def inspect(
                 code="pcn_not_on_return",
                 errors=[field_error(["lines", index, "pcn"], "not on this return")],
             )
-        left = line.qty - line.restocked_qty - line.scrapped_qty
+        left = undecided(line)
         if item.qty > left:
             raise ConflictError(
                 f"Only {left} of PCN {item.pcn} are still to inspect.",
@@ -316,6 +323,9 @@ async def inspect(
                 errors=[field_error(["lines", index, "qty"], f"at most {left}")],
                 details={"pcn": item.pcn, "left": left},
             )
+        if item.outcome == "repair":
+            await repairs.plan_repair(session, rma, line, qty=item.qty, pcn=item.pcn, index=index)
+            continue
         to_id = None
         if item.outcome == "restock":
             if item.location_id is None:
@@ -346,7 +356,7 @@ async def inspect(
             reason=f"return inspection: {item.outcome}",
             part_id=line.part_id,
         )
-    if all(line.restocked_qty + line.scrapped_qty == line.qty for line in own):
+    if all(undecided(line) == 0 for line in own):
         rma.status = "closed"
     rma.version += 1
     await session.flush()

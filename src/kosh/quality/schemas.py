@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from kosh.core.types import CleanLine, CleanText, Id, Quantity, RequiredLine, Version
+from kosh.quality.models import SavedView
 
 Code = Annotated[
     str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -37,6 +39,7 @@ class LinksIn(Strict):
     pcn: Pcn | None = None
     part_number: PartNumber | None = None
     job_id: Id | None = None
+    operation_code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
     work_centre_code: Code | None = None
     sales_order_id: Id | None = None
     supplier_code: Code | None = None
@@ -103,6 +106,7 @@ class TicketRead(BaseModel):
     part_id: int | None
     lot_id: int | None
     job_id: int | None
+    operation_id: int | None
     machine_id: int | None
     work_centre_id: int | None
     sales_order_id: int | None
@@ -252,7 +256,7 @@ class ReceiveIn(Strict):
 class InspectLineIn(Strict):
     pcn: Pcn
     qty: Quantity
-    outcome: Literal["restock", "scrap"]
+    outcome: Literal["restock", "scrap", "repair"]
     location_id: Id | None = None
 
 
@@ -270,6 +274,8 @@ class ReturnLineRead(BaseModel):
     lot_id: int | None
     restocked_qty: int
     scrapped_qty: int
+    repair_qty: int
+    repair_job_id: int | None
 
 
 class ReturnRead(BaseModel):
@@ -298,6 +304,7 @@ class SlaPolicyIn(Strict):
     response_minutes: Minutes
     resolution_minutes: Minutes
     calendar_code: Code | None = None
+    calendar_kind: Literal["shift", "support"] = "shift"
     day_start: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "08:00"
     timezone: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_/+-]+$")] = (
         "UTC"
@@ -314,10 +321,74 @@ class SlaPolicyRead(BaseModel):
     response_minutes: int
     resolution_minutes: int
     calendar_code: str | None
+    calendar_kind: str
     day_start: str
     timezone: str
     warning_pct: int
     version: int
+
+
+class SupportCalendarIn(Strict):
+    code: Code
+    name: Title
+    minutes: dict[
+        Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        Annotated[StrictInt, Field(ge=0, le=1440)],
+    ] = Field(default_factory=dict)
+
+
+class SupportCalendarDayIn(Strict):
+    day: date
+    minutes: Annotated[StrictInt, Field(ge=0, le=1440)] | None = None
+    reason: Short = ""
+
+
+class SupportCalendarRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    mon_minutes: int
+    tue_minutes: int
+    wed_minutes: int
+    thu_minutes: int
+    fri_minutes: int
+    sat_minutes: int
+    sun_minutes: int
+    version: int
+
+
+class TicketFilters(Strict):
+    kind: Kind | None = None
+    category: Category | None = None
+    priority: Priority | None = None
+
+
+class SavedViewIn(Strict):
+    name: Annotated[RequiredLine, Field(max_length=80)]
+    filters: TicketFilters = Field(default_factory=TicketFilters)
+    shared: StrictBool = False
+
+
+class SavedViewRead(BaseModel):
+    id: int
+    name: str
+    filters: dict[str, str]
+    shared: bool
+    mine: bool
+    href: str
+
+    @classmethod
+    def of(cls, view: SavedView, user_id: int) -> SavedViewRead:
+        return cls(
+            id=view.id,
+            name=view.name,
+            filters=dict(parse_qsl(view.filters)),
+            shared=view.shared,
+            mine=view.user_id == user_id,
+            href="/quality/tickets" + (f"?{view.filters}" if view.filters else ""),
+        )
 
 
 class SlaReportRow(BaseModel):

@@ -5,9 +5,13 @@ is one transaction; the rules of each live in its module's docstrings:
 - tickets: the engine (numbers, workflow moves, comments, edits, machine down);
 - workflows: statuses and transitions per kind as data, admin-editable within safe rules;
 - maintenance: preventive plans, the due-ticket worker job, spare parts;
+- windows: planned preventive windows (reserving the machine's capacity) and the
+  maintenance calendar;
 - ncr: containment into quarantine and dispositions;
 - returns: RMAs, receipt into quarantine, inspection, replacement orders;
 - sla: policies, computed clocks, SLA alerts;
+- support_calendars: the support desk's business hours, an SLA's other calendar;
+- saved_views: named filter sets on the ticket list, per user, optionally shared;
 - attachments: photos, type-sniffed and stored outside the web root.
 """
 
@@ -25,9 +29,15 @@ from kosh.quality.returns import (
     list_returns,
     receive,
 )
+from kosh.quality.saved_views import delete_view, save_view, views_for
 from kosh.quality.sla import check as check_slas
 from kosh.quality.sla import compliance, list_policies, set_policy, ticket_sla
 from kosh.quality.sla import report as sla_report
+from kosh.quality.support_calendars import (
+    create_support_calendar,
+    list_support_calendars,
+    set_support_calendar_day,
+)
 from kosh.quality.tickets import (
     comment,
     create_ticket,
@@ -38,12 +48,15 @@ from kosh.quality.tickets import (
     transition,
     update_ticket,
 )
+from kosh.quality.windows import calendar as maintenance_calendar
+from kosh.quality.windows import cancel_window, plan_window
 from kosh.quality.workflows import get_workflow, set_workflow
 
 __all__ = [
     "Links",
     "add_attachment",
     "attachments_of",
+    "cancel_window",
     "check_slas",
     "comment",
     "compliance",
@@ -52,7 +65,9 @@ __all__ = [
     "create_plan",
     "create_replacement_order",
     "create_return",
+    "create_support_calendar",
     "create_ticket",
+    "delete_view",
     "disposition",
     "get_return_or_raise",
     "get_ticket_by_number",
@@ -61,16 +76,22 @@ __all__ = [
     "inspect",
     "list_policies",
     "list_returns",
+    "list_support_calendars",
     "list_tickets",
+    "maintenance_calendar",
     "open_attachment",
     "open_due_tickets",
     "plan_statuses",
+    "plan_window",
     "raise_from_scan",
     "receive",
+    "save_view",
     "set_policy",
+    "set_support_calendar_day",
     "set_workflow",
     "sla_report",
     "ticket_sla",
     "transition",
     "update_ticket",
+    "views_for",
 ]

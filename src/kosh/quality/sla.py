@@ -1,5 +1,7 @@
 """SLAs: a policy per ticket kind and priority gives response and resolution targets in
-business minutes of a shift calendar (the shop floor's; none: every minute counts).
+business minutes of a calendar, chosen per policy: the shop floor's shift calendar
+(`calendar_kind` 'shift') or a support calendar ('support', `kosh.quality.
+support_calendars`); no calendar: every minute counts.
 
 Clocks are computed, never stored: from the ticket's status history (`quality_ticket_
 events`), a clock runs while the ticket is in an `open`-category status and pauses in a
@@ -15,8 +17,10 @@ alert per ticket and clock, so its digest carries them); a done ticket's alerts 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -27,7 +31,7 @@ from kosh.alerts import service as alert_service
 from kosh.core import audit
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import ValidationError, field_error
-from kosh.quality import metrics, tickets, workflows
+from kosh.quality import metrics, support_calendars, tickets, workflows
 from kosh.quality.businesshours import BusinessCalendar, parse_day_start
 from kosh.quality.models import WEEKDAY_COLUMNS, SlaPolicy, Ticket, TicketEvent
 from kosh.shopfloor import service as shopfloor_service
@@ -38,6 +42,7 @@ SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
 ALERT_KINDS = (SLA_WARNING, SLA_BREACHED)
 CLOCKS = ("response", "resolution")
+CALENDAR_KINDS = ("shift", "support")
 _WORDS = {SLA_WARNING: "at risk", SLA_BREACHED: "breached"}
 
 
@@ -70,6 +75,16 @@ class TicketSla:
     resolution: Clock
 
 
+class _Exception(Protocol):
+    """A dated exception row of either calendar kind."""
+
+    @property
+    def day(self) -> date: ...
+
+    @property
+    def minutes(self) -> int: ...
+
+
 # --- policies -------------------------------------------------------------------------
 
 
@@ -91,13 +106,15 @@ async def set_policy(
     response_minutes: int,
     resolution_minutes: int,
     calendar_code: str | None = None,
+    calendar_kind: str = "shift",
     day_start: str = "08:00",
     timezone: str = "UTC",
     warning_pct: int = 80,
 ) -> SlaPolicy:
     """Create or replace the policy of a kind and priority. Rules: kind and priority known
-    (422); response > 0 and resolution >= response (422); warning 1-99 % (422); the
-    calendar exists (404 calendar_not_found); day_start is HH:MM and the time zone known
+    (422); response > 0 and resolution >= response (422); warning 1-99 % (422);
+    `calendar_kind` is shift or support (422) and the calendar of that kind exists (404
+    calendar_not_found); day_start is HH:MM and the time zone known
     (422). Audited."""
     workflows.check_kind(kind)
     tickets.check_priority(priority)
@@ -117,7 +134,14 @@ async def set_policy(
             "day_start is HH:MM.", errors=[field_error(["day_start"], "HH:MM")]
         ) from exc
     _zone(timezone)
-    if calendar_code:
+    if calendar_kind not in CALENDAR_KINDS:
+        raise ValidationError(
+            f"Unknown calendar kind {calendar_kind}.",
+            errors=[field_error(["calendar_kind"], "shift or support")],
+        )
+    if calendar_code and calendar_kind == "support":
+        await support_calendars.get_support_calendar_by_code_or_raise(session, calendar_code)
+    elif calendar_code:
         await shopfloor_service.get_calendar_by_code_or_raise(session, calendar_code)
     policy = await session.scalar(
         select(SlaPolicy).where(SlaPolicy.kind == kind, SlaPolicy.priority == priority)
@@ -131,6 +155,7 @@ async def set_policy(
     policy.response_minutes = response_minutes
     policy.resolution_minutes = resolution_minutes
     policy.calendar_code = calendar_code or None
+    policy.calendar_kind = calendar_kind
     policy.day_start = day_start
     policy.timezone = timezone
     policy.warning_pct = warning_pct
@@ -152,6 +177,7 @@ def _policy_view(policy: SlaPolicy) -> dict[str, object]:
         "response_minutes": policy.response_minutes,
         "resolution_minutes": policy.resolution_minutes,
         "calendar_code": policy.calendar_code,
+        "calendar_kind": policy.calendar_kind,
         "day_start": policy.day_start,
         "timezone": policy.timezone,
         "warning_pct": policy.warning_pct,
@@ -165,13 +191,24 @@ async def list_policies(session: AsyncSession) -> list[SlaPolicy]:
 
 
 async def calendar_for(session: AsyncSession, policy: SlaPolicy) -> BusinessCalendar:
-    """The policy's business calendar, read now from the shop floor."""
+    """The policy's business calendar, read now (from the shop floor's shift calendar or
+    the support calendar the policy names)."""
     if not policy.calendar_code:
         return BusinessCalendar.always()
-    calendar = await shopfloor_service.get_calendar_by_code_or_raise(session, policy.calendar_code)
-    exceptions = await shopfloor_service.calendar_exceptions(session, calendar.id)
+    if policy.calendar_kind == "support":
+        support = await support_calendars.get_support_calendar_by_code_or_raise(
+            session, policy.calendar_code
+        )
+        weekly = tuple(getattr(support, column) for column in WEEKDAY_COLUMNS)
+        exceptions: Sequence[_Exception] = await support_calendars.support_calendar_days(
+            session, support.id
+        )
+    else:
+        shift = await shopfloor_service.get_calendar_by_code_or_raise(session, policy.calendar_code)
+        weekly = tuple(getattr(shift, column) for column in WEEKDAY_COLUMNS)
+        exceptions = await shopfloor_service.calendar_exceptions(session, shift.id)
     return BusinessCalendar(
-        weekday_minutes=tuple(getattr(calendar, column) for column in WEEKDAY_COLUMNS),
+        weekday_minutes=weekly,
         exceptions={row.day: row.minutes for row in exceptions},
         day_start=parse_day_start(policy.day_start),
         tz=ZoneInfo(policy.timezone),

@@ -6,8 +6,9 @@ Capacity of a work centre on a day, in whole minutes:
     calendar minutes (weekday hours, or the date's exception) x machines available
     x efficiency % / 100, rounded down.
 
-Machines available are those `running` or `idle`; a work centre without machines counts
-as one station (hand soldering, packing). Machine states are current states: they apply
+Machines available are those `running` or `idle`, less those reserved for a planned
+maintenance window on the day (`kosh.shopfloor.downtime`); a work centre without machines
+counts as one station (hand soldering, packing). Machine states are current states: they apply
 from today on (days before today are history and keep the capacity they had).
 
 Invariant: on every `work_centre_days` row, planned minutes <= capacity minutes. Bookings
@@ -38,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError
+from kosh.shopfloor import downtime
 from kosh.shopfloor import overrides as overrides_
 from kosh.shopfloor.models import (
     AVAILABLE_STATUSES,
@@ -149,8 +151,13 @@ async def capacities(
     """Capacity minutes of a work centre per date in [start, end] with today's machines."""
     minutes = await calendar_minutes(session, work_centre.calendar_id, start, end)
     units, _ = await units_available(session, work_centre.id)
+    reserved = await downtime.reserved_units(session, [work_centre.id], start, end)
     return {
-        day: day_capacity(value, units, work_centre.efficiency_pct)
+        day: day_capacity(
+            value,
+            max(units - reserved.get((work_centre.id, day), 0), 0),
+            work_centre.efficiency_pct,
+        )
         for day, value in minutes.items()
     }
 
@@ -174,11 +181,14 @@ async def capacities_of(
         total[wc_id] = total.get(wc_id, 0) + count
         if status in AVAILABLE_STATUSES:
             available[wc_id] = available.get(wc_id, 0) + count
+    reserved = await downtime.reserved_units(session, [wc.id for wc in centres], start, end)
     result = {}
     for wc in centres:
         units = available.get(wc.id, 0) if total.get(wc.id) else 1
         result[wc.id] = {
-            day: day_capacity(value, units, wc.efficiency_pct)
+            day: day_capacity(
+                value, max(units - reserved.get((wc.id, day), 0), 0), wc.efficiency_pct
+            )
             for day, value in calendars[wc.calendar_id].items()
         }
     return result

@@ -344,3 +344,26 @@ class TimeLog(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     actor_name: Mapped[str] = mapped_column(String(100))
     request_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class MachineReservation(Base):
+    """A machine kept off the plan on whole days [first_day, last_day] (a planned
+    maintenance window): its work centre's capacity on those days counts one machine
+    fewer. Active while `released_at` is NULL; `reference` names who reserved it."""
+
+    __tablename__ = "machine_reservations"
+    __table_args__ = (
+        CheckConstraint("last_day >= first_day", name="days_ordered"),
+        Index(None, "work_centre_id", "first_day"),
+        Index(None, "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    work_centre_id: Mapped[int] = mapped_column(ForeignKey("work_centres.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

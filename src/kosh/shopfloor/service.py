@@ -12,7 +12,9 @@ module's docstrings:
   the earliest feasible finish; a manager's audited override; a release schedules);
 - holds: a job on hold frees its capacity and answers what to run instead;
 - batch: many jobs in one transaction, each all or nothing;
-- timelogs: start / pause / finish by badge, immutable time logs, corrections.
+- timelogs: start / pause / finish by badge, immutable time logs, corrections;
+- reservations: a machine kept for a planned maintenance window (capacity drops on
+  those days; joins the caller's transaction).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from kosh.shopfloor.people import (
     personal_data,
     update_employee,
 )
+from kosh.shopfloor.reservations import release_machine, reserve_machine
 from kosh.shopfloor.routings import (
     OperationSpec,
     copy_routing,
@@ -109,6 +112,8 @@ __all__ = [
     "personal_data",
     "plan_job",
     "release_job_capacity",
+    "release_machine",
+    "reserve_machine",
     "resume_job",
     "schedule_job",
     "schedule_jobs",
