@@ -214,6 +214,7 @@ def _make_lines(lines: Sequence[NewLine], *, start: int) -> list[SalesOrderLine]
             unit_price=line.unit_price,
             qty_reserved=0,
             qty_shipped=0,
+            qty_cancelled=0,
             external_line_id=line.external_line_id,
         )
         for index, line in enumerate(lines)
@@ -544,7 +545,7 @@ async def ship_order(
         line.qty_shipped += qty
         shipped.append(ShippedLine(line_id=line.id, part_id=line.part_id, qty=qty, lots=lots))
     before = order.status
-    done = all(line.qty_shipped == line.qty for line in order.lines)
+    done = all(line.qty_open == 0 for line in order.lines)
     order.status = "shipped" if done else "partially_shipped"
     if done:
         order.shipped_at = utcnow()

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.sales.models import RefundedLine, SalesOrder
 
 
@@ -81,6 +81,9 @@ async def record(
                 ]
             },
         )
+    returning = [r.id for r in rows if r.qty_shipped > 0]
+    if returning:  # a return to expect (kosh.quality proposes an RMA)
+        events.note(session, events.SALES_REFUNDED, returning)
     return rows
 
 

@@ -164,6 +164,7 @@ class LineRead(BaseModel):
     unit_price: Decimal
     qty_reserved: int
     qty_shipped: int
+    qty_cancelled: int = 0
     qty_open: int
     qty_short: int
     external_line_id: str | None

@@ -196,7 +196,7 @@ async def open_demand(
     rows = await session.execute(
         select(
             SalesOrderLine.part_id,
-            func.sum(SalesOrderLine.qty - SalesOrderLine.qty_shipped),
+            func.sum(SalesOrderLine.qty - SalesOrderLine.qty_shipped - SalesOrderLine.qty_cancelled),
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
         .where(

@@ -212,7 +212,10 @@ async def _bring_open(
     if order is None:
         order = await _create(session, version)
     elif _lines_differ(order, version.lines):
-        if any(line.qty_shipped for line in order.lines) or order.status == "shipped":
+        if (
+            any(line.qty_shipped or line.qty_cancelled for line in order.lines)
+            or order.status == "shipped"
+        ):
             return _done(
                 "review",
                 order,
