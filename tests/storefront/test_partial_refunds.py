@@ -10,11 +10,15 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.quality import returns as return_ops
+from kosh.quality import service as quality_service
 from kosh.sales import service as sales_service
+from kosh.sales import web_refunds
 from kosh.sales.models import SalesOrder
 from kosh.storefront import refunds as store_refunds
 from tests.storefront import fakestore
 from tests.storefront.conftest import Shop, outbox_events, web_orders
+from tests.support.stock import a_location
 
 ORDER_324 = "order_324_completed_partially_refunded_8_items.json"
 
@@ -139,8 +143,6 @@ async def test_a_refund_read_twice_takes_nothing_the_second_time(
     order = await _order(session)
     # when sales is handed the same refunds again (a duplicated read)
     parsed = store_refunds.parse_refunds(fake_store.refunds["324"])
-    from kosh.sales import web_refunds
-
     again = await web_refunds.take_refunds(
         session, store=shop.code, external_id="324", refunds=parsed
     )
@@ -248,3 +250,77 @@ def test_parse_refunds_reads_units_and_leaves_out_what_names_no_line() -> None:
         "3"
     ]
     assert store_refunds.refund_ids_of({"refunds": "nope"}) == []
+
+
+async def test_a_refund_after_shipping_proposes_an_rma_whose_outcome_reaches_the_shop(
+    client: httpx.AsyncClient,
+    shop: Shop,
+    session: AsyncSession,
+    drain: Any,
+    fake_store: fakestore.FakeStore,
+    operator_headers: dict[str, str],
+) -> None:
+    # given line 40 (3 x POSTER-PREMIUM-QUALITY) shipped, and a quarantine location
+    payload = await _placed(client, shop, drain)
+    order = await _order(session)
+    order_id = order.id
+    line = next(li for li in order.lines if li.external_line_id == "40")
+    line_id = line.id
+    await sales_service.ship(session, order_id=order_id, quantities={line_id: 3})
+    quarantine = await a_location(session, shop.warehouse_id, code="RQ-1", kind="quarantine")
+    quarantine_id = quarantine.id
+    await session.commit()
+    # when the shop refunds 2 of them
+    summary = fake_store.refund("324", 810, {40: 2}, reason="Damaged")
+    await _deliver(client, shop, fakestore.version_of(payload, minutes=5, refunds=[summary]))
+    await drain()
+    # then an RMA is proposed for the 2 shipped units, waiting on the returns desk
+    await session.rollback()
+    proposed, total = await quality_service.list_returns(session, status="proposed")
+    assert total == 1
+    [rma] = proposed
+    rma_id, number = rma.id, rma.number
+    assert (rma.sales_order_id, rma.outcome) == (order_id, "refund")
+    assert "810" in rma.reason
+    desk = await client.get("/quality/returns", headers={**operator_headers, "accept": "text/html"})
+    assert number in desk.text
+    assert 'data-testid="refunded-lines"' in desk.text
+    # and a redelivery proposes nothing more
+    await _deliver(client, shop, fakestore.version_of(payload, minutes=5, refunds=[summary]))
+    await drain()
+    await session.rollback()
+    assert (await quality_service.list_returns(session, status="proposed"))[1] == 1
+    # when the desk confirms it, receives and inspects the units
+    confirmed = await client.post(f"/api/v1/returns/{rma_id}/confirm", headers=operator_headers)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "authorised"
+    received = await client.post(
+        f"/api/v1/returns/{rma_id}/receive",
+        json={"location_id": quarantine_id},
+        headers=operator_headers,
+    )
+    assert received.status_code == 200, received.text
+    await session.rollback()
+    pcn = await return_ops.pcns_of(
+        session, await quality_service.get_return_or_raise(session, rma_id)
+    )
+    [pcn_code] = pcn.values()
+    inspected = await client.post(
+        f"/api/v1/returns/{rma_id}/inspect",
+        json={
+            "lines": [
+                {"pcn": pcn_code, "qty": 1, "outcome": "restock", "location_id": shop.bin_id},
+                {"pcn": pcn_code, "qty": 1, "outcome": "scrap"},
+            ]
+        },
+        headers=operator_headers,
+    )
+    assert inspected.status_code == 200, inspected.text
+    assert inspected.json()["status"] == "closed"
+    await drain()
+    # then the shop has the outcome as an order note, its status untouched
+    assert (
+        "324",
+        f"Return {number} received and inspected: 1 unit restocked, 1 scrapped.",
+    ) in fake_store.notes
+    assert not [s for s in fake_store.status_updates if s[0] == "324"]

@@ -13,3 +13,8 @@ QUALITY_MOVES = Counter(
 )
 PLANS_DUE = Counter("kosh_quality_plan_tickets_total", "Preventive tickets created when due")
 SLA_ALERTS = Counter("kosh_quality_sla_alerts_total", "SLA alerts raised", ["kind"])
+WEB_RETURNS = Counter(
+    "kosh_quality_web_returns_total",
+    "RMAs proposed by web store refunds, and what the returns desk did with them",
+    ["action"],  # proposed, confirmed, dismissed
+)

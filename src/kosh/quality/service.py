@@ -7,6 +7,7 @@ is one transaction; the rules of each live in its module's docstrings:
 - maintenance: preventive plans, the due-ticket worker job, spare parts;
 - ncr: containment into quarantine and dispositions;
 - returns: RMAs, receipt into quarantine, inspection, replacement orders;
+- web_returns: RMAs proposed by web store refunds, confirmed or dismissed by the desk;
 - sla: policies, computed clocks, SLA alerts;
 - attachments: photos, type-sniffed and stored outside the web root.
 """
@@ -38,6 +39,7 @@ from kosh.quality.tickets import (
     transition,
     update_ticket,
 )
+from kosh.quality.web_returns import confirm_proposed, dismiss_proposed
 from kosh.quality.workflows import get_workflow, set_workflow
 
 __all__ = [
@@ -47,12 +49,14 @@ __all__ = [
     "check_slas",
     "comment",
     "compliance",
+    "confirm_proposed",
     "consume_spares",
     "contain",
     "create_plan",
     "create_replacement_order",
     "create_return",
     "create_ticket",
+    "dismiss_proposed",
     "disposition",
     "get_return_or_raise",
     "get_ticket_by_number",

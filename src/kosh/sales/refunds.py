@@ -9,7 +9,7 @@ Here the refunded units are recorded with how many of them had shipped (a return
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -91,6 +91,15 @@ async def list_for_order(session: AsyncSession, order_id: int) -> list[RefundedL
     """The refunded lines of an order, in the order they were recorded."""
     rows = await session.scalars(
         select(RefundedLine).where(RefundedLine.order_id == order_id).order_by(RefundedLine.id)
+    )
+    return list(rows)
+
+
+async def list_by_ids(session: AsyncSession, ids: Collection[int]) -> list[RefundedLine]:
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(RefundedLine).where(RefundedLine.id.in_(sorted(set(ids)))).order_by(RefundedLine.id)
     )
     return list(rows)
 

@@ -169,6 +169,11 @@ async def refunded_lines(session: AsyncSession, *, order_id: int) -> list[Refund
     return await refund_ops.list_for_order(session, order_id)
 
 
+async def refunded_lines_by_ids(session: AsyncSession, ids: Collection[int]) -> list[RefundedLine]:
+    """Refunded web order lines by id, in id order (for kosh.quality's proposed returns)."""
+    return await refund_ops.list_by_ids(session, ids)
+
+
 async def refunds_to_return(
     session: AsyncSession, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[RefundedLine], int]:
@@ -196,7 +201,9 @@ async def open_demand(
     rows = await session.execute(
         select(
             SalesOrderLine.part_id,
-            func.sum(SalesOrderLine.qty - SalesOrderLine.qty_shipped - SalesOrderLine.qty_cancelled),
+            func.sum(
+                SalesOrderLine.qty - SalesOrderLine.qty_shipped - SalesOrderLine.qty_cancelled
+            ),
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
         .where(

@@ -83,7 +83,9 @@ async def recorded_refunds(session: AsyncSession, order_id: int) -> RecordedRefu
 
 def _sort_key(refund: WebRefund) -> tuple[int, str]:
     # the store numbers refunds in the order they were made
-    return (int(refund.refund_id), "") if refund.refund_id.isdigit() else (1 << 62, refund.refund_id)
+    return (
+        (int(refund.refund_id), "") if refund.refund_id.isdigit() else (1 << 62, refund.refund_id)
+    )
 
 
 async def take_refunds(
@@ -240,9 +242,7 @@ async def _release(session: AsyncSession, order: SalesOrder, per_part: dict[int,
 
 
 async def _close_when_done(session: AsyncSession, order: SalesOrder) -> None:
-    if order.status not in order_ops.OPEN_STATUSES or any(
-        line.qty_open for line in order.lines
-    ):
+    if order.status not in order_ops.OPEN_STATUSES or any(line.qty_open for line in order.lines):
         return
     if any(line.qty_shipped for line in order.lines):
         order.status = "shipped"
@@ -250,7 +250,4 @@ async def _close_when_done(session: AsyncSession, order: SalesOrder) -> None:
         order.updated_at = utcnow()
         await session.flush()
         return
-    await order_ops.cancel_order(
-        session, order, reason="refunded in the store", notify_store=False
-    )
-
+    await order_ops.cancel_order(session, order, reason="refunded in the store", notify_store=False)

@@ -45,8 +45,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM quality_return_lines WHERE return_id IN "
-               "(SELECT id FROM quality_returns WHERE status = 'proposed')")
+    op.execute(
+        "DELETE FROM quality_return_lines WHERE return_id IN "
+        "(SELECT id FROM quality_returns WHERE status = 'proposed')"
+    )
     op.execute("DELETE FROM quality_returns WHERE status = 'proposed'")
     with op.batch_alter_table("quality_returns") as batch:
         batch.drop_constraint(op.f("ck_quality_returns_status_known"), type_="check")
