@@ -127,6 +127,9 @@ class SalesOrderLine(Base):
     # Units the web store refunded before they shipped: no longer to ship or reserve.
     qty_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     external_line_id: Mapped[str | None] = mapped_column(String(64))
+    # The warehouse this line draws on when not the order's: a web order no single one of
+    # its store's warehouses could fill is split over several (kosh.sales.web_orders).
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
 
     order: Mapped[SalesOrder] = relationship(back_populates="lines", lazy="raise")
 

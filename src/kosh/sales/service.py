@@ -207,7 +207,7 @@ async def open_demand(
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
         .where(
-            SalesOrder.warehouse_id == warehouse_id,
+            func.coalesce(SalesOrderLine.warehouse_id, SalesOrder.warehouse_id) == warehouse_id,
             SalesOrder.status.in_(order_ops.OPEN_STATUSES),
             SalesOrderLine.part_id.in_(wanted),
         )
@@ -224,11 +224,16 @@ async def reservation_drift(session: AsyncSession) -> list[dict[str, Any]]:
     lines = (
         select(
             SalesOrderLine.part_id.label("part_id"),
-            SalesOrder.warehouse_id.label("warehouse_id"),
+            func.coalesce(SalesOrderLine.warehouse_id, SalesOrder.warehouse_id).label(
+                "warehouse_id"
+            ),
             func.sum(SalesOrderLine.qty_reserved).label("qty"),
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
-        .group_by(SalesOrderLine.part_id, SalesOrder.warehouse_id)
+        .group_by(
+            SalesOrderLine.part_id,
+            func.coalesce(SalesOrderLine.warehouse_id, SalesOrder.warehouse_id),
+        )
         .subquery()
     )
     rows = await session.execute(

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -38,6 +39,8 @@ from kosh.sales.models import RefundedLine, SalesOrder, SalesOrderLine
 from kosh.sales.refunds import RefundedUnits
 
 log = structlog.get_logger(__name__)
+
+CENT = Decimal("0.0001")  # the refunded amount's precision, as stored
 
 __all__ = ["RefundedUnits", "RefundsTaken", "WebRefund", "recorded_refunds", "take_refunds"]
 
@@ -110,14 +113,17 @@ async def take_refunds(
     fresh = sorted((r for r in refunds if not known.knows(r.refund_id)), key=_sort_key)
     if not fresh:
         return taken
-    by_external = {line.external_line_id: line for line in order.lines if line.external_line_id}
+    by_external: dict[str, list[SalesOrderLine]] = defaultdict(list)
+    for line in order.lines:  # a split line is several lines with the store's one id
+        if line.external_line_id:
+            by_external[line.external_line_id].append(line)
     refunded_shipped = await _refunded_shipped(session, order.id)
     rows: list[RefundedLine] = []
     for refund in fresh:
         taken.refunds.append(refund.refund_id)
         for units in refund.lines:
-            line = by_external.get(units.external_line_id)
-            if line is None:
+            lines = by_external.get(units.external_line_id)
+            if not lines:
                 taken.reasons.append(
                     _reason(
                         "refunded_line_unknown",
@@ -126,15 +132,20 @@ async def take_refunds(
                     )
                 )
                 continue
-            row = _refund_line(order, line, units, refund, refunded_shipped, modified_at)
-            if row is not None:
-                rows.append(row)
+            left = max(0, units.qty)
+            for line in lines:
+                row = _refund_line(order, line, left, units, refund, refunded_shipped, modified_at)
+                if row is not None:
+                    rows.append(row)
+                    left -= row.qty
+                if left <= 0:
+                    break
     # the lines give back their excess in the same flush that cancels their units
     give_back = _take_back_beyond_open(order)
     session.add_all(rows)
     await session.flush()
     taken.recorded = [row.id for row in rows]
-    taken.released = await _release(session, order, give_back)
+    taken.released = await _release(session, give_back)
     await _close_when_done(session, order)
     await audit.record(
         session,
@@ -188,6 +199,7 @@ async def _refunded_shipped(session: AsyncSession, order_id: int) -> dict[int, i
 def _refund_line(
     order: SalesOrder,
     line: SalesOrderLine,
+    wanted: int,
     units: RefundedUnits,
     refund: WebRefund,
     refunded_shipped: dict[int, int],
@@ -195,7 +207,6 @@ def _refund_line(
 ) -> RefundedLine | None:
     """Count the refunded units against what had not shipped first, then against what had
     shipped and was not refunded yet; a store refunding more than the line is capped."""
-    wanted = max(0, units.qty)
     unshipped = min(wanted, line.qty_open) if order.status != "cancelled" else 0
     shipped = min(wanted - unshipped, line.qty_shipped - refunded_shipped[line.id])
     if order.status == "cancelled":
@@ -212,33 +223,36 @@ def _refund_line(
         part_id=line.part_id,
         qty=unshipped + shipped,
         qty_shipped=shipped,
-        amount=abs(units.amount),
+        amount=(abs(units.amount) * (unshipped + shipped) / max(units.qty, 1)).quantize(CENT),
         external_modified_at=modified_at,
         external_refund_id=refund.refund_id[:32],
     )
 
 
-def _take_back_beyond_open(order: SalesOrder) -> dict[int, int]:
+def _take_back_beyond_open(order: SalesOrder) -> dict[tuple[int, int], int]:
     """Take from the lines what they have reserved beyond what is still open on them;
-    returns the units per part, for the reservation aggregate."""
-    per_part: dict[int, int] = defaultdict(int)
+    returns the units per (warehouse, part), for the reservation aggregates."""
+    per_part: dict[tuple[int, int], int] = defaultdict(int)
     for line in order.lines:
         excess = line.qty_reserved - (line.qty - line.qty_shipped - line.qty_cancelled)
         if excess > 0:
             line.qty_reserved -= excess
-            per_part[line.part_id] += excess
+            per_part[(order_ops.warehouse_of(order, line), line.part_id)] += excess
     return dict(per_part)
 
 
-async def _release(session: AsyncSession, order: SalesOrder, per_part: dict[int, int]) -> int:
-    if not per_part:
-        return 0
-    await reservations.lock(session, part_ids=per_part, warehouse_id=order.warehouse_id)
-    for part_id in sorted(per_part):
-        await reservations.remove(
-            session, part_id=part_id, warehouse_id=order.warehouse_id, qty=per_part[part_id]
-        )
-    return sum(per_part.values())
+async def _release(session: AsyncSession, give_back: dict[tuple[int, int], int]) -> int:
+    """Release (warehouse, part) units, warehouses in id order, parts in id order."""
+    released = 0
+    for warehouse_id in sorted({w for w, _ in give_back}):
+        per_part = {p: q for (w, p), q in give_back.items() if w == warehouse_id}
+        await reservations.lock(session, part_ids=per_part, warehouse_id=warehouse_id)
+        for part_id in sorted(per_part):
+            await reservations.remove(
+                session, part_id=part_id, warehouse_id=warehouse_id, qty=per_part[part_id]
+            )
+        released += sum(per_part.values())
+    return released
 
 
 async def _close_when_done(session: AsyncSession, order: SalesOrder) -> None:

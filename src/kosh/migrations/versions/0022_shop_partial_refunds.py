@@ -1,4 +1,5 @@
-"""sales: units of a web order line refunded before they shipped (no longer to ship), and
+"""sales: units of a web order line refunded before they shipped (no longer to ship), a
+line's own warehouse (a web order split over its store's warehouses), and
 refunded lines keyed by the store's refund id (each refund recorded once); quality: an RMA
 may be `proposed` (drafted from a shop refund, confirmed by the returns desk)
 
@@ -30,6 +31,13 @@ def upgrade() -> None:
             op.f("ck_sales_order_lines_within_open"),
             "qty_reserved + qty_shipped + qty_cancelled <= qty",
         )
+        batch.add_column(sa.Column("warehouse_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_sales_order_lines_warehouse_id_warehouses"),
+            "warehouses",
+            ["warehouse_id"],
+            ["id"],
+        )
     with op.batch_alter_table("sales_refunded_lines") as batch:
         batch.add_column(sa.Column("external_refund_id", sa.String(length=32), nullable=True))
         batch.create_unique_constraint(
@@ -60,6 +68,10 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("uq_sales_refunded_lines_order_line_id"), type_="unique")
         batch.drop_column("external_refund_id")
     with op.batch_alter_table("sales_order_lines") as batch:
+        batch.drop_constraint(
+            op.f("fk_sales_order_lines_warehouse_id_warehouses"), type_="foreignkey"
+        )
+        batch.drop_column("warehouse_id")
         batch.drop_constraint(op.f("ck_sales_order_lines_within_open"), type_="check")
         batch.drop_constraint(op.f("ck_sales_order_lines_cancelled_non_negative"), type_="check")
         batch.drop_column("qty_cancelled")
