@@ -4,6 +4,7 @@ entry point (app, worker, CLI) applies the same rules to stock movements."""
 from kosh.alerts import service as alert_service
 from kosh.core import events
 from kosh.production import kitting
+from kosh.quality import web_returns
 from kosh.sales import reservations
 from kosh.shopfloor import subscribers as shopfloor_subscribers
 from kosh.storefront import outbox as storefront_outbox
@@ -17,6 +18,10 @@ events.subscribe(events.RESERVATION_CHANGED, stockpush.queue_changes)
 # Shipments and cancellations of web orders reach their store (kosh.storefront outbox).
 events.subscribe(events.SALES_SHIPPED, storefront_outbox.on_shipped)
 events.subscribe(events.SALES_CANCELLED, storefront_outbox.on_cancelled)
+# Units refunded in a web store after shipping propose an RMA (kosh.quality); a decided
+# return's outcome reaches the store as an order note (kosh.storefront outbox).
+events.subscribe(events.SALES_REFUNDED, web_returns.propose_for_refunds)
+events.subscribe(events.RETURN_DECIDED, storefront_outbox.on_return_decided)
 
 SUBSCRIBERS = (
     alert_service.reevaluate_part_alerts,
@@ -26,4 +31,6 @@ SUBSCRIBERS = (
     storefront_outbox.on_shipped,
     storefront_outbox.on_cancelled,
     kitting.guard_over_kit,
+    web_returns.propose_for_refunds,
+    storefront_outbox.on_return_decided,
 )

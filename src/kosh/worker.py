@@ -31,9 +31,10 @@ from kosh.core.error_tracking import report_job_error
 from kosh.core.models import WorkerHeartbeat
 from kosh.ops.jobs import OpsJobs
 from kosh.quality.jobs import QualityJobs
-from kosh.storefront import alerting, outbox, processing, reconcile, stockpush
+from kosh.storefront import alerting, outbox, processing, reconcile, refunds, stockpush
 from kosh.storefront.metrics import (
     QUEUE_DEPTH,
+    REFUNDS,
     STOCK_PUSH,
     STOCK_PUSH_BATCHES,
     STOCK_PUSH_ITEMS,
@@ -186,6 +187,8 @@ class Worker:
             return await self.push_stock(event_id)
         if kind == reconcile.KIND:
             return await self.reconcile(event_id)
+        if kind == refunds.KIND:
+            return await self.fetch_refunds(event_id)
         retryable = True
         try:
             async with self.sessions() as session:
@@ -304,6 +307,33 @@ class Worker:
             return "lost" if report is None else "sent"
         status = await self._mark_failed(event_id, error=error, retryable=retryable)
         log.warning("stock_reconcile_failed", event_id=event_id, error=error, status=status)
+        return status
+
+    async def fetch_refunds(self, event_id: int) -> str:
+        """Read a web order's refunds from its store and take them; a failure is retried."""
+        if self.http is None:
+            raise RuntimeError("fetch_refunds() runs inside run()")
+        retryable = True
+        try:
+            taken = await refunds.run(
+                self.http,
+                self.sessions,
+                self.settings,
+                event_id=event_id,
+                worker_id=self.worker_id,
+            )
+        except StoreApiError as exc:
+            error, retryable = str(exc), exc.retryable
+        except outbox.MissingCredentialsError as exc:
+            error, retryable = str(exc), False
+        except Exception as exc:
+            log.exception("store_refunds_error", event_id=event_id)
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            return "lost" if taken is None else "sent"
+        status = await self._mark_failed(event_id, error=error, retryable=retryable)
+        REFUNDS.labels("failed" if status == "failed" else "retried").inc()
+        log.warning("store_refunds_failed", event_id=event_id, error=error, status=status)
         return status
 
     async def maybe_reconcile(self) -> None:

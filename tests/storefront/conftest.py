@@ -50,6 +50,7 @@ def fake_store(_fake_store_server: fakestore.FakeStore) -> Iterator[fakestore.Fa
     store.received.clear()
     store.products.clear()
     store.order_meta.clear()
+    store.refunds.clear()
     yield store
     store.recover()
 

@@ -1,6 +1,7 @@
 """A stand-in WooCommerce: a small ASGI app served by uvicorn on 127.0.0.1 in a thread.
 
 It answers the REST calls KOSH makes (PUT /wp-json/wc/v3/orders/<id>, POST .../notes,
+GET .../orders/<id>/refunds,
 GET /wp-json/wc/v3/orders with paging), checks their one-legged OAuth 1.0a signature (plain
 HTTP, as WooCommerce requires), records what it received, and can be told to fail (HTTP
 500s, answers slower than KOSH's timeout, slow answers). It also builds and sends webhook
@@ -134,6 +135,8 @@ class FakeStore:
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     # order id -> meta key -> value, as PUT .../orders/<id> {"meta_data": [...]} left it
     order_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # order id -> its refunds as GET .../orders/<id>/refunds answers them (newest first)
+    refunds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add_product(self, sku: str, *, parent_id: int = 0, stock: int | None = None) -> int:
         product_id = 1000 + sum(1 for known in self.products if known >= 1000)
@@ -189,6 +192,27 @@ class FakeStore:
             for r in self.received
             if r.method == "POST" and r.path.endswith("/notes")
         ]
+
+    def refund(
+        self, order_id: str, refund_id: int, lines: dict[int, int], *, reason: str = ""
+    ) -> dict[str, Any]:
+        """Refund `lines` (order line id -> units) of an order as WooCommerce records it: a
+        refund whose line items carry negative quantities and totals and name the order
+        line in `_refunded_item_id`. Returns the order's `refunds` summary entry."""
+        items = [
+            {
+                "id": refund_id * 100 + index,
+                "name": f"line {line_id}",
+                "quantity": -qty,
+                "total": f"-{qty * 10}.00",
+                "meta_data": [{"id": index, "key": "_refunded_item_id", "value": str(line_id)}],
+            }
+            for index, (line_id, qty) in enumerate(lines.items())
+        ]
+        total = f"-{sum(lines.values()) * 10}.00"
+        refund = {"id": refund_id, "reason": reason, "amount": total[1:], "line_items": items}
+        self.refunds.setdefault(str(order_id), []).insert(0, refund)
+        return {"id": refund_id, "reason": reason, "total": total}
 
     def fail(self, status: int, times: int = 0) -> None:
         self.fail_status, self.fail_times = status, times
@@ -253,6 +277,14 @@ class FakeStore:
         self.received.append(Received("POST", request.url.path, body, gate))
         return JSONResponse({"id": len(self.received), "note": body.get("note")}, status_code=201)
 
+    async def list_refunds(self, request: Request) -> Response:
+        gate = await self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        self.received.append(Received("GET", request.url.path, dict(request.query_params), gate))
+        order_id = str(request.path_params["order_id"])
+        return self._page(request, list(self.refunds.get(order_id, [])), newest_first=True)
+
     async def list_orders(self, request: Request) -> Response:
         gate = await self._gate(request)
         if isinstance(gate, Response):
@@ -294,8 +326,10 @@ class FakeStore:
             request, [p for p in self.products.values() if p["parent_id"] == parent_id]
         )
 
-    def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
-        rows = sorted(rows, key=lambda p: p["id"])
+    def _page(
+        self, request: Request, rows: list[dict[str, Any]], *, newest_first: bool = False
+    ) -> Response:
+        rows = sorted(rows, key=lambda p: p["id"], reverse=newest_first)
         per_page = int(request.query_params.get("per_page", "10"))
         page = int(request.query_params.get("page", "1"))
         pages = max(1, -(-len(rows) // per_page))
@@ -342,6 +376,11 @@ class FakeStore:
                 Route("/wp-json/wc/v3/orders/{order_id:int}", self.update_order, methods=["PUT"]),
                 Route(
                     "/wp-json/wc/v3/orders/{order_id:int}/notes", self.add_note, methods=["POST"]
+                ),
+                Route(
+                    "/wp-json/wc/v3/orders/{order_id:int}/refunds",
+                    self.list_refunds,
+                    methods=["GET"],
                 ),
                 Route("/wp-json/wc/v3/products", self.list_products, methods=["GET"]),
                 Route("/wp-json/wc/v3/products/batch", self.batch, methods=["POST"]),

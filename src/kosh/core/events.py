@@ -34,6 +34,11 @@ JOB_CLOSED = "job.closed"  # payload: production job ids just completed or cance
 SALES_SHIPPED = "sales.shipped"  # payload: ids of shipments just recorded (kosh.sales)
 # payload: (sales order id, reason) of web orders cancelled in KOSH, for their store to hear
 SALES_CANCELLED = "sales.cancelled"
+# payload: ids of refunded web order lines whose units had shipped (kosh.sales), a return to
+# expect (kosh.quality proposes an RMA)
+SALES_REFUNDED = "sales.refunded"
+# payload: (sales order id, note) of returns decided (kosh.quality), for a web store to hear
+RETURN_DECIDED = "quality.return_decided"
 
 
 def subscribe(event: str, subscriber: Subscriber) -> None:

@@ -344,6 +344,21 @@ async def get_return(return_id: PathId, _: CurrentPrincipal, session: SessionDep
     return await return_read(session, await quality_service.get_return_or_raise(session, return_id))
 
 
+@router.post("/returns/{return_id}/confirm", response_model=ReturnRead)
+async def confirm_return(return_id: PathId, _: Operator, session: SessionDep) -> ReturnRead:
+    """Confirm an RMA a web store refund proposed: it is authorised (409 over_return when
+    the units were returned meanwhile; 409 invalid_status unless proposed)."""
+    rma = await quality_service.confirm_proposed(session, return_id=return_id)
+    return await return_read(session, rma)
+
+
+@router.post("/returns/{return_id}/dismiss", status_code=204)
+async def dismiss_return(return_id: PathId, _: Operator, session: SessionDep) -> Response:
+    """Drop an RMA a web store refund proposed (nothing comes back; 409 unless proposed)."""
+    await quality_service.dismiss_proposed(session, return_id=return_id)
+    return Response(status_code=204)
+
+
 @router.post("/returns/{return_id}/receive", response_model=ReturnRead)
 async def receive_return(
     return_id: PathId, body: ReceiveIn, _: Operator, session: SessionDep

@@ -19,3 +19,8 @@ WINDOWS = Counter(
     ["action"],
 )
 REPAIR_JOBS = Counter("kosh_quality_repair_jobs_total", "Repair jobs planned from returns")
+WEB_RETURNS = Counter(
+    "kosh_quality_web_returns_total",
+    "RMAs proposed by web store refunds, and what the returns desk did with them",
+    ["action"],  # proposed, confirmed, dismissed
+)

@@ -226,7 +226,9 @@ class Return(Base):
 
     __tablename__ = "quality_returns"
     __table_args__ = (
-        CheckConstraint("status IN ('authorised', 'received', 'closed')", name="status_known"),
+        CheckConstraint(
+            "status IN ('proposed', 'authorised', 'received', 'closed')", name="status_known"
+        ),
         CheckConstraint("outcome IN ('refund', 'replacement', 'repair')", name="outcome_known"),
         Index(None, "sales_order_id"),
         Index(None, "created_at"),

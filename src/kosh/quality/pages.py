@@ -23,6 +23,7 @@ from kosh.quality import tickets as ticket_ops
 from kosh.quality.models import PRIORITIES, STATUS_CATEGORIES, TICKET_KINDS
 from kosh.quality.ncr import DISPOSITIONS
 from kosh.quality.schemas import SavedViewRead
+from kosh.sales import service as sales_service
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -174,10 +175,21 @@ async def return_list(
     request: Request, principal: CurrentPrincipal, pages: PagesDep, session: SessionDep
 ) -> Response:
     rows, total = await quality_service.list_returns(session, limit=200)
+    proposed, _ = await quality_service.list_returns(session, status="proposed", limit=200)
+    refunded, _ = await sales_service.refunds_to_return(session, limit=100)
     return pages.render(
         request,
         "quality/returns.html",
-        {"returns": rows, "total": total, "can_edit": principal.has_role("operator")},
+        {
+            "returns": rows,
+            "total": total,
+            "proposed": proposed,
+            "proposed_lines": {
+                r.id: len(await return_ops.lines_of(session, r.id)) for r in proposed
+            },
+            "refunded": refunded,
+            "can_edit": principal.has_role("operator"),
+        },
     )
 
 

@@ -12,8 +12,9 @@
 - `create_replacement_order` makes, from a replacement ticket, a zero-price draft sales
   order through the sales service (linked to the ticket; lines from its RMA by default).
 
-Out of scope here (the storefront owns it): a web order refunded in the shop proposing an
-RMA, and syncing the outcome to the shop as an order note.
+A web order refunded in the shop proposes an RMA for its shipped refunded units, which the
+returns desk confirms (kosh.quality.web_returns); a closed return notes RETURN_DECIDED with
+its outcome, which the storefront sends to the shop as an order note.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.core.actor import current_actor
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import (
@@ -122,11 +123,12 @@ async def _lock_order_returns(session: AsyncSession, sales_order_id: int) -> Non
 
 
 async def returned_by_line(session: AsyncSession, sales_order_id: int) -> dict[int, int]:
-    """Units already authorised for return, per sales order line."""
+    """Units already authorised for return, per sales order line (a proposed RMA counts
+    once the returns desk confirms it)."""
     rows = await session.execute(
         select(ReturnLine.sales_order_line_id, func.sum(ReturnLine.qty))
         .join(Return, Return.id == ReturnLine.return_id)
-        .where(Return.sales_order_id == sales_order_id)
+        .where(Return.sales_order_id == sales_order_id, Return.status != "proposed")
         .group_by(ReturnLine.sales_order_line_id)
     )
     return {line_id: int(total or 0) for line_id, total in rows}
@@ -225,6 +227,15 @@ async def create_return(
     )
     metrics.QUALITY_MOVES.labels(action="return").inc()
     return rma
+
+
+def outcome_note(rma: Return, lines: Sequence[ReturnLine]) -> str:
+    restocked = sum(line.restocked_qty for line in lines)
+    scrapped = sum(line.scrapped_qty for line in lines)
+    return (
+        f"Return {rma.number} received and inspected: {restocked} unit"
+        f"{'' if restocked == 1 else 's'} restocked, {scrapped} scrapped."
+    )
 
 
 async def _lock_return(session: AsyncSession, return_id: int, status: str) -> Return:
@@ -358,6 +369,8 @@ async def inspect(
         )
     if all(undecided(line) == 0 for line in own):
         rma.status = "closed"
+        # whoever the order came from hears the outcome (a web store as an order note)
+        events.note(session, events.RETURN_DECIDED, [(rma.sales_order_id, outcome_note(rma, own))])
     rma.version += 1
     await session.flush()
     await audit.record(

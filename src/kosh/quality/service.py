@@ -9,6 +9,7 @@ is one transaction; the rules of each live in its module's docstrings:
   maintenance calendar;
 - ncr: containment into quarantine and dispositions;
 - returns: RMAs, receipt into quarantine, inspection, replacement orders;
+- web_returns: RMAs proposed by web store refunds, confirmed or dismissed by the desk;
 - sla: policies, computed clocks, SLA alerts;
 - support_calendars: the support desk's business hours, an SLA's other calendar;
 - saved_views: named filter sets on the ticket list, per user, optionally shared;
@@ -48,6 +49,7 @@ from kosh.quality.tickets import (
     transition,
     update_ticket,
 )
+from kosh.quality.web_returns import confirm_proposed, dismiss_proposed
 from kosh.quality.windows import calendar as maintenance_calendar
 from kosh.quality.windows import cancel_window, plan_window
 from kosh.quality.workflows import get_workflow, set_workflow
@@ -60,6 +62,7 @@ __all__ = [
     "check_slas",
     "comment",
     "compliance",
+    "confirm_proposed",
     "consume_spares",
     "contain",
     "create_plan",
@@ -68,6 +71,7 @@ __all__ = [
     "create_support_calendar",
     "create_ticket",
     "delete_view",
+    "dismiss_proposed",
     "disposition",
     "get_return_or_raise",
     "get_ticket_by_number",

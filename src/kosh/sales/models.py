@@ -110,6 +110,8 @@ class SalesOrderLine(Base):
         CheckConstraint("qty_reserved >= 0", name="qty_reserved_non_negative"),
         CheckConstraint("qty_shipped >= 0", name="qty_shipped_non_negative"),
         CheckConstraint("qty_reserved + qty_shipped <= qty", name="within_ordered"),
+        CheckConstraint("qty_cancelled >= 0", name="cancelled_non_negative"),
+        CheckConstraint("qty_reserved + qty_shipped + qty_cancelled <= qty", name="within_open"),
         Index(None, "part_id"),
     )
 
@@ -122,19 +124,24 @@ class SalesOrderLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     qty_reserved: Mapped[int] = mapped_column(Integer, default=0)
     qty_shipped: Mapped[int] = mapped_column(Integer, default=0)
+    # Units the web store refunded before they shipped: no longer to ship or reserve.
+    qty_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     external_line_id: Mapped[str | None] = mapped_column(String(64))
+    # The warehouse this line draws on when not the order's: a web order no single one of
+    # its store's warehouses could fill is split over several (kosh.sales.web_orders).
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
 
     order: Mapped[SalesOrder] = relationship(back_populates="lines", lazy="raise")
 
     @property
     def qty_open(self) -> int:
-        """Still to ship."""
-        return self.qty - self.qty_shipped
+        """Still to ship (refunded units that had not shipped are not)."""
+        return self.qty - self.qty_shipped - self.qty_cancelled
 
     @property
     def qty_short(self) -> int:
         """Open but not reserved (a backorder waiting for stock)."""
-        return self.qty - self.qty_shipped - self.qty_reserved
+        return self.qty - self.qty_shipped - self.qty_cancelled - self.qty_reserved
 
 
 class StockReservation(Base):
@@ -203,6 +210,8 @@ class RefundedLine(Base):
     __table_args__ = (
         CheckConstraint("qty > 0", name="qty_positive"),
         CheckConstraint("qty_shipped >= 0 AND qty_shipped <= qty", name="shipped_within"),
+        # one row per line and store refund: a refund read twice is recorded once
+        UniqueConstraint("order_line_id", "external_refund_id"),
         Index(None, "order_id"),
     )
 
@@ -215,4 +224,6 @@ class RefundedLine(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=Decimal(0))
     # date_modified_gmt of the store's version that brought the refund
     external_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the store's refund id (None: the whole order, recorded from its `refunded` status)
+    external_refund_id: Mapped[str | None] = mapped_column(String(32))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -25,6 +25,8 @@ class NewLine:
     unit_price: Decimal
     description: str = ""
     external_line_id: str | None = None
+    # drawn from another warehouse than the order's (a web order split over its store's)
+    warehouse_id: int | None = None
 
 
 def make_lines(lines: Sequence[NewLine], *, start: int) -> list[SalesOrderLine]:
@@ -37,7 +39,9 @@ def make_lines(lines: Sequence[NewLine], *, start: int) -> list[SalesOrderLine]:
             unit_price=line.unit_price,
             qty_reserved=0,
             qty_shipped=0,
+            qty_cancelled=0,
             external_line_id=line.external_line_id,
+            warehouse_id=line.warehouse_id,
         )
         for index, line in enumerate(lines)
     ]

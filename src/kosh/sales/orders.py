@@ -224,15 +224,44 @@ async def reserve_open(
     backorder). Without `allow_short` a shortage raises InsufficientStockError (409) listing
     every short part, and the caller's transaction rolls back.
     """
-    needs: dict[int, int] = defaultdict(int)
+    outcome = ReserveOutcome()
+    # Lines drawn from several warehouses (a split web order) reserve in each; warehouses
+    # are locked one after another in id order, each one's rows in part-id order.
+    for warehouse_id, lines in sorted(_lines_by_warehouse(order).items()):
+        await _reserve_in(session, order, warehouse_id, lines, outcome, allow_short=allow_short)
+    await session.flush()
+    return outcome
+
+
+def warehouse_of(order: SalesOrder, line: SalesOrderLine) -> int:
+    """The warehouse a line draws on: its own (a split web order) or the order's."""
+    return line.warehouse_id or order.warehouse_id
+
+
+def _lines_by_warehouse(order: SalesOrder) -> dict[int, list[SalesOrderLine]]:
+    grouped: dict[int, list[SalesOrderLine]] = defaultdict(list)
     for line in order.lines:
+        grouped[warehouse_of(order, line)].append(line)
+    return grouped
+
+
+async def _reserve_in(
+    session: AsyncSession,
+    order: SalesOrder,
+    warehouse_id: int,
+    lines: Sequence[SalesOrderLine],
+    outcome: ReserveOutcome,
+    *,
+    allow_short: bool,
+) -> None:
+    needs: dict[int, int] = defaultdict(int)
+    for line in lines:
         needs[line.part_id] += line.qty_short
     needs = {part_id: qty for part_id, qty in needs.items() if qty > 0}
-    outcome = ReserveOutcome()
     if not needs:
-        return outcome
-    held = await reservations.lock(session, part_ids=needs, warehouse_id=order.warehouse_id)
-    stock = await reservations.on_hand(session, part_ids=needs, warehouse_id=order.warehouse_id)
+        return
+    held = await reservations.lock(session, part_ids=needs, warehouse_id=warehouse_id)
+    stock = await reservations.on_hand(session, part_ids=needs, warehouse_id=warehouse_id)
     granted: dict[int, int] = {}
     for part_id in sorted(needs):
         free = max(0, stock[part_id] - held.get(part_id, 0))
@@ -245,7 +274,7 @@ async def reserve_open(
         raise await shortage.short_error(session, order, outcome.shortages)
     if not await reservations.add_many(
         session,
-        warehouse_id=order.warehouse_id,
+        warehouse_id=warehouse_id,
         wanted={part_id: (qty, stock[part_id]) for part_id, qty in granted.items()},
     ):
         # The rows are locked, so this only happens if on hand moved under us: the caller's
@@ -253,32 +282,33 @@ async def reserve_open(
         raise await shortage.short_error(
             session, order, [Shortage(p, needs[p], 0) for p in sorted(granted) if granted[p]]
         )
-    for line in order.lines:  # hand the granted units to the lines in line order
+    for line in lines:  # hand the granted units to the lines in line order
         give = min(line.qty_short, granted.get(line.part_id, 0))
         if give:
             line.qty_reserved += give
             granted[line.part_id] -= give
-    await session.flush()
-    return outcome
 
 
 async def release_all(session: AsyncSession, order: SalesOrder) -> int:
     """Release every line's reservation; returns the units released."""
-    per_part: dict[int, int] = defaultdict(int)
-    for line in order.lines:
-        per_part[line.part_id] += line.qty_reserved
-    per_part = {part_id: qty for part_id, qty in per_part.items() if qty > 0}
-    if not per_part:
-        return 0
-    await reservations.lock(session, part_ids=per_part, warehouse_id=order.warehouse_id)
-    for part_id in sorted(per_part):
-        await reservations.remove(
-            session, part_id=part_id, warehouse_id=order.warehouse_id, qty=per_part[part_id]
-        )
+    released = 0
+    for warehouse_id, lines in sorted(_lines_by_warehouse(order).items()):
+        per_part: dict[int, int] = defaultdict(int)
+        for line in lines:
+            per_part[line.part_id] += line.qty_reserved
+        per_part = {part_id: qty for part_id, qty in per_part.items() if qty > 0}
+        if not per_part:
+            continue
+        await reservations.lock(session, part_ids=per_part, warehouse_id=warehouse_id)
+        for part_id in sorted(per_part):
+            await reservations.remove(
+                session, part_id=part_id, warehouse_id=warehouse_id, qty=per_part[part_id]
+            )
+        released += sum(per_part.values())
     for line in order.lines:
         line.qty_reserved = 0
     await session.flush()
-    return sum(per_part.values())
+    return released
 
 
 # --- transitions ----------------------------------------------------------------------
@@ -431,38 +461,31 @@ async def ship_order(
         raise _refuse(order, "shipped")
     by_id = {line.id: line for line in order.lines}
     wanted = _shipment(order, by_id, quantities)
-    parts = {by_id[line_id].part_id for line_id in wanted}
-    held = await reservations.lock(session, part_ids=parts, warehouse_id=order.warehouse_id)
-    stock = await reservations.on_hand(session, part_ids=parts, warehouse_id=order.warehouse_id)
-    # Units beyond a line's own reservation must come out of what is free.
-    extra: dict[int, int] = defaultdict(int)
-    for line_id, qty in wanted.items():
-        line = by_id[line_id]
-        extra[line.part_id] += max(0, qty - line.qty_reserved)
-    for part_id, qty in extra.items():
-        free = stock[part_id] - held.get(part_id, 0)
-        if qty > max(0, free):
-            raise InsufficientStockError(
-                f"Not enough free stock to ship sales order {order.number}.",
-                available=max(0, free),
-                requested=qty,
-                extra={"part_id": part_id},
-            )
-    ship_to = await _ship_location(session, order.warehouse_id)
+    ship_to: dict[int, int] = {}
+    # Per warehouse the line draws on (id order), its reservation rows in part-id order.
+    for warehouse_id in sorted({warehouse_of(order, by_id[lid]) for lid in wanted}):
+        here = {
+            lid: q for lid, q in wanted.items() if warehouse_of(order, by_id[lid]) == warehouse_id
+        }
+        await _check_free_to_ship(session, order, by_id, here, warehouse_id)
+        ship_to[warehouse_id] = await _ship_location(session, warehouse_id)
     shipped: list[ShippedLine] = []
-    for line_id in sorted(wanted, key=lambda lid: (by_id[lid].part_id, lid)):
+    for line_id in sorted(
+        wanted, key=lambda lid: (warehouse_of(order, by_id[lid]), by_id[lid].part_id, lid)
+    ):
         line, qty = by_id[line_id], wanted[line_id]
+        warehouse_id = warehouse_of(order, line)
         release = min(qty, line.qty_reserved)
         await reservations.remove(
-            session, part_id=line.part_id, warehouse_id=order.warehouse_id, qty=release
+            session, part_id=line.part_id, warehouse_id=warehouse_id, qty=release
         )
         line.qty_reserved -= release
         moved = await stock_movements.take_fifo(
             session,
             part_id=line.part_id,
-            warehouse_id=order.warehouse_id,
+            warehouse_id=warehouse_id,
             qty=qty,
-            to_location_id=ship_to,
+            to_location_id=ship_to[warehouse_id],
             kind="ship",
             reference=order.number,
         )
@@ -471,7 +494,7 @@ async def ship_order(
             await stock_movements.move(
                 session,
                 lot_id=piece.lot_id,
-                from_location_id=ship_to,
+                from_location_id=ship_to[warehouse_id],
                 to_location_id=None,
                 qty=piece.qty,
                 kind="ship",
@@ -481,7 +504,7 @@ async def ship_order(
         line.qty_shipped += qty
         shipped.append(ShippedLine(line_id=line.id, part_id=line.part_id, qty=qty, lots=lots))
     before = order.status
-    done = all(line.qty_shipped == line.qty for line in order.lines)
+    done = all(line.qty_open == 0 for line in order.lines)
     order.status = "shipped" if done else "partially_shipped"
     if done:
         order.shipped_at = utcnow()
@@ -511,6 +534,33 @@ async def ship_order(
     # Whoever the order came from hears of it (a web store through its outbox).
     events.note(session, events.SALES_SHIPPED, [shipment.id])
     return shipped
+
+
+async def _check_free_to_ship(
+    session: AsyncSession,
+    order: SalesOrder,
+    by_id: dict[int, SalesOrderLine],
+    wanted: Mapping[int, int],
+    warehouse_id: int,
+) -> None:
+    """Lock the warehouse's reservation rows of the parts; units beyond a line's own
+    reservation must come out of what is free there (409 insufficient_stock)."""
+    parts = {by_id[line_id].part_id for line_id in wanted}
+    held = await reservations.lock(session, part_ids=parts, warehouse_id=warehouse_id)
+    stock = await reservations.on_hand(session, part_ids=parts, warehouse_id=warehouse_id)
+    extra: dict[int, int] = defaultdict(int)
+    for line_id, qty in wanted.items():
+        line = by_id[line_id]
+        extra[line.part_id] += max(0, qty - line.qty_reserved)
+    for part_id, qty in extra.items():
+        free = stock[part_id] - held.get(part_id, 0)
+        if qty > max(0, free):
+            raise InsufficientStockError(
+                f"Not enough free stock to ship sales order {order.number}.",
+                available=max(0, free),
+                requested=qty,
+                extra={"part_id": part_id},
+            )
 
 
 def _shipment(

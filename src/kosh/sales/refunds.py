@@ -9,7 +9,7 @@ Here the refunded units are recorded with how many of them had shipped (a return
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.core import audit
+from kosh.core import audit, events
 from kosh.sales.models import RefundedLine, SalesOrder
 
 
@@ -81,6 +81,9 @@ async def record(
                 ]
             },
         )
+    returning = [r.id for r in rows if r.qty_shipped > 0]
+    if returning:  # a return to expect (kosh.quality proposes an RMA)
+        events.note(session, events.SALES_REFUNDED, returning)
     return rows
 
 
@@ -88,6 +91,15 @@ async def list_for_order(session: AsyncSession, order_id: int) -> list[RefundedL
     """The refunded lines of an order, in the order they were recorded."""
     rows = await session.scalars(
         select(RefundedLine).where(RefundedLine.order_id == order_id).order_by(RefundedLine.id)
+    )
+    return list(rows)
+
+
+async def list_by_ids(session: AsyncSession, ids: Collection[int]) -> list[RefundedLine]:
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(RefundedLine).where(RefundedLine.id.in_(sorted(set(ids)))).order_by(RefundedLine.id)
     )
     return list(rows)
 

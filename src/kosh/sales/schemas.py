@@ -178,6 +178,8 @@ class LineRead(BaseModel):
     unit_price: Decimal
     qty_reserved: int
     qty_shipped: int
+    qty_cancelled: int = 0
+    warehouse_id: int | None = None
     qty_open: int
     qty_short: int
     external_line_id: str | None

@@ -191,6 +191,11 @@ async def refunded_lines(session: AsyncSession, *, order_id: int) -> list[Refund
     return await refund_ops.list_for_order(session, order_id)
 
 
+async def refunded_lines_by_ids(session: AsyncSession, ids: Collection[int]) -> list[RefundedLine]:
+    """Refunded web order lines by id, in id order (for kosh.quality's proposed returns)."""
+    return await refund_ops.list_by_ids(session, ids)
+
+
 async def refunds_to_return(
     session: AsyncSession, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[RefundedLine], int]:
@@ -218,11 +223,13 @@ async def open_demand(
     rows = await session.execute(
         select(
             SalesOrderLine.part_id,
-            func.sum(SalesOrderLine.qty - SalesOrderLine.qty_shipped),
+            func.sum(
+                SalesOrderLine.qty - SalesOrderLine.qty_shipped - SalesOrderLine.qty_cancelled
+            ),
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
         .where(
-            SalesOrder.warehouse_id == warehouse_id,
+            func.coalesce(SalesOrderLine.warehouse_id, SalesOrder.warehouse_id) == warehouse_id,
             SalesOrder.status.in_(order_ops.OPEN_STATUSES),
             SalesOrderLine.part_id.in_(wanted),
         )
@@ -239,11 +246,16 @@ async def reservation_drift(session: AsyncSession) -> list[dict[str, Any]]:
     lines = (
         select(
             SalesOrderLine.part_id.label("part_id"),
-            SalesOrder.warehouse_id.label("warehouse_id"),
+            func.coalesce(SalesOrderLine.warehouse_id, SalesOrder.warehouse_id).label(
+                "warehouse_id"
+            ),
             func.sum(SalesOrderLine.qty_reserved).label("qty"),
         )
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
-        .group_by(SalesOrderLine.part_id, SalesOrder.warehouse_id)
+        .group_by(
+            SalesOrderLine.part_id,
+            func.coalesce(SalesOrderLine.warehouse_id, SalesOrder.warehouse_id),
+        )
         .subquery()
     )
     rows = await session.execute(

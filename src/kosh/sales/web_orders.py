@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -212,7 +212,10 @@ async def _bring_open(
     if order is None:
         order = await _create(session, version)
     elif _lines_differ(order, version.lines):
-        if any(line.qty_shipped for line in order.lines) or order.status == "shipped":
+        if (
+            any(line.qty_shipped or line.qty_cancelled for line in order.lines)
+            or order.status == "shipped"
+        ):
             return _done(
                 "review",
                 order,
@@ -222,7 +225,7 @@ async def _bring_open(
                     "shipping it.",
                 ),
             )
-        await order_ops.replace_lines(session, order, version.lines)
+        await order_ops.replace_lines(session, order, await _relined(session, version, order))
 
     if order.status == "shipped":
         _stamp(order, version)
@@ -253,14 +256,21 @@ def _stamp(order: SalesOrder, version: WebOrderVersion) -> None:
 
 
 def _lines_differ(order: SalesOrder, lines: Sequence[NewLine]) -> bool:
-    def shape(part_id: int, qty: int, price: Decimal, ext: str | None) -> tuple[Any, ...]:
-        return (ext or "", part_id, qty, Decimal(price).quantize(Decimal("0.0001")))
+    """Whether the store's lines differ from the order's; the lines a split line became
+    (one per warehouse, same store line id) count as the one line."""
 
-    current = sorted(
-        shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in order.lines
-    )
-    wanted = sorted(shape(li.part_id, li.qty, li.unit_price, li.external_line_id) for li in lines)
-    return current != wanted
+    def shape(lines: Sequence[NewLine] | Sequence[Any]) -> list[tuple[Any, ...]]:
+        summed: dict[tuple[Any, ...], int] = defaultdict(int)
+        for li in lines:
+            key = (
+                li.external_line_id or "",
+                li.part_id,
+                Decimal(li.unit_price).quantize(Decimal("0.0001")),
+            )
+            summed[key] += li.qty
+        return sorted((*key, qty) for key, qty in summed.items())
+
+    return shape(order.lines) != shape(lines)
 
 
 async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder:
@@ -274,11 +284,12 @@ async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder
         billing_address=customer.billing,
         shipping_address=customer.shipping,
     )
+    warehouse_id, lines = await _placement(session, version)
     return await order_ops.add_order(
         session,
         customer_id=customer_id,
-        warehouse_id=await _warehouse_for(session, version),
-        lines=list(version.lines),
+        warehouse_id=warehouse_id,
+        lines=lines,
         number=f"{version.store}-{version.number or version.external_id}"[:64],
         currency=version.currency,
         notes=version.note,
@@ -292,20 +303,63 @@ async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder
     )
 
 
-async def _warehouse_for(session: AsyncSession, version: WebOrderVersion) -> int:
-    """The first of the store's warehouses (priority order) that has every line available
-    in full; the first one when none has (it reserves what there is, or backorders)."""
+async def _placement(session: AsyncSession, version: WebOrderVersion) -> tuple[int, list[NewLine]]:
+    """The order's warehouse and its lines, by the store's warehouses in priority order:
+    the first that has every line available in full takes the order. When none has, each
+    line goes to the first that has all of it, and a line no single warehouse can cover
+    draws on several in priority order (split into one line per warehouse, same store
+    line id); what none has stays with the first (reserved short, or backordered)."""
     candidates = list(dict.fromkeys(version.warehouse_ids)) or [version.warehouse_id]
+    first = candidates[0]
     if len(candidates) == 1:
-        return candidates[0]
+        return first, list(version.lines)
     needs: dict[int, int] = defaultdict(int)
     for line in version.lines:
         needs[line.part_id] += line.qty
+    free: dict[int, dict[int, int]] = {}
     for warehouse_id in candidates:
-        free = await reservations.available(session, part_ids=needs, warehouse_id=warehouse_id)
-        if all(free.get(part_id, 0) >= qty for part_id, qty in needs.items()):
-            return warehouse_id
-    return candidates[0]
+        free[warehouse_id] = await reservations.available(
+            session, part_ids=needs, warehouse_id=warehouse_id
+        )
+        if all(free[warehouse_id].get(p, 0) >= qty for p, qty in needs.items()):
+            return warehouse_id, list(version.lines)
+    placed: list[NewLine] = []
+    for line in version.lines:
+        whole = next((w for w in candidates if free[w].get(line.part_id, 0) >= line.qty), None)
+        if whole is not None:
+            free[whole][line.part_id] -= line.qty
+            placed.append(_in_warehouse(line, whole, line.qty, first))
+            continue
+        left = line.qty
+        shares: dict[int, int] = {}
+        for warehouse_id in candidates:
+            take = min(left, max(0, free[warehouse_id].get(line.part_id, 0)))
+            if take:
+                shares[warehouse_id] = take
+                free[warehouse_id][line.part_id] -= take
+                left -= take
+        if left:
+            shares[first] = shares.get(first, 0) + left
+        placed += [_in_warehouse(line, w, qty, first) for w, qty in shares.items()]
+    return first, placed
+
+
+async def _relined(
+    session: AsyncSession, version: WebOrderVersion, order: SalesOrder
+) -> list[NewLine]:
+    """The store's new lines placed as for a new order, on the order's own warehouse."""
+    chosen, lines = await _placement(session, version)
+    placed = []
+    for line in lines:
+        warehouse_id = line.warehouse_id or chosen
+        placed.append(
+            replace(line, warehouse_id=None if warehouse_id == order.warehouse_id else warehouse_id)
+        )
+    return placed
+
+
+def _in_warehouse(line: NewLine, warehouse_id: int, qty: int, first: int) -> NewLine:
+    return replace(line, qty=qty, warehouse_id=None if warehouse_id == first else warehouse_id)
 
 
 async def undo(

@@ -53,3 +53,12 @@ RECONCILE_DRIFT = Counter(
     "kosh_storefront_stock_drift_total",
     "Shop products whose stock a reconcile found differing from KOSH (and fixed)",
 )
+REFUNDS = Counter(
+    "kosh_storefront_refunds_total",
+    "Store refunds read by the worker, by outcome",
+    ["outcome"],  # taken (recorded now), known (recorded before), retried, failed
+)
+REFUND_RELEASED = Counter(
+    "kosh_storefront_refund_released_units_total",
+    "Reserved units given back because the store refunded them before they shipped",
+)

@@ -100,6 +100,21 @@ async def on_cancelled(session: AsyncSession, cancelled: list[tuple[int, str]]) 
         )
 
 
+async def on_return_decided(session: AsyncSession, decided: list[tuple[int, str]]) -> None:
+    """Subscriber of RETURN_DECIDED: a web order's store gets the return's outcome as an
+    order note (status unchanged; nothing for an order that did not come from a store)."""
+    for order_id, note in decided:
+        order = await sales_service.get_order(session, order_id)
+        await _enqueue(
+            session,
+            store_code=order.external_store,
+            external_id=order.external_id,
+            order_id=order.id,
+            order_number=order.number,
+            payload={"status": None, "note": note},
+        )
+
+
 @transactional
 async def claim(
     session: AsyncSession,

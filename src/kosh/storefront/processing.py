@@ -35,7 +35,7 @@ from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import DomainError
 from kosh.sales import web_orders
-from kosh.storefront import web_version
+from kosh.storefront import refunds, web_version
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.backoff import next_delay
 from kosh.storefront.metrics import ORDERS, PROCESSING
@@ -338,6 +338,14 @@ async def _apply_version(
         settings=settings,
     )
     outcome = await web_orders.apply_version(session, version)
+    # Refunds in part: which lines only the store's refunds endpoint says (worker, outbox).
+    await refunds.queue_fetch(
+        session,
+        store_id=store.id,
+        external_id=row.external_id,
+        order_id=outcome.order_id,
+        payload=payload,
+    )
     return _finish(row, outcome.outcome, reasons=outcome.reasons, order_id=outcome.order_id)
 
 

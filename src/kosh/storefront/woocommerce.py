@@ -654,3 +654,34 @@ async def list_orders(
         if isinstance(order, dict)
     ]
     return found, pages
+
+
+async def list_refunds(
+    client: httpx.AsyncClient, credentials: Credentials, *, order_id: str, max_pages: int = 20
+) -> list[dict[str, Any]]:
+    """Every refund of an order: GET /wp-json/wc/v3/orders/<id>/refunds, a page of 100 at a
+    time (X-WP-TotalPages), oldest and newest alike. Refund line items carry a negative
+    `quantity` and `total` and name the order line in their `_refunded_item_id` meta."""
+    found: list[dict[str, Any]] = []
+    page, pages = 1, 1
+    while page <= min(pages, max_pages):
+        response = await _call(
+            client,
+            credentials,
+            "GET",
+            f"/wp-json/wc/v3/orders/{order_id}/refunds",
+            params={"per_page": "100", "page": str(page)},
+        )
+        try:
+            refunds = response.json()
+        except ValueError as exc:
+            raise StoreApiError("GET refunds: the answer is not JSON", retryable=False) from exc
+        if not isinstance(refunds, list):
+            raise StoreApiError("GET refunds: the answer is not a list", retryable=False)
+        found += [refund for refund in refunds if isinstance(refund, dict)]
+        try:
+            pages = int(response.headers.get("x-wp-totalpages", "1") or 1)
+        except ValueError:
+            pages = 1
+        page += 1
+    return found
