@@ -53,3 +53,8 @@ RECONCILE_DRIFT = Counter(
     "kosh_storefront_stock_drift_total",
     "Shop products whose stock a reconcile found differing from KOSH (and fixed)",
 )
+STAGED_BATCH_ROWS = Histogram(
+    "kosh_storefront_intake_batch_rows",
+    "Webhook deliveries stored by one intake commit (group commit under load)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 200),
+)
