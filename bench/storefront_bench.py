@@ -199,9 +199,11 @@ async def python_load(port: int, requests: list[bytes], concurrency: int) -> Loa
 WRK_SCRIPT = r"""
 -- Sends the requests of REQUESTS_FILE (one per line: path TAB signature-or-dash TAB body),
 -- each thread its own share, each once; then the thread idles on the yardstick path.
-local threads = {}
+-- (ok and other are globals: done() reads them with thread:get)
+threads = {}
 local lines = {}
-local index, step, ok, other = 0, 1, 0, 0
+local index, step = 0, 1
+ok, other = 0, 0
 
 function setup(thread)
   thread:set("tid", #threads)
@@ -599,6 +601,7 @@ async def main(args: argparse.Namespace) -> None:
             staged = await intake_phase(args, port, workdir, dsn)
             stop(server)
             server = None
+        if not args.skip_intake and not args.intake_only:
             one = apply_phase(staged, env, workdir, idle)
             await stage_more(sessions, store_id, staged)
             two_seconds = run_workers(2, env, workdir)
@@ -611,7 +614,7 @@ async def main(args: argparse.Namespace) -> None:
             final = await counts(dsn)
             assert final.get("applied") == 2 * staged, final
             assert final["sales_orders"] == final["distinct_web_orders"] == 2 * staged, final
-        if args.movements:
+        if args.movements and not args.intake_only:
             await convergence_phase(
                 args,
                 sessions=sessions,
@@ -642,6 +645,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
     parser.add_argument("--skip-intake", action="store_true", help="only the stock push")
+    parser.add_argument("--intake-only", action="store_true", help="no apply, no stock push")
     parser.add_argument("--movements", type=int, default=10_000)
     parser.add_argument("--shop-parts", type=int, default=1_000)
     parser.add_argument("--push-seconds", type=float, default=15.0)

@@ -81,6 +81,7 @@ class StoreCache:
         self._codes: frozenset[str] | None = None
         self._codes_at = 0.0
         self._loading = asyncio.Lock()
+        self._fetching = asyncio.Lock()
 
     async def is_known(self, session: AsyncSession, code: str) -> bool:
         """Whether a store with this code exists (active or not), mostly without a query."""
@@ -101,18 +102,29 @@ class StoreCache:
             return code in (self._codes or frozenset())
 
     async def get(self, session: AsyncSession, settings: Settings, code: str) -> StoreKey | None:
-        now = time.monotonic()
         hit = self._entries.get(code)
-        if hit is not None and now - hit[0] < self.ttl:
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        store = await session.scalar(select(Store).where(Store.code == code))
-        if store is None:
-            self._entries.pop(code, None)
-            return None
-        secret = secrets.resolve(settings, store.code, "webhook_secret", store.webhook_secret_enc)
-        key = StoreKey(id=store.id, code=store.code, secret=secret or "", active=store.active)
-        self._entries[code] = (now, key)
-        return key
+        # One look-up at a time: when an entry expires under load, the deliveries arriving
+        # meanwhile wait for that one SELECT instead of each sending their own.
+        async with self._fetching:
+            hit = self._entries.get(code)
+            if hit is not None and time.monotonic() - hit[0] < self.ttl:
+                return hit[1]
+            row = (
+                await session.execute(
+                    select(Store.id, Store.code, Store.webhook_secret_enc, Store.active).where(
+                        Store.code == code
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                self._entries.pop(code, None)
+                return None
+            secret = secrets.resolve(settings, row.code, "webhook_secret", row.webhook_secret_enc)
+            key = StoreKey(id=row.id, code=row.code, secret=secret or "", active=row.active)
+            self._entries[code] = (time.monotonic(), key)
+            return key
 
     def forget(self, code: str | None = None) -> None:
         self._codes = None  # a store was created or changed: reload the codes next time
