@@ -28,7 +28,7 @@ Prints the figures; drops the database at the end. On a shared machine the figur
 with the neighbours' load: compare a phase with its yardstick from the same run.
 """
 
-# ruff: noqa: ASYNC210, ASYNC220, ASYNC251 - a benchmark driver: blocking calls
+# ruff: noqa: ASYNC220 - a benchmark driver: blocking calls
 # happen between the measured phases, never inside them.
 
 from __future__ import annotations
@@ -285,7 +285,9 @@ def wrk_load(
     return Load(
         int(fields["requests"]),
         fields["seconds"],
-        {200: int(fields["ok"]), 0: int(fields["other"])} if fields["other"] else {200: int(fields["ok"])},
+        {200: int(fields["ok"]), 0: int(fields["other"])}
+        if fields["other"]
+        else {200: int(fields["ok"])},
         fields["p50"],
         fields["p95"],
         fields["p99"],
