@@ -14,7 +14,8 @@ from kosh.core.idempotency import STATE_KEY, InTransactionClaim
 from kosh.core.ratelimit import RateLimiter
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request
     settings: Settings = request.app.state.settings
     return settings
 
@@ -36,7 +37,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.close()
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 

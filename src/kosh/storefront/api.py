@@ -55,6 +55,13 @@ def _cache(request: Request) -> intake.StoreCache:
     return cache
 
 
+def _stager(request: Request) -> intake.Stager:
+    stager = getattr(request.app.state, "storefront_stager", None)
+    if stager is None:
+        stager = request.app.state.storefront_stager = intake.Stager(request.app.state.sessions)
+    return stager
+
+
 @router.post(
     "/woocommerce/{code}/webhook",
     response_model=WebhookAck,
@@ -91,6 +98,7 @@ async def webhook(
         store_code=code,
         body=body,
         headers=request.headers,
+        stager=_stager(request),
     )
     if outcome.result == "ping":
         return JSONResponse({"status": "ok"}, status_code=200)

@@ -21,7 +21,7 @@ from typing import Any, cast
 import structlog
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
@@ -35,7 +35,7 @@ from kosh.core.ratelimit import RateLimiter, too_many
 from kosh.core.request_context import current_request_id
 from kosh.storefront import secrets
 from kosh.storefront import woocommerce as wc
-from kosh.storefront.metrics import STORE_CODE_LOADS, WEBHOOKS
+from kosh.storefront.metrics import STAGED_BATCH_ROWS, STORE_CODE_LOADS, WEBHOOKS
 from kosh.storefront.models import StagedOrder, Store
 
 log = structlog.get_logger(__name__)
@@ -81,6 +81,7 @@ class StoreCache:
         self._codes: frozenset[str] | None = None
         self._codes_at = 0.0
         self._loading = asyncio.Lock()
+        self._fetching = asyncio.Lock()
 
     async def is_known(self, session: AsyncSession, code: str) -> bool:
         """Whether a store with this code exists (active or not), mostly without a query."""
@@ -101,18 +102,29 @@ class StoreCache:
             return code in (self._codes or frozenset())
 
     async def get(self, session: AsyncSession, settings: Settings, code: str) -> StoreKey | None:
-        now = time.monotonic()
         hit = self._entries.get(code)
-        if hit is not None and now - hit[0] < self.ttl:
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        store = await session.scalar(select(Store).where(Store.code == code))
-        if store is None:
-            self._entries.pop(code, None)
-            return None
-        secret = secrets.resolve(settings, store.code, "webhook_secret", store.webhook_secret_enc)
-        key = StoreKey(id=store.id, code=store.code, secret=secret or "", active=store.active)
-        self._entries[code] = (now, key)
-        return key
+        # One look-up at a time: when an entry expires under load, the deliveries arriving
+        # meanwhile wait for that one SELECT instead of each sending their own.
+        async with self._fetching:
+            hit = self._entries.get(code)
+            if hit is not None and time.monotonic() - hit[0] < self.ttl:
+                return hit[1]
+            row = (
+                await session.execute(
+                    select(Store.id, Store.code, Store.webhook_secret_enc, Store.active).where(
+                        Store.code == code
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                self._entries.pop(code, None)
+                return None
+            secret = secrets.resolve(settings, row.code, "webhook_secret", row.webhook_secret_enc)
+            key = StoreKey(id=row.id, code=row.code, secret=secret or "", active=row.active)
+            self._entries[code] = (time.monotonic(), key)
+            return key
 
     def forget(self, code: str | None = None) -> None:
         self._codes = None  # a store was created or changed: reload the codes next time
@@ -163,13 +175,16 @@ async def receive_webhook(
     store_code: str,
     body: bytes,
     headers: Mapping[str, str],
+    stager: Stager | None = None,
 ) -> Outcome:
     """Accept one WooCommerce delivery for `store_code`.
 
     Rules: an unknown or inactive store is 404; the creation ping (`webhook_id=N`, no
     signature) is answered (Outcome ping → exactly 200); a body over the storefront limit
     is 413; a missing or wrong X-WC-Webhook-Signature is 401; a signed delivery that is not
-    an order topic or not a JSON order is stored as ignored and refused (400).
+    an order topic or not a JSON order is stored as ignored and refused (400). With a
+    `stager` the order is stored together with the deliveries arriving meanwhile (one
+    INSERT and one commit for all of them, see Stager), else in a transaction of its own.
     """
     if len(body) > settings.storefront_max_payload_bytes:
         WEBHOOKS.labels("too_large").inc()
@@ -220,16 +235,29 @@ async def receive_webhook(
         await _record_rejection(session, store, body, kept, reason)
         log.warning("storefront_webhook_refused", store=store.code, reason=reason)
         raise RejectedDeliveryError(f"Refused: {reason}.", code="malformed_payload")
-    staged_id = await stage(
-        session,
-        store_id=store.id,
-        key=key,
-        body=body,
-        headers=kept,
-        source="webhook",
-        topic=topic,
-        delivery_id=delivery_id,
-    )
+    if stager is not None:
+        values = _staged_values(
+            store_id=store.id,
+            key=key,
+            body=body,
+            headers=kept,
+            source="webhook",
+            topic=topic,
+            delivery_id=delivery_id,
+            now=utcnow(),
+        )
+        staged_id = await stager.stage(values)
+    else:
+        staged_id = await stage(
+            session,
+            store_id=store.id,
+            key=key,
+            body=body,
+            headers=kept,
+            source="webhook",
+            topic=topic,
+            delivery_id=delivery_id,
+        )
     WEBHOOKS.labels("accepted" if staged_id is not None else "duplicate").inc()
     return Outcome("accepted" if staged_id is not None else "duplicate", staged_id)
 
@@ -313,7 +341,105 @@ async def stage(
     return None if inserted is None else int(inserted)
 
 
+def _batch_statement(session: AsyncSession) -> Any:
+    """The intake INSERT for many rows at once (executemany: SQLAlchemy sends them as one
+    multi-row INSERT), returning the key of each row it inserted so that every delivery
+    learns whether it was new."""
+    dialect = session.get_bind().dialect.name
+    statement = _BATCH_STATEMENTS.get(dialect)
+    if statement is None:
+        table = cast(Table, StagedOrder.__table__)
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["store_id", "external_id", "dedupe_key"])
+            .returning(table.c.id, table.c.store_id, table.c.external_id, table.c.dedupe_key)
+        )
+        _BATCH_STATEMENTS[dialect] = statement
+    return statement
+
+
+_BATCH_STATEMENTS: dict[str, Any] = {}
+
+
 @transactional
+async def _stage_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int | None]:
+    """Insert the rows in one statement and one transaction: each row's new id, or None
+    when it was stored before (or earlier in `rows`: the first of equal keys is the new
+    one)."""
+    if len(rows) == 1:
+        inserted = await session.scalar(_insert_statement(session), rows[0])
+        return [None if inserted is None else int(inserted)]
+    result = await session.execute(_batch_statement(session), rows)
+    new = {(r.store_id, r.external_id, r.dedupe_key): int(r.id) for r in result}
+    ids: list[int | None] = []
+    for row in rows:
+        ids.append(new.pop((row["store_id"], row["external_id"], row["dedupe_key"]), None))
+    return ids
+
+
+STAGER_MAX_ROWS = 200
+
+
+class Stager:
+    """Group commit for the intake, one per process: a delivery waits for the write lock,
+    and whoever holds it stores every delivery waiting by then in one INSERT and one
+    commit. Under load a commit carries tens of deliveries (the request path stays one
+    durable insert, shared); alone a delivery is stored at once, with no added wait.
+
+    Each delivery is answered only after the commit that stored it returned. When a
+    batch fails (a row the database refuses, a lost connection), each of its rows is
+    tried again on its own, so one bad row fails only its own delivery. The flush is
+    shielded: a request cancelled while it stores the others' rows does not cancel them."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, max_rows: int = STAGER_MAX_ROWS
+    ) -> None:
+        self.sessions = sessions
+        self.max_rows = max_rows
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = []
+        self._lock = asyncio.Lock()
+
+    async def stage(self, values: dict[str, Any]) -> int | None:
+        """Store one pending row; its id, or None when it was stored before."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, future))
+        while not future.done():
+            async with self._lock:
+                if future.done():
+                    break
+                batch = self._waiting[: self.max_rows]
+                del self._waiting[: self.max_rows]
+                await asyncio.shield(self._flush(batch))
+        return future.result()
+
+    async def _flush(self, batch: list[tuple[dict[str, Any], asyncio.Future[int | None]]]) -> None:
+        STAGED_BATCH_ROWS.observe(len(batch))
+        try:
+            async with self.sessions() as session:
+                ids = await _stage_rows(session, [values for values, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _answer(batch[0][1], exc)
+                return
+            log.warning("storefront_stage_batch_failed", rows=len(batch), error=type(exc).__name__)
+            for item in batch:
+                await self._flush([item])
+            return
+        except BaseException as exc:  # cancelled mid-commit: the rows' fate is unknown
+            for _, future in batch:
+                _answer(future, exc)
+            raise
+        for (_, future), staged_id in zip(batch, ids, strict=True):
+            if not future.done():
+                future.set_result(staged_id)
+
+
+def _answer(future: asyncio.Future[int | None], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
 async def stage_many(
     session: AsyncSession,
     *,
@@ -324,9 +450,8 @@ async def stage_many(
     """Store several order versions (a backfill page) in one transaction; returns how many
     were new."""
     now = utcnow()
-    new = 0
-    for key, body in deliveries:
-        values = _staged_values(
+    rows = [
+        _staged_values(
             store_id=store_id,
             key=key,
             body=body,
@@ -336,9 +461,11 @@ async def stage_many(
             delivery_id=None,
             now=now,
         )
-        inserted = await session.scalar(_insert_statement(session), values)
-        new += inserted is not None
-    return new
+        for key, body in deliveries
+    ]
+    if not rows:
+        return 0
+    return sum(staged_id is not None for staged_id in await _stage_rows(session, rows))
 
 
 @transactional

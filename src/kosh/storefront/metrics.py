@@ -62,3 +62,8 @@ REFUND_RELEASED = Counter(
     "kosh_storefront_refund_released_units_total",
     "Reserved units given back because the store refunded them before they shipped",
 )
+STAGED_BATCH_ROWS = Histogram(
+    "kosh_storefront_intake_batch_rows",
+    "Webhook deliveries stored by one intake commit (group commit under load)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 200),
+)
