@@ -3,7 +3,7 @@
 for a repair job; planned maintenance windows and the shop floor's machine reservations
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0022
 Create Date: 2026-12-01 14:50:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import kosh.core.db
 
 revision = "0024"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
