@@ -3,15 +3,18 @@ or done makes of them, store lines it does not have, and a refund spread over wh
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.core.db import utcnow
 from kosh.sales import orders as order_ops
 from kosh.sales import service as sales_service
 from kosh.sales import web_refunds
 from kosh.sales.refunds import RefundedUnits
+from tests.conftest import ENGINE
 from tests.support.sales import a_customer, order_state, reserved_total
 from tests.support.stock import a_site, stock_in
 
@@ -122,3 +125,28 @@ async def test_a_refund_of_a_cancelled_order_records_its_units_as_they_are(
         session, store="WEB", external_id="r-3", refunds=[_refund("31", 0)]
     )
     assert empty.recorded == []
+
+
+@pytest.mark.skipif(ENGINE != "postgres", reason="real concurrency needs PostgreSQL")
+async def test_two_workers_taking_the_same_refunds_release_once(
+    session: AsyncSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # given a web order of 6 reserved
+    order_id, part_id, warehouse_id = await _web_order(session, 6, "r-4")
+
+    async def worker() -> int:
+        async with sessions() as own:
+            taken = await web_refunds.take_refunds(
+                own, store="WEB", external_id="r-4", refunds=[_refund("40", 2), _refund("41", 1)]
+            )
+            await own.commit()
+            return taken.released
+
+    # when six workers take the same two refunds at the same moment
+    released = await asyncio.gather(*(worker() for _ in range(6)))
+    # then they were taken once: 3 released in all, each refund recorded once
+    assert sorted(released) == [0] * 5 + [3]
+    assert await reserved_total(session, part_id, warehouse_id) == 3
+    rows = await sales_service.refunded_lines(session, order_id=order_id)
+    assert sorted((r.external_refund_id, r.qty) for r in rows) == [("40", 2), ("41", 1)]
+    assert await sales_service.reservation_drift(session) == []
