@@ -39,7 +39,7 @@ class LinksIn(Strict):
     pcn: Pcn | None = None
     part_number: PartNumber | None = None
     job_id: Id | None = None
-    operation_code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    operation_code: Annotated[RequiredLine, Field(max_length=16)] | None = None
     work_centre_code: Code | None = None
     sales_order_id: Id | None = None
     supplier_code: Code | None = None
