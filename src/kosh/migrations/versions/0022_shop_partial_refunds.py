@@ -41,7 +41,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sales_refunded_lines") as batch:
         batch.add_column(sa.Column("external_refund_id", sa.String(length=32), nullable=True))
         batch.create_unique_constraint(
-            op.f("uq_sales_refunded_lines_order_line_id"),
+            op.f("uq_sales_refunded_lines_order_line_id_external_refund_id"),
             ["order_line_id", "external_refund_id"],
         )
     with op.batch_alter_table("quality_returns") as batch:
@@ -65,7 +65,9 @@ def downgrade() -> None:
             "status IN ('authorised', 'received', 'closed')",
         )
     with op.batch_alter_table("sales_refunded_lines") as batch:
-        batch.drop_constraint(op.f("uq_sales_refunded_lines_order_line_id"), type_="unique")
+        batch.drop_constraint(
+            op.f("uq_sales_refunded_lines_order_line_id_external_refund_id"), type_="unique"
+        )
         batch.drop_column("external_refund_id")
     with op.batch_alter_table("sales_order_lines") as batch:
         batch.drop_constraint(
