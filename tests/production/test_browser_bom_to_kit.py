@@ -1,6 +1,6 @@
 """A planner on a 390x844 phone: import a BOM, activate it, plan a job from the BOM page
 (the job form found the BOM by its assembly and revision), kit the job in one tap, and be
-warned before picking more than a line needs."""
+warned before picking more than a line needs (on the job page and on the pick page)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,23 @@ async def test_import_activate_plan_and_kit_all(
         await expect(row.locator("td").nth(2)).to_have_text(required)
         await expect(row.locator("td").nth(3)).to_have_text(required)
     assert await _picked(session, "J-KIT-1") == 60
+
+    # when one more resistor is picked for the job on the pick page
+    await page.goto("/stock/pick")
+    await page.fill("#part_number", "KIT-R1")
+    await page.fill("#qty", "1")
+    await page.fill("#reference", "J-KIT-1")
+    await page.select_option("#warehouse_id", str(warehouse_id))
+    await page.click("form[data-api] button[type=submit]")
+
+    # then it is a warning first, and picked once confirmed
+    offer = page.locator("[data-offer-on=over_kit]")
+    await expect(offer).to_contain_text("1 more than it needs")
+    assert await _picked(session, "J-KIT-1") == 60
+    await page.check("[data-testid=allow-over-kit]")
+    await page.click("form[data-api] button[type=submit]")
+    await expect(offer).to_be_hidden()
+    assert await _picked(session, "J-KIT-1") == 61
     assert not page_log.errors
 
 

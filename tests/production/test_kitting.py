@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.bom.models import Bom, BomLine
@@ -261,7 +261,33 @@ async def test_plan_by_revision_and_a_draft_bom_says_what_to_do(session: AsyncSe
             warehouse_id=plant.warehouse_id,
         )
 
+    with pytest.raises(RuleViolationError) as mismatch:
+        await job_service.create_job(
+            session,
+            number="J-6",
+            assembly_part_number="PB-100",
+            bom_id=lonely,
+            qty=1,
+            warehouse_id=plant.warehouse_id,
+        )
+    await session.execute(update(Bom).where(Bom.id == lonely).values(status="obsolete"))
+    await session.commit()
+    with pytest.raises(RuleViolationError) as obsolete:
+        await job_service.create_job(
+            session,
+            number="J-7",
+            assembly_part_number="LONELY-1",
+            bom_revision="A",
+            qty=1,
+            warehouse_id=plant.warehouse_id,
+        )
+
     # then
+    assert mismatch.value.code == "bom_assembly_mismatch"
+    assert (obsolete.value.code, obsolete.value.errors[0]["loc"][-1]) == (
+        "bom_obsolete",
+        "bom_revision",
+    )
     assert by_rev_bom == plant.bom_id
     assert draft.value.code == "bom_draft"
     assert "still a draft" in draft.value.message

@@ -48,6 +48,13 @@ async def test_draft_lines_change_and_go_with_audit(session: AsyncSession) -> No
         session, order_id=order_id, line_id=first, version=version, qty=7, unit_price=Decimal("4")
     )
     await sales_service.remove_line(session, order_id=order_id, line_id=second)
+    await sales_service.add_line(
+        session,
+        order_id=order_id,
+        line=sales_service.LineRequest(part_number=other.number, qty=2, unit_price=Decimal("1")),
+    )
+    third = (await order_state(session, order_id)).lines[-1].id
+    await sales_service.remove_line(session, order_id=order_id, line_id=third)
     unchanged = await sales_service.update_line(session, order_id=order_id, line_id=first, qty=7)
 
     # then one line is left, as changed, and both changes are audited with before / after
@@ -58,8 +65,12 @@ async def test_draft_lines_change_and_go_with_audit(session: AsyncSession) -> No
     [changed] = await audit_of(session, "sales_order.update_line")
     assert (changed.before["qty"], changed.after["qty"]) == (3, 7)
     assert Decimal(changed.after["unit_price"]) == Decimal("4")
-    [removed] = await audit_of(session, "sales_order.remove_line")
-    assert removed.before["part_id"] == other.id
+    removed = await audit_of(session, "sales_order.remove_line")
+    assert [(r.before["line_no"], r.before["part_id"]) for r in removed] == [
+        (2, other.id),
+        (2, other.id),  # a line added after a removal takes the next free number
+    ]
+    assert len(await audit_of(session, "sales_order.add_line")) == 1
 
 
 async def test_confirmed_lines_refuse_and_unknown_ones_are_404(session: AsyncSession) -> None:
@@ -84,12 +95,21 @@ async def test_confirmed_lines_refuse_and_unknown_ones_are_404(session: AsyncSes
         await sales_service.remove_line(session, order_id=order_id, line_id=line)
     with pytest.raises(ConflictError) as old:
         await sales_service.remove_line(session, order_id=order_id, line_id=line, version=stale)
+    with pytest.raises(ConflictError) as add:
+        await sales_service.add_line(
+            session,
+            order_id=order_id,
+            line=sales_service.LineRequest(
+                part_number=site.part_number, qty=1, unit_price=Decimal("1")
+            ),
+        )
 
     assert unknown.value.code == "sales_order_line_not_found"
     assert (edit.value.code, edit.value.details) == ("invalid_status", {"status": "confirmed"})
     assert "only a draft's lines change" in edit.value.message
     assert remove.value.code == "invalid_status"
     assert old.value.code == "stale_version"
+    assert (add.value.code, add.value.status) == ("invalid_status", 409)
     assert [ln.qty for ln in (await order_state(session, order_id)).lines] == [2]
     assert await reserved_total(session, site.part_id, site.warehouse_id) == 2
 
