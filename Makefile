@@ -8,6 +8,12 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+# Test processes (pytest-xdist), each with its own database, live server and browser; a test
+# file stays on one process (`--dist loadfile`), so module fixtures start once. 0 (the default
+# until the whole suite is proven on several processes in CI) runs everything in one process:
+# `make test TEST_WORKERS=2` spreads each pass over two.
+TEST_WORKERS ?= 0
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install run demo test test-fast coverage-floor test-sqlite test-postgres test-browser screenshots fuzz lint format typecheck lock clean
 
@@ -36,26 +42,27 @@ demo: $(STAMP)
 # collected") fails either pass: each of them always has tests to run. Both passes measure
 # branch coverage; combined, every service module must reach the floor (.ci/coverage_floor.py,
 # [tool.kosh.coverage] in pyproject.toml), which lists any module that falls short.
+# TEST_WORKERS processes per pass (see above); pytest-cov combines their coverage into one file.
 test: $(STAMP)
 	rm -f .coverage .coverage.*
-	COVERAGE_FILE=.coverage.sqlite $(PYTEST) --cov=kosh --cov-branch --cov-report=
-	COVERAGE_FILE=.coverage.postgres KOSH_TEST_DB=postgres $(PYTEST) --cov=kosh --cov-branch --cov-report= -m "not browser and not sqlite_only"
+	COVERAGE_FILE=.coverage.sqlite $(PYTEST) $(PARALLEL) --cov=kosh --cov-branch --cov-report=
+	COVERAGE_FILE=.coverage.postgres KOSH_TEST_DB=postgres $(PYTEST) $(PARALLEL) --cov=kosh --cov-branch --cov-report= -m "not browser and not sqlite_only"
 	$(BIN)/coverage combine .coverage.sqlite .coverage.postgres
 	$(BIN)/coverage report --skip-covered --skip-empty --sort=cover | tail -n 25
 	$(BIN)/python .ci/coverage_floor.py
 
 # The quick loop while working: SQLite, no browser, no slow tests.
 test-fast: $(STAMP)
-	$(PYTEST) -m "not browser and not slow"
+	$(PYTEST) $(PARALLEL) -m "not browser and not slow"
 
 coverage-floor: $(STAMP)
 	$(BIN)/python .ci/coverage_floor.py
 
 test-sqlite: $(STAMP)
-	$(PYTEST)
+	$(PYTEST) $(PARALLEL)
 
 test-postgres: $(STAMP)
-	KOSH_TEST_DB=postgres $(PYTEST) -m "not browser and not sqlite_only"
+	KOSH_TEST_DB=postgres $(PYTEST) $(PARALLEL) -m "not browser and not sqlite_only"
 
 test-browser: $(STAMP)
 	$(PYTEST) -m browser
