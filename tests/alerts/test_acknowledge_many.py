@@ -136,16 +136,24 @@ async def test_by_ids_acknowledges_the_open_ones_with_one_note(session: AsyncSes
         await alert_service.acknowledge(session, alert_id=chosen[1], note="again")
 
 
-async def test_by_filter_kind_and_severity(session: AsyncSession) -> None:
-    await raise_alerts(session)
+async def test_by_filter_job_kind_and_severity(session: AsyncSession) -> None:
+    ids = await raise_alerts(session)
+    job_a = await session.scalar(
+        select(Alert.job_id).where(Alert.id == ids["job_shortage:test:a:0"])
+    )
 
+    of_job = await acknowledgement.acknowledge_many(session, job_id=job_a, note="kitted")
+    assert of_job == 3
+    assert sorted(k for k, v in (await states(session)).items() if v == "acknowledged") == [
+        f"job_shortage:test:a:{n}" for n in range(3)
+    ]
     warned = await acknowledgement.acknowledge_many(
         session, kind="job_shortage", severity="warning", note="rescheduled"
     )
     assert warned == 1
     assert (await states(session))["job_shortage:test:b"] == "acknowledged"
     rest = await acknowledgement.acknowledge_many(session, note="all of it")
-    assert rest == 5
+    assert rest == 2
     assert set((await states(session)).values()) == {"acknowledged"}
     assert await acknowledgement.acknowledge_many(session, note="nothing left") == 0
 

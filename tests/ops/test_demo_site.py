@@ -97,9 +97,10 @@ async def test_demo_covers_every_feature_twice_without_doubling(
     # then each feature has its records, made through its use cases
     assert first.created
     made = await counts(session)
-    assert made["boms"] == 2
-    assert made["bom_lines"] == 19
-    assert set(await session.scalars(select(Bom.status))) == {"active"}
+    assert made["boms"] == 3
+    assert made["bom_lines"] == 13 + 6 + 7
+    revisions = dict((await session.execute(select(Bom.revision, Bom.status))).all())
+    assert revisions == {"C": "active", "A": "obsolete", "B": "active"}
     statuses = dict((await session.execute(select(Job.number, Job.status))).all())
     assert statuses == {
         "J-DEMO-1001": "planned",

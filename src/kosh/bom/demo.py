@@ -2,7 +2,7 @@
 materials, imported from a spreadsheet through the real importer (checked, mapped, read
 in the background runner) and activated, so a job can be planned from them.
 
-A re-run changes nothing: an assembly that has a BOM already is left as it is."""
+A re-run changes nothing: a revision the assembly has already is left as it is."""
 
 from __future__ import annotations
 
@@ -63,6 +63,22 @@ BOMS = (
             ("J-XH-2P", 1, "J1"),
         ),
     ),
+    # the next revision (a decoupling capacitor added, a green LED): activating it makes
+    # rev A obsolete, and the BOM page can compare the two
+    DemoBom(
+        "ASM-TIMER-V1",
+        "Timer module rev 1",
+        "B",
+        (
+            ("IC-NE555", 1, "U1"),
+            ("C-ELY-470U", 1, "C1"),
+            ("C-0402-100N", 2, "C2 C3"),
+            ("C-0402-1U", 1, "C4"),
+            ("R-0402-4K7", 2, "R1 R2"),
+            ("LED-0603-GRN", 1, "D1"),
+            ("J-XH-2P", 1, "J1"),
+        ),
+    ),
 )
 
 
@@ -78,8 +94,8 @@ def _write_sheet(folder: Path, bom: DemoBom) -> Path:
 async def load_bom_demo(
     session: AsyncSession, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> list[str]:
-    """Import and activate every demo BOM whose assembly has none yet; answers the
-    "assembly rev" of each one made."""
+    """Import and activate every demo BOM revision the assembly has not got yet (in order:
+    a later revision makes the earlier obsolete); answers the "assembly rev" of each made."""
     made: list[str] = []
     runner = ImportRunner(sessions, settings)
     with tempfile.TemporaryDirectory(prefix="kosh-demo-bom-") as folder:
@@ -90,9 +106,10 @@ async def load_bom_demo(
                     session,
                     data=PartCreate(number=bom.assembly, description=bom.description),
                 )
-            elif (await bom_queries.list_boms(session, assembly_part_id=assembly.id))[1]:
-                continue
             assembly_id = assembly.id
+            found, _ = await bom_queries.list_boms(session, assembly_part_id=assembly_id)
+            if any(known.revision == bom.revision for known in found):
+                continue
             request = bom_service.ImportRequest(
                 file_name=f"{bom.assembly}.csv",
                 dry_run=False,
@@ -110,10 +127,11 @@ async def load_bom_demo(
             )
             await runner.wait_idle()
             found, _ = await bom_queries.list_boms(session, assembly_part_id=assembly_id)
-            if not found:
+            imported = next((known for known in found if known.revision == bom.revision), None)
+            if imported is None:  # the import failed: its page says why
                 continue
             await bom_service.update_bom(
-                session, bom_id=found[0].id, version=found[0].version, status="active"
+                session, bom_id=imported.id, version=imported.version, status="active"
             )
             made.append(f"{bom.assembly} rev {bom.revision}")
     return made
