@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, and_, exists, func, insert, literal, select, update
+from sqlalchemy import Integer, Table, and_, exists, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,7 @@ from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransactio
 from kosh.stock.pcn import is_valid_pcn, next_pcn
 
 _LOCKED = "kosh_locked_lots"
+_LEDGER = cast(Table, StockTransaction.__table__)
 _MAX_LISTED_LOTS = 50
 
 
@@ -378,8 +379,9 @@ async def take_fifo(
             plan = await _take_exactly(
                 session, lot_filter, sources, qty, part_id, warehouse_id, take
             )
-    # one multi-row insert for the ledger rows of every lot taken (Core: no unit of work)
-    await session.execute(insert(StockTransaction).values(ledger))
+    # the ledger rows of every lot taken in one Core statement (no unit of work; a cached
+    # compiled statement, several rows sent as one batch)
+    await session.execute(insert(_LEDGER), ledger)
     events.note(session, events.STOCK_CHANGED, [part_id])
     if "storage" in from_kinds:
         events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
