@@ -99,7 +99,9 @@ async def main(args: argparse.Namespace) -> int:
             if a[4] is not None and getattr(a[4], "compiled", None) is not None:
                 stats = a[4]._get_cache_stats()
                 if not stats.startswith("cached"):
-                    statements[f"<not from the statement cache: {stats.split(' ')[0]}> {sql[:30]}"] += 1
+                    statements[
+                        f"<not from the statement cache: {stats.split(' ')[0]}> {sql[:30]}"
+                    ] += 1
 
         @event.listens_for(engine.sync_engine.pool, "checkout")
         def _checkout(*a: Any) -> None:

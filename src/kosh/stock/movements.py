@@ -466,14 +466,19 @@ async def _take_as_locked(
     planned), the lines already moved stay and the rest is taken by the exact path. None
     when the rows as read do not cover `qty` (then nothing has moved)."""
     held = _locked_in_this_transaction(session)
+    locked = (
+        select(Lot.id)
+        .where(Lot.id.in_(_fifo_candidates(lot_filter, sources, qty)))
+        .order_by(Lot.id)
+        .with_for_update()
+        .cte("locked")
+    )
     rows = list(
         (
             await session.execute(
-                _fifo_rows(lot_filter, sources, with_received_at=True)
-                .where(Lot.id.in_(_fifo_candidates(lot_filter, sources, qty)))
-                .order_by(None)
-                .order_by(Lot.id, StockBalance.location_id)
-                .with_for_update(of=Lot)
+                _fifo_rows(lot_filter, sources, with_received_at=True).where(
+                    Lot.id.in_(select(locked.c.id))
+                )
             )
         ).all()
     )
