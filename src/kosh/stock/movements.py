@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, exists, func, insert, literal, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,6 +155,36 @@ async def _increment(session: AsyncSession, *, lot_id: int, location_id: int, qt
     await session.execute(statement)
 
 
+def _move_balance_statement() -> Any:
+    """Built once (on the table: a Core statement): constructing this CTE per movement cost
+    more CPU than running it."""
+    balances = cast(Table, StockBalance.__table__)
+    # names that are no column's: an INSERT takes parameters named like its columns as values
+    qty = bindparam("move_qty", type_=Integer())
+    taken = (
+        update(balances)
+        .where(
+            balances.c.lot_id == bindparam("move_lot", type_=Integer()),
+            balances.c.location_id == bindparam("move_from", type_=Integer()),
+            balances.c.qty >= qty,
+        )
+        .values(qty=balances.c.qty - qty)
+        .returning(balances.c.lot_id)
+        .cte("taken")
+    )
+    upsert = postgresql.insert(balances).from_select(
+        ["lot_id", "location_id", "qty"],
+        select(taken.c.lot_id, bindparam("move_to", type_=Integer()), qty),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[balances.c.lot_id, balances.c.location_id],
+        set_={"qty": balances.c.qty + upsert.excluded.qty},
+    ).returning(balances.c.lot_id)
+
+
+_MOVE_BALANCE = _move_balance_statement()
+
+
 async def _move_balance(
     session: AsyncSession,
     *,
@@ -168,26 +198,9 @@ async def _move_balance(
     data-modifying CTE, PostgreSQL): the destination gains only what the source gave up.
     No row back means the source had less than `qty`: InsufficientStockError as
     `_decrement` raises it (the statement changed nothing)."""
-    taken = (
-        update(StockBalance)
-        .where(
-            StockBalance.lot_id == lot_id,
-            StockBalance.location_id == from_location_id,
-            StockBalance.qty >= qty,
-        )
-        .values(qty=StockBalance.qty - qty)
-        .returning(StockBalance.lot_id)
-        .cte("taken")
-    )
-    upsert = postgresql.insert(StockBalance).from_select(
-        ["lot_id", "location_id", "qty"],
-        select(taken.c.lot_id, literal(to_id, Integer()), literal(qty, Integer())),
-    )
-    statement = upsert.on_conflict_do_update(
-        index_elements=[StockBalance.lot_id, StockBalance.location_id],
-        set_={"qty": StockBalance.qty + upsert.excluded.qty},
-    ).returning(StockBalance.lot_id)
-    if (await session.execute(statement)).first() is not None:
+    params = {"move_lot": lot_id, "move_from": from_location_id, "move_to": to_id, "move_qty": qty}
+    statement = _MOVE_BALANCE
+    if (await session.execute(statement, params)).first() is not None:
         return True
     if short_ok:
         return False
