@@ -19,6 +19,7 @@ from kosh.stock import service as stock_service
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
 from kosh.stock.models import StockBalance, StockTransaction
+from tests.conftest import _empty_tables
 from tests.support.stock import LotRef, Site, a_site, balances, stock_in
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -162,6 +163,7 @@ def test_fifo_with_concurrent_takes_matches_fifo_over_what_was_left(
         try:
             prop()
         finally:
+            runner.run(_empty_tables(own_engine))  # as the `sessions` fixture leaves it
             runner.run(own_engine.dispose())
 
 
