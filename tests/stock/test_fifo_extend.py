@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kosh.core.config import Settings
 from kosh.core.db import create_engine, create_session_factory
+from kosh.stock import movements
 from kosh.stock import service as stock_service
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
@@ -207,3 +208,40 @@ async def _one_case(
             taken[line.lot_id] = taken.get(line.lot_id, 0) + line.qty
         assert taken == {lots[i].id: units for i, units in expected}
         assert (on_floor, in_bins) == (qty, sum(left) - qty)
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres_only")
+async def test_a_take_to_nowhere_extends_past_a_lot_emptied_meanwhile(
+    sessions: Sessions, session: AsyncSession
+) -> None:
+    # given two lots, the older emptied by another transaction while a consumption waits
+    site = await a_site(session, bins=2)
+    old = await stock_in(session, site.part_number, site.bin_ids[0], 5)
+    new = await stock_in(session, site.part_number, site.bin_ids[1], 10)
+    async with sessions() as other:
+        await other.execute(text("SELECT id FROM lots WHERE id = :id FOR UPDATE"), {"id": old.id})
+        await other.execute(update(StockBalance).where(StockBalance.lot_id == old.id).values(qty=0))
+
+        async def consume() -> list[movements.MovedLine]:
+            async with sessions() as taker, taker.begin():
+                return await movements.take_fifo(
+                    taker,
+                    part_id=site.part_id,
+                    warehouse_id=site.warehouse_id,
+                    qty=4,
+                    to_location_id=None,
+                    kind="consume",
+                    reference="JOB-C",
+                )
+
+        # when a take of 4 to nowhere (consumption) planned on the older lot
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.3)
+        await other.commit()
+        lines = await task
+
+    # then it took the 4 from the newer lot, one ledger row
+    assert [(line.lot_id, line.qty) for line in lines] == [(new.id, 4)]
+    session.expire_all()
+    assert await balances(session, new.id) == {site.bin_ids[1]: 6}
