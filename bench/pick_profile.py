@@ -96,6 +96,12 @@ async def main(args: argparse.Namespace) -> int:
         def _count(*a: Any) -> None:
             sql = " ".join(str(a[2]).split())[:60]
             statements[sql] += 1
+            if a[4] is not None and getattr(a[4], "compiled", None) is not None:
+                stats = a[4]._get_cache_stats()
+                if not stats.startswith("cached"):
+                    statements[
+                        f"<not from the statement cache: {stats.split(' ')[0]}> {sql[:30]}"
+                    ] += 1
 
         @event.listens_for(engine.sync_engine.pool, "checkout")
         def _checkout(*a: Any) -> None:

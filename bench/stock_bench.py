@@ -23,6 +23,10 @@ What it does, all against 127.0.0.1 only, and it stops by itself:
    by them, and they equal the successful (200) answers: 0 lost units;
 7. drops both databases.
 
+`--sqlite` runs the picks against the SQLite default instead (a database file of its own,
+one process: SQLite has one writer at a time), with the same correctness checks and no
+yardstick.
+
 The machine this runs on also runs the load generator, so KOSH, PostgreSQL and the client
 share the cores; wrk's and pgbench's clients are C and light, the Python fallback is not.
 A short run on a shared machine:
@@ -577,6 +581,37 @@ async def stock_totals(dsn: str, parts: list[str]) -> tuple[int, int]:
     return by_kind.get("storage", 0), by_kind.get("mfg_floor", 0)
 
 
+def sqlite_totals(path: Path, parts: list[str], reference_prefix: str) -> tuple[int, int, int]:
+    """`stock_totals` and `ledger_picks` of a SQLite database: storage, floor, pick units."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        marks = ",".join("?" * len(parts))
+        rows = conn.execute(
+            f"""
+            SELECT l.kind, COALESCE(SUM(b.qty), 0)
+            FROM stock_balances b
+            JOIN lots ON lots.id = b.lot_id
+            JOIN parts p ON p.id = lots.part_id
+            JOIN locations l ON l.id = b.location_id
+            JOIN warehouses w ON w.id = l.warehouse_id
+            WHERE p.number IN ({marks}) AND w.code = 'SCALE'
+            GROUP BY l.kind
+            """,  # noqa: S608 - placeholders only
+            parts,
+        ).fetchall()
+        picked = conn.execute(
+            "SELECT COALESCE(SUM(qty), 0) FROM stock_transactions "
+            "WHERE kind = 'pick' AND reference LIKE ?",
+            (reference_prefix + "%",),
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    by_kind = {kind: int(qty) for kind, qty in rows}
+    return by_kind.get("storage", 0), by_kind.get("mfg_floor", 0), int(picked)
+
+
 async def sample_reads(dsn: str, samples: int, seed: int) -> tuple[list[str], list[str]]:
     """PCN-history paths for random PCNs, and part searches of three kinds (number
     prefix, MPN fragment, description words)."""
@@ -647,6 +682,8 @@ def print_reads(runs: list[Run]) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
+    if args.sqlite:
+        return await main_sqlite(args)
     check_local(args.pg)
     suffix = secrets.token_hex(4)
     # Names of our own, so no other benchmark's clean-up of "kosh_bench_*" can take them.
@@ -849,6 +886,138 @@ async def main(args: argparse.Namespace) -> int:
         log("databases dropped")
 
 
+async def main_sqlite(args: argparse.Namespace) -> int:
+    """The same picks against the SQLite default: one process (`kosh serve`, one uvicorn
+    worker; SQLite has one writer at a time, so more processes only queue on its lock), no
+    pgbench yardstick, the same correctness checks."""
+    workdir = Path(tempfile.mkdtemp(prefix="kosh-bench-sqlite-"))
+    db_path = workdir / "kosh.db"
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOSH_")}
+    env.update(
+        KOSH_ENV="development",
+        KOSH_DATABASE_URL=f"sqlite+aiosqlite:///{db_path}",
+        KOSH_DATA_DIR=str(workdir / "data"),
+        KOSH_SECRET_KEY=secrets.token_urlsafe(48),
+        KOSH_ADMIN_PASSWORD=secrets.token_urlsafe(16),
+        KOSH_RATE_LIMIT="10000000/minute",
+        KOSH_USER_RATE_LIMIT="10000000/minute",
+        KOSH_LOG_FORMAT="json",
+        WEB_CONCURRENCY="1",
+    )
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        kosh(env, "migrate")
+        started = time.perf_counter()
+        print(
+            kosh(
+                env, "demo-data", "--scale", str(args.parts), "--ledger-rows", str(args.ledger_rows)
+            ).strip()
+        )
+        load_seconds = time.perf_counter() - started
+        kosh(
+            env,
+            "create-user",
+            "--username",
+            "bench",
+            "--password",
+            secrets.token_urlsafe(16),
+            "--role",
+            "operator",
+        )
+        token = kosh(env, "create-token", "--username", "bench", "--name", "bench").strip()
+        port = free_port()
+        server = start_gunicorn(env, port, 1, workdir / "gunicorn.log")
+        base = f"http://127.0.0.1:{port}"
+        log(f"KOSH (SQLite) serving on {base} with 1 worker")
+        auth = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=auth, timeout=60) as http:
+            warehouses = (await http.get("/api/v1/warehouses")).json()["items"]
+            warehouse_id = next(w["id"] for w in warehouses if w["code"] == "SCALE")
+            bins = (
+                await http.get(
+                    "/api/v1/locations",
+                    params={"warehouse_id": warehouse_id, "kind": "storage", "limit": 1},
+                )
+            ).json()["items"]
+            receipt = await http.post(
+                "/api/v1/stock/receive",
+                json={"part_number": HOT_PART, "qty": HOT_STOCK, "location_id": bins[0]["id"]},
+            )
+            receipt.raise_for_status()
+        spread = [f"S-{i:07d}" for i in range(2, 2 + args.spread)]
+        bench_parts = [HOT_PART, *spread]
+        storage_before, floor_before, _ = sqlite_totals(db_path, bench_parts, "BENCH-")
+        use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+        log(f"load generator: {'wrk' if use_wrk else 'Python httpx'}")
+        pick_runs: list[Run] = []
+        for case, parts in (("hot part", [HOT_PART]), (f"spread {args.spread}", spread)):
+            for concurrency in concurrencies:
+                if use_wrk:
+                    run = wrk_picks(
+                        base,
+                        token,
+                        name=case,
+                        parts=parts,
+                        warehouse_id=warehouse_id,
+                        concurrency=concurrency,
+                        duration=args.duration,
+                        workdir=workdir,
+                    )
+                else:
+                    run = await drive_picks(
+                        base,
+                        token,
+                        name=case,
+                        parts=parts,
+                        warehouse_id=warehouse_id,
+                        concurrency=concurrency,
+                        duration=args.duration,
+                    )
+                pick_runs.append(run)
+                log(
+                    f"{case} c={concurrency}: {run.rate:.1f} picks/s, p99 "
+                    f"{run.percentile(99):.1f} ms, failures {run.failed or 0}"
+                )
+        stop(server)
+        server = None
+        storage_after, floor_after, in_ledger = sqlite_totals(db_path, bench_parts, "BENCH-")
+        picked = sum(r.ok for r in pick_runs)
+        verify_out = kosh(env, "verify")
+        checks = {
+            "kosh verify: no drift": "OK: every balance matches the ledger" in verify_out,
+            "storage decrease == pick units in the ledger": storage_before - storage_after
+            == in_ledger,
+            "floor increase == pick units in the ledger": floor_after - floor_before == in_ledger,
+            "successful (200) picks <= pick units in the ledger <= those + in flight": picked
+            <= in_ledger
+            <= picked + (sum(r.concurrency for r in pick_runs) if use_wrk else 0),
+        }
+        print()
+        print(
+            f"data: {args.parts:,} parts, {args.ledger_rows:,} ledger rows "
+            f"(generated in {load_seconds:.0f} s); KOSH on SQLite: 1 uvicorn worker; "
+            f"{args.duration:.0f} s per case; load from {'wrk' if use_wrk else 'Python httpx'}; "
+            f"{os.cpu_count()} CPUs shared by KOSH and the load generator"
+        )
+        report_table([(run, None, None) for run in pick_runs])
+        print(
+            f"successful picks {picked:,}; pick units in the ledger {in_ledger:,}; "
+            f"storage {storage_before:,} -> {storage_after:,}; "
+            f"floor {floor_before:,} -> {floor_after:,}; "
+            f"lost units {storage_before - storage_after - (floor_after - floor_before)}"
+        )
+        print(verify_out.strip())
+        for name, ok in checks.items():
+            print(f"{'PASS' if ok else 'FAIL'}  {name}")
+        return 0 if all(checks.values()) else 1
+    finally:
+        if server is not None:
+            stop(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+        log("SQLite work files removed")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -857,6 +1026,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "KOSH_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
         help="a PostgreSQL server on this machine (an admin connection URL)",
+    )
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="the SQLite default instead: one process, no pgbench yardstick",
     )
     parser.add_argument("--parts", type=int, default=100_000)
     parser.add_argument("--ledger-rows", type=int, default=1_000_000)

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, and_, exists, func, literal, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,10 +35,12 @@ from kosh.core.request_context import current_request_id
 from kosh.core.types import MAX_QTY
 from kosh.locations.models import Location
 from kosh.stock.errors import InsufficientStockError
+from kosh.stock.metrics import FIFO_EXTENDED
 from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransaction
 from kosh.stock.pcn import is_valid_pcn, next_pcn
 
 _LOCKED = "kosh_locked_lots"
+_LEDGER = cast(Table, StockTransaction.__table__)
 _MAX_LISTED_LOTS = 50
 
 
@@ -113,8 +115,11 @@ async def balance(session: AsyncSession, *, lot_id: int, location_id: int) -> in
     return int(qty or 0)
 
 
-async def _decrement(session: AsyncSession, *, lot_id: int, location_id: int, qty: int) -> None:
-    """Take `qty` away, or raise InsufficientStockError (409) with what is available."""
+async def _decrement(
+    session: AsyncSession, *, lot_id: int, location_id: int, qty: int, short_ok: bool = False
+) -> bool:
+    """Take `qty` away, or raise InsufficientStockError (409) with what is available
+    (`short_ok`: return False instead, nothing changed)."""
     result = await session.execute(
         update(StockBalance)
         .where(
@@ -126,7 +131,9 @@ async def _decrement(session: AsyncSession, *, lot_id: int, location_id: int, qt
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
-        return
+        return True
+    if short_ok:
+        return False
     available = await balance(session, lot_id=lot_id, location_id=location_id)
     pcn = await session.scalar(select(Lot.pcn).where(Lot.id == lot_id))
     raise InsufficientStockError(
@@ -148,34 +155,55 @@ async def _increment(session: AsyncSession, *, lot_id: int, location_id: int, qt
     await session.execute(statement)
 
 
+def _move_balance_statement() -> Any:
+    """Built once (on the table: a Core statement): constructing this CTE per movement cost
+    more CPU than running it."""
+    balances = cast(Table, StockBalance.__table__)
+    # names that are no column's: an INSERT takes parameters named like its columns as values
+    qty = bindparam("move_qty", type_=Integer())
+    taken = (
+        update(balances)
+        .where(
+            balances.c.lot_id == bindparam("move_lot", type_=Integer()),
+            balances.c.location_id == bindparam("move_from", type_=Integer()),
+            balances.c.qty >= qty,
+        )
+        .values(qty=balances.c.qty - qty)
+        .returning(balances.c.lot_id)
+        .cte("taken")
+    )
+    upsert = postgresql.insert(balances).from_select(
+        ["lot_id", "location_id", "qty"],
+        select(taken.c.lot_id, bindparam("move_to", type_=Integer()), qty),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[balances.c.lot_id, balances.c.location_id],
+        set_={"qty": balances.c.qty + upsert.excluded.qty},
+    ).returning(balances.c.lot_id)
+
+
+_MOVE_BALANCE = _move_balance_statement()
+
+
 async def _move_balance(
-    session: AsyncSession, *, lot_id: int, from_location_id: int, to_id: int, qty: int
-) -> None:
+    session: AsyncSession,
+    *,
+    lot_id: int,
+    from_location_id: int,
+    to_id: int,
+    qty: int,
+    short_ok: bool = False,
+) -> bool:
     """The guarded decrement and the upsert of the destination in one statement (a
     data-modifying CTE, PostgreSQL): the destination gains only what the source gave up.
     No row back means the source had less than `qty`: InsufficientStockError as
     `_decrement` raises it (the statement changed nothing)."""
-    taken = (
-        update(StockBalance)
-        .where(
-            StockBalance.lot_id == lot_id,
-            StockBalance.location_id == from_location_id,
-            StockBalance.qty >= qty,
-        )
-        .values(qty=StockBalance.qty - qty)
-        .returning(StockBalance.lot_id)
-        .cte("taken")
-    )
-    upsert = postgresql.insert(StockBalance).from_select(
-        ["lot_id", "location_id", "qty"],
-        select(taken.c.lot_id, literal(to_id, Integer()), literal(qty, Integer())),
-    )
-    statement = upsert.on_conflict_do_update(
-        index_elements=[StockBalance.lot_id, StockBalance.location_id],
-        set_={"qty": StockBalance.qty + upsert.excluded.qty},
-    ).returning(StockBalance.lot_id)
-    if (await session.execute(statement)).first() is not None:
-        return
+    params = {"move_lot": lot_id, "move_from": from_location_id, "move_to": to_id, "move_qty": qty}
+    statement = _MOVE_BALANCE
+    if (await session.execute(statement, params)).first() is not None:
+        return True
+    if short_ok:
+        return False
     await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)  # raises
     raise RuntimeError("the guarded move found no stock the guarded decrement then found")
 
@@ -219,33 +247,71 @@ async def move(
         part_id = await session.scalar(select(Lot.part_id).where(Lot.id == lot_id))
         if part_id is None:
             raise ValueError(f"no lot with id {lot_id}")
-    if from_location_id is not None and to_location_id is not None and is_postgres(session):
-        await _move_balance(
-            session, lot_id=lot_id, from_location_id=from_location_id, to_id=to_location_id, qty=qty
-        )
-    else:
-        if from_location_id is not None:
-            await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)
-        if to_location_id is not None:
-            await _increment(session, lot_id=lot_id, location_id=to_location_id, qty=qty)
-    actor = current_actor()
+    await _shift(session, lot_id, from_location_id, to_location_id, qty)
     entry = StockTransaction(
-        at=utcnow(),
-        lot_id=lot_id,
-        part_id=part_id,
-        from_location_id=from_location_id,
-        to_location_id=to_location_id,
-        qty=qty,
-        kind=kind,
-        reference=reference,
-        reason=reason,
-        actor_name=actor.name,
-        actor_id=actor.id,
-        request_id=current_request_id(),
+        **_ledger_row(
+            lot_id, part_id, from_location_id, to_location_id, qty, kind, reference, reason
+        )
     )
     session.add(entry)
     events.note(session, events.STOCK_CHANGED, [part_id])
     return entry
+
+
+async def _shift(
+    session: AsyncSession,
+    lot_id: int,
+    from_location_id: int | None,
+    to_location_id: int | None,
+    qty: int,
+    *,
+    short_ok: bool = False,
+) -> bool:
+    """The balance change of a movement (the lot locked by the caller); False, nothing
+    changed, when the source has less than `qty` and `short_ok`, else 409."""
+    if from_location_id is not None and to_location_id is not None and is_postgres(session):
+        return await _move_balance(
+            session,
+            lot_id=lot_id,
+            from_location_id=from_location_id,
+            to_id=to_location_id,
+            qty=qty,
+            short_ok=short_ok,
+        )
+    if from_location_id is not None and not await _decrement(
+        session, lot_id=lot_id, location_id=from_location_id, qty=qty, short_ok=short_ok
+    ):
+        return False
+    if to_location_id is not None:
+        await _increment(session, lot_id=lot_id, location_id=to_location_id, qty=qty)
+    return True
+
+
+def _ledger_row(
+    lot_id: int,
+    part_id: int,
+    from_location_id: int | None,
+    to_location_id: int | None,
+    qty: int,
+    kind: str,
+    reference: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    actor = current_actor()
+    return {
+        "at": utcnow(),
+        "lot_id": lot_id,
+        "part_id": part_id,
+        "from_location_id": from_location_id,
+        "to_location_id": to_location_id,
+        "qty": qty,
+        "kind": kind,
+        "reference": reference,
+        "reason": reason,
+        "actor_name": actor.name,
+        "actor_id": actor.id,
+        "request_id": current_request_id(),
+    }
 
 
 async def take_fifo(
@@ -271,6 +337,9 @@ async def take_fifo(
     Not enough in all is InsufficientStockError (409) listing what is available; nothing
     has been changed then.
     """
+    check_qty(qty)
+    if kind not in MOVEMENT_KINDS:
+        raise ValueError(f"unknown movement kind {kind!r}")
     sources = [
         Location.warehouse_id == warehouse_id,
         Location.kind.in_(from_kinds),
@@ -280,14 +349,64 @@ async def take_fifo(
     if to_location_id is not None:
         sources.append(StockBalance.location_id != to_location_id)
     lot_filter = [Lot.part_id == part_id] + ([Lot.id == lot_id] if lot_id is not None else [])
-    if is_postgres(session):
-        rows = await _lock_fifo_lots(session, lot_filter, sources, qty)
-    else:  # BEGIN IMMEDIATE: no other writer can change a balance under this read
-        rows = list((await session.execute(_fifo_rows(lot_filter, sources))).all())
 
+    ledger: list[dict[str, Any]] = []
+
+    async def take(lines: list[MovedLine], *, short_ok: bool = False) -> bool:
+        """Move the lines (their lots locked); with `short_ok` False at the first one whose
+        source has less than planned (that one and the rest not moved), else 409."""
+        for line in lines:
+            await lock_lots(session, [line.lot_id])
+            if not await _shift(
+                session,
+                line.lot_id,
+                line.from_location_id,
+                to_location_id,
+                line.qty,
+                short_ok=short_ok,
+            ):
+                return False
+            ledger.append(
+                _ledger_row(
+                    line.lot_id,
+                    part_id,
+                    line.from_location_id,
+                    to_location_id,
+                    line.qty,
+                    kind,
+                    reference,
+                    reason,
+                )
+            )
+        return True
+
+    if not is_postgres(session):  # BEGIN IMMEDIATE: no other writer can change a balance
+        rows = list((await session.execute(_fifo_rows(lot_filter, sources))).all())
+        plan = _plan(rows, qty)
+        if plan is None:
+            raise _not_enough(rows, qty, part_id, warehouse_id)
+        await take(plan)
+    else:
+        plan = await _take_as_locked(session, lot_filter, sources, qty, take)
+        if plan is None:
+            plan = await _take_exactly(
+                session, lot_filter, sources, qty, part_id, warehouse_id, take
+            )
+    # the ledger rows of every lot taken in one Core statement (no unit of work; a cached
+    # compiled statement, several rows sent as one batch)
+    await session.execute(insert(_LEDGER), ledger)
+    events.note(session, events.STOCK_CHANGED, [part_id])
+    if "storage" in from_kinds:
+        events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
+    return plan
+
+
+def _plan(rows: Iterable[Any], qty: int) -> list[MovedLine] | None:
+    """The FIFO take of `qty` from `rows` (already in FIFO order), or None when they hold
+    less than that."""
     plan: list[MovedLine] = []
     remaining = qty
-    for row_lot_id, pcn, location_id, available, location_code in rows:
+    for row_lot_id, pcn, location_id, available, location_code, *_ in rows:
         if remaining == 0:
             break
         take = min(remaining, int(available))
@@ -301,46 +420,158 @@ async def take_fifo(
             )
         )
         remaining -= take
-    if remaining:
-        total = sum(int(r.qty) for r in rows)
+    return None if remaining else plan
+
+
+def _not_enough(
+    rows: list[Any], qty: int, part_id: int, warehouse_id: int
+) -> InsufficientStockError:
+    total = sum(int(r.qty) for r in rows)
+    return InsufficientStockError(
+        f"Only {total} available; {qty} asked for.",
+        available=total,
+        requested=qty,
+        lots=[
+            {
+                "pcn": r.pcn,
+                "lot_id": r.lot_id,
+                "location_id": r.location_id,
+                "location_code": r.code,
+                "qty": r.qty,
+            }
+            for r in rows[:_MAX_LISTED_LOTS]
+        ],
+        extra={"part_id": part_id, "warehouse_id": warehouse_id},
+    )
+
+
+def _fifo_candidates(lot_filter: list[Any], sources: list[Any], missing: int) -> Any:
+    """The ids of the oldest lots whose stock (as this statement sees it) covers `missing`."""
+    fifo_order = (Lot.received_at, Lot.id, StockBalance.location_id)
+    candidates = (
+        select(
+            StockBalance.lot_id,
+            (func.sum(StockBalance.qty).over(order_by=fifo_order) - StockBalance.qty).label(
+                "before"
+            ),
+        )
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .join(Location, Location.id == StockBalance.location_id)
+        .where(*lot_filter, *sources)
+        .subquery()
+    )
+    return select(candidates.c.lot_id).where(candidates.c.before < missing)
+
+
+async def _take_as_locked(
+    session: AsyncSession,
+    lot_filter: list[Any],
+    sources: list[Any],
+    qty: int,
+    take: Any,
+) -> list[MovedLine] | None:
+    """The common case in one statement: lock the oldest lots that cover `qty` (ascending
+    id) and read their source rows in the same statement, then take by the guarded moves.
+
+    The rows are as the statement's snapshot saw them, which is before any lock it waited
+    for, so they may be stale; the guarded decrement under the held lot lock is what
+    decides. When a concurrent pick took some first (a guarded move finds less than
+    planned), the lines already moved stay and the rest is taken by the exact path. None
+    when the rows as read do not cover `qty` (then nothing has moved)."""
+    held = _locked_in_this_transaction(session)
+    locked = (
+        select(Lot.id)
+        .where(Lot.id.in_(_fifo_candidates(lot_filter, sources, qty)))
+        .order_by(Lot.id)
+        .with_for_update()
+        .cte("locked")
+    )
+    rows = list(
+        (
+            await session.execute(
+                _fifo_rows(lot_filter, sources, with_received_at=True).where(
+                    Lot.id.in_(select(locked.c.id))
+                )
+            )
+        ).all()
+    )
+    held.update(row.lot_id for row in rows)
+    rows.sort(key=lambda row: (row.received_at, row.lot_id, row.location_id))
+    plan = _plan(rows, qty)
+    if plan is None:
+        return None
+    done: list[MovedLine] = []
+    for line in plan:
+        if not await take([line], short_ok=True):
+            FIFO_EXTENDED.inc()
+            return done + await _take_rest(session, lot_filter, sources, qty, done, take)
+        done.append(line)
+    return done
+
+
+async def _take_rest(
+    session: AsyncSession,
+    lot_filter: list[Any],
+    sources: list[Any],
+    qty: int,
+    done: list[MovedLine],
+    take: Any,
+) -> list[MovedLine]:
+    """What a stale plan could not take: the rest by the exact path (fresh rows under the
+    locks); 409 with what there was before this pick when even that is not enough."""
+    remaining = qty - sum(line.qty for line in done)
+    rows = await _lock_fifo_lots(session, lot_filter, sources, remaining)
+    plan = _plan(rows, remaining)
+    if plan is None:
+        # what there was before this pick (its own moves are rolled back with the 409)
+        before: dict[tuple[int, int], list[Any]] = {
+            (r.lot_id, r.location_id): [r.pcn, r.code, int(r.qty)] for r in rows
+        }
+        for line in done:
+            key = (line.lot_id, line.from_location_id)
+            before.setdefault(key, [line.pcn, line.from_location_code, 0])[2] += line.qty
+        total = sum(entry[2] for entry in before.values())
         raise InsufficientStockError(
             f"Only {total} available; {qty} asked for.",
             available=total,
             requested=qty,
             lots=[
                 {
-                    "pcn": r.pcn,
-                    "lot_id": r.lot_id,
-                    "location_id": r.location_id,
-                    "location_code": r.code,
-                    "qty": r.qty,
+                    "pcn": pcn,
+                    "lot_id": lot_id,
+                    "location_id": location_id,
+                    "location_code": code,
+                    "qty": units,
                 }
-                for r in rows[:_MAX_LISTED_LOTS]
-            ],
-            extra={"part_id": part_id, "warehouse_id": warehouse_id},
+                for (lot_id, location_id), (pcn, code, units) in sorted(before.items())
+            ][:_MAX_LISTED_LOTS],
         )
-    for line in plan:
-        await move(
-            session,
-            lot_id=line.lot_id,
-            from_location_id=line.from_location_id,
-            to_location_id=to_location_id,
-            qty=line.qty,
-            kind=kind,
-            reference=reference,
-            reason=reason,
-            part_id=part_id,
-        )
-    if "storage" in from_kinds:
-        events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
+    await take(plan)
     return plan
 
 
-def _fifo_rows(lot_filter: list[Any], sources: list[Any]) -> Any:
+async def _take_exactly(
+    session: AsyncSession,
+    lot_filter: list[Any],
+    sources: list[Any],
+    qty: int,
+    part_id: int,
+    warehouse_id: int,
+    take: Any,
+) -> list[MovedLine]:
+    rows = await _lock_fifo_lots(session, lot_filter, sources, qty)
+    plan = _plan(rows, qty)
+    if plan is None:
+        raise _not_enough(rows, qty, part_id, warehouse_id)
+    await take(plan)
+    return plan
+
+
+def _fifo_rows(lot_filter: list[Any], sources: list[Any], *, with_received_at: bool = False) -> Any:
+    columns = [StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty]
+    columns += [Location.code] + ([Lot.received_at] if with_received_at else [])
     return (
-        select(
-            StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty, Location.code
-        )
+        select(*columns)
         .join(Lot, Lot.id == StockBalance.lot_id)
         .join(Location, Location.id == StockBalance.location_id)
         .where(*lot_filter, *sources)
@@ -369,23 +600,10 @@ async def _lock_fifo_lots(
         if missing <= 0:
             return rows
         fresh = [*lot_filter] + ([Lot.id.not_in(sorted(mine))] if mine else [])
-        fifo_order = (Lot.received_at, Lot.id, StockBalance.location_id)
-        candidates = (
-            select(
-                StockBalance.lot_id,
-                (func.sum(StockBalance.qty).over(order_by=fifo_order) - StockBalance.qty).label(
-                    "before"
-                ),
-            )
-            .join(Lot, Lot.id == StockBalance.lot_id)
-            .join(Location, Location.id == StockBalance.location_id)
-            .where(*fresh, *sources)
-            .subquery()
-        )
         taken = list(
             await session.scalars(
                 select(Lot.id)
-                .where(Lot.id.in_(select(candidates.c.lot_id).where(candidates.c.before < missing)))
+                .where(Lot.id.in_(_fifo_candidates(fresh, sources, missing)))
                 .order_by(Lot.id)
                 .with_for_update()
             )

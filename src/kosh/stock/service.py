@@ -21,7 +21,7 @@ from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError,
 from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Location
-from kosh.stock import movements
+from kosh.stock import lookups, movements
 from kosh.stock.models import Lot, StockTransaction
 from kosh.stock.movements import MovedLine
 
@@ -249,8 +249,9 @@ async def add_pick(
     """`pick`'s rules as a primitive that joins the caller's transaction (never commits):
     production kits every line of a job in one transaction with it."""
     reference = _require_text(reference, "reference", "job reference")
-    part = await part_service.get_part_by_number_or_raise(session, part_number)
-    warehouse, floor = await location_service.warehouse_and_floor(session, warehouse_id)
+    part, warehouse, floor = await lookups.part_warehouse_and_floor(
+        session, part_number, warehouse_id
+    )
     if not warehouse.active:
         raise RuleViolationError(
             f"Warehouse {warehouse.code} is inactive.",
