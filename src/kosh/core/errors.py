@@ -8,10 +8,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from kosh.core import messages
+from kosh.core.metrics import DATABASE_BUSY
 from kosh.core.request_context import current_request_id
 
 log = structlog.get_logger(__name__)
@@ -197,6 +199,24 @@ def install_error_handlers(app: FastAPI, render_page: ErrorPageRenderer | None =
         )
         return answer(request, body, dict(exc.headers or {}))
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # A row lock not granted within KOSH_DB_LOCK_TIMEOUT_MS (many clients on one hot
+        # row), or SQLite still locked after the retries: nothing was applied, so the
+        # client may send the same request (and Idempotency-Key) again.
+        if not is_database_busy(exc):
+            return await _unexpected(request, exc)
+        log.warning("database_busy", path=request.url.path, error_type=type(exc.orig).__name__)
+        DATABASE_BUSY.inc()
+        body = problem_body(
+            status=503,
+            title="Service unavailable",
+            detail="The stock you asked for is busy with other requests; nothing was changed. "
+            "Send the same request again in a moment.",
+            code="database_busy",
+        )
+        return answer(request, body, {"Retry-After": "1"})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
@@ -207,6 +227,19 @@ def install_error_handlers(app: FastAPI, render_page: ErrorPageRenderer | None =
             code="internal_error",
         )
         return answer(request, body)
+
+
+# lock_not_available (lock_timeout), query_canceled (statement_timeout)
+_BUSY_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def is_database_busy(exc: DBAPIError) -> bool:
+    """True when a statement gave up waiting for a lock: the transaction rolled back whole."""
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        if getattr(candidate, "sqlstate", None) in _BUSY_SQLSTATES:
+            return True
+    return "database is locked" in str(orig)
 
 
 _RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "int_parsing"})

@@ -52,6 +52,10 @@ DB_POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
+DATABASE_BUSY = Counter(
+    "kosh_database_busy_total",
+    "Requests answered 503 because a row lock was not granted in time (nothing applied)",
+)
 RATE_LIMITED = Counter("kosh_rate_limited_total", "Requests refused by a rate limit", ["scope"])
 LOGIN_ATTEMPTS = Counter("kosh_login_attempts_total", "Login attempts", ["outcome"])
 IDEMPOTENT_REPLAYS = Counter("kosh_idempotent_replays_total", "Responses replayed from a key")
