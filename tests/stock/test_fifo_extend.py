@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kosh.core.config import Settings
 from kosh.core.db import create_engine, create_session_factory
-from kosh.stock import movements
+from kosh.stock import fifo, movements
 from kosh.stock import service as stock_service
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
@@ -225,7 +225,7 @@ async def test_a_take_to_nowhere_extends_past_a_lot_emptied_meanwhile(
 
         async def consume() -> list[movements.MovedLine]:
             async with sessions() as taker, taker.begin():
-                return await movements.take_fifo(
+                return await fifo.take_fifo(
                     taker,
                     part_id=site.part_id,
                     warehouse_id=site.warehouse_id,

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kosh.core.db import transactional
 from kosh.core.errors import NotFoundError, ValidationError
 from kosh.locations import service as location_service
-from kosh.stock import movements
+from kosh.stock import fifo, movements
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.movements import MovedLine
 from tests.support.stock import (
@@ -41,7 +41,7 @@ async def test_take_fifo_to_shipping_inside_a_callers_transaction(
         dock = await location_service.ensure_location(
             session, site.warehouse_id, "SHIP", "shipping"
         )
-        lines = await movements.take_fifo(
+        lines = await fifo.take_fifo(
             session,
             part_id=site.part_id,
             warehouse_id=site.warehouse_id,
@@ -73,7 +73,7 @@ async def test_a_failure_later_in_the_unit_of_work_undoes_the_take(
 
     @transactional
     async def take_then_fail(session: AsyncSession) -> None:
-        await movements.take_fifo(
+        await fifo.take_fifo(
             session,
             part_id=site.part_id,
             warehouse_id=site.warehouse_id,
@@ -98,7 +98,7 @@ async def test_take_fifo_from_other_kinds_and_to_nowhere(session: AsyncSession, 
 
     @transactional
     async def scrap_quarantined(session: AsyncSession) -> list[MovedLine]:
-        return await movements.take_fifo(
+        return await fifo.take_fifo(
             session,
             part_id=site.part_id,
             warehouse_id=site.warehouse_id,

@@ -31,7 +31,7 @@ from kosh.quality.links import Links
 from kosh.quality.models import MaintenancePlan, Ticket
 from kosh.shopfloor import queries as shopfloor_queries
 from kosh.shopfloor import service as shopfloor_service
-from kosh.stock import movements
+from kosh.stock import fifo, movements
 
 log = structlog.get_logger(__name__)
 
@@ -233,7 +233,7 @@ async def consume_spares(
         raise ConflictError(f"{ticket.number} is done.", code="ticket_done")
     part = await part_service.get_part_by_number_or_raise(session, part_number)
     warehouse = await location_service.get_warehouse_or_raise(session, warehouse_id)
-    lines = await movements.take_fifo(
+    lines = await fifo.take_fifo(
         session,
         part_id=part.id,
         warehouse_id=warehouse.id,

@@ -34,6 +34,7 @@ from kosh.sales import order_lines, reservations, shipments, shortage
 from kosh.sales.models import SalesOrder, SalesOrderLine
 from kosh.sales.order_lines import NewLine
 from kosh.sales.shortage import Shortage
+from kosh.stock import fifo as stock_fifo
 from kosh.stock import movements as stock_movements
 from kosh.stock.errors import InsufficientStockError
 
@@ -480,7 +481,7 @@ async def ship_order(
             session, part_id=line.part_id, warehouse_id=warehouse_id, qty=release
         )
         line.qty_reserved -= release
-        moved = await stock_movements.take_fifo(
+        moved = await stock_fifo.take_fifo(
             session,
             part_id=line.part_id,
             warehouse_id=warehouse_id,

@@ -24,7 +24,7 @@ from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, ValidationError, field_error
 from kosh.core.request_context import current_request_id
 from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransaction
-from kosh.stock.movements import _locked_in_this_transaction, _pcn_taken, check_qty
+from kosh.stock.movements import _pcn_taken, check_qty, locked_in_this_transaction
 from kosh.stock.pcn import is_valid_pcn, next_pcns
 from kosh.stock.queries import existing_pcns
 
@@ -155,7 +155,7 @@ async def receive_many(
                 ],
                 ids=True,
             )
-            _locked_in_this_transaction(session).update(lot_ids)
+            locked_in_this_transaction(session).update(lot_ids)
             await insert_rows(
                 session,
                 _BALANCES,

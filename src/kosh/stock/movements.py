@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,13 +35,11 @@ from kosh.core.request_context import current_request_id
 from kosh.core.types import MAX_QTY
 from kosh.locations.models import Location
 from kosh.stock.errors import InsufficientStockError
-from kosh.stock.metrics import FIFO_EXTENDED
 from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance, StockTransaction
 from kosh.stock.pcn import is_valid_pcn, next_pcn
 
 _LOCKED = "kosh_locked_lots"
-_LEDGER = cast(Table, StockTransaction.__table__)
-_MAX_LISTED_LOTS = 50
+LEDGER = cast(Table, StockTransaction.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +71,7 @@ def check_qty(qty: int, loc: str = "qty") -> None:
 # --- locks ----------------------------------------------------------------------------
 
 
-def _locked_in_this_transaction(session: AsyncSession) -> set[int]:
+def locked_in_this_transaction(session: AsyncSession) -> set[int]:
     """Lot ids already locked by the current transaction (remembered per transaction)."""
     transaction = session.sync_session.get_transaction()
     remembered = session.info.get(_LOCKED)
@@ -92,7 +90,7 @@ async def lock_lots(session: AsyncSession, lot_ids: Iterable[int]) -> None:
     """
     if not is_postgres(session):
         return
-    locked = _locked_in_this_transaction(session)
+    locked = locked_in_this_transaction(session)
     wanted = sorted(set(lot_ids) - locked)
     if not wanted:
         return
@@ -247,9 +245,9 @@ async def move(
         part_id = await session.scalar(select(Lot.part_id).where(Lot.id == lot_id))
         if part_id is None:
             raise ValueError(f"no lot with id {lot_id}")
-    await _shift(session, lot_id, from_location_id, to_location_id, qty)
+    await shift(session, lot_id, from_location_id, to_location_id, qty)
     entry = StockTransaction(
-        **_ledger_row(
+        **ledger_row(
             lot_id, part_id, from_location_id, to_location_id, qty, kind, reference, reason
         )
     )
@@ -258,7 +256,7 @@ async def move(
     return entry
 
 
-async def _shift(
+async def shift(
     session: AsyncSession,
     lot_id: int,
     from_location_id: int | None,
@@ -287,7 +285,7 @@ async def _shift(
     return True
 
 
-def _ledger_row(
+def ledger_row(
     lot_id: int,
     part_id: int,
     from_location_id: int | None,
@@ -312,311 +310,6 @@ def _ledger_row(
         "actor_id": actor.id,
         "request_id": current_request_id(),
     }
-
-
-async def take_fifo(
-    session: AsyncSession,
-    *,
-    part_id: int,
-    warehouse_id: int,
-    qty: int,
-    to_location_id: int | None,
-    kind: str,
-    reference: str | None,
-    from_kinds: tuple[str, ...] = ("storage",),
-    lot_id: int | None = None,
-    reason: str | None = None,
-) -> list[MovedLine]:
-    """Take `qty` units of a part from the warehouse, oldest lot first; never commits.
-
-    Sources are the active locations of `from_kinds` in the warehouse (the destination
-    itself excluded), ordered by lot received_at, lot id, then location id; `lot_id`
-    restricts the take to one lot. On PostgreSQL only the oldest lots that cover `qty`
-    are locked (ascending id) and their balances re-read under the lock, so the allocation
-    is exact (see `_lock_fifo_lots`); on SQLite the write transaction serialises writers.
-    Not enough in all is InsufficientStockError (409) listing what is available; nothing
-    has been changed then.
-    """
-    check_qty(qty)
-    if kind not in MOVEMENT_KINDS:
-        raise ValueError(f"unknown movement kind {kind!r}")
-    sources = [
-        Location.warehouse_id == warehouse_id,
-        Location.kind.in_(from_kinds),
-        Location.active.is_(True),
-        StockBalance.qty > 0,
-    ]
-    if to_location_id is not None:
-        sources.append(StockBalance.location_id != to_location_id)
-    lot_filter = [Lot.part_id == part_id] + ([Lot.id == lot_id] if lot_id is not None else [])
-
-    ledger: list[dict[str, Any]] = []
-
-    async def take(lines: list[MovedLine], *, short_ok: bool = False) -> bool:
-        """Move the lines (their lots locked); with `short_ok` False at the first one whose
-        source has less than planned (that one and the rest not moved), else 409."""
-        for line in lines:
-            await lock_lots(session, [line.lot_id])
-            if not await _shift(
-                session,
-                line.lot_id,
-                line.from_location_id,
-                to_location_id,
-                line.qty,
-                short_ok=short_ok,
-            ):
-                return False
-            ledger.append(
-                _ledger_row(
-                    line.lot_id,
-                    part_id,
-                    line.from_location_id,
-                    to_location_id,
-                    line.qty,
-                    kind,
-                    reference,
-                    reason,
-                )
-            )
-        return True
-
-    if not is_postgres(session):  # BEGIN IMMEDIATE: no other writer can change a balance
-        rows = list((await session.execute(_fifo_rows(lot_filter, sources))).all())
-        plan = _plan(rows, qty)
-        if plan is None:
-            raise _not_enough(rows, qty, part_id, warehouse_id)
-        await take(plan)
-    else:
-        plan = await _take_as_locked(session, lot_filter, sources, qty, take)
-        if plan is None:
-            plan = await _take_exactly(
-                session, lot_filter, sources, qty, part_id, warehouse_id, take
-            )
-    # the ledger rows of every lot taken in one Core statement (no unit of work; a cached
-    # compiled statement, several rows sent as one batch)
-    await session.execute(insert(_LEDGER), ledger)
-    events.note(session, events.STOCK_CHANGED, [part_id])
-    if "storage" in from_kinds:
-        events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
-    return plan
-
-
-def _plan(rows: Iterable[Any], qty: int) -> list[MovedLine] | None:
-    """The FIFO take of `qty` from `rows` (already in FIFO order), or None when they hold
-    less than that."""
-    plan: list[MovedLine] = []
-    remaining = qty
-    for row_lot_id, pcn, location_id, available, location_code, *_ in rows:
-        if remaining == 0:
-            break
-        take = min(remaining, int(available))
-        plan.append(
-            MovedLine(
-                pcn=pcn,
-                lot_id=row_lot_id,
-                qty=take,
-                from_location_id=location_id,
-                from_location_code=location_code,
-            )
-        )
-        remaining -= take
-    return None if remaining else plan
-
-
-def _not_enough(
-    rows: list[Any], qty: int, part_id: int, warehouse_id: int
-) -> InsufficientStockError:
-    total = sum(int(r.qty) for r in rows)
-    return InsufficientStockError(
-        f"Only {total} available; {qty} asked for.",
-        available=total,
-        requested=qty,
-        lots=[
-            {
-                "pcn": r.pcn,
-                "lot_id": r.lot_id,
-                "location_id": r.location_id,
-                "location_code": r.code,
-                "qty": r.qty,
-            }
-            for r in rows[:_MAX_LISTED_LOTS]
-        ],
-        extra={"part_id": part_id, "warehouse_id": warehouse_id},
-    )
-
-
-def _fifo_candidates(lot_filter: list[Any], sources: list[Any], missing: int) -> Any:
-    """The ids of the oldest lots whose stock (as this statement sees it) covers `missing`."""
-    fifo_order = (Lot.received_at, Lot.id, StockBalance.location_id)
-    candidates = (
-        select(
-            StockBalance.lot_id,
-            (func.sum(StockBalance.qty).over(order_by=fifo_order) - StockBalance.qty).label(
-                "before"
-            ),
-        )
-        .join(Lot, Lot.id == StockBalance.lot_id)
-        .join(Location, Location.id == StockBalance.location_id)
-        .where(*lot_filter, *sources)
-        .subquery()
-    )
-    return select(candidates.c.lot_id).where(candidates.c.before < missing)
-
-
-async def _take_as_locked(
-    session: AsyncSession,
-    lot_filter: list[Any],
-    sources: list[Any],
-    qty: int,
-    take: Any,
-) -> list[MovedLine] | None:
-    """The common case in one statement: lock the oldest lots that cover `qty` (ascending
-    id) and read their source rows in the same statement, then take by the guarded moves.
-
-    The rows are as the statement's snapshot saw them, which is before any lock it waited
-    for, so they may be stale; the guarded decrement under the held lot lock is what
-    decides. When a concurrent pick took some first (a guarded move finds less than
-    planned), the lines already moved stay and the rest is taken by the exact path. None
-    when the rows as read do not cover `qty` (then nothing has moved)."""
-    held = _locked_in_this_transaction(session)
-    locked = (
-        select(Lot.id)
-        .where(Lot.id.in_(_fifo_candidates(lot_filter, sources, qty)))
-        .order_by(Lot.id)
-        .with_for_update()
-        .cte("locked")
-    )
-    rows = list(
-        (
-            await session.execute(
-                _fifo_rows(lot_filter, sources, with_received_at=True).where(
-                    Lot.id.in_(select(locked.c.id))
-                )
-            )
-        ).all()
-    )
-    held.update(row.lot_id for row in rows)
-    rows.sort(key=lambda row: (row.received_at, row.lot_id, row.location_id))
-    plan = _plan(rows, qty)
-    if plan is None:
-        return None
-    done: list[MovedLine] = []
-    for line in plan:
-        if not await take([line], short_ok=True):
-            FIFO_EXTENDED.inc()
-            return done + await _take_rest(session, lot_filter, sources, qty, done, take)
-        done.append(line)
-    return done
-
-
-async def _take_rest(
-    session: AsyncSession,
-    lot_filter: list[Any],
-    sources: list[Any],
-    qty: int,
-    done: list[MovedLine],
-    take: Any,
-) -> list[MovedLine]:
-    """What a stale plan could not take: the rest by the exact path (fresh rows under the
-    locks); 409 with what there was before this pick when even that is not enough."""
-    remaining = qty - sum(line.qty for line in done)
-    rows = await _lock_fifo_lots(session, lot_filter, sources, remaining)
-    plan = _plan(rows, remaining)
-    if plan is None:
-        # what there was before this pick (its own moves are rolled back with the 409)
-        before: dict[tuple[int, int], list[Any]] = {
-            (r.lot_id, r.location_id): [r.pcn, r.code, int(r.qty)] for r in rows
-        }
-        for line in done:
-            key = (line.lot_id, line.from_location_id)
-            before.setdefault(key, [line.pcn, line.from_location_code, 0])[2] += line.qty
-        total = sum(entry[2] for entry in before.values())
-        raise InsufficientStockError(
-            f"Only {total} available; {qty} asked for.",
-            available=total,
-            requested=qty,
-            lots=[
-                {
-                    "pcn": pcn,
-                    "lot_id": lot_id,
-                    "location_id": location_id,
-                    "location_code": code,
-                    "qty": units,
-                }
-                for (lot_id, location_id), (pcn, code, units) in sorted(before.items())
-            ][:_MAX_LISTED_LOTS],
-        )
-    await take(plan)
-    return plan
-
-
-async def _take_exactly(
-    session: AsyncSession,
-    lot_filter: list[Any],
-    sources: list[Any],
-    qty: int,
-    part_id: int,
-    warehouse_id: int,
-    take: Any,
-) -> list[MovedLine]:
-    rows = await _lock_fifo_lots(session, lot_filter, sources, qty)
-    plan = _plan(rows, qty)
-    if plan is None:
-        raise _not_enough(rows, qty, part_id, warehouse_id)
-    await take(plan)
-    return plan
-
-
-def _fifo_rows(lot_filter: list[Any], sources: list[Any], *, with_received_at: bool = False) -> Any:
-    columns = [StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty]
-    columns += [Location.code] + ([Lot.received_at] if with_received_at else [])
-    return (
-        select(*columns)
-        .join(Lot, Lot.id == StockBalance.lot_id)
-        .join(Location, Location.id == StockBalance.location_id)
-        .where(*lot_filter, *sources)
-        .order_by(Lot.received_at, Lot.id, StockBalance.location_id)
-    )
-
-
-async def _lock_fifo_lots(
-    session: AsyncSession, lot_filter: list[Any], sources: list[Any], qty: int
-) -> list[Any]:
-    """Lock only the lots a FIFO take of `qty` needs and return their source rows, fresh.
-
-    Each round reads, without locks, the oldest not-yet-locked lots whose stock covers
-    what is still missing, locks just those (ascending id, in the same statement), then
-    re-reads the balances of every lot it holds: they cannot change any more. When a
-    concurrent pick took some of them first, the next round extends the set with the next
-    oldest lots; it ends when the held lots cover `qty` or no other lot has stock (then
-    the rows are everything there is, for the 409). A deadlock between two extending
-    rounds is possible in theory and is retried by the unit of work.
-    """
-    held = _locked_in_this_transaction(session)
-    mine: set[int] = set()
-    rows: list[Any] = []
-    while True:
-        missing = qty - sum(int(row.qty) for row in rows)
-        if missing <= 0:
-            return rows
-        fresh = [*lot_filter] + ([Lot.id.not_in(sorted(mine))] if mine else [])
-        taken = list(
-            await session.scalars(
-                select(Lot.id)
-                .where(Lot.id.in_(_fifo_candidates(fresh, sources, missing)))
-                .order_by(Lot.id)
-                .with_for_update()
-            )
-        )
-        if not taken:
-            return rows
-        mine.update(taken)
-        held.update(taken)
-        rows = list(
-            (
-                await session.execute(_fifo_rows([*lot_filter, Lot.id.in_(sorted(mine))], sources))
-            ).all()
-        )
 
 
 async def new_lot(
@@ -661,7 +354,7 @@ async def new_lot(
     except IntegrityError as exc:  # the same PCN supplied concurrently
         raise _pcn_taken(pcn) from exc
     # A new lot is invisible to everyone else until commit: no lock needed.
-    _locked_in_this_transaction(session).add(lot.id)
+    locked_in_this_transaction(session).add(lot.id)
     return lot
 
 

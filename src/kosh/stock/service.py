@@ -21,7 +21,7 @@ from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError,
 from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Location
-from kosh.stock import lookups, movements
+from kosh.stock import fifo, lookups, movements
 from kosh.stock.models import Lot, StockTransaction
 from kosh.stock.movements import MovedLine
 
@@ -268,7 +268,7 @@ async def add_pick(
                 errors=[field_error(["pcn"], f"is not a lot of {part.number}")],
             )
         lot_id = lot.id
-    lines = await movements.take_fifo(
+    lines = await fifo.take_fifo(
         session,
         part_id=part.id,
         warehouse_id=warehouse.id,
