@@ -62,10 +62,10 @@ from tests.storefront import fakestore  # noqa: E402
 from tests.storefront.fakestore import delivery, load, wc_json  # noqa: E402
 from tests.support.stock import a_part, a_site, stock_in  # noqa: E402
 
+import kosh.wiring  # noqa: E402, F401 - the event subscribers (the stock push), as in the app
 from kosh.core.config import Settings  # noqa: E402
 from kosh.core.db import create_engine, create_session_factory  # noqa: E402
 from kosh.core.migrate import upgrade  # noqa: E402
-import kosh.wiring  # noqa: E402, F401 - the event subscribers (the stock push), as in the app
 from kosh.storefront import intake, stockpush  # noqa: E402
 from kosh.storefront import service as storefront_service  # noqa: E402
 from kosh.storefront import woocommerce as wc  # noqa: E402
