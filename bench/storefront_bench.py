@@ -62,6 +62,7 @@ from tests.storefront import fakestore  # noqa: E402
 from tests.storefront.fakestore import delivery, load, wc_json  # noqa: E402
 from tests.support.stock import a_part, a_site, stock_in  # noqa: E402
 
+import kosh.wiring  # noqa: E402, F401 - the event subscribers (the stock push), as in the app
 from kosh.core.config import Settings  # noqa: E402
 from kosh.core.db import create_engine, create_session_factory  # noqa: E402
 from kosh.core.migrate import upgrade  # noqa: E402
@@ -534,7 +535,14 @@ async def convergence_phase(
         batches = len(shop.batches)
         lookups = sum(r.method == "GET" for r in shop.received)
         if converged is None:
-            print(f"stock push: the shop did not converge within {limit:.0f} s")
+            differ = await shop_levels_match(sessions, shop, warehouse_id, parts)
+            print(
+                f"stock push: {args.movements} receipts in {moved:.1f} s; the shop did not"
+                f" converge within {limit:.0f} s after the last one: {differ} of {len(parts)}"
+                f" products differ, {calls} HTTP calls ({batches} batch POSTs)"
+            )
+            tail = (workdir / "worker.log").read_text(errors="replace").splitlines()[-15:]
+            print("\n".join("    " + line[:300] for line in tail))
         else:
             print(
                 f"stock push: {args.movements} receipts over {len(parts)} parts in {moved:.1f} s"
