@@ -51,7 +51,8 @@ async def test_wide_lists_become_cards_on_a_phone_and_stay_tables_on_a_desktop(
     await page.set_viewport_size(PHONE)
     for url in WIDE_LISTS:
         response = await page.goto(url)
-        assert response is not None and response.status == 200, url
+        assert response is not None, url
+        assert response.status == 200, url
         # then neither the page nor the list scrolls sideways, each row a card of label: value
         scroll_width, inner_width = await page.evaluate(OVERFLOW)
         assert scroll_width <= inner_width, f"{url}: {scroll_width} > {inner_width}"
@@ -66,4 +67,5 @@ async def test_wide_lists_become_cards_on_a_phone_and_stay_tables_on_a_desktop(
     for url in WIDE_LISTS:
         await page.goto(url)
         card = await page.evaluate(CARD)
-        assert card is not None and card["row"] == "table-row", url
+        assert card is not None, url
+        assert card["row"] == "table-row", url
