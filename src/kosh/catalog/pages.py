@@ -21,7 +21,9 @@ from kosh.locations import service as location_service
 from kosh.purchasing import queries as purchasing_queries
 from kosh.sales import service as sales_service
 from kosh.stock import queries as stock_queries
+from kosh.stock import trends as stock_trends
 from kosh.web import nav
+from kosh.web.chart import LineChart, line_chart
 from kosh.web.pages import SETUP_STEPS, SetupStep
 from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
@@ -96,6 +98,7 @@ async def part_detail(
     stock = await stock_queries.part_stock(session, part)
     availability = await _availability(session, part.id, stock)
     entries, total = await stock_queries.history(session, part_id=part.id, limit=RECENT_HISTORY)
+    chart = await _stock_chart(session, part)
     return pages.render(
         request,
         "catalog/part_detail.html",
@@ -106,7 +109,26 @@ async def part_detail(
             "entries": entries,
             "history_total": total,
             "can_move": principal.has_role("operator"),
+            "chart": chart,
         },
+    )
+
+
+STOCK_CHART_DAYS = 90
+
+
+async def _stock_chart(session: AsyncSession, part: Part) -> LineChart:
+    """On hand at the end of each day over the last 90 days, from the ledger."""
+    days = await stock_trends.on_hand_per_day(session, part.id, days=STOCK_CHART_DAYS)
+    return line_chart(
+        "part-stock",
+        title="Stock over the last 90 days",
+        description=f"Units of {part.number} on hand at the end of each day (UTC), all locations.",
+        column="Day",
+        value_column=f"On hand ({part.unit})",
+        rows=[(day.strftime("%d %b"), qty) for day, qty in days],
+        step=True,
+        empty="No stock in the last 90 days.",
     )
 
 

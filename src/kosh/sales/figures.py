@@ -1,4 +1,4 @@
-"""Read-only sales figures for charts (the dashboard's web orders per day)."""
+"""Read-only sales figures for charts (web orders per day and per hour)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,26 @@ async def web_orders_per_day(
         )
     ).one()
     return [(start.date(), int(count)) for start, count in zip(starts, row, strict=True)]
+
+
+async def web_orders_per_hour(
+    session: AsyncSession, *, hours: int = 48, now: datetime | None = None
+) -> list[tuple[datetime, int]]:
+    """Orders that came from a web store in each whole UTC hour of the last `hours` hours
+    including the current one, oldest first (hours without orders count 0)."""
+    current = (now or utcnow()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    starts = [current - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
+    columns = [
+        func.count(SalesOrder.id).filter(
+            and_(SalesOrder.created_at >= start, SalesOrder.created_at < start + timedelta(hours=1))
+        )
+        for start in starts
+    ]
+    row = (
+        await session.execute(
+            select(*columns).where(
+                SalesOrder.external_store.is_not(None), SalesOrder.created_at >= starts[0]
+            )
+        )
+    ).one()
+    return [(start, int(count)) for start, count in zip(starts, row, strict=True)]

@@ -28,12 +28,14 @@ from kosh.locations import service as location_service
 from kosh.stock import lot_list
 from kosh.stock import queries as stock_queries
 from kosh.stock import service as stock_service
+from kosh.stock import trends as stock_trends
 from kosh.stock.label_api import label_facts
 from kosh.stock.models import MOVEMENT_KINDS
 from kosh.stock.pcn import PCN_PATTERN
 from kosh.stock.service import STOCKABLE_KINDS
 from kosh.web import nav
-from kosh.web.pages import DASHBOARD_TILES, Tile
+from kosh.web.chart import LineChart, line_chart
+from kosh.web.pages import DASHBOARD_CHARTS, DASHBOARD_TILES, Tile
 from kosh.web.sorting import SortParam, parse_sort
 from kosh.web.templating import Pages, get_pages
 
@@ -304,3 +306,25 @@ async def stock_tiles(session: AsyncSession) -> list[Tile]:
 
 if stock_tiles not in DASHBOARD_TILES:
     DASHBOARD_TILES.append(stock_tiles)
+
+
+async def movements_chart(session: AsyncSession) -> list[LineChart]:
+    """Ledger movements per day over the last 30 days, once there are any."""
+    days = await stock_trends.movements_per_day(session, days=30)
+    if not any(count for _, count in days):
+        return []
+    return [
+        line_chart(
+            "movements",
+            title="Movements per day",
+            description="Stock movements written to the ledger on each of the last 30 days (UTC).",
+            column="Day",
+            value_column="Movements",
+            rows=[(day.strftime("%d %b"), count) for day, count in days],
+            empty="No stock movements in the last 30 days.",
+        )
+    ]
+
+
+if movements_chart not in DASHBOARD_CHARTS:
+    DASHBOARD_CHARTS.append(movements_chart)

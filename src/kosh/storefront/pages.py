@@ -25,7 +25,7 @@ from kosh.storefront import setup
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import STAGED_STATUSES
 from kosh.web import nav
-from kosh.web.chart import BarChart, bar_chart
+from kosh.web.chart import BarChart, LineChart, bar_chart, line_chart
 from kosh.web.pages import DASHBOARD_CHARTS, DASHBOARD_TILES, SETUP_STEPS, SetupStep, Tile
 from kosh.web.templating import Pages, get_pages
 
@@ -91,6 +91,20 @@ if web_order_chart not in DASHBOARD_CHARTS:
     DASHBOARD_CHARTS.append(web_order_chart)
 
 
+async def web_orders_per_hour_chart(session: AsyncSession) -> LineChart:
+    """Web orders in each hour of the last 48 hours, for the storefront page."""
+    hours = await sales_figures.web_orders_per_hour(session, hours=48)
+    return line_chart(
+        "web-orders-hourly",
+        title="Web orders per hour",
+        description="Orders that arrived from the web stores in each of the last 48 hours (UTC).",
+        column="Hour (UTC)",
+        value_column="Orders",
+        rows=[(hour.strftime("%a %H:00"), count) for hour, count in hours],
+        empty="No web orders in the last 48 hours.",
+    )
+
+
 @router.get("/storefront")
 async def dashboard(
     request: Request,
@@ -114,6 +128,7 @@ async def dashboard(
             "is_admin": principal.has_role("admin"),
             "is_manager": principal.has_role("manager"),
             "base_url": (settings.public_url or str(request.base_url)).rstrip("/"),
+            "chart": await web_orders_per_hour_chart(session),
         },
     )
 

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
-from kosh.web.chart import BarChart
+from kosh.web.chart import BarChart, LineChart
 from kosh.web.templating import Pages, get_pages
 
 router = APIRouter(include_in_schema=False)
@@ -40,7 +40,8 @@ TileSource = Callable[[AsyncSession], Awaitable[list[Tile]]]
 DASHBOARD_TILES: list[TileSource] = []
 StepSource = Callable[[AsyncSession], Awaitable[list[SetupStep]]]
 SETUP_STEPS: list[StepSource] = []
-ChartSource = Callable[[AsyncSession], Awaitable[list[BarChart]]]
+Chart = BarChart | LineChart
+ChartSource = Callable[[AsyncSession], Awaitable[list[BarChart]] | Awaitable[list[LineChart]]]
 DASHBOARD_CHARTS: list[ChartSource] = []
 
 
@@ -64,7 +65,7 @@ async def dashboard(
     tiles: list[Tile] = []
     for source in DASHBOARD_TILES:
         tiles += await source(session)
-    charts: list[BarChart] = []
+    charts: list[Chart] = []
     for chart_source in DASHBOARD_CHARTS:
         charts += await chart_source(session)
     return pages.render(
