@@ -94,6 +94,7 @@ class StockTransaction(Base):
         Index(None, "from_location_id", "id"),
         Index(None, "to_location_id", "id"),
         Index(None, "reference"),
+        Index(None, "at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
