@@ -34,11 +34,14 @@ class Lots:
 
 
 async def lots_and_job(session: AsyncSession) -> Lots:
-    """Job J-1 for 30: 60 resistors (40 of the oldest lot, then 20 of the next), 30
-    capacitors of which storage holds 10."""
+    """Job J-1 for 30: 60 resistors (40 of the oldest lot, then 20 of the next, a third
+    lot untouched), 30 capacitors of which storage holds 10."""
     plant = await a_plant(session, res_stock=40, cap_stock=10)
     newer = await stock_service.receive(
         session, part_number="RES-10K", qty=100, location_id=plant.bins[1]
+    )
+    await stock_service.receive(  # youngest: never suggested while older lots cover the line
+        session, part_number="RES-10K", qty=5, location_id=plant.bins[0]
     )
     job_id = await a_job(session, plant, "J-1", 30)
     res_line, cap_line = await line_ids(session, job_id)
