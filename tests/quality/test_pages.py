@@ -11,9 +11,11 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.production import service as job_service
 from kosh.quality import pages as quality_pages
 from kosh.quality import service as quality_service
 from tests.quality.support import a_lot, a_shop
+from tests.shopfloor.support import a_floor, a_released_job, operation_ids
 from tests.support.fixtures import MakeUser
 from tests.web.test_no_inline_code import inline_code
 
@@ -175,3 +177,35 @@ async def test_return_pages_render(
     )
     assert next(iter(pcns.values())) in received
     assert number in received
+
+
+async def test_the_ticket_page_shows_the_linked_operation_and_its_job(
+    client: httpx.AsyncClient, session: AsyncSession, make_user: MakeUser, login: Login
+) -> None:
+    # given an NCR raised against a job's second operation, and one without an operation
+    floor = await a_floor(session)
+    job_id = await a_released_job(session, floor, 2)
+    _, second = await operation_ids(session, job_id)
+    linked = await quality_service.create_ticket(
+        session,
+        kind="ncr",
+        title="Test fails",
+        links=quality_service.Links(operation_code=f"OP-{second}"),
+    )
+    plain = await quality_service.create_ticket(session, kind="ncr", title="No operation")
+    job_number = (await job_service.get_job_or_raise(session, job_id)).number
+    await login(client, await make_user("viewer"))
+
+    page = await client.get(f"/quality/tickets/{linked.id}", headers=HTML)
+    other = await client.get(f"/quality/tickets/{plain.id}", headers=HTML)
+
+    # then the page names the operation as on the traveller and links its job
+    assert page.status_code == 200
+    assert 'data-testid="ticket-operation"' in page.text
+    assert f'<a href="/shopfloor/jobs/{job_id}">OP-{second}</a>' in page.text
+    assert (
+        f'<a href="/jobs/{job_id}" data-testid="ticket-operation-job">{job_number}</a>' in page.text
+    )
+    assert not inline_code(page.text)
+    assert other.status_code == 200
+    assert 'data-testid="ticket-operation"' not in other.text

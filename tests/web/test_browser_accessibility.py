@@ -52,6 +52,7 @@ MUST_REACH = (
     "/boms/compare",
     "/documents/{document_id}/count",
     "/purchase-orders/{order_id}/receive",
+    "/jobs/{job_id}/pick-list",
 )
 
 RUN_AXE = """async (tags) => {

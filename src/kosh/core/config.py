@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     alert_recipients: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alert_digest_minutes: int = Field(default=15, ge=0)
     alert_due_soon_days: int = Field(default=3, ge=0)
+    # Kitting: "kit all" goes through a pick list confirmed by scanning each line's PCN.
+    kit_scan_confirm: bool = False
 
     # Web stores (storefront): webhook intake, the worker's retries, validation, sync back.
     storefront_max_payload_bytes: int = Field(default=512 * 1024, gt=0)

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from kosh.auth.deps import CurrentPrincipal, Manager, Operator
-from kosh.core.deps import SessionDep
+from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.pagination import PageDep, next_url
 from kosh.core.types import PathId, QueryId, SearchText
-from kosh.production import kitting
+from kosh.production import kitting, picklist
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
 from kosh.production.schemas import (
@@ -24,6 +24,11 @@ from kosh.production.schemas import (
     JobStatus,
     KitPickRead,
     KitResult,
+    PickListLineRead,
+    PickListRead,
+    PickScan,
+    PickScanRead,
+    PickSuggestionRead,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -133,10 +138,14 @@ async def _kit_result(session: SessionDep, done: kitting.Kitting) -> KitResult:
 
 
 @router.post("/jobs/{job_id}/kit", response_model=KitResult)
-async def kit_all(job_id: PathId, _: Operator, session: SessionDep) -> KitResult:
+async def kit_all(
+    job_id: PathId, _: Operator, session: SessionDep, settings: SettingsDep
+) -> KitResult:
     """Pick what every line still lacks onto the MFG floor, oldest lots first, all or
-    nothing: 409 kit_short lists each part that cannot be picked in full (`short`)."""
-    return await _kit_result(session, await kitting.kit_all(session, job_id=job_id))
+    nothing: 409 kit_short lists each part that cannot be picked in full (`short`). With
+    KOSH_KIT_SCAN_CONFIRM on it is 409 scan_confirm_required: use the pick list."""
+    done = await kitting.kit_all(session, job_id=job_id, scan_confirm=settings.kit_scan_confirm)
+    return await _kit_result(session, done)
 
 
 @router.post("/jobs/{job_id}/lines/{line_id}/kit", response_model=KitResult)
@@ -154,3 +163,53 @@ async def kit_line(
         allow_over_kit=body.allow_over_kit,
     )
     return await _kit_result(session, done)
+
+
+def _pick_list_line(line: picklist.PickListLine) -> PickListLineRead:
+    return PickListLineRead(
+        line_id=line.line_id,
+        line_no=line.line_no,
+        part_number=line.part_number,
+        description=line.description,
+        outstanding=line.outstanding,
+        short=line.short,
+        suggestions=[
+            PickSuggestionRead(pcn=s.pcn, location_code=s.location_code, qty=s.qty)
+            for s in line.suggestions
+        ],
+    )
+
+
+@router.get("/jobs/{job_id}/pick-list", response_model=PickListRead)
+async def pick_list(
+    job_id: PathId, _: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> PickListRead:
+    """Per line what it still lacks and the FIFO suggestion: which PCN from which bin,
+    how many (`short`: what storage cannot give now)."""
+    found = await picklist.pick_list(session, job_id=job_id)
+    return PickListRead(
+        job_id=found.job.id,
+        job_number=found.job.number,
+        scan_confirm=settings.kit_scan_confirm,
+        lines=[_pick_list_line(line) for line in found.lines],
+    )
+
+
+@router.post("/jobs/{job_id}/lines/{line_id}/scan", response_model=PickScanRead)
+async def scan_line(
+    job_id: PathId, line_id: PathId, body: PickScan, _: Operator, session: SessionDep
+) -> PickScanRead:
+    """Confirm a pick-list line by its scanned PCN and pick it: another part's or an
+    unknown PCN is 409 wrong_pcn (`expected_pcn`, `expected_location`); a younger lot of
+    the part is 409 not_fifo unless `reason` is given (then audited)."""
+    done = await picklist.confirm_line(
+        session, job_id=job_id, line_id=line_id, scanned=body.scanned, reason=body.reason
+    )
+    return PickScanRead(
+        message=picklist.confirmation_message(done),
+        pcn=done.pcn,
+        qty=done.qty,
+        from_bins=done.from_bins,
+        overridden=done.overridden,
+        line=_pick_list_line(done.line),
+    )

@@ -60,7 +60,7 @@ class Kitting:
     picks: list[KitPick]
 
 
-async def _kittable_job(session: AsyncSession, job_id: int) -> Job:
+async def kittable_job(session: AsyncSession, job_id: int) -> Job:
     job = await session.get(Job, job_id)
     if job is None:
         raise NotFoundError(f"No job with id {job_id}.", code="job_not_found")
@@ -73,6 +73,28 @@ async def _kittable_job(session: AsyncSession, job_id: int) -> Job:
     return job
 
 
+async def pick_for_line(
+    session: AsyncSession,
+    job: Job,
+    line: planning.LinePlan,
+    qty: int,
+    *,
+    pcn: str | None = None,
+    allow_over_kit: bool = False,
+) -> stock_service.Pick:
+    """Pick `qty` of the line's part onto the floor with the job's number (joins the
+    caller's transaction; the over-kit guard runs on the STOCK_PICKED event)."""
+    return await stock_service.add_pick(
+        session,
+        part_number=line.part_number,
+        qty=qty,
+        warehouse_id=job.warehouse_id,
+        reference=job.number,
+        pcn=pcn,
+        allow_over_kit=allow_over_kit,
+    )
+
+
 async def _pick(
     session: AsyncSession,
     job: Job,
@@ -82,15 +104,7 @@ async def _pick(
     pcn: str | None = None,
     allow_over_kit: bool = False,
 ) -> KitPick:
-    picked = await stock_service.add_pick(
-        session,
-        part_number=line.part_number,
-        qty=qty,
-        warehouse_id=job.warehouse_id,
-        reference=job.number,
-        pcn=pcn,
-        allow_over_kit=allow_over_kit,
-    )
+    picked = await pick_for_line(session, job, line, qty, pcn=pcn, allow_over_kit=allow_over_kit)
     return KitPick(part_number=line.part_number, qty=qty, pcns=[m.pcn for m in picked.lines])
 
 
@@ -111,7 +125,7 @@ async def kit_line(
     already_kitted); more than the line needs is 409 over_kit saying how much over, unless
     `allow_over_kit`; not enough stock is 409 insufficient_stock. Nothing changes on
     refusal."""
-    job = await _kittable_job(session, job_id)
+    job = await kittable_job(session, job_id)
     plan = await planning.job_plan(session, job)
     line = next((line for line in plan.lines if line.line_id == line_id), None)
     if line is None:
@@ -141,14 +155,24 @@ def _count_after_commit(
 
 
 @idempotent_transaction
-async def kit_all(session: AsyncSession, *, job_id: int) -> Kitting:
+async def kit_all(session: AsyncSession, *, job_id: int, scan_confirm: bool = False) -> Kitting:
     """Pick what every line of the job still lacks, oldest lots first, all or nothing.
 
-    Rules: the job exists (404) and is open (409 invalid_transition); when some line
+    Rules: the job exists (404) and is open (409 invalid_transition); with `scan_confirm`
+    (the site's KOSH_KIT_SCAN_CONFIRM) nothing is picked blind: 409 scan_confirm_required
+    pointing to the job's pick list (`pick_list`); when some line
     cannot be picked in full, nothing is picked and the answer is 409 kit_short listing
     each such part with what it needs and what is available (`short`); a job with nothing
     left to pick is 409 already_kitted."""
-    job = await _kittable_job(session, job_id)
+    job = await kittable_job(session, job_id)
+    if scan_confirm:
+        KITTING.labels("all", "scan_required").inc()
+        raise ConflictError(
+            f"This site confirms kitting by scanning: open the pick list of job {job.number} "
+            "and scan each line's PCN.",
+            code="scan_confirm_required",
+            details={"pick_list": f"/jobs/{job.id}/pick-list"},
+        )
     plan = await planning.job_plan(session, job)
     todo = [line for line in plan.lines if line.outstanding > 0]
     if not todo:

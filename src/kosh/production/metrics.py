@@ -14,3 +14,9 @@ OVER_KIT = Counter(
     "Picks that would give a job more than it needs, by outcome (refused, confirmed)",
     ["outcome"],
 )
+PICK_SCAN = Counter(
+    "kosh_job_pick_scan_total",
+    "Pick-list scans of job lines, by outcome (confirmed, override, wrong_pcn, not_fifo, "
+    "insufficient_stock)",
+    ["outcome"],
+)

@@ -14,9 +14,10 @@ from starlette.responses import Response
 from kosh.auth.deps import CurrentPrincipal
 from kosh.bom import queries as bom_queries
 from kosh.bom import service as bom_service
-from kosh.core.deps import SessionDep
+from kosh.core.deps import SessionDep, SettingsDep
 from kosh.core.types import PathId, QueryId, SearchText, clean_query
 from kosh.locations import service as location_service
+from kosh.production import picklist
 from kosh.production import queries as job_queries
 from kosh.production import service as job_service
 from kosh.production.kitting import KITTABLE_STATUSES
@@ -89,6 +90,7 @@ async def job_detail(
     principal: CurrentPrincipal,
     pages: PagesDep,
     session: SessionDep,
+    settings: SettingsDep,
     job_id: PathId,
 ) -> Response:
     job = await job_service.get_job_or_raise(session, job_id)
@@ -112,6 +114,30 @@ async def job_detail(
             "is_manager": principal.has_role("manager"),
             "locations": storage,
             "can_kit": principal.has_role("operator") and detail.status in KITTABLE_STATUSES,
+            "scan_confirm": settings.kit_scan_confirm,
+        },
+    )
+
+
+@router.get("/jobs/{job_id}/pick-list")
+async def job_pick_list(
+    request: Request,
+    principal: CurrentPrincipal,
+    pages: PagesDep,
+    session: SessionDep,
+    job_id: PathId,
+) -> Response:
+    """The job's pick list, to print or to confirm line by line by scanning PCN labels."""
+    found = await picklist.pick_list(session, job_id=job_id)
+    detail = await job_queries.job_detail(session, found.job)
+    return pages.render(
+        request,
+        "production/pick_list.html",
+        {
+            "job": detail,
+            "lines": found.lines,
+            "open_lines": [line for line in found.lines if line.outstanding],
+            "can_kit": principal.has_role("operator"),
         },
     )
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from kosh.bom.schemas import Notes, PartNumber
-from kosh.core.types import CleanLine, Id, Quantity
+from kosh.core.types import CleanLine, Id, Quantity, RequiredLine
 
 JobNumber = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
@@ -140,3 +140,46 @@ class JobPage(BaseModel):
     items: list[JobRead]
     total: int
     next: str | None = None
+
+
+class PickSuggestionRead(BaseModel):
+    pcn: str
+    location_code: str
+    qty: int
+
+
+class PickListLineRead(BaseModel):
+    line_id: int
+    line_no: int
+    part_number: str
+    description: str
+    outstanding: int
+    short: int
+    suggestions: list[PickSuggestionRead]
+
+
+class PickListRead(BaseModel):
+    """A job's pick list: per line what it still lacks and which PCN from which bin."""
+
+    job_id: int
+    job_number: str
+    scan_confirm: bool
+    lines: list[PickListLineRead]
+
+
+class PickScan(BaseModel):
+    """Confirm a pick-list line by the PCN label scanned; `reason` takes a PCN other
+    than the oldest one (audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scanned: Annotated[RequiredLine, Field(max_length=64)]
+    reason: Annotated[CleanLine, Field(max_length=500)] | None = None
+
+
+class PickScanRead(BaseModel):
+    message: str
+    pcn: str
+    qty: int
+    from_bins: list[str]
+    overridden: bool
+    line: PickListLineRead

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from kosh.auth.deps import CurrentPrincipal
@@ -16,14 +17,16 @@ from kosh.core.db import utcnow
 from kosh.core.deps import SessionDep
 from kosh.core.types import PathId
 from kosh.locations import service as location_service
+from kosh.production import service as job_service
 from kosh.quality import pages_sla, pages_windows, queries, saved_views
 from kosh.quality import returns as return_ops
 from kosh.quality import service as quality_service
 from kosh.quality import tickets as ticket_ops
-from kosh.quality.models import PRIORITIES, STATUS_CATEGORIES, TICKET_KINDS
+from kosh.quality.models import PRIORITIES, STATUS_CATEGORIES, TICKET_KINDS, Ticket
 from kosh.quality.ncr import DISPOSITIONS
 from kosh.quality.schemas import SavedViewRead
 from kosh.sales import service as sales_service
+from kosh.shopfloor import service as shopfloor_service
 from kosh.web import nav
 from kosh.web.templating import Pages, get_pages
 
@@ -137,6 +140,32 @@ async def ticket_list(
     )
 
 
+@dataclass(frozen=True)
+class LinkedOperation:
+    code: str  # OP-123, as on the traveller
+    seq: int
+    name: str
+    status: str
+    job_id: int
+    job_number: str
+
+
+async def linked_operation(session: AsyncSession, ticket: Ticket) -> LinkedOperation | None:
+    """The operation the ticket concerns, with its job (for the link), or None."""
+    if ticket.operation_id is None:
+        return None
+    operation = await shopfloor_service.get_operation_or_raise(session, ticket.operation_id)
+    job = await job_service.get_job_or_raise(session, operation.job_id)
+    return LinkedOperation(
+        code=f"OP-{operation.id}",
+        seq=operation.seq,
+        name=operation.name,
+        status=operation.status,
+        job_id=job.id,
+        job_number=job.number,
+    )
+
+
 @router.get("/quality/tickets/{ticket_id}")
 async def ticket_page(
     request: Request,
@@ -166,6 +195,7 @@ async def ticket_page(
             "storage": storage,
             "dispositions": DISPOSITIONS,
             "can_edit": principal.has_role("operator"),
+            "operation": await linked_operation(session, ticket),
         },
     )
 

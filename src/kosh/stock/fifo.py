@@ -334,3 +334,40 @@ async def _lock_fifo_lots(
                 await session.execute(_fifo_rows([*lot_filter, Lot.id.in_(sorted(mine))], sources))
             ).all()
         )
+
+
+async def suggest(
+    session: AsyncSession,
+    *,
+    part_id: int,
+    warehouse_id: int,
+    qty: int,
+    lot_id: int | None = None,
+) -> list[MovedLine]:
+    """Read-only: the (lot, location) rows a FIFO take of `qty` would move now, oldest
+    first, as far as the stock goes (fewer units than `qty` when it is short). The same
+    order as `take_fifo` from storage; nothing is locked or changed."""
+    sources = [
+        Location.warehouse_id == warehouse_id,
+        Location.kind == "storage",
+        Location.active.is_(True),
+        StockBalance.qty > 0,
+    ]
+    lot_filter = [Lot.part_id == part_id] + ([Lot.id == lot_id] if lot_id is not None else [])
+    lines: list[MovedLine] = []
+    missing = qty
+    for row in await session.execute(_fifo_rows(lot_filter, sources).limit(_MAX_LISTED_LOTS)):
+        if missing <= 0:
+            break
+        take = min(int(row.qty), missing)
+        lines.append(
+            MovedLine(
+                pcn=row.pcn,
+                lot_id=row.lot_id,
+                qty=take,
+                from_location_id=row.location_id,
+                from_location_code=row.code,
+            )
+        )
+        missing -= take
+    return lines

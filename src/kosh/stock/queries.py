@@ -15,7 +15,9 @@ from sqlalchemy.orm import aliased
 from kosh.catalog.models import Part
 from kosh.core.pagination import COUNT_CAP, capped_count
 from kosh.locations.models import Location, Warehouse
+from kosh.stock import fifo
 from kosh.stock.models import Lot, StockBalance, StockTransaction
+from kosh.stock.movements import MovedLine
 
 MAX_LOTS_LISTED = 500
 
@@ -553,3 +555,13 @@ async def parts_by_location(
         for location_id, part_id in rows:
             answer.setdefault(location_id, set()).add(part_id)
     return answer
+
+
+async def fifo_suggestion(
+    session: AsyncSession, *, part_id: int, warehouse_id: int, qty: int, lot_id: int | None = None
+) -> list[MovedLine]:
+    """Which PCN from which storage bin, how many: the rows a FIFO pick of `qty` would
+    take now (fewer units when short), read-only. A pick list shows them to confirm."""
+    return await fifo.suggest(
+        session, part_id=part_id, warehouse_id=warehouse_id, qty=qty, lot_id=lot_id
+    )
