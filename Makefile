@@ -9,11 +9,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 # Test processes (pytest-xdist), each with its own database, live server and browser; a test
-# file stays on one process (`--dist loadfile`), so module fixtures start once. 0 (the default
-# until the whole suite is proven on several processes in CI) runs everything in one process:
-# `make test TEST_WORKERS=2` spreads each pass over two.
-TEST_WORKERS ?= 0
-PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+# file stays on one process (`--dist loadfile`), so module fixtures start once. Two, one per
+# core of a small CI machine; `make test TEST_WORKERS=0` runs everything in one process. Each
+# pass prints its 25 slowest tests (where to look when the suite grows slow).
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 .PHONY: install run demo test test-fast coverage-floor test-sqlite test-postgres test-browser screenshots fuzz lint format typecheck lock clean
 

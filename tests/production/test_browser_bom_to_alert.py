@@ -83,6 +83,7 @@ async def test_bom_upload_to_acknowledged_shortage(
     cards = page.locator("[data-testid=alert-job_shortage]")
     await expect(cards).to_have_count(53)
     first = cards.first
+    await first.locator("details.alert-more > summary").click()  # a row opens to acknowledge
     await first.locator("[data-testid=ack-note]").fill("Ordered from Mouser, PO 4711")
     await first.locator("select[name=action]").select_option("reorder")
     await first.locator("[data-testid=ack-button]").click()
