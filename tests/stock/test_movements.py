@@ -3,11 +3,13 @@ on_hand. They join the caller's transaction, so a failure later rolls them back 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.core.db import transactional
-from kosh.core.errors import NotFoundError, ValidationError
+from kosh.core.errors import ConflictError, NotFoundError, ValidationError
 from kosh.locations import service as location_service
 from kosh.stock import fifo, movements
 from kosh.stock.errors import InsufficientStockError
@@ -132,6 +134,61 @@ async def test_move_refuses_to_go_below_zero(session: AsyncSession, site: Site) 
         await overdraw(session)
     assert caught.value.details["available"] == 3
     assert await balances(session, lot.id) == {site.bin_ids[0]: 3}
+
+
+@pytest.mark.parametrize(
+    ("kind", "source", "destination", "lot_id", "message"),
+    [
+        ("teleport", 0, 1, None, "unknown movement kind"),
+        ("adjust", None, None, None, "needs a source or a destination"),
+        ("adjust", None, 1, 999_999, "no lot with id 999999"),
+    ],
+    ids=["unknown-kind", "nowhere-to-nowhere", "unknown-lot"],
+)
+async def test_move_refuses_what_no_caller_may_ask(
+    session: AsyncSession,
+    site: Site,
+    kind: str,
+    source: int | None,
+    destination: int | None,
+    lot_id: int | None,
+    message: str,
+) -> None:
+    # (programming errors of a calling feature, not user input: ValueError, nothing moved)
+    lot = await stock_in(session, site.part_number, site.bin_ids[0], 3)
+    with pytest.raises(ValueError, match=message):
+        await movements.move(
+            session,
+            lot_id=lot_id or lot.id,
+            from_location_id=None if source is None else site.bin_ids[source],
+            to_location_id=None if destination is None else site.bin_ids[destination],
+            qty=1,
+            kind=kind,
+        )
+    await session.rollback()
+    assert await balances(session, lot.id) == {site.bin_ids[0]: 3}
+
+
+async def test_two_clerks_typing_the_same_new_pcn_at_once_one_gets_a_clean_409(
+    sessions: async_sessionmaker[AsyncSession], site: Site
+) -> None:
+    async with sessions() as probe:
+        if probe.get_bind().dialect.name != "postgresql":
+            pytest.skip("concurrent writers need PostgreSQL (SQLite has one writer)")
+    async with sessions() as first, sessions() as second:
+        # given one clerk's new lot REEL-7, flushed and not yet committed
+        await movements.new_lot(first, part_id=site.part_id, pcn="REEL-7")
+
+        # when the other types REEL-7 too (it is not visible yet), then the first commits
+        racing = asyncio.create_task(movements.new_lot(second, part_id=site.part_id, pcn="REEL-7"))
+        await asyncio.sleep(0.3)  # the second insert now waits on the unique index
+        await first.commit()
+
+        # then the second gets the same 409 as if it had seen the lot
+        with pytest.raises(ConflictError) as caught:
+            await racing
+        assert caught.value.code == "pcn_taken"
+        await second.rollback()
 
 
 @pytest.mark.parametrize("qty", [0, -5, 1.5, True, 1_000_000_001, "12"])
