@@ -285,37 +285,23 @@ class Worker:
 
     async def reconcile(self, event_id: int) -> str:
         """Compare the shop's stock with KOSH and fix drift; a failure is retried."""
-        if self.http is None:
-            raise RuntimeError("reconcile() runs inside run()")
-        retryable = True
-        try:
-            report = await reconcile.run(
-                self.http,
-                self.sessions,
-                self.settings,
-                event_id=event_id,
-                worker_id=self.worker_id,
-            )
-        except StoreApiError as exc:
-            error, retryable = str(exc), exc.retryable
-        except outbox.MissingCredentialsError as exc:
-            error, retryable = str(exc), False
-        except Exception as exc:
-            log.exception("stock_reconcile_error", event_id=event_id)
-            error = f"{type(exc).__name__}: {exc}"
-        else:
-            return "lost" if report is None else "sent"
-        status = await self._mark_failed(event_id, error=error, retryable=retryable)
-        log.warning("stock_reconcile_failed", event_id=event_id, error=error, status=status)
-        return status
+        return await self._run_store_job(event_id, reconcile.run, "stock_reconcile")
 
     async def fetch_refunds(self, event_id: int) -> str:
         """Read a web order's refunds from its store and take them; a failure is retried."""
+        status = await self._run_store_job(event_id, refunds.run, "store_refunds")
+        if status not in ("sent", "lost"):
+            REFUNDS.labels("failed" if status == "failed" else "retried").inc()
+        return status
+
+    async def _run_store_job(self, event_id: int, job: Any, name: str) -> str:
+        """Run an outbox event's store job: "sent", "lost" (the job found no event), or the
+        status `_mark_failed` gave it (store errors as the store says, anything else retried)."""
         if self.http is None:
-            raise RuntimeError("fetch_refunds() runs inside run()")
+            raise RuntimeError(f"{name} runs inside run()")
         retryable = True
         try:
-            taken = await refunds.run(
+            result = await job(
                 self.http,
                 self.sessions,
                 self.settings,
@@ -327,13 +313,12 @@ class Worker:
         except outbox.MissingCredentialsError as exc:
             error, retryable = str(exc), False
         except Exception as exc:
-            log.exception("store_refunds_error", event_id=event_id)
+            log.exception(f"{name}_error", event_id=event_id)
             error = f"{type(exc).__name__}: {exc}"
         else:
-            return "lost" if taken is None else "sent"
+            return "lost" if result is None else "sent"
         status = await self._mark_failed(event_id, error=error, retryable=retryable)
-        REFUNDS.labels("failed" if status == "failed" else "retried").inc()
-        log.warning("store_refunds_failed", event_id=event_id, error=error, status=status)
+        log.warning(f"{name}_failed", event_id=event_id, error=error, status=status)
         return status
 
     async def maybe_reconcile(self) -> None:
