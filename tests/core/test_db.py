@@ -63,19 +63,18 @@ async def test_commits_on_success_and_runs_after_commit_callbacks(
 
     @transactional
     async def write(session: AsyncSession) -> int:
-        event_row = await audit.record(session, action="test.ok", entity_type="t")
-        await session.flush()
+        event_id = await audit.record(session, action="test.ok", entity_type="t")
 
         async def callback() -> None:
             # the callback sees committed data from another connection
             async with sessions() as other:
                 seen.append(
-                    await other.scalar(select(AuditEvent.id).where(AuditEvent.id == event_row.id))
+                    await other.scalar(select(AuditEvent.id).where(AuditEvent.id == event_id))
                     or 0
                 )
 
         after_commit(session, callback)
-        return event_row.id
+        return event_id
 
     async with sessions() as session:
         event_id = await write(session)

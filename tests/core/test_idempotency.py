@@ -24,9 +24,7 @@ from tests.support.platform import app_client, client_for
 
 @transactional
 async def _note(session: AsyncSession, *, what: str) -> int:
-    event = await audit.record(session, action="test.note", entity_type="note", after={"w": what})
-    await session.flush()
-    return event.id
+    return await audit.record(session, action="test.note", entity_type="note", after={"w": what})
 
 
 def _add_test_routes(app: FastAPI) -> None:

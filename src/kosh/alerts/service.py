@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -278,11 +278,10 @@ async def _job_shortages(
     return found
 
 
-async def _anything_to_check(session: AsyncSession, ids: Collection[int]) -> bool:
-    """One statement on every stock movement: has any of these parts a reorder point, an
-    open job that needs it, or an open built-in alert? Most movements concern none of them,
-    and then there is nothing to raise or resolve (the full check would find nothing)."""
-    wanted = list(ids)
+def _anything_to_check_statement() -> Any:
+    """Built once (a reused statement skips construction and cache-key generation on every
+    stock movement); the part ids are bound per call."""
+    wanted: Any = bindparam("check_parts", expanding=True)
     reorder = (
         select(Part.id)
         .where(Part.id.in_(wanted), Part.active.is_(True), Part.reorder_point > 0)
@@ -303,7 +302,17 @@ async def _anything_to_check(session: AsyncSession, ids: Collection[int]) -> boo
         )
         .exists()
     )
-    return bool(await session.scalar(select(or_(reorder, jobs, alerts))))
+    return select(or_(reorder, jobs, alerts))
+
+
+_ANYTHING_TO_CHECK = _anything_to_check_statement()
+
+
+async def _anything_to_check(session: AsyncSession, ids: Collection[int]) -> bool:
+    """One statement on every stock movement: has any of these parts a reorder point, an
+    open job that needs it, or an open built-in alert? Most movements concern none of them,
+    and then there is nothing to raise or resolve (the full check would find nothing)."""
+    return bool(await session.scalar(_ANYTHING_TO_CHECK, {"check_parts": list(ids)}))
 
 
 async def reevaluate_part_alerts(session: AsyncSession, part_ids: Collection[int]) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import String, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -642,16 +642,18 @@ async def list_tokens(session: AsyncSession, *, user_id: int | None = None) -> l
     return list(await session.scalars(query))
 
 
+# built once: every request with a bearer token runs it
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash", type_=String()))
+)
+
+
 async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken, User] | None:
     """The live token behind a bearer value, or None. last_used_at is kept to the minute."""
     # One indexed query (the unique token_hash) for the token and its user.
-    found = (
-        await session.execute(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == digest(raw_token))
-        )
-    ).first()
+    found = (await session.execute(_TOKEN_AND_USER, {"token_hash": digest(raw_token)})).first()
     now = utcnow()
     if found is None:
         return None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.actor import Actor, current_actor
+from kosh.core.db import utcnow
 from kosh.core.metrics import AUDIT_EVENTS
 from kosh.core.models import AuditEvent
 from kosh.core.request_context import current_client_ip, current_request_id
@@ -23,24 +24,31 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     actor: Actor | None = None,
-) -> AuditEvent:
-    """Add an audit event to the caller's transaction (it commits or rolls back with it)."""
+) -> int:
+    """Write an audit event in the caller's transaction (it commits or rolls back with it,
+    a savepoint's included). One Core INSERT, built once: no unit of work on every
+    mutation's path. Returns the event's id."""
     who = actor or current_actor()
-    event = AuditEvent(
-        actor_type=who.kind,
-        actor_id=who.id,
-        actor_name=who.name,
-        action=action,
-        entity_type=entity_type,
-        entity_id=None if entity_id is None else str(entity_id),
-        before=before,
-        after=after,
-        request_id=current_request_id(),
-        ip=current_client_ip(),
-    )
-    session.add(event)
+    row = {
+        "at": utcnow(),
+        "actor_type": who.kind,
+        "actor_id": who.id,
+        "actor_name": who.name,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "before": before,
+        "after": after,
+        "request_id": current_request_id(),
+        "ip": current_client_ip(),
+    }
+    event_id = await session.scalar(_INSERT, row)
     AUDIT_EVENTS.labels(action=action).inc()
-    return event
+    return int(event_id)
+
+
+_TABLE = cast(Table, AuditEvent.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 async def search(

@@ -23,10 +23,23 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import Boolean, String, delete, func, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -95,7 +108,8 @@ class InTransactionClaim:
         key is taken (committed answer, or in flight in another transaction)."""
         for _ in range(2):
             now = utcnow()
-            row_id = await session.scalar(_claim_statement(session, self, now))
+            statement, params = _claim_statement(session, self, now)
+            row_id = await session.scalar(statement, params)
             if row_id is not None:
                 self.row_id = int(row_id)
                 return
@@ -117,34 +131,67 @@ class InTransactionClaim:
         self.after_commit = callbacks
 
 
-def _claim_statement(session: AsyncSession, claim: InTransactionClaim, now: datetime) -> Any:
-    table_model = IdempotencyKey
+# the table, not the mapped class: with bound values an ORM insert would be a bulk insert
+_KEYS = cast(Table, IdempotencyKey.__table__)
+
+
+def _claim_statement_for(dialect: str) -> Any:
+    """Built once per dialect (a reused statement skips construction and cache-key
+    generation on every request); the values are bound per claim."""
     columns = ["scope", "key", "request_hash", "state", "created_at", "expires_at"]
     values: list[Any] = [
-        literal(claim.owner, String()),
-        literal(claim.key, String()),
-        literal(claim.fingerprint, String()),
+        bindparam("claim_scope", type_=String()),
+        bindparam("claim_key", type_=String()),
+        bindparam("claim_hash", type_=String()),
         literal("running", String()),
-        literal(now, UTCDateTime()),
-        literal(now + claim.ttl, UTCDateTime()),
+        bindparam("claim_now", type_=UTCDateTime()),
+        bindparam("claim_expires", type_=UTCDateTime()),
     ]
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Not holding the lock means the key is in flight elsewhere: answer 409 at once
         # rather than queue on the unique index until that transaction ends.
-        lock = int.from_bytes(
+        source = select(*values).where(
+            func.pg_try_advisory_xact_lock(
+                bindparam("claim_lock", type_=BigInteger()), type_=Boolean()
+            )
+        )
+        statement: Any = postgresql.insert(_KEYS).from_select(columns, source)
+    else:  # SQLite: BEGIN IMMEDIATE serialises writers; a duplicate waits, then replays
+        statement = sqlite.insert(_KEYS).from_select(columns, select(*values))
+    return statement.on_conflict_do_nothing(index_elements=["scope", "key"]).returning(_KEYS.c.id)
+
+
+_CLAIM = {dialect: _claim_statement_for(dialect) for dialect in ("postgresql", "sqlite")}
+_ANSWER = (
+    update(_KEYS)
+    .where(_KEYS.c.id == bindparam("answer_row", type_=Integer()))
+    .values(
+        state="done",
+        response_status=bindparam("answer_status", type_=Integer()),
+        response_headers=bindparam("answer_headers", type_=_KEYS.c.response_headers.type),
+        response_body=bindparam("answer_body", type_=LargeBinary()),
+    )
+)
+
+
+def _claim_statement(
+    session: AsyncSession, claim: InTransactionClaim, now: datetime
+) -> tuple[Any, dict[str, Any]]:
+    params: dict[str, Any] = {
+        "claim_scope": claim.owner,
+        "claim_key": claim.key,
+        "claim_hash": claim.fingerprint,
+        "claim_now": now,
+        "claim_expires": now + claim.ttl,
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        params["claim_lock"] = int.from_bytes(
             hashlib.sha256(f"{claim.owner}\0{claim.key}".encode()).digest()[:8],
             "big",
             signed=True,
         )
-        source = select(*values).where(
-            func.pg_try_advisory_xact_lock(literal(lock), type_=Boolean())
-        )
-        statement: Any = postgresql.insert(table_model).from_select(columns, source)
-    else:  # SQLite: BEGIN IMMEDIATE serialises writers; a duplicate waits, then replays
-        statement = sqlite.insert(table_model).from_select(columns, select(*values))
-    return statement.on_conflict_do_nothing(index_elements=["scope", "key"]).returning(
-        IdempotencyKey.id
-    )
+    return _CLAIM[dialect], params
 
 
 def caller_scope(scope: Scope) -> str:
@@ -314,14 +361,13 @@ class IdempotencyMiddleware:
             raise RuntimeError("no transaction holds the claim")
         try:
             await session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.id == claim.row_id)
-                .values(
-                    state="done",
-                    response_status=status,
-                    response_headers=_kept(headers),
-                    response_body=body,
-                )
+                _ANSWER,
+                {
+                    "answer_row": claim.row_id,
+                    "answer_status": status,
+                    "answer_headers": _kept(headers),
+                    "answer_body": body,
+                },
             )
             await session.commit()
         except BaseException:

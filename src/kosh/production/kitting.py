@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import queries as part_queries
@@ -216,6 +216,13 @@ async def kit_all(session: AsyncSession, *, job_id: int, scan_confirm: bool = Fa
     return Kitting(job=job, picks=picks)
 
 
+# built once: it runs on every pick
+_KITTABLE_JOBS = select(Job).where(
+    Job.number.in_(bindparam("kit_references", expanding=True)),
+    Job.status.in_(KITTABLE_STATUSES),
+)
+
+
 async def guard_over_kit(session: AsyncSession, picks: list[Any]) -> None:
     """Subscriber of `events.STOCK_PICKED`: refuse (409 over_kit) a pick whose reference
     is an open job when the job's kitted quantity of the part now exceeds what its lines
@@ -224,14 +231,10 @@ async def guard_over_kit(session: AsyncSession, picks: list[Any]) -> None:
     allowed: dict[tuple[str, int], bool] = defaultdict(bool)
     for reference, part_id, allow in picks:
         allowed[(reference, part_id)] |= bool(allow)
+    references = sorted({ref for ref, _ in allowed})
     jobs = {
         job.number: job
-        for job in await session.scalars(
-            select(Job).where(
-                Job.number.in_({ref for ref, _ in allowed}),
-                Job.status.in_(KITTABLE_STATUSES),
-            )
-        )
+        for job in await session.scalars(_KITTABLE_JOBS, {"kit_references": references})
     }
     if not jobs:
         return

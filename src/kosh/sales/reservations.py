@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from typing import Any, cast
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Integer, Table, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,6 +191,19 @@ class ReservedStockError(ConflictError):
     code = "reserved_stock"
 
 
+# built once: it runs on every pick, transfer and consumption
+_HELD_FOR_WITHDRAWAL = (
+    select(_TABLE.c.part_id, _TABLE.c.qty_reserved)
+    .where(
+        _TABLE.c.warehouse_id == bindparam("guard_warehouse", type_=Integer()),
+        _TABLE.c.part_id.in_(bindparam("guard_parts", expanding=True)),
+        _TABLE.c.qty_reserved > 0,
+    )
+    .order_by(_TABLE.c.part_id)
+    .with_for_update()
+)
+
+
 async def guard_withdrawals(session: AsyncSession, pairs: list[Any]) -> None:
     """Stock may leave storage (pick, transfer out, consumption, scrap) only down to what
     sales orders have reserved: reserved never exceeds on hand (409 reserved_stock,
@@ -201,17 +214,8 @@ async def guard_withdrawals(session: AsyncSession, pairs: list[Any]) -> None:
     for part_id, warehouse_id in pairs:
         by_warehouse[int(warehouse_id)].append(int(part_id))
     for warehouse_id, part_ids in sorted(by_warehouse.items()):
-        query = (
-            select(_TABLE.c.part_id, _TABLE.c.qty_reserved)
-            .where(
-                _TABLE.c.warehouse_id == warehouse_id,
-                _TABLE.c.part_id.in_(sorted(set(part_ids))),
-                _TABLE.c.qty_reserved > 0,
-            )
-            .order_by(_TABLE.c.part_id)
-            .with_for_update()
-        )
-        held: dict[int, int] = dict((await session.execute(query)).all())
+        params = {"guard_warehouse": warehouse_id, "guard_parts": sorted(set(part_ids))}
+        held: dict[int, int] = dict((await session.execute(_HELD_FOR_WITHDRAWAL, params)).all())
         if not held:
             continue
         stock = await on_hand(session, part_ids=held, warehouse_id=warehouse_id)

@@ -6,10 +6,12 @@ there first) re-reads under the locks and extends to the next lots.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import events
@@ -57,15 +59,8 @@ async def take_fifo(
     check_qty(qty)
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
-    sources = [
-        Location.warehouse_id == warehouse_id,
-        Location.kind.in_(from_kinds),
-        Location.active.is_(True),
-        StockBalance.qty > 0,
-    ]
-    if to_location_id is not None:
-        sources.append(StockBalance.location_id != to_location_id)
-    lot_filter = [Lot.part_id == part_id] + ([Lot.id == lot_id] if lot_id is not None else [])
+    statements = _statements(to_location=to_location_id is not None, one_lot=lot_id is not None)
+    params = _params(part_id, warehouse_id, from_kinds, to_location_id, lot_id)
 
     ledger: list[dict[str, Any]] = []
 
@@ -98,24 +93,89 @@ async def take_fifo(
         return True
 
     if not is_postgres(session):  # BEGIN IMMEDIATE: no other writer can change a balance
-        rows = list((await session.execute(_fifo_rows(lot_filter, sources))).all())
+        rows = list((await session.execute(statements.rows, params)).all())
         plan = _plan(rows, qty)
         if plan is None:
             raise _not_enough(rows, qty, part_id, warehouse_id)
         await take(plan)
     else:
-        plan = await _take_as_locked(session, lot_filter, sources, qty, take)
+        plan = await _take_as_locked(session, statements, params, qty, take)
         if plan is None:
             plan = await _take_exactly(
-                session, lot_filter, sources, qty, part_id, warehouse_id, take
+                session, statements, params, qty, part_id, warehouse_id, take
             )
     # the ledger rows of every lot taken in one Core statement (no unit of work; a cached
     # compiled statement, several rows sent as one batch)
-    await session.execute(insert(LEDGER), ledger)
+    await session.execute(_LEDGER_INSERT, ledger)
     events.note(session, events.STOCK_CHANGED, [part_id])
     if "storage" in from_kinds:
         events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
     return plan
+
+
+_LEDGER_INSERT = insert(LEDGER)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """One variant of the FIFO statements, built once: their filters take bound values
+    (`_params`), so a take reuses the statement objects and SQLAlchemy their cached
+    compilation and cache key (building them per pick cost more CPU than running them)."""
+
+    lot_filter: list[Any]
+    sources: list[Any]
+    rows: Any  # the source rows in FIFO order
+    locked_rows: Any  # lock the oldest lots covering fifo_missing, read their rows
+
+
+@functools.cache
+def _statements(*, to_location: bool, one_lot: bool) -> _Statements:
+    sources = [
+        Location.warehouse_id == bindparam("fifo_warehouse", type_=Integer()),
+        Location.kind.in_(bindparam("fifo_kinds", expanding=True)),
+        Location.active.is_(True),
+        StockBalance.qty > 0,
+    ]
+    if to_location:
+        sources.append(StockBalance.location_id != bindparam("fifo_to", type_=Integer()))
+    lot_filter = [Lot.part_id == bindparam("fifo_part", type_=Integer())]
+    if one_lot:
+        lot_filter.append(Lot.id == bindparam("fifo_lot", type_=Integer()))
+    missing = bindparam("fifo_missing", type_=Integer())
+    locked = (
+        select(Lot.id)
+        .where(Lot.id.in_(_fifo_candidates(lot_filter, sources, missing)))
+        .order_by(Lot.id)
+        .with_for_update()
+        .cte("locked")
+    )
+    return _Statements(
+        lot_filter=lot_filter,
+        sources=sources,
+        rows=_fifo_rows(lot_filter, sources),
+        locked_rows=_fifo_rows(lot_filter, sources, with_received_at=True).where(
+            Lot.id.in_(select(locked.c.id))
+        ),
+    )
+
+
+def _params(
+    part_id: int,
+    warehouse_id: int,
+    from_kinds: Iterable[str],
+    to_location_id: int | None,
+    lot_id: int | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "fifo_part": part_id,
+        "fifo_warehouse": warehouse_id,
+        "fifo_kinds": list(from_kinds),
+    }
+    if to_location_id is not None:
+        params["fifo_to"] = to_location_id
+    if lot_id is not None:
+        params["fifo_lot"] = lot_id
+    return params
 
 
 def _plan(rows: Iterable[Any], qty: int) -> list[MovedLine] | None:
@@ -162,7 +222,7 @@ def _not_enough(
     )
 
 
-def _fifo_candidates(lot_filter: list[Any], sources: list[Any], missing: int) -> Any:
+def _fifo_candidates(lot_filter: list[Any], sources: list[Any], missing: Any) -> Any:
     """The ids of the oldest lots whose stock (as this statement sees it) covers `missing`."""
     fifo_order = (Lot.received_at, Lot.id, StockBalance.location_id)
     candidates = (
@@ -182,8 +242,8 @@ def _fifo_candidates(lot_filter: list[Any], sources: list[Any], missing: int) ->
 
 async def _take_as_locked(
     session: AsyncSession,
-    lot_filter: list[Any],
-    sources: list[Any],
+    statements: _Statements,
+    params: dict[str, Any],
     qty: int,
     take: Any,
 ) -> list[MovedLine] | None:
@@ -196,21 +256,8 @@ async def _take_as_locked(
     planned), the lines already moved stay and the rest is taken by the exact path. None
     when the rows as read do not cover `qty` (then nothing has moved)."""
     held = locked_in_this_transaction(session)
-    locked = (
-        select(Lot.id)
-        .where(Lot.id.in_(_fifo_candidates(lot_filter, sources, qty)))
-        .order_by(Lot.id)
-        .with_for_update()
-        .cte("locked")
-    )
     rows = list(
-        (
-            await session.execute(
-                _fifo_rows(lot_filter, sources, with_received_at=True).where(
-                    Lot.id.in_(select(locked.c.id))
-                )
-            )
-        ).all()
+        (await session.execute(statements.locked_rows, {**params, "fifo_missing": qty})).all()
     )
     held.update(row.lot_id for row in rows)
     rows.sort(key=lambda row: (row.received_at, row.lot_id, row.location_id))
@@ -221,15 +268,15 @@ async def _take_as_locked(
     for line in plan:
         if not await take([line], short_ok=True):
             FIFO_EXTENDED.inc()
-            return done + await _take_rest(session, lot_filter, sources, qty, done, take)
+            return done + await _take_rest(session, statements, params, qty, done, take)
         done.append(line)
     return done
 
 
 async def _take_rest(
     session: AsyncSession,
-    lot_filter: list[Any],
-    sources: list[Any],
+    statements: _Statements,
+    params: dict[str, Any],
     qty: int,
     done: list[MovedLine],
     take: Any,
@@ -237,7 +284,7 @@ async def _take_rest(
     """What a stale plan could not take: the rest by the exact path (fresh rows under the
     locks); 409 with what there was before this pick when even that is not enough."""
     remaining = qty - sum(line.qty for line in done)
-    rows = await _lock_fifo_lots(session, lot_filter, sources, remaining)
+    rows = await _lock_fifo_lots(session, statements, params, remaining)
     plan = _plan(rows, remaining)
     if plan is None:
         # what there was before this pick (its own moves are rolled back with the 409)
@@ -269,14 +316,14 @@ async def _take_rest(
 
 async def _take_exactly(
     session: AsyncSession,
-    lot_filter: list[Any],
-    sources: list[Any],
+    statements: _Statements,
+    params: dict[str, Any],
     qty: int,
     part_id: int,
     warehouse_id: int,
     take: Any,
 ) -> list[MovedLine]:
-    rows = await _lock_fifo_lots(session, lot_filter, sources, qty)
+    rows = await _lock_fifo_lots(session, statements, params, qty)
     plan = _plan(rows, qty)
     if plan is None:
         raise _not_enough(rows, qty, part_id, warehouse_id)
@@ -297,7 +344,7 @@ def _fifo_rows(lot_filter: list[Any], sources: list[Any], *, with_received_at: b
 
 
 async def _lock_fifo_lots(
-    session: AsyncSession, lot_filter: list[Any], sources: list[Any], qty: int
+    session: AsyncSession, statements: _Statements, params: dict[str, Any], qty: int
 ) -> list[Any]:
     """Lock only the lots a FIFO take of `qty` needs and return their source rows, fresh.
 
@@ -310,6 +357,7 @@ async def _lock_fifo_lots(
     rounds is possible in theory and is retried by the unit of work.
     """
     held = locked_in_this_transaction(session)
+    lot_filter, sources = statements.lot_filter, statements.sources
     mine: set[int] = set()
     rows: list[Any] = []
     while True:
@@ -322,7 +370,8 @@ async def _lock_fifo_lots(
                 select(Lot.id)
                 .where(Lot.id.in_(_fifo_candidates(fresh, sources, missing)))
                 .order_by(Lot.id)
-                .with_for_update()
+                .with_for_update(),
+                params,
             )
         )
         if not taken:
@@ -331,7 +380,9 @@ async def _lock_fifo_lots(
         held.update(taken)
         rows = list(
             (
-                await session.execute(_fifo_rows([*lot_filter, Lot.id.in_(sorted(mine))], sources))
+                await session.execute(
+                    _fifo_rows([*lot_filter, Lot.id.in_(sorted(mine))], sources), params
+                )
             ).all()
         )
 
@@ -347,16 +398,11 @@ async def suggest(
     """Read-only: the (lot, location) rows a FIFO take of `qty` would move now, oldest
     first, as far as the stock goes (fewer units than `qty` when it is short). The same
     order as `take_fifo` from storage; nothing is locked or changed."""
-    sources = [
-        Location.warehouse_id == warehouse_id,
-        Location.kind == "storage",
-        Location.active.is_(True),
-        StockBalance.qty > 0,
-    ]
-    lot_filter = [Lot.part_id == part_id] + ([Lot.id == lot_id] if lot_id is not None else [])
+    statements = _statements(to_location=False, one_lot=lot_id is not None)
+    params = _params(part_id, warehouse_id, ("storage",), None, lot_id)
     lines: list[MovedLine] = []
     missing = qty
-    for row in await session.execute(_fifo_rows(lot_filter, sources).limit(_MAX_LISTED_LOTS)):
+    for row in await session.execute(statements.rows.limit(_MAX_LISTED_LOTS), params):
         if missing <= 0:
             break
         take = min(int(row.qty), missing)

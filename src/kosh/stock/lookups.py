@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+from sqlalchemy import Integer, String, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
 from kosh.locations import service as location_service
 from kosh.locations.models import MFG_CODE, Location, Warehouse
+
+# built once: a reused statement skips construction and cache-key generation per pick
+_PART_WAREHOUSE_FLOOR = (
+    select(Part, Warehouse, Location)
+    .select_from(Warehouse)
+    .outerjoin(Location, and_(Location.warehouse_id == Warehouse.id, Location.code == MFG_CODE))
+    .outerjoin(Part, Part.number == bindparam("lookup_part", type_=String()))
+    .where(Warehouse.id == bindparam("lookup_warehouse", type_=Integer()))
+)
 
 
 async def part_warehouse_and_floor(
@@ -19,17 +28,8 @@ async def part_warehouse_and_floor(
     another node counts at once). Anything missing, or a number that differs in case,
     takes the separate look-ups, which give the same answers and the same 404s in the
     same order (part, warehouse, floor) as before."""
-    found = (
-        await session.execute(
-            select(Part, Warehouse, Location)
-            .select_from(Warehouse)
-            .outerjoin(
-                Location, and_(Location.warehouse_id == Warehouse.id, Location.code == MFG_CODE)
-            )
-            .outerjoin(Part, Part.number == part_number.strip())
-            .where(Warehouse.id == warehouse_id)
-        )
-    ).first()
+    params = {"lookup_part": part_number.strip(), "lookup_warehouse": warehouse_id}
+    found = (await session.execute(_PART_WAREHOUSE_FLOOR, params)).first()
     if found is not None and found[0] is not None and found[2] is not None:
         return found[0], found[1], found[2]
     part = await part_service.get_part_by_number_or_raise(session, part_number)

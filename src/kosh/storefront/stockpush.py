@@ -43,6 +43,10 @@ LOOKUP = 50  # SKUs per products?sku= lookup
 # --- in the domain transaction ---------------------------------------------------------
 
 
+# built once: it runs on every stock movement
+_PUSHING_STORES = select(Store.id).where(Store.active.is_(True), Store.stock_push.is_(True))
+
+
 async def queue_changes(session: AsyncSession, part_ids: list[Any]) -> None:
     """Subscriber: add `part_ids` to the open stock push of every store that pushes stock
     (opening one when none is waiting). The open push is locked, so two transactions never
@@ -50,11 +54,7 @@ async def queue_changes(session: AsyncSession, part_ids: list[Any]) -> None:
     wanted = sorted({int(part_id) for part_id in part_ids})
     if not wanted:
         return
-    stores = list(
-        await session.scalars(
-            select(Store.id).where(Store.active.is_(True), Store.stock_push.is_(True))
-        )
-    )
+    stores = list(await session.scalars(_PUSHING_STORES))
     for store_id in stores:
         await _add_to_open_push(session, store_id=store_id, part_ids=wanted)
 
