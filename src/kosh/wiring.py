@@ -11,10 +11,12 @@ from kosh.storefront import outbox as storefront_outbox
 from kosh.storefront import stockpush
 
 # Job shortage alerts quote what purchase orders bring by the due date (kosh.production).
-events.subscribe(events.ON_ORDER_CHANGED, alert_service.reevaluate_part_alerts)
+events.subscribe(
+    events.ON_ORDER_CHANGED, alert_service.reevaluate_part_alerts, alert_service.PARTS_TO_CHECK
+)
 # Stock levels pushed to web stores follow movements and reservations (kosh.storefront).
-events.subscribe(events.STOCK_CHANGED, stockpush.queue_changes)
-events.subscribe(events.RESERVATION_CHANGED, stockpush.queue_changes)
+events.subscribe(events.STOCK_CHANGED, stockpush.queue_changes, stockpush.ANY_STORE_PUSHING)
+events.subscribe(events.RESERVATION_CHANGED, stockpush.queue_changes, stockpush.ANY_STORE_PUSHING)
 # Shipments and cancellations of web orders reach their store (kosh.storefront outbox).
 events.subscribe(events.SALES_SHIPPED, storefront_outbox.on_shipped)
 events.subscribe(events.SALES_CANCELLED, storefront_outbox.on_cancelled)

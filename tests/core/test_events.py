@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import audit, events
@@ -15,7 +15,7 @@ from kosh.core.models import AuditEvent
 def test_wiring_registers_every_stock_rule() -> None:
     import kosh.wiring
 
-    subscribed = [s for subs in events._subscribers.values() for s in subs]
+    subscribed = [s for subs in events._subscribers.values() for s, _ in subs]
     for subscriber in kosh.wiring.SUBSCRIBERS:
         assert subscriber in subscribed
 
@@ -29,7 +29,7 @@ async def test_a_refusing_subscriber_rolls_the_whole_use_case_back(
         seen.append(ids)
         raise ConflictError("no", code="refused")
 
-    monkeypatch.setitem(events._subscribers, "test.event", [refuse])
+    monkeypatch.setitem(events._subscribers, "test.event", [(refuse, None)])
 
     @transactional
     async def use_case(session: AsyncSession) -> None:
@@ -43,3 +43,72 @@ async def test_a_refusing_subscriber_rolls_the_whole_use_case_back(
     assert seen == [[1, 3]]
     count = await session.scalar(select(func.count()).select_from(AuditEvent))
     assert count == 0
+
+
+def _probe(name: str) -> events.Probe:
+    """True when the payload holds the number bound under `name` (a probe as subscribers
+    write them: built once, its parameter named for it)."""
+    value = bindparam(name, type_=Integer())
+    return events.Probe(expression=value > 0, params=lambda ids: {name: 1 if 7 in ids else 0})
+
+
+async def test_probed_subscribers_run_only_when_their_probe_answers_true(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[tuple[str, list[int]]] = []
+    statements: list[str] = []
+
+    def subscriber(label: str) -> events.Subscriber:
+        async def run(_session: AsyncSession, ids: list[int]) -> None:
+            ran.append((label, ids))
+
+        return run
+
+    monkeypatch.setitem(
+        events._subscribers,
+        "test.a",
+        [(subscriber("a-probed"), _probe("probe_a")), (subscriber("a-plain"), None)],
+    )
+    monkeypatch.setitem(events._subscribers, "test.b", [(subscriber("b"), _probe("probe_b"))])
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        events.note(session, "test.a", [1])
+        events.note(session, "test.b", [7])
+        await events.dispatch(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    # a's probe said no, b's yes, the plain subscriber always runs; one statement asked both
+    assert ran == [("a-plain", [1]), ("b", [7])]
+    assert [s for s in statements if not s.startswith("BEGIN")] == [
+        next(s for s in statements if "probe_0" in s and "probe_1" in s)
+    ]
+
+
+async def test_one_probe_alone_or_a_subscriber_called_twice_is_not_asked(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[tuple[str, list[int]]] = []
+
+    async def twice(_session: AsyncSession, ids: list[int]) -> None:
+        ran.append(("twice", ids))
+
+    async def alone(_session: AsyncSession, ids: list[int]) -> None:
+        ran.append(("alone", ids))
+
+    # "twice" is subscribed to both events: its probes' parameters would collide, so it
+    # runs unasked both times, and "alone" is then the only probe: no statement for it
+    monkeypatch.setitem(
+        events._subscribers, "test.a", [(twice, _probe("probe_t")), (alone, _probe("probe_l"))]
+    )
+    monkeypatch.setitem(events._subscribers, "test.b", [(twice, _probe("probe_t"))])
+    events.note(session, "test.a", [1])
+    events.note(session, "test.b", [2])
+    await events.dispatch(session)
+
+    assert ran == [("twice", [1]), ("alone", [1]), ("twice", [2])]

@@ -279,8 +279,9 @@ async def _job_shortages(
 
 
 def _anything_to_check_statement() -> Any:
-    """Built once (a reused statement skips construction and cache-key generation on every
-    stock movement); the part ids are bound per call."""
+    """Has any of the parts bound as `check_parts` something to raise or resolve? Built
+    once: a reused statement skips construction and cache-key generation on every stock
+    movement."""
     wanted: Any = bindparam("check_parts", expanding=True)
     reorder = (
         select(Part.id)
@@ -302,10 +303,15 @@ def _anything_to_check_statement() -> Any:
         )
         .exists()
     )
-    return select(or_(reorder, jobs, alerts))
+    return or_(reorder, jobs, alerts)
 
 
-_ANYTHING_TO_CHECK = _anything_to_check_statement()
+# the question, alone and as the probe of the stock subscriptions (kosh.core.events)
+_ANYTHING_TO_CHECK = select(_anything_to_check_statement())
+PARTS_TO_CHECK = events.Probe(
+    expression=_anything_to_check_statement(),
+    params=lambda part_ids: {"check_parts": [int(part_id) for part_id in part_ids]},
+)
 
 
 async def _anything_to_check(session: AsyncSession, ids: Collection[int]) -> bool:
@@ -466,7 +472,7 @@ async def acknowledge(
 
 # Stock changes re-check their parts' alerts in the same transaction, so an alert clears the
 # moment the stock that cures it arrives (and returns the moment it leaves).
-events.subscribe(events.STOCK_CHANGED, reevaluate_part_alerts)
+events.subscribe(events.STOCK_CHANGED, reevaluate_part_alerts, PARTS_TO_CHECK)
 
 
 @transactional

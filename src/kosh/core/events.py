@@ -4,18 +4,39 @@ importing it (stock does not know about alerts; alerts subscribes to stock chang
 A use case `note`s what changed; just before its commit, `@transactional` hands the
 collected ids to each subscriber inside the same transaction, so a failure in a
 subscriber rolls the whole use case back and a retry starts from a clean slate.
+
+A subscriber may come with a `Probe`: a cheap read-only question ("has any of these parts a
+reorder point?") that is False when the subscriber would do nothing. When a dispatch has
+several probed subscribers, their probes are asked in one SELECT and only those answering
+True run, so a pick pays one round trip instead of one per subscriber. Probes are asked
+before any subscriber runs: a probe may answer True when the subscriber then finds nothing,
+never False when it would act, and must not depend on what another subscriber writes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Subscriber = Callable[[AsyncSession, list[Any]], Awaitable[None]]
-_subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+
+
+@dataclass(frozen=True, eq=False)
+class Probe:
+    """`expression`: a boolean SQL expression built once, its bound parameters named
+    uniquely to its subscriber; `params`: their values for a dispatch's payload."""
+
+    expression: Any
+    params: Callable[[list[Any]], dict[str, Any]]
+
+
+_subscribers: dict[str, list[tuple[Subscriber, Probe | None]]] = defaultdict(list)
 
 STOCK_CHANGED = "stock.changed"  # payload: part ids whose balances moved
 # payload: (part id, warehouse id) pairs whose stock in storage went down by a movement
@@ -41,9 +62,9 @@ SALES_REFUNDED = "sales.refunded"
 RETURN_DECIDED = "quality.return_decided"
 
 
-def subscribe(event: str, subscriber: Subscriber) -> None:
-    if subscriber not in _subscribers[event]:
-        _subscribers[event].append(subscriber)
+def subscribe(event: str, subscriber: Subscriber, probe: Probe | None = None) -> None:
+    if all(known is not subscriber for known, _ in _subscribers[event]):
+        _subscribers[event].append((subscriber, probe))
 
 
 def note(session: AsyncSession, event: str, ids: Iterable[Any]) -> None:
@@ -58,6 +79,39 @@ def reset(session: AsyncSession) -> None:
 async def dispatch(session: AsyncSession) -> None:
     """Run the subscribers of everything noted so far (called by `@transactional`)."""
     pending: dict[str, set[Any]] = session.info.pop("events", {})
-    for event, ids in sorted(pending.items()):
-        for subscriber in _subscribers.get(event, []):
-            await subscriber(session, sorted(ids))
+    calls = [
+        (subscriber, probe, sorted(ids))
+        for event, ids in sorted(pending.items())
+        for subscriber, probe in _subscribers.get(event, [])
+    ]
+    skipped = await _ask_probes(session, calls)
+    for index, (subscriber, _, ids) in enumerate(calls):
+        if index not in skipped:
+            await subscriber(session, ids)
+
+
+async def _ask_probes(
+    session: AsyncSession, calls: list[tuple[Subscriber, Probe | None, list[Any]]]
+) -> set[int]:
+    """The calls whose probe answered False, all probes asked in one statement. A
+    subscriber called twice in one dispatch (two of its events noted) is not probed: its
+    probes' parameters would collide."""
+    times = Counter(subscriber for subscriber, _, _ in calls)
+    probed = [
+        (index, probe, ids)
+        for index, (subscriber, probe, ids) in enumerate(calls)
+        if probe is not None and times[subscriber] == 1
+    ]
+    if len(probed) < 2:  # one probe costs the round trip its subscriber would spend anyway
+        return set()
+    params: dict[str, Any] = {}
+    for _, probe, ids in probed:
+        params.update(probe.params(ids))
+    row = (await session.execute(_probe_statement(tuple(p for _, p, _ in probed)), params)).one()
+    return {index for (index, _, _), answer in zip(probed, row, strict=True) if not answer}
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_statement(probes: tuple[Probe, ...]) -> Any:
+    """One SELECT of the probes' answers, built once per combination of probes."""
+    return select(*(probe.expression.label(f"probe_{n}") for n, probe in enumerate(probes)))

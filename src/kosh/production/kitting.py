@@ -286,4 +286,14 @@ async def guard_over_kit(session: AsyncSession, picks: list[Any]) -> None:
 
 
 # A pick with a job's number never gives the job more than it needs unless confirmed.
-events.subscribe(events.STOCK_PICKED, guard_over_kit)
+# the probe (kosh.core.events): is any pick's reference a job that can be kitted?
+_ANY_KITTABLE_JOB = events.Probe(
+    expression=select(Job.id)
+    .where(
+        Job.number.in_(bindparam("kit_probe_references", expanding=True)),
+        Job.status.in_(KITTABLE_STATUSES),
+    )
+    .exists(),
+    params=lambda picks: {"kit_probe_references": sorted({str(pick[0]) for pick in picks})},
+)
+events.subscribe(events.STOCK_PICKED, guard_over_kit, _ANY_KITTABLE_JOB)

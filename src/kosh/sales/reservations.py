@@ -233,4 +233,19 @@ async def guard_withdrawals(session: AsyncSession, pairs: list[Any]) -> None:
             )
 
 
-events.subscribe(events.STOCK_WITHDRAWN, guard_withdrawals)
+# the probe (kosh.core.events): any units reserved of these parts in these warehouses (a
+# superset of the pairs: the guard itself then checks each pair)
+_ANY_RESERVED = events.Probe(
+    expression=select(_TABLE.c.part_id)
+    .where(
+        _TABLE.c.warehouse_id.in_(bindparam("guard_probe_warehouses", expanding=True)),
+        _TABLE.c.part_id.in_(bindparam("guard_probe_parts", expanding=True)),
+        _TABLE.c.qty_reserved > 0,
+    )
+    .exists(),
+    params=lambda pairs: {
+        "guard_probe_warehouses": sorted({int(warehouse) for _, warehouse in pairs}),
+        "guard_probe_parts": sorted({int(part) for part, _ in pairs}),
+    },
+)
+events.subscribe(events.STOCK_WITHDRAWN, guard_withdrawals, _ANY_RESERVED)

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog.models import Part
+from kosh.core import events
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
 from kosh.sales import service as sales_service
@@ -45,6 +46,8 @@ LOOKUP = 50  # SKUs per products?sku= lookup
 
 # built once: it runs on every stock movement
 _PUSHING_STORES = select(Store.id).where(Store.active.is_(True), Store.stock_push.is_(True))
+# the probe of its subscriptions (kosh.core.events): without such a store there is nothing
+ANY_STORE_PUSHING = events.Probe(expression=_PUSHING_STORES.exists(), params=lambda _: {})
 
 
 async def queue_changes(session: AsyncSession, part_ids: list[Any]) -> None:
