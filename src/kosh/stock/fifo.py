@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import events
@@ -20,14 +20,13 @@ from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
 from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance
 from kosh.stock.movements import (
-    LEDGER,
     MovedLine,
     check_qty,
     is_postgres,
     ledger_row,
     lock_lots,
     locked_in_this_transaction,
-    shift,
+    shift_recorded,
 )
 
 _MAX_LISTED_LOTS = 50
@@ -62,34 +61,24 @@ async def take_fifo(
     statements = _statements(to_location=to_location_id is not None, one_lot=lot_id is not None)
     params = _params(part_id, warehouse_id, from_kinds, to_location_id, lot_id)
 
-    ledger: list[dict[str, Any]] = []
-
     async def take(lines: list[MovedLine], *, short_ok: bool = False) -> bool:
-        """Move the lines (their lots locked); with `short_ok` False at the first one whose
-        source has less than planned (that one and the rest not moved), else 409."""
+        """Move the lines (their lots locked) with their ledger rows; with `short_ok` False
+        at the first one whose source has less than planned (that one and the rest not
+        moved), else 409."""
         for line in lines:
             await lock_lots(session, [line.lot_id])
-            if not await shift(
-                session,
+            row = ledger_row(
                 line.lot_id,
+                part_id,
                 line.from_location_id,
                 to_location_id,
                 line.qty,
-                short_ok=short_ok,
-            ):
-                return False
-            ledger.append(
-                ledger_row(
-                    line.lot_id,
-                    part_id,
-                    line.from_location_id,
-                    to_location_id,
-                    line.qty,
-                    kind,
-                    reference,
-                    reason,
-                )
+                kind,
+                reference,
+                reason,
             )
+            if not await shift_recorded(session, row, short_ok=short_ok):
+                return False
         return True
 
     if not is_postgres(session):  # BEGIN IMMEDIATE: no other writer can change a balance
@@ -104,16 +93,10 @@ async def take_fifo(
             plan = await _take_exactly(
                 session, statements, params, qty, part_id, warehouse_id, take
             )
-    # the ledger rows of every lot taken in one Core statement (no unit of work; a cached
-    # compiled statement, several rows sent as one batch)
-    await session.execute(_LEDGER_INSERT, ledger)
     events.note(session, events.STOCK_CHANGED, [part_id])
     if "storage" in from_kinds:
         events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
     return plan
-
-
-_LEDGER_INSERT = insert(LEDGER)
 
 
 @dataclass(frozen=True)

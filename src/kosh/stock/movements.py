@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, exists, func, select, update
+from sqlalchemy import Integer, String, Table, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -204,6 +204,67 @@ async def _move_balance(
         return False
     await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)  # raises
     raise RuntimeError("the guarded move found no stock the guarded decrement then found")
+
+
+def _move_and_record_statement() -> Any:
+    """`_MOVE_BALANCE` with the ledger row written by the same statement, from what it
+    moved (no row moved, no ledger row): one round trip fewer under the lot lock."""
+    moved = _MOVE_BALANCE.cte("moved")
+    columns = {
+        "at": bindparam("ledger_at", type_=LEDGER.c.at.type),
+        "lot_id": moved.c.lot_id,
+        "part_id": bindparam("ledger_part", type_=Integer()),
+        "from_location_id": bindparam("move_from", type_=Integer()),
+        "to_location_id": bindparam("move_to", type_=Integer()),
+        "qty": bindparam("move_qty", type_=Integer()),
+        "kind": bindparam("ledger_kind", type_=String()),
+        "reference": bindparam("ledger_reference", type_=String()),
+        "reason": bindparam("ledger_reason", type_=String()),
+        "actor_name": bindparam("ledger_actor_name", type_=String()),
+        "actor_id": bindparam("ledger_actor_id", type_=Integer()),
+        "request_id": bindparam("ledger_request_id", type_=String()),
+    }
+    return (
+        postgresql.insert(LEDGER)
+        .from_select(list(columns), select(*columns.values()))
+        .returning(LEDGER.c.id)
+    )
+
+
+_MOVE_AND_RECORD = _move_and_record_statement()
+_LEDGER_INSERT = insert(LEDGER)
+
+
+async def shift_recorded(
+    session: AsyncSession, row: dict[str, Any], *, short_ok: bool = False
+) -> bool:
+    """`shift` and its ledger row (`ledger_row`), the lot locked by the caller: on
+    PostgreSQL, location to location, in one statement. False, nothing changed, when the
+    source has less than the row's qty and `short_ok`, else 409."""
+    lot_id, qty = row["lot_id"], row["qty"]
+    source, destination = row["from_location_id"], row["to_location_id"]
+    if source is None or destination is None or not is_postgres(session):
+        if not await shift(session, lot_id, source, destination, qty, short_ok=short_ok):
+            return False
+        await session.execute(_LEDGER_INSERT, row)
+        return True
+    params = {
+        "move_lot": lot_id,
+        "move_from": source,
+        "move_to": destination,
+        "move_qty": qty,
+        **{f"ledger_{name}": row[name] for name in _LEDGER_ONLY},
+        "ledger_part": row["part_id"],
+    }
+    if (await session.execute(_MOVE_AND_RECORD, params)).first() is not None:
+        return True
+    if short_ok:
+        return False
+    await _decrement(session, lot_id=lot_id, location_id=source, qty=qty)  # raises
+    raise RuntimeError("the guarded move found no stock the guarded decrement then found")
+
+
+_LEDGER_ONLY = ("at", "kind", "reference", "reason", "actor_name", "actor_id", "request_id")
 
 
 # --- movements ------------------------------------------------------------------------
