@@ -1,12 +1,16 @@
-"""Where one pick request spends its time: statements and CPU per request, in process.
+"""Where one pick (or receipt, or transfer) request spends its time: statements and CPU per
+request, in process.
 
     .venv/bin/python bench/pick_profile.py                      # PostgreSQL, 300 picks
     .venv/bin/python bench/pick_profile.py --sqlite --picks 300
     .venv/bin/python bench/pick_profile.py --pyinstrument       # also print the call tree
+    .venv/bin/python bench/pick_profile.py --operation receive  # or transfer
 
 Builds a scratch database (its own, dropped at the end), one warehouse with 20 bins and
 20 lots of one part, a bearer token with the write scope, then sends `--picks` one-unit
-FIFO picks with a fresh Idempotency-Key each through the whole ASGI app (middleware,
+FIFO picks (`--operation receive`: receipts of one unit, each a new lot, to one bin;
+`transfer`: one unit of a PCN between two bins, back and forth) with a fresh
+Idempotency-Key each through the whole ASGI app (middleware,
 authentication, the use case) with httpx's ASGI transport: no network, no load generator,
 so the figures are the server's own cost. Counts every SQL statement the app sends
 (pool pre-pings included) and the CPU time of the process per pick.
@@ -84,11 +88,39 @@ async def main(args: argparse.Namespace) -> int:
                 )
                 for i in range(20)
             ]
-            for i, location in enumerate(bins):
+            receipts = [
                 await stock_service.receive(
                     session, part_number="PROF-1", qty=100_000 + i, location_id=location.id
                 )
+                for i, location in enumerate(bins)
+            ]
             warehouse_id = warehouse.id
+            first_bin, second_bin, pcn = bins[0].id, bins[1].id, receipts[0].lot.pcn
+        sent = Counter[str]()
+
+        def request() -> tuple[str, dict[str, Any]]:
+            """The next request of `--operation`."""
+            sent[args.operation] += 1
+            if args.operation == "receive":
+                return "/api/v1/stock/receive", {
+                    "part_number": "PROF-1",
+                    "qty": 1,
+                    "location_id": first_bin,
+                }
+            if args.operation == "transfer":
+                there = sent[args.operation] % 2 == 0
+                return "/api/v1/stock/transfer", {
+                    "pcn": pcn,
+                    "qty": 1,
+                    "from_location_id": second_bin if there else first_bin,
+                    "to_location_id": first_bin if there else second_bin,
+                }
+            return "/api/v1/stock/pick", {
+                "part_number": "PROF-1",
+                "qty": 1,
+                "warehouse_id": warehouse_id,
+                "reference": "PROFILE",
+            }
 
         statements: Counter[str] = Counter()
 
@@ -122,18 +154,12 @@ async def main(args: argparse.Namespace) -> int:
         ) as http:
 
             async def one() -> None:
+                path, body = request()
                 response = await http.post(
-                    "/api/v1/stock/pick",
-                    json={
-                        "part_number": "PROF-1",
-                        "qty": 1,
-                        "warehouse_id": warehouse_id,
-                        "reference": "PROFILE",
-                    },
-                    headers={"idempotency-key": uuid.uuid4().hex},
+                    path, json=body, headers={"idempotency-key": uuid.uuid4().hex}
                 )
-                if response.status_code != 200:
-                    raise SystemExit(f"pick failed: {response.status_code} {response.text}")
+                if response.status_code not in (200, 201):
+                    raise SystemExit(f"{path} failed: {response.status_code} {response.text}")
 
             for _ in range(30):  # warm up: route preparation, statement caches
                 await one()
@@ -152,10 +178,11 @@ async def main(args: argparse.Namespace) -> int:
                 profiler.stop()
         total = sum(n for sql, n in statements.items() if not sql.startswith("<"))
         engine_name = "SQLite" if args.sqlite else "PostgreSQL"
+        what = {"pick": "pick", "receive": "receipt", "transfer": "transfer"}[args.operation]
         print(
-            f"{engine_name}: {args.picks} picks, {total / args.picks:.1f} SQL statements per pick, "
-            f"{cpu / args.picks * 1000:.2f} ms CPU and {wall / args.picks * 1000:.2f} ms wall "
-            f"per pick (one client, in process)"
+            f"{engine_name}: {args.picks} {what}s, {total / args.picks:.1f} SQL statements per "
+            f"{what}, {cpu / args.picks * 1000:.2f} ms CPU and {wall / args.picks * 1000:.2f} ms "
+            f"wall per {what} (one client, in process)"
         )
         for sql, n in statements.most_common():
             print(f"  {n / args.picks:5.2f}  {sql}")
@@ -172,7 +199,8 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--picks", type=int, default=300)
+    parser.add_argument("--picks", type=int, default=300, help="requests to send")
+    parser.add_argument("--operation", choices=("pick", "receive", "transfer"), default="pick")
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--pyinstrument", action="store_true")
     return parser.parse_args()

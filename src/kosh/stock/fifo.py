@@ -77,7 +77,7 @@ async def take_fifo(
                 reference,
                 reason,
             )
-            if not await shift_recorded(session, row, short_ok=short_ok):
+            if await shift_recorded(session, row, short_ok=short_ok) is None:
                 return False
         return True
 

@@ -232,22 +232,21 @@ def _move_and_record_statement() -> Any:
 
 
 _MOVE_AND_RECORD = _move_and_record_statement()
-_LEDGER_INSERT = insert(LEDGER)
+_LEDGER_INSERT = insert(LEDGER).returning(LEDGER.c.id)
 
 
 async def shift_recorded(
     session: AsyncSession, row: dict[str, Any], *, short_ok: bool = False
-) -> bool:
+) -> int | None:
     """`shift` and its ledger row (`ledger_row`), the lot locked by the caller: on
-    PostgreSQL, location to location, in one statement. False, nothing changed, when the
-    source has less than the row's qty and `short_ok`, else 409."""
+    PostgreSQL, location to location, in one statement. The ledger row's id; None, nothing
+    changed, when the source has less than the row's qty and `short_ok`, else 409."""
     lot_id, qty = row["lot_id"], row["qty"]
     source, destination = row["from_location_id"], row["to_location_id"]
     if source is None or destination is None or not is_postgres(session):
         if not await shift(session, lot_id, source, destination, qty, short_ok=short_ok):
-            return False
-        await session.execute(_LEDGER_INSERT, row)
-        return True
+            return None
+        return int(await session.scalar(_LEDGER_INSERT, row))
     params = {
         "move_lot": lot_id,
         "move_from": source,
@@ -256,10 +255,11 @@ async def shift_recorded(
         **{f"ledger_{name}": row[name] for name in _LEDGER_ONLY},
         "ledger_part": row["part_id"],
     }
-    if (await session.execute(_MOVE_AND_RECORD, params)).first() is not None:
-        return True
+    entry_id = await session.scalar(_MOVE_AND_RECORD, params)
+    if entry_id is not None:
+        return int(entry_id)
     if short_ok:
-        return False
+        return None
     await _decrement(session, lot_id=lot_id, location_id=source, qty=qty)  # raises
     raise RuntimeError("the guarded move found no stock the guarded decrement then found")
 
@@ -306,15 +306,13 @@ async def move(
         part_id = await session.scalar(select(Lot.part_id).where(Lot.id == lot_id))
         if part_id is None:
             raise ValueError(f"no lot with id {lot_id}")
-    await shift(session, lot_id, from_location_id, to_location_id, qty)
-    entry = StockTransaction(
-        **ledger_row(
-            lot_id, part_id, from_location_id, to_location_id, qty, kind, reference, reason
-        )
+    row = ledger_row(
+        lot_id, part_id, from_location_id, to_location_id, qty, kind, reference, reason
     )
-    session.add(entry)
+    entry_id = await shift_recorded(session, row)  # raises when the source is short
     events.note(session, events.STOCK_CHANGED, [part_id])
-    return entry
+    # what was written, as a ledger object not in the session (written by Core, no flush)
+    return StockTransaction(id=entry_id, **row)
 
 
 async def shift(
