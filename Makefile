@@ -36,9 +36,10 @@ demo: $(STAMP)
 	$(BIN)/kosh demo-data
 	$(BIN)/kosh serve --host $(HOST) --port $(PORT)
 
-# The whole suite, twice: on SQLite (with the browser tests), then on PostgreSQL (the
-# tests that touch a database: the rest do the same on either engine, see tests/conftest.py). PostgreSQL,
-# Redis and chromium tests skip when those are missing, unless KOSH_TEST_REQUIRE_SERVICES=1
+# The whole suite, twice: on SQLite (with the browser tests), then on PostgreSQL (only the
+# tests that touch a database: the rest do the same on either engine, see tests/conftest.py).
+# PostgreSQL, Redis and chromium tests skip when those are missing, unless
+# KOSH_TEST_REQUIRE_SERVICES=1
 # (as in CI), which turns every such skip into a failure. pytest's exit code 5 ("no tests
 # collected") fails either pass: each of them always has tests to run. Both passes measure
 # branch coverage; combined, every service module must reach the floor (.ci/coverage_floor.py,
