@@ -39,9 +39,8 @@ demo: $(STAMP)
 # The whole suite, twice: on SQLite (with the browser tests), then on PostgreSQL (only the
 # tests that touch a database: the rest do the same on either engine, see tests/conftest.py).
 # PostgreSQL, Redis and chromium tests skip when those are missing, unless
-# KOSH_TEST_REQUIRE_SERVICES=1
-# (as in CI), which turns every such skip into a failure. pytest's exit code 5 ("no tests
-# collected") fails either pass: each of them always has tests to run. Both passes measure
+# KOSH_TEST_REQUIRE_SERVICES=1 (as in CI), which turns every such skip into a failure.
+# pytest's exit code 5 ("no tests collected") fails either pass: each of them always has tests to run. Both passes measure
 # branch coverage; combined, every service module must reach the floor (.ci/coverage_floor.py,
 # [tool.kosh.coverage] in pyproject.toml), which lists any module that falls short.
 # TEST_WORKERS processes per pass (see above); pytest-cov combines their coverage into one file.
