@@ -5,9 +5,9 @@ The functions here join the caller's transaction and never commit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, bindparam, false, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,42 @@ from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, field_error
 from kosh.core.types import like_escape
 from kosh.sales.models import Customer
+
+# Statements of the web-order path, built once: a reused statement object keeps its cache
+# key, so each call skips building it and computing that key.
+_TABLE = cast(Table, Customer.__table__)
+_NEW_COLUMNS = (
+    "name",
+    "email",
+    "email_key",
+    "phone",
+    "company",
+    "billing_address",
+    "shipping_address",
+    "notes",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_BY_EMAIL_KEY = select(_TABLE.c.id).where(_TABLE.c.email_key == bindparam("key"))
+
+
+def _add_unless_known(dialect: Any) -> Any:
+    return (
+        dialect.insert(_TABLE)
+        .values({name: bindparam(name, type_=_TABLE.c[name].type) for name in _NEW_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["email_key"])
+        .returning(_TABLE.c.id)
+    )
+
+
+_SQLITE_ADD = _add_unless_known(sqlite)
+_PG_ADDED = _add_unless_known(postgresql).cte("added")
+_PG_FIND_OR_ADD = select(_PG_ADDED.c.id, true().label("added")).union_all(
+    select(_TABLE.c.id, false().label("added")).where(
+        _TABLE.c.email_key == bindparam("email_key", type_=_TABLE.c.email_key.type)
+    )
+)
 
 
 def email_key(email: str | None) -> str | None:
@@ -122,9 +158,6 @@ async def find_or_add_by_email(
             shipping_address=shipping_address,
         )
         return added.id
-    found = await session.scalar(select(Customer.id).where(Customer.email_key == key))
-    if found is not None:
-        return int(found)
     now = utcnow()
     values = {
         "name": name.strip()[:200] or key,
@@ -139,16 +172,22 @@ async def find_or_add_by_email(
         "created_at": now,
         "updated_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new_id = await session.scalar(
-        insert(Customer)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["email_key"])
-        .returning(Customer.id)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip whether the customer is new or known: the CTE inserts unless the
+        # e-mail is on file, and the second branch reads the row that was there before the
+        # statement began (a CTE's own insert is invisible to it, so at most one row comes
+        # back). No row means another transaction inserted it while we waited: read it below.
+        found = (await session.execute(_PG_FIND_OR_ADD, values)).first()
+        if found is not None and not found.added:
+            return int(found.id)
+        new_id = found.id if found is not None else None
+    else:
+        known = await session.scalar(_BY_EMAIL_KEY, {"key": key[:254]})
+        if known is not None:
+            return int(known)
+        new_id = await session.scalar(_SQLITE_ADD, values)
     if new_id is None:  # created meanwhile by a transaction we waited for
-        other = await session.scalar(select(Customer.id).where(Customer.email_key == key))
+        other = await session.scalar(_BY_EMAIL_KEY, {"key": key[:254]})
         if other is None:  # pragma: no cover - the conflict means the row exists
             raise RuntimeError(f"customer {key} vanished after a conflicting insert")
         return int(other)
