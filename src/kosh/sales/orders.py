@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -109,15 +109,21 @@ async def find_external(
     session: AsyncSession, *, store: str, external_id: str, for_update: bool = False
 ) -> SalesOrder | None:
     """The KOSH order made from a web order, or None."""
-    query = (
-        select(SalesOrder)
-        .where(SalesOrder.external_store == store, SalesOrder.external_id == external_id)
-        .options(selectinload(SalesOrder.lines))
-        .execution_options(populate_existing=True)
+    query = _BY_EXTERNAL_FOR_UPDATE if for_update else _BY_EXTERNAL
+    return await session.scalar(query, {"store": store, "external_id": external_id})
+
+
+# Built once (the web-order path runs it per order): a reused statement keeps its cache key.
+_BY_EXTERNAL = (
+    select(SalesOrder)
+    .where(
+        SalesOrder.external_store == bindparam("store"),
+        SalesOrder.external_id == bindparam("external_id"),
     )
-    if for_update:
-        query = query.with_for_update(of=SalesOrder)
-    return await session.scalar(query)
+    .options(selectinload(SalesOrder.lines))
+    .execution_options(populate_existing=True)
+)
+_BY_EXTERNAL_FOR_UPDATE = _BY_EXTERNAL.with_for_update(of=SalesOrder)
 
 
 def check_version(order: SalesOrder, version: int | None) -> None:
@@ -159,6 +165,70 @@ async def add_order(
 ) -> SalesOrder:
     """Insert a draft order with its lines (flushed and audited). Without a `number` the
     order is numbered SO-<id>."""
+    order = _new_order(
+        customer_id=customer_id,
+        warehouse_id=warehouse_id,
+        lines=lines,
+        number=number,
+        currency=currency,
+        notes=notes,
+        backorder=backorder,
+        external=external,
+    )
+    await _insert(session, order, numbered=number is not None)
+    return order
+
+
+async def add_confirmed_order(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    warehouse_id: int,
+    lines: Sequence[NewLine],
+    number: str,
+    allow_short: bool,
+    currency: str | None = None,
+    notes: str = "",
+    backorder: bool = False,
+    external: ExternalRef | None = None,
+) -> tuple[SalesOrder, ReserveOutcome]:
+    """`add_order` then `confirm_order`, with the same rules, errors and audit events (the
+    draft created, then confirmed), but the reservations are taken before the order is
+    inserted, so the order and its lines are written once, already confirmed and reserved,
+    instead of inserted and then updated (a web order arriving paid)."""
+    order = _new_order(
+        customer_id=customer_id,
+        warehouse_id=warehouse_id,
+        lines=lines,
+        number=number,
+        currency=currency,
+        notes=notes,
+        backorder=backorder,
+        external=external,
+    )
+    created = order_snapshot(order)
+    _require_lines(order)
+    # Nothing pending need reach the database before the reservation rows are locked.
+    with session.no_autoflush:
+        outcome = await _reserve_lines(session, order, allow_short=allow_short)
+    order.status = "confirmed"
+    order.confirmed_at = utcnow()
+    await _insert(session, order, numbered=True, created=created)
+    await _audit_confirm(session, order, "draft", outcome)
+    return order, outcome
+
+
+def _new_order(
+    *,
+    customer_id: int,
+    warehouse_id: int,
+    lines: Sequence[NewLine],
+    number: str | None,
+    currency: str | None,
+    notes: str,
+    backorder: bool,
+    external: ExternalRef | None,
+) -> SalesOrder:
     order = SalesOrder(
         number=number or f"tmp-{uuid.uuid4().hex}",
         customer_id=customer_id,
@@ -175,9 +245,21 @@ async def add_order(
         lines=[],
     )
     order.lines = order_lines.make_lines(lines, start=1)
+    return order
+
+
+async def _insert(
+    session: AsyncSession,
+    order: SalesOrder,
+    *,
+    numbered: bool,
+    created: dict[str, Any] | None = None,
+) -> None:
+    """Insert the order with its lines and audit its creation: `created` is the snapshot
+    of the draft when the order is written after more happened to it."""
     session.add(order)
     await session.flush()
-    if number is None:
+    if not numbered:
         order.number = f"SO-{order.id:06d}"
         await session.flush()
     await audit.record(
@@ -185,9 +267,8 @@ async def add_order(
         action="sales_order.create",
         entity_type="sales_order",
         entity_id=order.id,
-        after=order_snapshot(order),
+        after=created or order_snapshot(order),
     )
-    return order
 
 
 async def replace_lines(session: AsyncSession, order: SalesOrder, lines: Sequence[NewLine]) -> None:
@@ -225,12 +306,19 @@ async def reserve_open(
     backorder). Without `allow_short` a shortage raises InsufficientStockError (409) listing
     every short part, and the caller's transaction rolls back.
     """
+    outcome = await _reserve_lines(session, order, allow_short=allow_short)
+    await session.flush()
+    return outcome
+
+
+async def _reserve_lines(
+    session: AsyncSession, order: SalesOrder, *, allow_short: bool
+) -> ReserveOutcome:
     outcome = ReserveOutcome()
     # Lines drawn from several warehouses (a split web order) reserve in each; warehouses
     # are locked one after another in id order, each one's rows in part-id order.
     for warehouse_id, lines in sorted(_lines_by_warehouse(order).items()):
         await _reserve_in(session, order, warehouse_id, lines, outcome, allow_short=allow_short)
-    await session.flush()
     return outcome
 
 
@@ -321,12 +409,7 @@ async def confirm_order(
     """draft / on_hold -> confirmed (or partially_shipped), reserving every open line; a
     confirmed order with a backorder tries to reserve the rest. Shortages raise 409 unless
     the order (or `allow_short`) allows a backorder."""
-    if not order.lines:
-        raise RuleViolationError(
-            f"Sales order {order.number} has no lines.",
-            code="order_empty",
-            errors=[field_error(["lines"], "add at least one line")],
-        )
+    _require_lines(order)
     short_before = any(line.qty_short for line in order.lines)
     if order.status in SHIPPABLE_STATUSES and not short_before:
         raise _refuse(order, "confirmed again (everything is reserved)")
@@ -342,6 +425,22 @@ async def confirm_order(
     order.confirmed_at = order.confirmed_at or utcnow()
     order.updated_at = utcnow()
     await session.flush()
+    await _audit_confirm(session, order, before, outcome)
+    return outcome
+
+
+def _require_lines(order: SalesOrder) -> None:
+    if not order.lines:
+        raise RuleViolationError(
+            f"Sales order {order.number} has no lines.",
+            code="order_empty",
+            errors=[field_error(["lines"], "add at least one line")],
+        )
+
+
+async def _audit_confirm(
+    session: AsyncSession, order: SalesOrder, before: str, outcome: ReserveOutcome
+) -> None:
     await audit.record(
         session,
         action="sales_order.confirm",
@@ -354,7 +453,6 @@ async def confirm_order(
             "short": {s.part_id: s.requested - s.available for s in outcome.shortages},
         },
     )
-    return outcome
 
 
 async def hold_order(
