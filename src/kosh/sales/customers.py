@@ -5,6 +5,7 @@ The functions here join the caller's transaction and never commit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, false, func, or_, select, true
@@ -134,7 +135,28 @@ def _email_taken(key: str, customer_id: int | None) -> ConflictError:
     )
 
 
-async def find_or_add_by_email(
+@dataclass(frozen=True)
+class FoundCustomer:
+    """A customer found or added by e-mail; `added` is the audited view when this call
+    inserted it and its audit event is still to be recorded (`audit_added`)."""
+
+    id: int
+    added: dict[str, Any] | None = None
+
+
+async def audit_added(session: AsyncSession, found: FoundCustomer) -> None:
+    """Record the creation of a customer that `find_or_insert_by_email` inserted."""
+    if found.added is not None:
+        await audit.record(
+            session,
+            action="customer.create",
+            entity_type="customer",
+            entity_id=found.id,
+            after=found.added,
+        )
+
+
+async def find_or_insert_by_email(
     session: AsyncSession,
     *,
     name: str,
@@ -143,10 +165,13 @@ async def find_or_add_by_email(
     company: str | None = None,
     billing_address: dict[str, Any] | None = None,
     shipping_address: dict[str, Any] | None = None,
-) -> int:
-    """The id of the customer with this e-mail, created when missing (audited). Two
-    workers creating the same customer at once both end up with the one row
-    (INSERT .. ON CONFLICT DO NOTHING, then read what the other committed)."""
+) -> FoundCustomer:
+    """The customer with this e-mail, created when missing. Two workers creating the same
+    customer at once both end up with the one row (INSERT .. ON CONFLICT DO NOTHING, then
+    read what the other committed). A customer inserted here comes back with its audited
+    view, and the caller records the event with `audit_added` in the same transaction, once
+    it has written its own rows (a web order: the event then goes out with the order's
+    events in one statement). Without an e-mail a new customer is added (and audited)."""
     key = email_key(email)
     if key is None:
         added = await add_customer(
@@ -157,7 +182,7 @@ async def find_or_add_by_email(
             billing_address=billing_address,
             shipping_address=shipping_address,
         )
-        return added.id
+        return FoundCustomer(added.id)
     now = utcnow()
     values = {
         "name": name.strip()[:200] or key,
@@ -177,28 +202,23 @@ async def find_or_add_by_email(
         # e-mail is on file, and the second branch reads the row that was there before the
         # statement began (a CTE's own insert is invisible to it, so at most one row comes
         # back). No row means another transaction inserted it while we waited: read it below.
-        found = (await session.execute(_PG_FIND_OR_ADD, values)).first()
-        if found is not None and not found.added:
-            return int(found.id)
-        new_id = found.id if found is not None else None
+        row = (await session.execute(_PG_FIND_OR_ADD, values)).first()
+        if row is not None and not row.added:
+            return FoundCustomer(int(row.id))
+        new_id = row.id if row is not None else None
     else:
         known = await session.scalar(_BY_EMAIL_KEY, {"key": key[:254]})
         if known is not None:
-            return int(known)
+            return FoundCustomer(int(known))
         new_id = await session.scalar(_SQLITE_ADD, values)
     if new_id is None:  # created meanwhile by a transaction we waited for
         other = await session.scalar(_BY_EMAIL_KEY, {"key": key[:254]})
         if other is None:  # pragma: no cover - the conflict means the row exists
             raise RuntimeError(f"customer {key} vanished after a conflicting insert")
-        return int(other)
-    await audit.record(
-        session,
-        action="customer.create",
-        entity_type="customer",
-        entity_id=new_id,
-        after={k: values[k] for k in ("name", "email", "phone", "company")},
+        return FoundCustomer(int(other))
+    return FoundCustomer(
+        int(new_id), added={k: values[k] for k in ("name", "email", "phone", "company")}
     )
-    return int(new_id)
 
 
 async def list_customers(

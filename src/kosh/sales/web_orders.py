@@ -288,7 +288,9 @@ async def _create(
     """The KOSH order of a new web order: a draft, or with `confirm` confirmed as it is
     inserted (its reservation outcome returned)."""
     customer = version.customer or WebCustomer(name=f"{version.store} customer")
-    customer_id = await customer_ops.find_or_add_by_email(
+    # A new customer's audit event waits until the order is written: it then goes out with
+    # the order's own events in one statement (same transaction, same content).
+    found = await customer_ops.find_or_insert_by_email(
         session,
         name=customer.name,
         email=customer.email,
@@ -299,7 +301,7 @@ async def _create(
     )
     warehouse_id, lines = await _placement(session, version)
     details: dict[str, Any] = {
-        "customer_id": customer_id,
+        "customer_id": found.id,
         "warehouse_id": warehouse_id,
         "lines": lines,
         "number": f"{version.store}-{version.number or version.external_id}"[:64],
@@ -313,11 +315,15 @@ async def _create(
             modified_at=version.modified_at,
         ),
     }
+    outcome: order_ops.ReserveOutcome | None = None
     if confirm:
-        return await order_ops.add_confirmed_order(
+        order, outcome = await order_ops.add_confirmed_order(
             session, allow_short=version.backorder, **details
         )
-    return await order_ops.add_order(session, **details), None
+    else:
+        order = await order_ops.add_order(session, **details)
+    await customer_ops.audit_added(session, found)
+    return order, outcome
 
 
 async def _placement(session: AsyncSession, version: WebOrderVersion) -> tuple[int, list[NewLine]]:
