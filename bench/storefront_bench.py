@@ -417,6 +417,20 @@ async def counts(dsn: str) -> dict[str, int]:
         await conn.close()
 
 
+async def settled_counts(dsn: str, *, seconds: float = 20.0) -> dict[str, int]:
+    """`counts` once the server has finished what was in flight when the client stopped
+    (the stored rows stop changing), so every staged delivery is counted (bounded)."""
+    found = await counts(dsn)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        again = await counts(dsn)
+        if again == found:
+            break
+        found = again
+    return found
+
+
 # --- phases ---------------------------------------------------------------------------------
 
 
@@ -444,7 +458,7 @@ async def intake_phase(args: argparse.Namespace, port: int, workdir: Path, dsn: 
         load_ = await python_load(
             port, [http_request("POST", path, body, headers) for body, headers in made], c
         )
-    stored = await counts(dsn)
+    stored = await settled_counts(dsn)
     accepted = stored.get("pending", 0)
     acknowledged = load_.statuses.get(200, 0)
     if use_wrk and accepted + c >= count:
