@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,16 +29,11 @@ from sqlalchemy.orm import selectinload
 from kosh.core import audit, events
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
-from kosh.locations import service as location_service
-from kosh.sales import order_lines, reservations, shipments, shortage
+from kosh.sales import order_lines, reservations, shortage
 from kosh.sales.models import SalesOrder, SalesOrderLine
 from kosh.sales.order_lines import NewLine
 from kosh.sales.shortage import Shortage
-from kosh.stock import fifo as stock_fifo
-from kosh.stock import movements as stock_movements
-from kosh.stock.errors import InsufficientStockError
 
-SHIP_LOCATION_CODE = "SHIP"
 OPEN_STATUSES = ("draft", "confirmed", "partially_shipped", "on_hold")
 SHIPPABLE_STATUSES = ("confirmed", "partially_shipped")
 
@@ -136,7 +131,8 @@ def check_version(order: SalesOrder, version: int | None) -> None:
         )
 
 
-def _refuse(order: SalesOrder, action: str) -> ConflictError:
+def refusal(order: SalesOrder, action: str) -> ConflictError:
+    """409 invalid_status: the order's status does not allow `action`."""
     hint = ""
     if order.status == "on_hold" and action == "shipped":
         hint = " Confirm it again first (that reserves what its hold released)."
@@ -275,7 +271,7 @@ async def replace_lines(session: AsyncSession, order: SalesOrder, lines: Sequenc
     """Swap every line for `lines` (a web order changed in the store before shipping):
     reservations of the old lines are released first; nothing may have shipped."""
     if any(line.qty_shipped for line in order.lines):
-        raise _refuse(order, "re-lined after shipping started")
+        raise refusal(order, "re-lined after shipping started")
     before = order_snapshot(order)
     await release_all(session, order)
     next_no = max((existing.line_no for existing in order.lines), default=0) + 1
@@ -412,9 +408,9 @@ async def confirm_order(
     _require_lines(order)
     short_before = any(line.qty_short for line in order.lines)
     if order.status in SHIPPABLE_STATUSES and not short_before:
-        raise _refuse(order, "confirmed again (everything is reserved)")
+        raise refusal(order, "confirmed again (everything is reserved)")
     if order.status not in ("draft", "on_hold", *SHIPPABLE_STATUSES):
-        raise _refuse(order, "confirmed")
+        raise refusal(order, "confirmed")
     before = order.status
     outcome = await reserve_open(
         session, order, allow_short=order.backorder if allow_short is None else allow_short
@@ -463,7 +459,7 @@ async def hold_order(
     with `release` they are freed for other orders and production, and confirming reserves
     again (409 insufficient_stock if meanwhile taken). Returns the units released."""
     if order.status not in ("draft", *SHIPPABLE_STATUSES):
-        raise _refuse(order, "put on hold")
+        raise refusal(order, "put on hold")
     before = order.status
     released = await release_all(session, order) if release else 0
     order.status = "on_hold"
@@ -493,7 +489,7 @@ async def cancel_order(
     storefront outbox subscribes to) unless the cancellation came from the store
     (`notify_store=False`)."""
     if order.status not in OPEN_STATUSES:
-        raise _refuse(order, "cancelled")
+        raise refusal(order, "cancelled")
     before = order.status
     released = await release_all(session, order)
     order.status = "cancelled"
@@ -517,7 +513,7 @@ async def cancel_order(
 async def reopen_order(session: AsyncSession, order: SalesOrder) -> None:
     """A cancelled order that an "undo" left reopenable -> draft, to be applied again."""
     if order.status != "cancelled" or not order.reopenable:
-        raise _refuse(order, "reopened")
+        raise refusal(order, "reopened")
     order.status = "draft"
     order.reopenable = False
     order.cancelled_at = None
@@ -531,171 +527,3 @@ async def reopen_order(session: AsyncSession, order: SalesOrder) -> None:
         before={"status": "cancelled"},
         after={"status": "draft"},
     )
-
-
-@dataclass(frozen=True)
-class ShippedLine:
-    line_id: int
-    part_id: int
-    qty: int
-    lots: list[dict[str, int]]
-
-
-async def ship_order(
-    session: AsyncSession,
-    order: SalesOrder,
-    *,
-    quantities: Mapping[int, int] | None = None,
-    carrier: str | None = None,
-    tracking_number: str | None = None,
-) -> list[ShippedLine]:
-    """Ship lines FIFO from storage to the warehouse's shipping location and out of the
-    building (ledger rows of kind 'ship'), releasing the reservation for what shipped.
-
-    `quantities` maps line id -> units; None ships everything still open. A line may ship
-    more than it has reserved only from stock nobody else has reserved (409 otherwise).
-    Records one shipment (with `carrier` and `tracking_number`) and notes SALES_SHIPPED.
-    """
-    if order.status not in SHIPPABLE_STATUSES:
-        raise _refuse(order, "shipped")
-    by_id = {line.id: line for line in order.lines}
-    wanted = _shipment(order, by_id, quantities)
-    ship_to: dict[int, int] = {}
-    # Per warehouse the line draws on (id order), its reservation rows in part-id order.
-    for warehouse_id in sorted({warehouse_of(order, by_id[lid]) for lid in wanted}):
-        here = {
-            lid: q for lid, q in wanted.items() if warehouse_of(order, by_id[lid]) == warehouse_id
-        }
-        await _check_free_to_ship(session, order, by_id, here, warehouse_id)
-        ship_to[warehouse_id] = await _ship_location(session, warehouse_id)
-    shipped: list[ShippedLine] = []
-    for line_id in sorted(
-        wanted, key=lambda lid: (warehouse_of(order, by_id[lid]), by_id[lid].part_id, lid)
-    ):
-        line, qty = by_id[line_id], wanted[line_id]
-        warehouse_id = warehouse_of(order, line)
-        release = min(qty, line.qty_reserved)
-        await reservations.remove(
-            session, part_id=line.part_id, warehouse_id=warehouse_id, qty=release
-        )
-        line.qty_reserved -= release
-        moved = await stock_fifo.take_fifo(
-            session,
-            part_id=line.part_id,
-            warehouse_id=warehouse_id,
-            qty=qty,
-            to_location_id=ship_to[warehouse_id],
-            kind="ship",
-            reference=order.number,
-        )
-        lots = []
-        for piece in moved:
-            await stock_movements.move(
-                session,
-                lot_id=piece.lot_id,
-                from_location_id=ship_to[warehouse_id],
-                to_location_id=None,
-                qty=piece.qty,
-                kind="ship",
-                reference=order.number,
-            )
-            lots.append({"lot_id": piece.lot_id, "qty": piece.qty})
-        line.qty_shipped += qty
-        shipped.append(ShippedLine(line_id=line.id, part_id=line.part_id, qty=qty, lots=lots))
-    before = order.status
-    done = all(line.qty_open == 0 for line in order.lines)
-    order.status = "shipped" if done else "partially_shipped"
-    if done:
-        order.shipped_at = utcnow()
-    order.updated_at = utcnow()
-    await session.flush()
-    shipment = await shipments.record(
-        session,
-        order,
-        shipped=[shipments.ShippedUnits(s.line_id, s.part_id, s.qty) for s in shipped],
-        carrier=carrier,
-        tracking_number=tracking_number,
-    )
-    await audit.record(
-        session,
-        action="sales_order.ship",
-        entity_type="sales_order",
-        entity_id=order.id,
-        before={"status": before},
-        after={
-            "status": order.status,
-            "shipment": shipment.number,
-            "carrier": shipment.carrier,
-            "tracking_number": shipment.tracking_number,
-            "shipped": [{"line_id": s.line_id, "qty": s.qty, "lots": s.lots} for s in shipped],
-        },
-    )
-    # Whoever the order came from hears of it (a web store through its outbox).
-    events.note(session, events.SALES_SHIPPED, [shipment.id])
-    return shipped
-
-
-async def _check_free_to_ship(
-    session: AsyncSession,
-    order: SalesOrder,
-    by_id: dict[int, SalesOrderLine],
-    wanted: Mapping[int, int],
-    warehouse_id: int,
-) -> None:
-    """Lock the warehouse's reservation rows of the parts; units beyond a line's own
-    reservation must come out of what is free there (409 insufficient_stock)."""
-    parts = {by_id[line_id].part_id for line_id in wanted}
-    held = await reservations.lock(session, part_ids=parts, warehouse_id=warehouse_id)
-    stock = await reservations.on_hand(session, part_ids=parts, warehouse_id=warehouse_id)
-    extra: dict[int, int] = defaultdict(int)
-    for line_id, qty in wanted.items():
-        line = by_id[line_id]
-        extra[line.part_id] += max(0, qty - line.qty_reserved)
-    for part_id, qty in extra.items():
-        free = stock[part_id] - held.get(part_id, 0)
-        if qty > max(0, free):
-            raise InsufficientStockError(
-                f"Not enough free stock to ship sales order {order.number}.",
-                available=max(0, free),
-                requested=qty,
-                extra={"part_id": part_id},
-            )
-
-
-def _shipment(
-    order: SalesOrder, by_id: dict[int, SalesOrderLine], quantities: Mapping[int, int] | None
-) -> dict[int, int]:
-    if quantities is None:
-        wanted = {line.id: line.qty_open for line in order.lines if line.qty_open > 0}
-    else:
-        wanted = {}
-        for index, (line_id, qty) in enumerate(quantities.items()):
-            line = by_id.get(line_id)
-            if line is None:
-                raise RuleViolationError(
-                    f"Line {line_id} is not on sales order {order.number}.",
-                    code="line_not_on_order",
-                    errors=[field_error(["lines", index, "line_id"], "not on this order")],
-                )
-            if qty > line.qty_open:
-                raise RuleViolationError(
-                    f"Line {line.line_no} has only {line.qty_open} left to ship.",
-                    code="over_shipment",
-                    errors=[field_error(["lines", index, "qty"], f"at most {line.qty_open}")],
-                    details={"line_id": line_id, "open": line.qty_open},
-                )
-            wanted[line_id] = qty
-    if not wanted:
-        raise RuleViolationError(
-            f"Sales order {order.number} has nothing left to ship.", code="nothing_to_ship"
-        )
-    return wanted
-
-
-async def _ship_location(session: AsyncSession, warehouse_id: int) -> int:
-    location = await location_service.location_of_kind(session, warehouse_id, "shipping")
-    if location is None:
-        location = await location_service.ensure_location(
-            session, warehouse_id, SHIP_LOCATION_CODE, "shipping"
-        )
-    return location.id
