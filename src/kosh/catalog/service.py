@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -98,9 +98,13 @@ async def parts_by_numbers(session: AsyncSession, numbers: Collection[str]) -> d
     found: dict[str, Part] = {}
     for start in range(0, len(wanted), _LOOKUP_CHUNK):
         chunk = wanted[start : start + _LOOKUP_CHUNK]
-        for part in await session.scalars(select(Part).where(Part.number.in_(chunk))):
+        for part in await session.scalars(_BY_NUMBERS, {"numbers": chunk}):
             found[part.number] = part
     return found
+
+
+# Built once (every web order looks its SKUs up): a reused statement keeps its cache key.
+_BY_NUMBERS = select(Part).where(Part.number.in_(bindparam("numbers", expanding=True)))
 
 
 # --- writes ---------------------------------------------------------------------------

@@ -5,9 +5,10 @@ The functions here join the caller's transaction and never commit.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, bindparam, false, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,42 @@ from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, field_error
 from kosh.core.types import like_escape
 from kosh.sales.models import Customer
+
+# Statements of the web-order path, built once: a reused statement object keeps its cache
+# key, so each call skips building it and computing that key.
+_TABLE = cast(Table, Customer.__table__)
+_NEW_COLUMNS = (
+    "name",
+    "email",
+    "email_key",
+    "phone",
+    "company",
+    "billing_address",
+    "shipping_address",
+    "notes",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_BY_EMAIL_KEY = select(_TABLE.c.id).where(_TABLE.c.email_key == bindparam("key"))
+
+
+def _add_unless_known(dialect: Any) -> Any:
+    return (
+        dialect.insert(_TABLE)
+        .values({name: bindparam(name, type_=_TABLE.c[name].type) for name in _NEW_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["email_key"])
+        .returning(_TABLE.c.id)
+    )
+
+
+_SQLITE_ADD = _add_unless_known(sqlite)
+_PG_ADDED = _add_unless_known(postgresql).cte("added")
+_PG_FIND_OR_ADD = select(_PG_ADDED.c.id, true().label("added")).union_all(
+    select(_TABLE.c.id, false().label("added")).where(
+        _TABLE.c.email_key == bindparam("email_key", type_=_TABLE.c.email_key.type)
+    )
+)
 
 
 def email_key(email: str | None) -> str | None:
@@ -98,7 +135,28 @@ def _email_taken(key: str, customer_id: int | None) -> ConflictError:
     )
 
 
-async def find_or_add_by_email(
+@dataclass(frozen=True)
+class FoundCustomer:
+    """A customer found or added by e-mail; `added` is the audited view when this call
+    inserted it and its audit event is still to be recorded (`audit_added`)."""
+
+    id: int
+    added: dict[str, Any] | None = None
+
+
+async def audit_added(session: AsyncSession, found: FoundCustomer) -> None:
+    """Record the creation of a customer that `find_or_insert_by_email` inserted."""
+    if found.added is not None:
+        await audit.record(
+            session,
+            action="customer.create",
+            entity_type="customer",
+            entity_id=found.id,
+            after=found.added,
+        )
+
+
+async def find_or_insert_by_email(
     session: AsyncSession,
     *,
     name: str,
@@ -107,10 +165,13 @@ async def find_or_add_by_email(
     company: str | None = None,
     billing_address: dict[str, Any] | None = None,
     shipping_address: dict[str, Any] | None = None,
-) -> int:
-    """The id of the customer with this e-mail, created when missing (audited). Two
-    workers creating the same customer at once both end up with the one row
-    (INSERT .. ON CONFLICT DO NOTHING, then read what the other committed)."""
+) -> FoundCustomer:
+    """The customer with this e-mail, created when missing. Two workers creating the same
+    customer at once both end up with the one row (INSERT .. ON CONFLICT DO NOTHING, then
+    read what the other committed). A customer inserted here comes back with its audited
+    view, and the caller records the event with `audit_added` in the same transaction, once
+    it has written its own rows (a web order: the event then goes out with the order's
+    events in one statement). Without an e-mail a new customer is added (and audited)."""
     key = email_key(email)
     if key is None:
         added = await add_customer(
@@ -121,10 +182,7 @@ async def find_or_add_by_email(
             billing_address=billing_address,
             shipping_address=shipping_address,
         )
-        return added.id
-    found = await session.scalar(select(Customer.id).where(Customer.email_key == key))
-    if found is not None:
-        return int(found)
+        return FoundCustomer(added.id)
     now = utcnow()
     values = {
         "name": name.strip()[:200] or key,
@@ -139,27 +197,28 @@ async def find_or_add_by_email(
         "created_at": now,
         "updated_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new_id = await session.scalar(
-        insert(Customer)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["email_key"])
-        .returning(Customer.id)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip whether the customer is new or known: the CTE inserts unless the
+        # e-mail is on file, and the second branch reads the row that was there before the
+        # statement began (a CTE's own insert is invisible to it, so at most one row comes
+        # back). No row means another transaction inserted it while we waited: read it below.
+        row = (await session.execute(_PG_FIND_OR_ADD, values)).first()
+        if row is not None and not row.added:
+            return FoundCustomer(int(row.id))
+        new_id = row.id if row is not None else None
+    else:
+        known = await session.scalar(_BY_EMAIL_KEY, {"key": key[:254]})
+        if known is not None:
+            return FoundCustomer(int(known))
+        new_id = await session.scalar(_SQLITE_ADD, values)
     if new_id is None:  # created meanwhile by a transaction we waited for
-        other = await session.scalar(select(Customer.id).where(Customer.email_key == key))
+        other = await session.scalar(_BY_EMAIL_KEY, {"key": key[:254]})
         if other is None:  # pragma: no cover - the conflict means the row exists
             raise RuntimeError(f"customer {key} vanished after a conflicting insert")
-        return int(other)
-    await audit.record(
-        session,
-        action="customer.create",
-        entity_type="customer",
-        entity_id=new_id,
-        after={k: values[k] for k in ("name", "email", "phone", "company")},
+        return FoundCustomer(int(other))
+    return FoundCustomer(
+        int(new_id), added={k: values[k] for k in ("name", "email", "phone", "company")}
     )
-    return int(new_id)
 
 
 async def list_customers(

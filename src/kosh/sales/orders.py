@@ -17,28 +17,23 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from kosh.core import audit, events
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError, NotFoundError, RuleViolationError, field_error
-from kosh.locations import service as location_service
-from kosh.sales import order_lines, reservations, shipments, shortage
+from kosh.sales import order_lines, reservations, shortage
 from kosh.sales.models import SalesOrder, SalesOrderLine
 from kosh.sales.order_lines import NewLine
 from kosh.sales.shortage import Shortage
-from kosh.stock import fifo as stock_fifo
-from kosh.stock import movements as stock_movements
-from kosh.stock.errors import InsufficientStockError
 
-SHIP_LOCATION_CODE = "SHIP"
 OPEN_STATUSES = ("draft", "confirmed", "partially_shipped", "on_hold")
 SHIPPABLE_STATUSES = ("confirmed", "partially_shipped")
 
@@ -109,15 +104,21 @@ async def find_external(
     session: AsyncSession, *, store: str, external_id: str, for_update: bool = False
 ) -> SalesOrder | None:
     """The KOSH order made from a web order, or None."""
-    query = (
-        select(SalesOrder)
-        .where(SalesOrder.external_store == store, SalesOrder.external_id == external_id)
-        .options(selectinload(SalesOrder.lines))
-        .execution_options(populate_existing=True)
+    query = _BY_EXTERNAL_FOR_UPDATE if for_update else _BY_EXTERNAL
+    return await session.scalar(query, {"store": store, "external_id": external_id})
+
+
+# Built once (the web-order path runs it per order): a reused statement keeps its cache key.
+_BY_EXTERNAL = (
+    select(SalesOrder)
+    .where(
+        SalesOrder.external_store == bindparam("store"),
+        SalesOrder.external_id == bindparam("external_id"),
     )
-    if for_update:
-        query = query.with_for_update(of=SalesOrder)
-    return await session.scalar(query)
+    .options(selectinload(SalesOrder.lines))
+    .execution_options(populate_existing=True)
+)
+_BY_EXTERNAL_FOR_UPDATE = _BY_EXTERNAL.with_for_update(of=SalesOrder)
 
 
 def check_version(order: SalesOrder, version: int | None) -> None:
@@ -130,7 +131,8 @@ def check_version(order: SalesOrder, version: int | None) -> None:
         )
 
 
-def _refuse(order: SalesOrder, action: str) -> ConflictError:
+def refusal(order: SalesOrder, action: str) -> ConflictError:
+    """409 invalid_status: the order's status does not allow `action`."""
     hint = ""
     if order.status == "on_hold" and action == "shipped":
         hint = " Confirm it again first (that reserves what its hold released)."
@@ -159,6 +161,70 @@ async def add_order(
 ) -> SalesOrder:
     """Insert a draft order with its lines (flushed and audited). Without a `number` the
     order is numbered SO-<id>."""
+    order = _new_order(
+        customer_id=customer_id,
+        warehouse_id=warehouse_id,
+        lines=lines,
+        number=number,
+        currency=currency,
+        notes=notes,
+        backorder=backorder,
+        external=external,
+    )
+    await _insert(session, order, numbered=number is not None)
+    return order
+
+
+async def add_confirmed_order(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    warehouse_id: int,
+    lines: Sequence[NewLine],
+    number: str,
+    allow_short: bool,
+    currency: str | None = None,
+    notes: str = "",
+    backorder: bool = False,
+    external: ExternalRef | None = None,
+) -> tuple[SalesOrder, ReserveOutcome]:
+    """`add_order` then `confirm_order`, with the same rules, errors and audit events (the
+    draft created, then confirmed), but the reservations are taken before the order is
+    inserted, so the order and its lines are written once, already confirmed and reserved,
+    instead of inserted and then updated (a web order arriving paid)."""
+    order = _new_order(
+        customer_id=customer_id,
+        warehouse_id=warehouse_id,
+        lines=lines,
+        number=number,
+        currency=currency,
+        notes=notes,
+        backorder=backorder,
+        external=external,
+    )
+    created = order_snapshot(order)
+    _require_lines(order)
+    # Nothing pending need reach the database before the reservation rows are locked.
+    with session.no_autoflush:
+        outcome = await _reserve_lines(session, order, allow_short=allow_short)
+    order.status = "confirmed"
+    order.confirmed_at = utcnow()
+    await _insert(session, order, numbered=True, created=created)
+    await _audit_confirm(session, order, "draft", outcome)
+    return order, outcome
+
+
+def _new_order(
+    *,
+    customer_id: int,
+    warehouse_id: int,
+    lines: Sequence[NewLine],
+    number: str | None,
+    currency: str | None,
+    notes: str,
+    backorder: bool,
+    external: ExternalRef | None,
+) -> SalesOrder:
     order = SalesOrder(
         number=number or f"tmp-{uuid.uuid4().hex}",
         customer_id=customer_id,
@@ -175,9 +241,21 @@ async def add_order(
         lines=[],
     )
     order.lines = order_lines.make_lines(lines, start=1)
+    return order
+
+
+async def _insert(
+    session: AsyncSession,
+    order: SalesOrder,
+    *,
+    numbered: bool,
+    created: dict[str, Any] | None = None,
+) -> None:
+    """Insert the order with its lines and audit its creation: `created` is the snapshot
+    of the draft when the order is written after more happened to it."""
     session.add(order)
     await session.flush()
-    if number is None:
+    if not numbered:
         order.number = f"SO-{order.id:06d}"
         await session.flush()
     await audit.record(
@@ -185,16 +263,15 @@ async def add_order(
         action="sales_order.create",
         entity_type="sales_order",
         entity_id=order.id,
-        after=order_snapshot(order),
+        after=created or order_snapshot(order),
     )
-    return order
 
 
 async def replace_lines(session: AsyncSession, order: SalesOrder, lines: Sequence[NewLine]) -> None:
     """Swap every line for `lines` (a web order changed in the store before shipping):
     reservations of the old lines are released first; nothing may have shipped."""
     if any(line.qty_shipped for line in order.lines):
-        raise _refuse(order, "re-lined after shipping started")
+        raise refusal(order, "re-lined after shipping started")
     before = order_snapshot(order)
     await release_all(session, order)
     next_no = max((existing.line_no for existing in order.lines), default=0) + 1
@@ -225,12 +302,19 @@ async def reserve_open(
     backorder). Without `allow_short` a shortage raises InsufficientStockError (409) listing
     every short part, and the caller's transaction rolls back.
     """
+    outcome = await _reserve_lines(session, order, allow_short=allow_short)
+    await session.flush()
+    return outcome
+
+
+async def _reserve_lines(
+    session: AsyncSession, order: SalesOrder, *, allow_short: bool
+) -> ReserveOutcome:
     outcome = ReserveOutcome()
     # Lines drawn from several warehouses (a split web order) reserve in each; warehouses
     # are locked one after another in id order, each one's rows in part-id order.
     for warehouse_id, lines in sorted(_lines_by_warehouse(order).items()):
         await _reserve_in(session, order, warehouse_id, lines, outcome, allow_short=allow_short)
-    await session.flush()
     return outcome
 
 
@@ -321,17 +405,12 @@ async def confirm_order(
     """draft / on_hold -> confirmed (or partially_shipped), reserving every open line; a
     confirmed order with a backorder tries to reserve the rest. Shortages raise 409 unless
     the order (or `allow_short`) allows a backorder."""
-    if not order.lines:
-        raise RuleViolationError(
-            f"Sales order {order.number} has no lines.",
-            code="order_empty",
-            errors=[field_error(["lines"], "add at least one line")],
-        )
+    _require_lines(order)
     short_before = any(line.qty_short for line in order.lines)
     if order.status in SHIPPABLE_STATUSES and not short_before:
-        raise _refuse(order, "confirmed again (everything is reserved)")
+        raise refusal(order, "confirmed again (everything is reserved)")
     if order.status not in ("draft", "on_hold", *SHIPPABLE_STATUSES):
-        raise _refuse(order, "confirmed")
+        raise refusal(order, "confirmed")
     before = order.status
     outcome = await reserve_open(
         session, order, allow_short=order.backorder if allow_short is None else allow_short
@@ -342,6 +421,22 @@ async def confirm_order(
     order.confirmed_at = order.confirmed_at or utcnow()
     order.updated_at = utcnow()
     await session.flush()
+    await _audit_confirm(session, order, before, outcome)
+    return outcome
+
+
+def _require_lines(order: SalesOrder) -> None:
+    if not order.lines:
+        raise RuleViolationError(
+            f"Sales order {order.number} has no lines.",
+            code="order_empty",
+            errors=[field_error(["lines"], "add at least one line")],
+        )
+
+
+async def _audit_confirm(
+    session: AsyncSession, order: SalesOrder, before: str, outcome: ReserveOutcome
+) -> None:
     await audit.record(
         session,
         action="sales_order.confirm",
@@ -354,7 +449,6 @@ async def confirm_order(
             "short": {s.part_id: s.requested - s.available for s in outcome.shortages},
         },
     )
-    return outcome
 
 
 async def hold_order(
@@ -365,7 +459,7 @@ async def hold_order(
     with `release` they are freed for other orders and production, and confirming reserves
     again (409 insufficient_stock if meanwhile taken). Returns the units released."""
     if order.status not in ("draft", *SHIPPABLE_STATUSES):
-        raise _refuse(order, "put on hold")
+        raise refusal(order, "put on hold")
     before = order.status
     released = await release_all(session, order) if release else 0
     order.status = "on_hold"
@@ -395,7 +489,7 @@ async def cancel_order(
     storefront outbox subscribes to) unless the cancellation came from the store
     (`notify_store=False`)."""
     if order.status not in OPEN_STATUSES:
-        raise _refuse(order, "cancelled")
+        raise refusal(order, "cancelled")
     before = order.status
     released = await release_all(session, order)
     order.status = "cancelled"
@@ -419,7 +513,7 @@ async def cancel_order(
 async def reopen_order(session: AsyncSession, order: SalesOrder) -> None:
     """A cancelled order that an "undo" left reopenable -> draft, to be applied again."""
     if order.status != "cancelled" or not order.reopenable:
-        raise _refuse(order, "reopened")
+        raise refusal(order, "reopened")
     order.status = "draft"
     order.reopenable = False
     order.cancelled_at = None
@@ -433,171 +527,3 @@ async def reopen_order(session: AsyncSession, order: SalesOrder) -> None:
         before={"status": "cancelled"},
         after={"status": "draft"},
     )
-
-
-@dataclass(frozen=True)
-class ShippedLine:
-    line_id: int
-    part_id: int
-    qty: int
-    lots: list[dict[str, int]]
-
-
-async def ship_order(
-    session: AsyncSession,
-    order: SalesOrder,
-    *,
-    quantities: Mapping[int, int] | None = None,
-    carrier: str | None = None,
-    tracking_number: str | None = None,
-) -> list[ShippedLine]:
-    """Ship lines FIFO from storage to the warehouse's shipping location and out of the
-    building (ledger rows of kind 'ship'), releasing the reservation for what shipped.
-
-    `quantities` maps line id -> units; None ships everything still open. A line may ship
-    more than it has reserved only from stock nobody else has reserved (409 otherwise).
-    Records one shipment (with `carrier` and `tracking_number`) and notes SALES_SHIPPED.
-    """
-    if order.status not in SHIPPABLE_STATUSES:
-        raise _refuse(order, "shipped")
-    by_id = {line.id: line for line in order.lines}
-    wanted = _shipment(order, by_id, quantities)
-    ship_to: dict[int, int] = {}
-    # Per warehouse the line draws on (id order), its reservation rows in part-id order.
-    for warehouse_id in sorted({warehouse_of(order, by_id[lid]) for lid in wanted}):
-        here = {
-            lid: q for lid, q in wanted.items() if warehouse_of(order, by_id[lid]) == warehouse_id
-        }
-        await _check_free_to_ship(session, order, by_id, here, warehouse_id)
-        ship_to[warehouse_id] = await _ship_location(session, warehouse_id)
-    shipped: list[ShippedLine] = []
-    for line_id in sorted(
-        wanted, key=lambda lid: (warehouse_of(order, by_id[lid]), by_id[lid].part_id, lid)
-    ):
-        line, qty = by_id[line_id], wanted[line_id]
-        warehouse_id = warehouse_of(order, line)
-        release = min(qty, line.qty_reserved)
-        await reservations.remove(
-            session, part_id=line.part_id, warehouse_id=warehouse_id, qty=release
-        )
-        line.qty_reserved -= release
-        moved = await stock_fifo.take_fifo(
-            session,
-            part_id=line.part_id,
-            warehouse_id=warehouse_id,
-            qty=qty,
-            to_location_id=ship_to[warehouse_id],
-            kind="ship",
-            reference=order.number,
-        )
-        lots = []
-        for piece in moved:
-            await stock_movements.move(
-                session,
-                lot_id=piece.lot_id,
-                from_location_id=ship_to[warehouse_id],
-                to_location_id=None,
-                qty=piece.qty,
-                kind="ship",
-                reference=order.number,
-            )
-            lots.append({"lot_id": piece.lot_id, "qty": piece.qty})
-        line.qty_shipped += qty
-        shipped.append(ShippedLine(line_id=line.id, part_id=line.part_id, qty=qty, lots=lots))
-    before = order.status
-    done = all(line.qty_open == 0 for line in order.lines)
-    order.status = "shipped" if done else "partially_shipped"
-    if done:
-        order.shipped_at = utcnow()
-    order.updated_at = utcnow()
-    await session.flush()
-    shipment = await shipments.record(
-        session,
-        order,
-        shipped=[shipments.ShippedUnits(s.line_id, s.part_id, s.qty) for s in shipped],
-        carrier=carrier,
-        tracking_number=tracking_number,
-    )
-    await audit.record(
-        session,
-        action="sales_order.ship",
-        entity_type="sales_order",
-        entity_id=order.id,
-        before={"status": before},
-        after={
-            "status": order.status,
-            "shipment": shipment.number,
-            "carrier": shipment.carrier,
-            "tracking_number": shipment.tracking_number,
-            "shipped": [{"line_id": s.line_id, "qty": s.qty, "lots": s.lots} for s in shipped],
-        },
-    )
-    # Whoever the order came from hears of it (a web store through its outbox).
-    events.note(session, events.SALES_SHIPPED, [shipment.id])
-    return shipped
-
-
-async def _check_free_to_ship(
-    session: AsyncSession,
-    order: SalesOrder,
-    by_id: dict[int, SalesOrderLine],
-    wanted: Mapping[int, int],
-    warehouse_id: int,
-) -> None:
-    """Lock the warehouse's reservation rows of the parts; units beyond a line's own
-    reservation must come out of what is free there (409 insufficient_stock)."""
-    parts = {by_id[line_id].part_id for line_id in wanted}
-    held = await reservations.lock(session, part_ids=parts, warehouse_id=warehouse_id)
-    stock = await reservations.on_hand(session, part_ids=parts, warehouse_id=warehouse_id)
-    extra: dict[int, int] = defaultdict(int)
-    for line_id, qty in wanted.items():
-        line = by_id[line_id]
-        extra[line.part_id] += max(0, qty - line.qty_reserved)
-    for part_id, qty in extra.items():
-        free = stock[part_id] - held.get(part_id, 0)
-        if qty > max(0, free):
-            raise InsufficientStockError(
-                f"Not enough free stock to ship sales order {order.number}.",
-                available=max(0, free),
-                requested=qty,
-                extra={"part_id": part_id},
-            )
-
-
-def _shipment(
-    order: SalesOrder, by_id: dict[int, SalesOrderLine], quantities: Mapping[int, int] | None
-) -> dict[int, int]:
-    if quantities is None:
-        wanted = {line.id: line.qty_open for line in order.lines if line.qty_open > 0}
-    else:
-        wanted = {}
-        for index, (line_id, qty) in enumerate(quantities.items()):
-            line = by_id.get(line_id)
-            if line is None:
-                raise RuleViolationError(
-                    f"Line {line_id} is not on sales order {order.number}.",
-                    code="line_not_on_order",
-                    errors=[field_error(["lines", index, "line_id"], "not on this order")],
-                )
-            if qty > line.qty_open:
-                raise RuleViolationError(
-                    f"Line {line.line_no} has only {line.qty_open} left to ship.",
-                    code="over_shipment",
-                    errors=[field_error(["lines", index, "qty"], f"at most {line.qty_open}")],
-                    details={"line_id": line_id, "open": line.qty_open},
-                )
-            wanted[line_id] = qty
-    if not wanted:
-        raise RuleViolationError(
-            f"Sales order {order.number} has nothing left to ship.", code="nothing_to_ship"
-        )
-    return wanted
-
-
-async def _ship_location(session: AsyncSession, warehouse_id: int) -> int:
-    location = await location_service.location_of_kind(session, warehouse_id, "shipping")
-    if location is None:
-        location = await location_service.ensure_location(
-            session, warehouse_id, SHIP_LOCATION_CODE, "shipping"
-        )
-    return location.id

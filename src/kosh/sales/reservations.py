@@ -58,20 +58,27 @@ async def lock(
     ordered = sorted(set(part_ids))
     if not ordered:
         return {}
-    query = (
-        select(_TABLE.c.part_id, _TABLE.c.qty_reserved)
-        .where(_TABLE.c.warehouse_id == warehouse_id, _TABLE.c.part_id.in_(ordered))
-        .order_by(_TABLE.c.part_id)
-        .with_for_update()
-    )
-    held: dict[int, int] = dict((await session.execute(query)).all())
+    params = {"warehouse_id": warehouse_id, "part_ids": ordered}
+    held: dict[int, int] = dict((await session.execute(_LOCK, params)).all())
     if len(held) < len(ordered):
         # First reservation of some part here: create its row, then lock them all again
         # (still in part-id order; the rows locked already stay locked).
         missing = [part_id for part_id in ordered if part_id not in held]
         await _ensure_rows(session, part_ids=missing, warehouse_id=warehouse_id)
-        held = dict((await session.execute(query)).all())
+        held = dict((await session.execute(_LOCK, params)).all())
     return held
+
+
+# Built once (every confirmation runs it): a reused statement keeps its cache key.
+_LOCK = (
+    select(_TABLE.c.part_id, _TABLE.c.qty_reserved)
+    .where(
+        _TABLE.c.warehouse_id == bindparam("warehouse_id"),
+        _TABLE.c.part_id.in_(bindparam("part_ids", expanding=True)),
+    )
+    .order_by(_TABLE.c.part_id)
+    .with_for_update()
+)
 
 
 async def reserved(

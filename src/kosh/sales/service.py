@@ -33,6 +33,7 @@ from kosh.sales import order_lines, reservations
 from kosh.sales import orders as order_ops
 from kosh.sales import refunds as refund_ops
 from kosh.sales import shipments as shipment_ops
+from kosh.sales import shipping as shipping_ops
 from kosh.sales.models import (
     Customer,
     RefundedLine,
@@ -473,7 +474,7 @@ async def ship(
     insufficient_stock when the stock is not there, 422 for bad lines. A web order's store
     hears of it through the SALES_SHIPPED subscribers (in this transaction)."""
     order = await _transition(session, order_id, version)
-    await order_ops.ship_order(
+    await shipping_ops.ship_order(
         session, order, quantities=quantities, carrier=carrier, tracking_number=tracking_number
     )
     return await _flushed(session, order)

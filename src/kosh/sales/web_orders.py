@@ -209,8 +209,12 @@ async def _bring_open(
         await order_ops.reopen_order(session, order)
 
     notes: list[dict[str, Any]] = []
+    confirm = version.intent in ("confirm", "hold")
     if order is None:
-        order = await _create(session, version)
+        order, created = await _create(session, version, confirm=confirm)
+        if created is not None:
+            notes += _backorder_notes(created)
+            confirm = False  # confirmed as it was created
     elif _lines_differ(order, version.lines):
         if (
             any(line.qty_shipped or line.qty_cancelled for line in order.lines)
@@ -230,21 +234,26 @@ async def _bring_open(
     if order.status == "shipped":
         _stamp(order, version)
         return _done("applied", order)
-    if version.intent in ("confirm", "hold"):
-        if order.status in ("draft", "on_hold") or any(line.qty_short for line in order.lines):
-            outcome = await order_ops.confirm_order(session, order, allow_short=version.backorder)
-            notes += [
-                _reason(
-                    "backorder",
-                    f"Part {s.part_id}: {s.requested - s.available} of {s.requested} not in "
-                    "stock; reserved what there is.",
-                )
-                for s in outcome.shortages
-            ]
-        if version.intent == "hold" and order.status != "on_hold":
-            await order_ops.hold_order(session, order, reason="on hold in the store")
+    if confirm and (
+        order.status in ("draft", "on_hold") or any(line.qty_short for line in order.lines)
+    ):
+        outcome = await order_ops.confirm_order(session, order, allow_short=version.backorder)
+        notes += _backorder_notes(outcome)
+    if version.intent == "hold" and order.status != "on_hold":
+        await order_ops.hold_order(session, order, reason="on hold in the store")
     _stamp(order, version)
     return _done("applied", order, *notes)
+
+
+def _backorder_notes(outcome: order_ops.ReserveOutcome) -> list[dict[str, Any]]:
+    return [
+        _reason(
+            "backorder",
+            f"Part {s.part_id}: {s.requested - s.available} of {s.requested} not in "
+            "stock; reserved what there is.",
+        )
+        for s in outcome.shortages
+    ]
 
 
 def _stamp(order: SalesOrder, version: WebOrderVersion) -> None:
@@ -273,9 +282,15 @@ def _lines_differ(order: SalesOrder, lines: Sequence[NewLine]) -> bool:
     return shape(order.lines) != shape(lines)
 
 
-async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder:
+async def _create(
+    session: AsyncSession, version: WebOrderVersion, *, confirm: bool
+) -> tuple[SalesOrder, order_ops.ReserveOutcome | None]:
+    """The KOSH order of a new web order: a draft, or with `confirm` confirmed as it is
+    inserted (its reservation outcome returned)."""
     customer = version.customer or WebCustomer(name=f"{version.store} customer")
-    customer_id = await customer_ops.find_or_add_by_email(
+    # A new customer's audit event waits until the order is written: it then goes out with
+    # the order's own events in one statement (same transaction, same content).
+    found = await customer_ops.find_or_insert_by_email(
         session,
         name=customer.name,
         email=customer.email,
@@ -285,22 +300,30 @@ async def _create(session: AsyncSession, version: WebOrderVersion) -> SalesOrder
         shipping_address=customer.shipping,
     )
     warehouse_id, lines = await _placement(session, version)
-    return await order_ops.add_order(
-        session,
-        customer_id=customer_id,
-        warehouse_id=warehouse_id,
-        lines=lines,
-        number=f"{version.store}-{version.number or version.external_id}"[:64],
-        currency=version.currency,
-        notes=version.note,
-        backorder=version.backorder,
-        external=order_ops.ExternalRef(
+    details: dict[str, Any] = {
+        "customer_id": found.id,
+        "warehouse_id": warehouse_id,
+        "lines": lines,
+        "number": f"{version.store}-{version.number or version.external_id}"[:64],
+        "currency": version.currency,
+        "notes": version.note,
+        "backorder": version.backorder,
+        "external": order_ops.ExternalRef(
             store=version.store,
             order_id=version.external_id,
             status=version.status,
             modified_at=version.modified_at,
         ),
-    )
+    }
+    outcome: order_ops.ReserveOutcome | None = None
+    if confirm:
+        order, outcome = await order_ops.add_confirmed_order(
+            session, allow_short=version.backorder, **details
+        )
+    else:
+        order = await order_ops.add_order(session, **details)
+    await customer_ops.audit_added(session, found)
+    return order, outcome
 
 
 async def _placement(session: AsyncSession, version: WebOrderVersion) -> tuple[int, list[NewLine]]:

@@ -26,7 +26,8 @@ from datetime import timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, func, or_, select, text, update
+from sqlalchemy import String, Table, bindparam, func, literal, or_, select, true, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import audit
@@ -147,23 +148,43 @@ def _safe(details: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if isinstance(v, str | int | float | list | dict)}
 
 
-async def _lock_order_key(session: AsyncSession, store_id: int, external_id: str) -> None:
-    """Serialise work on one web order across workers (PostgreSQL; SQLite has one writer).
-
-    The same statement lets this transaction commit without waiting for the WAL flush:
-    everything it writes is derived from the staged row, whose intake commit was durable,
-    and changes in this one transaction. A database crash can only lose the newest such
-    transactions whole (PostgreSQL recovers a consistent prefix), which leaves their rows
-    pending for the worker to apply again: nothing lost or doubled, no disk wait per order.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0)), "
-                "set_config('synchronous_commit', 'off', true)"
-            ),
-            {"key": f"kosh-web-order:{store_id}:{external_id}"},
-        )
+# Statements of the apply path, built once: a reused statement object keeps its cache key,
+# so each order skips building it and computing that key.
+_OWN = (
+    select(StagedOrder)
+    .where(StagedOrder.id == bindparam("staged_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+# Versions of one web order are serialised by a transaction-scoped advisory lock on the
+# order's key (PostgreSQL; SQLite has one writer), taken in the statement that locks the
+# row: NULL (no external id) takes no lock. The same statement lets the transaction commit
+# without waiting for the WAL flush: everything it writes is derived from the staged row,
+# whose intake commit was durable, and changes in this one transaction. A database crash can
+# only lose the newest such transactions whole (PostgreSQL recovers a consistent prefix),
+# which leaves their rows pending for the worker to apply again: nothing lost or doubled, no
+# disk wait per order.
+_ORDER_KEY = (
+    literal("kosh-web-order:", String)
+    + sql_cast(StagedOrder.store_id, String)
+    + literal(":", String)
+    + StagedOrder.external_id
+)
+_OWN_AND_LOCK_PG = (
+    select(
+        StagedOrder,
+        func.pg_advisory_xact_lock(func.hashtextextended(_ORDER_KEY, 0)),
+        func.set_config("synchronous_commit", "off", true()),
+    )
+    .where(StagedOrder.id == bindparam("staged_id"))
+    .with_for_update(of=StagedOrder)
+    .execution_options(populate_existing=True)
+)
+_SIBLINGS = select(StagedOrder.id, StagedOrder.status, StagedOrder.source_modified_at).where(
+    StagedOrder.store_id == bindparam("store_id"),
+    StagedOrder.external_id == bindparam("external_id"),
+    StagedOrder.id != bindparam("staged_id"),
+)
 
 
 _STORE_CACHE = "kosh_storefront_stores"
@@ -189,13 +210,17 @@ async def _store(session: AsyncSession, store_id: int) -> StoreRef | None:
     return ref
 
 
-async def _own(session: AsyncSession, staged_id: int, worker_id: str) -> StagedOrder | None:
-    row = await session.scalar(
-        select(StagedOrder)
-        .where(StagedOrder.id == staged_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+async def _own(
+    session: AsyncSession, staged_id: int, worker_id: str, *, lock_order: bool = False
+) -> StagedOrder | None:
+    """The staged row, locked, while it is still pending and this worker's lease. With
+    `lock_order` (applying it) the web order's advisory lock is taken in the same
+    statement on PostgreSQL."""
+    row: StagedOrder | None
+    if lock_order and session.get_bind().dialect.name == "postgresql":
+        row = (await session.scalars(_OWN_AND_LOCK_PG, {"staged_id": staged_id})).first()
+    else:
+        row = await session.scalar(_OWN, {"staged_id": staged_id})
     if row is None or row.status != "pending" or row.claimed_by != worker_id:
         return None
     return row
@@ -227,7 +252,7 @@ async def apply(
     reservations, or bring the existing one up to the store's version (lines changed,
     on hold, cancelled, ...), and mark the row applied / review / ignored, all in one
     audited transaction. `lost` (nothing changed) when the row is no longer this worker's."""
-    row = await _own(session, staged_id, worker_id)
+    row = await _own(session, staged_id, worker_id, lock_order=True)
     if row is None:
         return Result("lost")
     result = await _decide(session, row=row, settings=settings)
@@ -262,18 +287,14 @@ async def _decide(session: AsyncSession, *, row: StagedOrder, settings: Settings
     store = await _store(session, row.store_id)
     if store is None or row.external_id is None:  # pragma: no cover - intake never stages these
         return _finish(row, "review", reasons=[{"code": "not_an_order", "message": "No order."}])
-    await _lock_order_key(session, store.id, row.external_id)
-
-    # The other versions of this web order (usually none). Every version carries the whole
-    # order: a newer one decides, whatever became of it (even `ignored`, e.g. cancelled
-    # before KOSH had it), unless a person cancelled it.
+    # The other versions of this web order (usually none), read under its advisory lock
+    # (taken with the row in `apply`). Every version carries the whole order: a newer one
+    # decides, whatever became of it (even `ignored`, e.g. cancelled before KOSH had it),
+    # unless a person cancelled it.
     siblings = (
         await session.execute(
-            select(StagedOrder.id, StagedOrder.status, StagedOrder.source_modified_at).where(
-                StagedOrder.store_id == row.store_id,
-                StagedOrder.external_id == row.external_id,
-                StagedOrder.id != row.id,
-            )
+            _SIBLINGS,
+            {"store_id": row.store_id, "external_id": row.external_id, "staged_id": row.id},
         )
     ).all()
     newer = next(

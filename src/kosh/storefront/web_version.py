@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import queries as catalog_queries
@@ -22,6 +22,12 @@ from kosh.core.db import utcnow
 from kosh.sales import web_orders
 from kosh.storefront import woocommerce as wc
 from kosh.storefront.models import SkuMapping
+
+# Built once (run per applied order): a reused statement keeps its cache key.
+_SKU_MAP = select(SkuMapping.sku, SkuMapping.part_id).where(
+    SkuMapping.store_id == bindparam("store_id"),
+    SkuMapping.sku.in_(bindparam("skus", expanding=True)),
+)
 
 INTENTS: dict[str, web_orders.Intent] = {
     "pending": "await",
@@ -113,13 +119,7 @@ async def map_lines(
     mapped: dict[str, Any] = {}
     if keys:
         mapping = dict(
-            (
-                await session.execute(
-                    select(SkuMapping.sku, SkuMapping.part_id).where(
-                        SkuMapping.store_id == store.id, SkuMapping.sku.in_(keys)
-                    )
-                )
-            ).all()
+            (await session.execute(_SKU_MAP, {"store_id": store.id, "skus": keys})).all()
         )
         direct = await catalog_service.parts_by_numbers(session, keys)
         by_id = await catalog_queries.parts_by_ids(session, list(mapping.values()))
