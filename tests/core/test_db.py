@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -63,14 +63,14 @@ async def test_commits_on_success_and_runs_after_commit_callbacks(
 
     @transactional
     async def write(session: AsyncSession) -> int:
-        event_id = await audit.record(session, action="test.ok", entity_type="t")
+        await audit.record(session, action="test.ok", entity_type="t")
+        event_id = await session.scalar(select(func.max(AuditEvent.id)))
 
         async def callback() -> None:
             # the callback sees committed data from another connection
             async with sessions() as other:
                 seen.append(
-                    await other.scalar(select(AuditEvent.id).where(AuditEvent.id == event_id))
-                    or 0
+                    await other.scalar(select(AuditEvent.id).where(AuditEvent.id == event_id)) or 0
                 )
 
         after_commit(session, callback)

@@ -24,7 +24,8 @@ from tests.support.platform import app_client, client_for
 
 @transactional
 async def _note(session: AsyncSession, *, what: str) -> int:
-    return await audit.record(session, action="test.note", entity_type="note", after={"w": what})
+    await audit.record(session, action="test.note", entity_type="note", after={"w": what})
+    return int(await session.scalar(select(func.max(AuditEvent.id))) or 0)
 
 
 def _add_test_routes(app: FastAPI) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, cast
 
@@ -24,10 +26,10 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     actor: Actor | None = None,
-) -> int:
+) -> None:
     """Write an audit event in the caller's transaction (it commits or rolls back with it,
     a savepoint's included). One Core INSERT, built once: no unit of work on every
-    mutation's path. Returns the event's id."""
+    mutation's path; inside `batch`, one INSERT for the block's events at its end."""
     who = actor or current_actor()
     row = {
         "at": utcnow(),
@@ -42,13 +44,36 @@ async def record(
         "request_id": current_request_id(),
         "ip": current_client_ip(),
     }
-    event_id = await session.scalar(_INSERT, row)
     AUDIT_EVENTS.labels(action=action).inc()
-    return int(event_id)
+    batched: list[dict[str, Any]] | None = session.info.get(_BATCH)
+    if batched is not None:
+        batched.append(row)
+        return
+    await session.execute(_INSERT, row)
 
 
+@contextlib.asynccontextmanager
+async def batch(session: AsyncSession) -> AsyncIterator[None]:
+    """The events recorded in the block are written together, one multi-row INSERT when
+    it ends (an error in it writes none: the caller's transaction rolls back). For a step
+    that records several events in a row, as applying a web order does; nothing in the
+    block may read the audit trail or roll back a savepoint. Nested, the outer one writes."""
+    if session.info.get(_BATCH) is not None:
+        yield
+        return
+    rows: list[dict[str, Any]] = []
+    session.info[_BATCH] = rows
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCH, None)
+    if rows:
+        await session.execute(_INSERT, rows)
+
+
+_BATCH = "kosh_audit_batch"
 _TABLE = cast(Table, AuditEvent.__table__)
-_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+_INSERT = insert(_TABLE)
 
 
 async def search(

@@ -255,20 +255,21 @@ async def apply(
     row = await _own(session, staged_id, worker_id, lock_order=True)
     if row is None:
         return Result("lost")
-    result = await _decide(session, row=row, settings=settings)
-    await audit.record(
-        session,
-        action=f"storefront.{result.outcome}",
-        entity_type="storefront_staged_order",
-        entity_id=row.id,
-        after={
-            "external_id": row.external_id,
-            "status": row.external_status,
-            "sales_order_id": result.sales_order_id,
-            "reasons": [r.get("code") for r in result.reasons],
-        },
-        actor=worker_actor(worker_id),
-    )
+    async with audit.batch(session):  # the order's events and this one: one INSERT
+        result = await _decide(session, row=row, settings=settings)
+        await audit.record(
+            session,
+            action=f"storefront.{result.outcome}",
+            entity_type="storefront_staged_order",
+            entity_id=row.id,
+            after={
+                "external_id": row.external_id,
+                "status": row.external_status,
+                "sales_order_id": result.sales_order_id,
+                "reasons": [r.get("code") for r in result.reasons],
+            },
+            actor=worker_actor(worker_id),
+        )
     return result
 
 
