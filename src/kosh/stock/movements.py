@@ -183,29 +183,6 @@ def _move_balance_statement() -> Any:
 _MOVE_BALANCE = _move_balance_statement()
 
 
-async def _move_balance(
-    session: AsyncSession,
-    *,
-    lot_id: int,
-    from_location_id: int,
-    to_id: int,
-    qty: int,
-    short_ok: bool = False,
-) -> bool:
-    """The guarded decrement and the upsert of the destination in one statement (a
-    data-modifying CTE, PostgreSQL): the destination gains only what the source gave up.
-    No row back means the source had less than `qty`: InsufficientStockError as
-    `_decrement` raises it (the statement changed nothing)."""
-    params = {"move_lot": lot_id, "move_from": from_location_id, "move_to": to_id, "move_qty": qty}
-    statement = _MOVE_BALANCE
-    if (await session.execute(statement, params)).first() is not None:
-        return True
-    if short_ok:
-        return False
-    await _decrement(session, lot_id=lot_id, location_id=from_location_id, qty=qty)  # raises
-    raise RuntimeError("the guarded move found no stock the guarded decrement then found")
-
-
 def _move_and_record_statement() -> Any:
     """`_MOVE_BALANCE` with the ledger row written by the same statement, from what it
     moved (no row moved, no ledger row): one round trip fewer under the lot lock."""
@@ -324,17 +301,9 @@ async def shift(
     *,
     short_ok: bool = False,
 ) -> bool:
-    """The balance change of a movement (the lot locked by the caller); False, nothing
-    changed, when the source has less than `qty` and `short_ok`, else 409."""
-    if from_location_id is not None and to_location_id is not None and is_postgres(session):
-        return await _move_balance(
-            session,
-            lot_id=lot_id,
-            from_location_id=from_location_id,
-            to_id=to_location_id,
-            qty=qty,
-            short_ok=short_ok,
-        )
+    """The balance change of a movement (the lot locked by the caller) in separate
+    statements, where `shift_recorded` has no single one; False, nothing changed, when the
+    source has less than `qty` and `short_ok`, else 409."""
     if from_location_id is not None and not await _decrement(
         session, lot_id=lot_id, location_id=from_location_id, qty=qty, short_ok=short_ok
     ):
