@@ -21,7 +21,7 @@ from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError,
 from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Location
-from kosh.stock import fifo, lookups, movements, pick_queue
+from kosh.stock import fifo, lookups, movements
 from kosh.stock.models import Lot, StockTransaction
 from kosh.stock.movements import MovedLine
 
@@ -225,16 +225,15 @@ async def pick(
     when the reference is a job that would get more than it needs, unless
     `allow_over_kit`.
     """
-    async with pick_queue.turn(part_number, warehouse_id):  # see kosh.stock.pick_queue
-        return await add_pick(
-            session,
-            part_number=part_number,
-            qty=qty,
-            warehouse_id=warehouse_id,
-            reference=reference,
-            pcn=pcn,
-            allow_over_kit=allow_over_kit,
-        )
+    return await add_pick(
+        session,
+        part_number=part_number,
+        qty=qty,
+        warehouse_id=warehouse_id,
+        reference=reference,
+        pcn=pcn,
+        allow_over_kit=allow_over_kit,
+    )
 
 
 async def add_pick(
