@@ -48,10 +48,12 @@ async def test_scan_a_pcn_raise_an_ncr_quarantine_part_and_scrap(
     await page.select_option("#disp-action", "scrap")
     await page.fill("#disp-pcn", pcn)
     await page.fill("#disp-qty", "3")
-    await page.click("[data-testid=disposition-submit]")
-    await expect(page.locator("[data-testid=disposition-form] [data-result]")).to_contain_text(
-        "Done"
-    )
+    # (the page reloads once the API has answered: a photo sent meanwhile would race it)
+    async with page.expect_navigation():
+        await page.click("[data-testid=disposition-submit]")
+        await expect(page.locator("[data-testid=disposition-form] [data-result]")).to_contain_text(
+            "Done"
+        )
 
     # and a photo from the phone camera is attached
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
