@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.core import audit
 from kosh.sales import customers as customer_ops
 from kosh.sales import orders as order_ops
 from kosh.sales import refunds as refund_ops
@@ -317,14 +316,13 @@ async def _create(
         ),
     }
     outcome: order_ops.ReserveOutcome | None = None
-    async with audit.batch(session):  # the order's and the new customer's events, one INSERT
-        if confirm:
-            order, outcome = await order_ops.add_confirmed_order(
-                session, allow_short=version.backorder, **details
-            )
-        else:
-            order = await order_ops.add_order(session, **details)
-        await customer_ops.audit_added(session, found)
+    if confirm:
+        order, outcome = await order_ops.add_confirmed_order(
+            session, allow_short=version.backorder, **details
+        )
+    else:
+        order = await order_ops.add_order(session, **details)
+    await customer_ops.audit_added(session, found)
     return order, outcome
 
 
