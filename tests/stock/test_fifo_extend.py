@@ -33,10 +33,11 @@ def postgres_only(engine: AsyncEngine) -> None:
 
 
 async def _pick_while_held(
-    sessions: Sessions, site: Site, qty: int, lowered: dict[int, int]
-) -> stock_service.Pick | InsufficientStockError:
+    sessions: Sessions, site: Site, qty: int, lowered: dict[int, int], *, to_floor: bool = True
+) -> stock_service.Pick | list[movements.MovedLine] | InsufficientStockError:
     """Another transaction locks the lots in `lowered` and sets their balances to the given
-    units; a pick of `qty` starts (and waits for those locks); then the other commits."""
+    units; a pick of `qty` starts (and waits for those locks); then the other commits.
+    `to_floor` False: a take to nowhere (consumption) instead of a pick to the floor."""
     async with sessions() as other:
         for lot_id, units in sorted(lowered.items()):
             await other.execute(
@@ -48,9 +49,20 @@ async def _pick_while_held(
                 .values(qty=units)
             )
 
-        async def pick() -> stock_service.Pick | InsufficientStockError:
+        async def pick() -> stock_service.Pick | list[movements.MovedLine] | InsufficientStockError:
             async with sessions() as picker:
                 try:
+                    if not to_floor:
+                        async with picker.begin():
+                            return await fifo.take_fifo(
+                                picker,
+                                part_id=site.part_id,
+                                warehouse_id=site.warehouse_id,
+                                qty=qty,
+                                to_location_id=None,
+                                kind="consume",
+                                reference="JOB-X",
+                            )
                     return await stock_service.pick(
                         picker,
                         part_number=site.part_number,
@@ -67,10 +79,10 @@ async def _pick_while_held(
         return await task
 
 
-async def _picked_rows(session: AsyncSession) -> list[tuple[int, int]]:
+async def _picked_rows(session: AsyncSession, kind: str = "pick") -> list[tuple[int, int]]:
     rows = await session.execute(
         select(StockTransaction.lot_id, StockTransaction.qty)
-        .where(StockTransaction.kind == "pick")
+        .where(StockTransaction.kind == kind)
         .order_by(StockTransaction.id)
     )
     return [(int(lot), int(qty)) for lot, qty in rows.all()]
@@ -81,23 +93,51 @@ async def _picked_rows(session: AsyncSession) -> list[tuple[int, int]]:
 async def test_a_take_that_got_the_first_lot_extends_past_an_emptied_second(
     sessions: Sessions, session: AsyncSession
 ) -> None:
-    # given three lots, and another transaction emptying the middle one while the pick waits
+    # given three lots, and another transaction emptying the middle one while the take waits
     site = await a_site(session, bins=3)
     old = await stock_in(session, site.part_number, site.bin_ids[0], 5)
     middle = await stock_in(session, site.part_number, site.bin_ids[1], 5)
     new = await stock_in(session, site.part_number, site.bin_ids[2], 10)
     extended = FIFO_EXTENDED._value.get()
 
-    # when a pick of 8 planned 5 + 3 from the two older lots
-    result = await _pick_while_held(sessions, site, 8, {middle.id: 0})
+    # when a take of 8 planned 5 + 3 from the two older lots
+    result = await _pick_while_held(sessions, site, 8, {middle.id: 0}, to_floor=False)
 
     # then it kept the 5 from the oldest and took the rest from the newest, one ledger row each
-    assert isinstance(result, stock_service.Pick)
-    assert [(line.lot_id, line.qty) for line in result.lines] == [(old.id, 5), (new.id, 3)]
+    assert isinstance(result, list)
+    assert [(line.lot_id, line.qty) for line in result] == [(old.id, 5), (new.id, 3)]
     session.expire_all()
-    assert await _picked_rows(session) == [(old.id, 5), (new.id, 3)]
-    assert await balances(session, new.id) == {site.bin_ids[2]: 7, site.floor_id: 3}
+    assert await _picked_rows(session, "consume") == [(old.id, 5), (new.id, 3)]
+    assert await balances(session, new.id) == {site.bin_ids[2]: 7}
     assert FIFO_EXTENDED._value.get() == extended + 1
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres_only")
+@pytest.mark.parametrize(("left", "picked_from"), [(2, "old"), (0, "new")])
+async def test_a_pick_that_waited_for_the_first_lot_takes_from_what_was_left(
+    sessions: Sessions, session: AsyncSession, left: int, picked_from: str
+) -> None:
+    # given two lots, the older lowered by another transaction while a one-unit pick waits
+    site = await a_site(session, bins=2)
+    old = await stock_in(session, site.part_number, site.bin_ids[0], 5)
+    new = await stock_in(session, site.part_number, site.bin_ids[1], 10)
+
+    # when the pick (one statement when the first row still holds the unit) goes on
+    result = await _pick_while_held(sessions, site, 1, {old.id: left})
+
+    # then it took the unit from the oldest lot that still had one, and nothing was lost
+    lot = {"old": old, "new": new}[picked_from]
+    assert isinstance(result, stock_service.Pick)
+    assert [(line.lot_id, line.qty) for line in result.lines] == [(lot.id, 1)]
+    session.expire_all()
+    assert await _picked_rows(session) == [(lot.id, 1)]
+    assert await balances(session, old.id) == (
+        {site.bin_ids[0]: 1, site.floor_id: 1} if left else {site.bin_ids[0]: 0}
+    )
+    assert await balances(session, new.id) == (
+        {site.bin_ids[1]: 10} if left else {site.bin_ids[1]: 9, site.floor_id: 1}
+    )
 
 
 @pytest.mark.postgres

@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kosh.core import audit
 from kosh.core.db import AfterCommit, UTCDateTime, utcnow
 from kosh.core.metrics import IDEMPOTENT_REPLAYS
 from kosh.core.middleware import header, send_problem
@@ -102,6 +103,7 @@ class InTransactionClaim:
     session: AsyncSession | None = None
     row_id: int | None = None
     after_commit: list[AfterCommit] = field(default_factory=list)
+    audit_rows: list[dict[str, Any]] = field(default_factory=list)
 
     async def acquire(self, session: AsyncSession) -> None:
         """Insert the claim as the transaction's first write; IdempotencyHitError when the
@@ -112,6 +114,8 @@ class InTransactionClaim:
             row_id = await session.scalar(statement, params)
             if row_id is not None:
                 self.row_id = int(row_id)
+                if session.get_bind().dialect.name == "postgresql":
+                    audit.defer(session)  # written with the answer (`_commit_with_answer`)
                 return
             row = await session.scalar(
                 select(IdempotencyKey).where(
@@ -129,6 +133,7 @@ class InTransactionClaim:
     def hold(self, session: AsyncSession, callbacks: list[AfterCommit]) -> None:
         self.session = session
         self.after_commit = callbacks
+        self.audit_rows = audit.take_deferred(session)
 
 
 # the table, not the mapped class: with bound values an ORM insert would be a bulk insert
@@ -360,15 +365,17 @@ class IdempotencyMiddleware:
         if session is None:  # pragma: no cover - only called with a held transaction
             raise RuntimeError("no transaction holds the claim")
         try:
-            await session.execute(
-                _ANSWER,
-                {
-                    "answer_row": claim.row_id,
-                    "answer_status": status,
-                    "answer_headers": _kept(headers),
-                    "answer_body": body,
-                },
-            )
+            answer = {
+                "answer_row": claim.row_id,
+                "answer_status": status,
+                "answer_headers": _kept(headers),
+                "answer_body": body,
+            }
+            if claim.audit_rows:  # the use case's events, in the same statement
+                statement, rows = audit.written_with(_ANSWER, claim.audit_rows)
+                await session.execute(statement, {**answer, **rows})
+            else:
+                await session.execute(_ANSWER, answer)
             await session.commit()
         except BaseException:
             await _discard(claim)

@@ -1,7 +1,9 @@
 """FIFO takes: the oldest lots that cover a quantity, locked in id order and moved by the
-guarded primitives of kosh.stock.movements. On PostgreSQL one statement locks the covering
-lots and reads their balances; a take that finds less than it planned (a concurrent pick got
-there first) re-reads under the locks and extends to the next lots.
+guarded primitives of kosh.stock.movements. On PostgreSQL a take to a location whose first
+FIFO row holds the quantity (a scanner's pick) is one statement: lock, move, ledger row.
+Otherwise one statement locks the covering lots and reads their balances; a take that finds
+less than it planned (a concurrent pick got there first) re-reads under the locks and
+extends to the next lots.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, true, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import events
@@ -20,6 +23,8 @@ from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
 from kosh.stock.models import MOVEMENT_KINDS, Lot, StockBalance
 from kosh.stock.movements import (
+    LEDGER,
+    LEDGER_BOUND,
     MovedLine,
     check_qty,
     is_postgres,
@@ -88,7 +93,11 @@ async def take_fifo(
             raise _not_enough(rows, qty, part_id, warehouse_id)
         await take(plan)
     else:
-        plan = await _take_as_locked(session, statements, params, qty, take)
+        plan = None
+        if to_location_id is not None:
+            plan = await _take_first_row(session, statements, params, qty, kind, reference, reason)
+        if plan is None:
+            plan = await _take_as_locked(session, statements, params, qty, take)
         if plan is None:
             plan = await _take_exactly(
                 session, statements, params, qty, part_id, warehouse_id, take
@@ -109,6 +118,7 @@ class _Statements:
     sources: list[Any]
     rows: Any  # the source rows in FIFO order
     locked_rows: Any  # lock the oldest lots covering fifo_missing, read their rows
+    first_row_take: Any  # PostgreSQL, to a location: lock, move from the first row, record
 
 
 @functools.cache
@@ -139,7 +149,103 @@ def _statements(*, to_location: bool, one_lot: bool) -> _Statements:
         locked_rows=_fifo_rows(lot_filter, sources, with_received_at=True).where(
             Lot.id.in_(select(locked.c.id))
         ),
+        first_row_take=_first_row_take_statement(locked, lot_filter, sources)
+        if to_location
+        else None,
     )
+
+
+def _first_row_take_statement(locked: Any, lot_filter: list[Any], sources: list[Any]) -> Any:
+    """The common pick as one statement: lock the oldest lots covering the quantity (as
+    `locked_rows` does), take it all from the first FIFO row if that row holds it (the
+    guarded decrement re-checks the row under the lock), add it at the destination and
+    write the ledger row. Returns the first row and the ledger id (NULL: nothing moved)
+    with the ids of every lot it locked."""
+    qty = bindparam("fifo_qty", type_=Integer())
+    to = bindparam("fifo_to", type_=Integer())
+    first = (
+        _fifo_rows(lot_filter, sources).where(Lot.id.in_(select(locked.c.id))).limit(1).cte("first")
+    )
+    taken = (
+        update(BALANCES)
+        .where(
+            BALANCES.c.lot_id == first.c.lot_id,
+            BALANCES.c.location_id == first.c.location_id,
+            BALANCES.c.qty >= qty,
+        )
+        .values(qty=BALANCES.c.qty - qty)
+        .returning(BALANCES.c.lot_id, BALANCES.c.location_id)
+        .cte("taken")
+    )
+    adding = postgresql.insert(BALANCES).from_select(
+        ["lot_id", "location_id", "qty"], select(taken.c.lot_id, to, qty)
+    )
+    arrived = (
+        adding.on_conflict_do_update(
+            index_elements=[BALANCES.c.lot_id, BALANCES.c.location_id],
+            set_={"qty": BALANCES.c.qty + adding.excluded.qty},
+        )
+        .returning(BALANCES.c.lot_id)
+        .cte("arrived")
+    )
+    ledger = {
+        "lot_id": arrived.c.lot_id,
+        "part_id": bindparam("fifo_part", type_=Integer()),
+        "from_location_id": taken.c.location_id,
+        "to_location_id": to,
+        "qty": qty,
+        **{name: bindparam(f"ledger_{name}", type_=LEDGER.c[name].type) for name in LEDGER_BOUND},
+    }
+    moved = select(*ledger.values()).select_from(arrived.join(taken, true()))
+    recording = insert(LEDGER).from_select(list(ledger), moved)
+    recorded = recording.returning(LEDGER.c.id).cte("recorded")
+    held = select(func.array_agg(locked.c.id)).scalar_subquery()
+    return select(first, recorded.c.id.label("ledger_id"), held.label("held")).select_from(
+        first.outerjoin(recorded, true())
+    )
+
+
+async def _take_first_row(
+    session: AsyncSession,
+    statements: _Statements,
+    params: dict[str, Any],
+    qty: int,
+    kind: str,
+    reference: str | None,
+    reason: str | None,
+) -> list[MovedLine] | None:
+    """The take in one statement when the first FIFO row holds `qty` (a scanner's pick);
+    None, nothing moved, otherwise (several lots, stock short, or a concurrent pick took it
+    first): then the other paths decide, the lots this one locked staying held."""
+    ledger = ledger_row(0, params["fifo_part"], None, None, qty, kind, reference, reason)
+    found = (
+        await session.execute(
+            statements.first_row_take,
+            {
+                **params,
+                "fifo_missing": qty,
+                "fifo_qty": qty,
+                **{f"ledger_{name}": ledger[name] for name in LEDGER_BOUND},
+            },
+        )
+    ).first()
+    if found is None:
+        return None
+    locked_in_this_transaction(session).update(found.held or ())
+    if found.ledger_id is None:
+        return None
+    return [
+        MovedLine(
+            pcn=found.pcn,
+            lot_id=found.lot_id,
+            qty=qty,
+            from_location_id=found.location_id,
+            from_location_code=found.code,
+        )
+    ]
+
+
+BALANCES = cast(Table, StockBalance.__table__)
 
 
 def _params(

@@ -229,7 +229,7 @@ async def shift_recorded(
         "move_from": source,
         "move_to": destination,
         "move_qty": qty,
-        **{f"ledger_{name}": row[name] for name in _LEDGER_ONLY},
+        **{f"ledger_{name}": row[name] for name in LEDGER_BOUND},
         "ledger_part": row["part_id"],
     }
     entry_id = await session.scalar(_MOVE_AND_RECORD, params)
@@ -241,7 +241,7 @@ async def shift_recorded(
     raise RuntimeError("the guarded move found no stock the guarded decrement then found")
 
 
-_LEDGER_ONLY = ("at", "kind", "reference", "reason", "actor_name", "actor_id", "request_id")
+LEDGER_BOUND = ("at", "kind", "reference", "reason", "actor_name", "actor_id", "request_id")
 
 
 # --- movements ------------------------------------------------------------------------
