@@ -1,0 +1,163 @@
+"""The FIFO statements, built once per variant: their filters take bound values (`params`),
+so a take reuses the statement objects and SQLAlchemy their cached compilation and cache
+key (building them per pick cost more CPU than running them)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, true, update
+from sqlalchemy.dialects import postgresql
+
+from kosh.locations.models import Location
+from kosh.stock.models import Lot, StockBalance
+from kosh.stock.movements import LEDGER, LEDGER_BOUND
+
+BALANCES = cast(Table, StockBalance.__table__)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """One variant of the FIFO statements (a destination or none, one lot or any)."""
+
+    lot_filter: list[Any]
+    sources: list[Any]
+    rows: Any  # the source rows in FIFO order
+    locked_rows: Any  # lock the oldest lots covering fifo_missing, read their rows
+    first_row_take: Any  # PostgreSQL, to a location: lock, move from the first row, record
+
+
+@functools.cache
+def statements(*, to_location: bool, one_lot: bool) -> Statements:
+    sources = [
+        Location.warehouse_id == bindparam("fifo_warehouse", type_=Integer()),
+        Location.kind.in_(bindparam("fifo_kinds", expanding=True)),
+        Location.active.is_(True),
+        StockBalance.qty > 0,
+    ]
+    if to_location:
+        sources.append(StockBalance.location_id != bindparam("fifo_to", type_=Integer()))
+    lot_filter = [Lot.part_id == bindparam("fifo_part", type_=Integer())]
+    if one_lot:
+        lot_filter.append(Lot.id == bindparam("fifo_lot", type_=Integer()))
+    missing = bindparam("fifo_missing", type_=Integer())
+    locked = (
+        select(Lot.id)
+        .where(Lot.id.in_(fifo_candidates(lot_filter, sources, missing)))
+        .order_by(Lot.id)
+        .with_for_update()
+        .cte("locked")
+    )
+    return Statements(
+        lot_filter=lot_filter,
+        sources=sources,
+        rows=fifo_rows(lot_filter, sources),
+        locked_rows=fifo_rows(lot_filter, sources, with_received_at=True).where(
+            Lot.id.in_(select(locked.c.id))
+        ),
+        first_row_take=first_row_take_statement(locked, lot_filter, sources)
+        if to_location
+        else None,
+    )
+
+
+def first_row_take_statement(locked: Any, lot_filter: list[Any], sources: list[Any]) -> Any:
+    """The common pick as one statement: lock the oldest lots covering the quantity (as
+    `locked_rows` does), take it all from the first FIFO row if that row holds it (the
+    guarded decrement re-checks the row under the lock), add it at the destination and
+    write the ledger row. Returns the first row and the ledger id (NULL: nothing moved)
+    with the ids of every lot it locked."""
+    qty = bindparam("fifo_qty", type_=Integer())
+    to = bindparam("fifo_to", type_=Integer())
+    first = (
+        fifo_rows(lot_filter, sources).where(Lot.id.in_(select(locked.c.id))).limit(1).cte("first")
+    )
+    taken = (
+        update(BALANCES)
+        .where(
+            BALANCES.c.lot_id == first.c.lot_id,
+            BALANCES.c.location_id == first.c.location_id,
+            BALANCES.c.qty >= qty,
+        )
+        .values(qty=BALANCES.c.qty - qty)
+        .returning(BALANCES.c.lot_id, BALANCES.c.location_id)
+        .cte("taken")
+    )
+    adding = postgresql.insert(BALANCES).from_select(
+        ["lot_id", "location_id", "qty"], select(taken.c.lot_id, to, qty)
+    )
+    arrived = (
+        adding.on_conflict_do_update(
+            index_elements=[BALANCES.c.lot_id, BALANCES.c.location_id],
+            set_={"qty": BALANCES.c.qty + adding.excluded.qty},
+        )
+        .returning(BALANCES.c.lot_id)
+        .cte("arrived")
+    )
+    ledger = {
+        "lot_id": arrived.c.lot_id,
+        "part_id": bindparam("fifo_part", type_=Integer()),
+        "from_location_id": taken.c.location_id,
+        "to_location_id": to,
+        "qty": qty,
+        **{name: bindparam(f"ledger_{name}", type_=LEDGER.c[name].type) for name in LEDGER_BOUND},
+    }
+    moved = select(*ledger.values()).select_from(arrived.join(taken, true()))
+    recording = insert(LEDGER).from_select(list(ledger), moved)
+    recorded = recording.returning(LEDGER.c.id).cte("recorded")
+    held = select(func.array_agg(locked.c.id)).scalar_subquery()
+    return select(first, recorded.c.id.label("ledger_id"), held.label("held")).select_from(
+        first.outerjoin(recorded, true())
+    )
+
+
+def params(
+    part_id: int,
+    warehouse_id: int,
+    from_kinds: Iterable[str],
+    to_location_id: int | None,
+    lot_id: int | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "fifo_part": part_id,
+        "fifo_warehouse": warehouse_id,
+        "fifo_kinds": list(from_kinds),
+    }
+    if to_location_id is not None:
+        params["fifo_to"] = to_location_id
+    if lot_id is not None:
+        params["fifo_lot"] = lot_id
+    return params
+
+
+def fifo_candidates(lot_filter: list[Any], sources: list[Any], missing: Any) -> Any:
+    """The ids of the oldest lots whose stock (as this statement sees it) covers `missing`."""
+    fifo_order = (Lot.received_at, Lot.id, StockBalance.location_id)
+    candidates = (
+        select(
+            StockBalance.lot_id,
+            (func.sum(StockBalance.qty).over(order_by=fifo_order) - StockBalance.qty).label(
+                "before"
+            ),
+        )
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .join(Location, Location.id == StockBalance.location_id)
+        .where(*lot_filter, *sources)
+        .subquery()
+    )
+    return select(candidates.c.lot_id).where(candidates.c.before < missing)
+
+
+def fifo_rows(lot_filter: list[Any], sources: list[Any], *, with_received_at: bool = False) -> Any:
+    columns = [StockBalance.lot_id, Lot.pcn, StockBalance.location_id, StockBalance.qty]
+    columns += [Location.code] + ([Lot.received_at] if with_received_at else [])
+    return (
+        select(*columns)
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .join(Location, Location.id == StockBalance.location_id)
+        .where(*lot_filter, *sources)
+        .order_by(Lot.received_at, Lot.id, StockBalance.location_id)
+    )
