@@ -12,7 +12,8 @@ conditional UPDATE, and the orders and their lines are two multi-row INSERTs.
 A batch reserves in full or not at all: there are no backorders here. `fitting` picks, from
 a read without locks, the orders that find their stock; `add_confirmed` re-checks under the
 locks and raises `BatchRefusedError` when the stock moved meanwhile, so that the caller rolls
-the whole batch back and applies its orders one by one.
+the whole batch back and applies its orders one by one. The reservation rows are locked
+last (see `add_confirmed`).
 """
 
 from __future__ import annotations
@@ -112,42 +113,48 @@ async def add_confirmed(
     session: AsyncSession, *, warehouse_id: int, orders: Sequence[SalesOrder]
 ) -> None:
     """Reserve every line of `orders` (drafts from `orders.new_order`, not in the session,
-    each with lines, all drawn on `warehouse_id`) in full, then insert them confirmed with
-    their lines and audit each as `add_confirmed_order` does; the orders get their ids.
-    Raises BatchRefusedError (some rows may have changed: the caller rolls back) when one of
-    them does not find its stock under the locks."""
+    each with lines, all drawn on `warehouse_id`) in full, insert them confirmed with their
+    lines and audit each as `add_confirmed_order` does; the orders get their ids. Raises
+    BatchRefusedError (rows have changed: the caller rolls back) when one of them does not
+    find its stock under the locks.
+
+    A batch reserves in full or not at all, so the rows are written first, fully reserved,
+    and the reservation rows are locked last and checked then (each order in turn taking
+    its units, as `fitting` did): the hot rows that every worker needs stay locked only
+    for the check, the UPDATE and the commit, not while the batch writes its orders."""
     if not orders:
         return
     created = [order_ops.order_snapshot(order) for order in orders]
     needs = [order_ops.needs_of(order.lines) for order in orders]
+    now = utcnow()
+    for order, need in zip(orders, needs, strict=True):
+        order_ops.require_lines(order)
+        order_ops.hand_out(order.lines, need)
+        order.status = "confirmed"
+        order.confirmed_at = now
+    await _insert(session, orders, now=now)
+    outcome = order_ops.ReserveOutcome()
+    for order, snapshot in zip(orders, created, strict=True):
+        await order_ops.audit_created(session, order, snapshot)
+        await order_ops.audit_confirm(session, order, "draft", outcome)
     parts = sorted({part_id for need in needs for part_id in need})
     held = await reservations.lock(session, part_ids=parts, warehouse_id=warehouse_id)
     stock = await reservations.on_hand(session, part_ids=parts, warehouse_id=warehouse_id)
     free = {part_id: max(0, stock[part_id] - held.get(part_id, 0)) for part_id in parts}
     total = dict.fromkeys(parts, 0)
-    now = utcnow()
     for order, need in zip(orders, needs, strict=True):
-        order_ops.require_lines(order)
         granted, shortages = reservations.allot(need, free)
         if shortages:
             raise BatchRefusedError(f"order {order.number}: stock moved under the batch")
         for part_id, qty in granted.items():
             free[part_id] -= qty
             total[part_id] += qty
-        order_ops.hand_out(order.lines, granted)
-        order.status = "confirmed"
-        order.confirmed_at = now
     if not await reservations.add_many(
         session,
         warehouse_id=warehouse_id,
         wanted={part_id: (qty, stock[part_id]) for part_id, qty in total.items()},
     ):  # pragma: no cover - the rows are locked: on hand cannot move under us
         raise BatchRefusedError("reservations moved under the batch")
-    await _insert(session, orders, now=now)
-    outcome = order_ops.ReserveOutcome()
-    for order, snapshot in zip(orders, created, strict=True):
-        await order_ops.audit_created(session, order, snapshot)
-        await order_ops.audit_confirm(session, order, "draft", outcome)
 
 
 async def _insert(session: AsyncSession, orders: Sequence[SalesOrder], *, now: datetime) -> None:
