@@ -31,7 +31,7 @@ from kosh.core.error_tracking import report_job_error
 from kosh.core.models import WorkerHeartbeat
 from kosh.ops.jobs import OpsJobs
 from kosh.quality.jobs import QualityJobs
-from kosh.storefront import alerting, outbox, processing, reconcile, refunds, stockpush
+from kosh.storefront import alerting, batch, outbox, processing, reconcile, refunds, stockpush
 from kosh.storefront.metrics import (
     QUEUE_DEPTH,
     REFUNDS,
@@ -148,10 +148,16 @@ class Worker:
                 limit=self.settings.storefront_batch_size,
                 lease_seconds=self.settings.storefront_lease_seconds,
             )
-            for index, staged_id in enumerate(ids):
+            # The new, paid orders together (kosh.storefront.batch), the rest one by one.
+            done, rest = await batch.apply_together(
+                session, staged_ids=ids, worker_id=self.worker_id, settings=self.settings
+            )
+            for result in done.values():
+                self.stats.count(result.outcome)
+            for index, staged_id in enumerate(rest):
                 if self.stop.is_set():
                     await processing.release(
-                        session, staged_ids=ids[index:], worker_id=self.worker_id
+                        session, staged_ids=rest[index:], worker_id=self.worker_id
                     )
                     break
                 result = await processing.process(

@@ -3,6 +3,7 @@ one's audit event recorded by the caller, a known one returned as it is."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,3 +90,44 @@ async def test_without_an_address_each_buyer_is_a_new_audited_customer(
     assert two.added is None
     assert await _created_events(session, one.id) == 1
     assert await _created_events(session, two.id) == 1
+
+
+async def test_many_at_once_finds_the_known_adds_the_new_once_in_the_order_asked(
+    session: AsyncSession,
+) -> None:
+    # given: one address on file
+    known = await customers.find_or_insert_by_email(session, name="Old", email="old@example.com")
+    wanted = [
+        customers.WantedCustomer(name="New", email="New@Example.com", phone="01"),
+        customers.WantedCustomer(name="Old again", email="old@example.com"),
+        customers.WantedCustomer(name="New twice", email="new@example.com"),
+    ]
+
+    # when
+    found = await customers.find_or_insert_many(session, wanted)
+    for one in found:
+        await customers.audit_added(session, one)
+    await session.flush()
+
+    # then: the known one as it is, the new one once (the first one's details), audited once
+    assert found[1] == customers.FoundCustomer(known.id)
+    assert found[0].id == found[2].id != known.id
+    assert found[0].added == {
+        "name": "New",
+        "email": "New@Example.com",
+        "phone": "01",
+        "company": None,
+    }
+    assert found[2].added is None
+    assert await _created_events(session, found[0].id) == 1
+    row = await session.get(Customer, found[0].id)
+    assert row is not None
+    assert (row.name, row.email_key) == ("New", "new@example.com")
+    assert await customers.find_or_insert_many(session, []) == []
+
+
+async def test_many_at_once_needs_every_address(session: AsyncSession) -> None:
+    with pytest.raises(ValueError, match="e-mail"):
+        await customers.find_or_insert_many(
+            session, [customers.WantedCustomer(name="No mail", email="  ")]
+        )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
 from kosh.sales import service as sales_service
+from kosh.sales import web_orders as sales_web_orders
 from kosh.sales.models import Customer
 from kosh.storefront import processing
 from kosh.storefront.models import StagedOrder
@@ -258,6 +259,7 @@ async def test_transient_failures_retry_with_backoff_then_go_to_review(
         raise ConnectionError("database went away")
 
     monkeypatch.setattr(processing, "_apply_version", flaky)
+    _break_the_batch(monkeypatch)
     patient = worker_settings.model_copy(
         update={"storefront_retry_base_seconds": 60.0, "storefront_retry_max_seconds": 600.0}
     )
@@ -282,6 +284,20 @@ async def test_transient_failures_retry_with_backoff_then_go_to_review(
     )
     await drain()
     assert [r.status for r in await staged_rows(session)] == ["applied"]
+
+
+def _break_the_batch(monkeypatch: pytest.MonkeyPatch, external_id: str | None = None) -> None:
+    """The fault a test puts into applying one order (`processing._apply_version`) also
+    hits the worker's fast path (kosh.storefront.batch) when the batch holds that order
+    (any, without `external_id`): the batch rolls back and its rows go one by one."""
+    real = sales_web_orders.apply_new
+
+    async def broken(session: AsyncSession, versions: Any) -> Any:
+        if external_id is None or any(v.external_id == external_id for v in versions):
+            raise ConnectionError("lost the connection")
+        return await real(session, versions)
+
+    monkeypatch.setattr(sales_web_orders, "apply_new", broken)
 
 
 async def _make_due(session: AsyncSession) -> None:
@@ -418,6 +434,7 @@ async def test_a_failing_order_does_not_spoil_the_rest_of_its_batch(
         return await real(session, row=row, **kwargs)
 
     monkeypatch.setattr(processing, "_apply_version", flaky)
+    _break_the_batch(monkeypatch, "727")
     patient = worker_settings.model_copy(
         update={"storefront_retry_base_seconds": 60.0, "storefront_retry_max_seconds": 600.0}
     )

@@ -5,6 +5,7 @@ The functions here join the caller's transaction and never commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -183,20 +184,15 @@ async def find_or_insert_by_email(
             shipping_address=shipping_address,
         )
         return FoundCustomer(added.id)
-    now = utcnow()
-    values = {
-        "name": name.strip()[:200] or key,
-        "email": (email or "").strip()[:254],
-        "email_key": key[:254],
-        "phone": (phone or None) and phone[:50],
-        "company": (company or None) and company[:200],
-        "billing_address": billing_address,
-        "shipping_address": shipping_address,
-        "notes": "",
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
+    values = _new_values(
+        key,
+        name=name,
+        email=email,
+        phone=phone,
+        company=company,
+        billing_address=billing_address,
+        shipping_address=shipping_address,
+    )
     if session.get_bind().dialect.name == "postgresql":
         # One round trip whether the customer is new or known: the CTE inserts unless the
         # e-mail is on file, and the second branch reads the row that was there before the
@@ -216,9 +212,111 @@ async def find_or_insert_by_email(
         if other is None:  # pragma: no cover - the conflict means the row exists
             raise RuntimeError(f"customer {key} vanished after a conflicting insert")
         return FoundCustomer(int(other))
-    return FoundCustomer(
-        int(new_id), added={k: values[k] for k in ("name", "email", "phone", "company")}
+    return FoundCustomer(int(new_id), added=_audited(values))
+
+
+def _new_values(
+    key: str,
+    *,
+    name: str,
+    email: str | None,
+    phone: str | None,
+    company: str | None,
+    billing_address: dict[str, Any] | None,
+    shipping_address: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The row of a new customer found by its e-mail `key`."""
+    now = utcnow()
+    return {
+        "name": name.strip()[:200] or key,
+        "email": (email or "").strip()[:254],
+        "email_key": key[:254],
+        "phone": (phone or None) and phone[:50],
+        "company": (company or None) and company[:200],
+        "billing_address": billing_address,
+        "shipping_address": shipping_address,
+        "notes": "",
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: values[k] for k in ("name", "email", "phone", "company")}
+
+
+@dataclass(frozen=True)
+class WantedCustomer:
+    """A customer to find or add by e-mail (`find_or_insert_many`)."""
+
+    name: str
+    email: str
+    phone: str | None = None
+    company: str | None = None
+    billing_address: dict[str, Any] | None = None
+    shipping_address: dict[str, Any] | None = None
+
+
+async def find_or_insert_many(
+    session: AsyncSession, wanted: Sequence[WantedCustomer]
+) -> list[FoundCustomer]:
+    """`find_or_insert_by_email` for several customers at once, in the order asked: one
+    multi-row INSERT .. ON CONFLICT DO NOTHING for all of them, then one read of those
+    already on file (or inserted meanwhile by a transaction we waited for). The same
+    e-mail asked twice is one customer (the first one's details); each customer inserted
+    here comes back once with its audited view (`audit_added`). Every one needs an
+    e-mail (ValueError otherwise)."""
+    keys = [email_key(w.email) for w in wanted]
+    if any(key is None for key in keys):
+        raise ValueError("find_or_insert_many needs an e-mail for every customer")
+    rows: dict[str, dict[str, Any]] = {}
+    for key, w in zip(keys, wanted, strict=True):
+        assert key is not None  # noqa: S101 - checked above
+        rows.setdefault(
+            key[:254],
+            _new_values(
+                key,
+                name=w.name,
+                email=w.email,
+                phone=w.phone,
+                company=w.company,
+                billing_address=w.billing_address,
+                shipping_address=w.shipping_address,
+            ),
+        )
+    if not rows:
+        return []
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    added = dict(
+        (
+            await session.execute(
+                dialect.insert(_TABLE)
+                .values([rows[key] for key in sorted(rows)])
+                .on_conflict_do_nothing(index_elements=["email_key"])
+                .returning(_TABLE.c.email_key, _TABLE.c.id)
+            )
+        ).all()
     )
+    ids = {key: int(i) for key, i in added.items()}
+    known = sorted(key for key in rows if key not in ids)
+    if known:
+        found = await session.execute(_BY_EMAIL_KEYS, {"keys": known})
+        ids.update({key: int(i) for key, i in found.all()})
+    answer: list[FoundCustomer] = []
+    reported: set[str] = set()
+    for key in keys:
+        assert key is not None  # noqa: S101 - checked above
+        key = key[:254]
+        fresh = key in added and key not in reported
+        reported.add(key)
+        answer.append(FoundCustomer(ids[key], added=_audited(rows[key]) if fresh else None))
+    return answer
+
+
+_BY_EMAIL_KEYS = select(_TABLE.c.email_key, _TABLE.c.id).where(
+    _TABLE.c.email_key.in_(bindparam("keys", expanding=True))
+)
 
 
 async def list_customers(

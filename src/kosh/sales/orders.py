@@ -161,7 +161,7 @@ async def add_order(
 ) -> SalesOrder:
     """Insert a draft order with its lines (flushed and audited). Without a `number` the
     order is numbered SO-<id>."""
-    order = _new_order(
+    order = new_order(
         customer_id=customer_id,
         warehouse_id=warehouse_id,
         lines=lines,
@@ -192,7 +192,7 @@ async def add_confirmed_order(
     draft created, then confirmed), but the reservations are taken before the order is
     inserted, so the order and its lines are written once, already confirmed and reserved,
     instead of inserted and then updated (a web order arriving paid)."""
-    order = _new_order(
+    order = new_order(
         customer_id=customer_id,
         warehouse_id=warehouse_id,
         lines=lines,
@@ -203,18 +203,18 @@ async def add_confirmed_order(
         external=external,
     )
     created = order_snapshot(order)
-    _require_lines(order)
+    require_lines(order)
     # Nothing pending need reach the database before the reservation rows are locked.
     with session.no_autoflush:
         outcome = await _reserve_lines(session, order, allow_short=allow_short)
     order.status = "confirmed"
     order.confirmed_at = utcnow()
     await _insert(session, order, numbered=True, created=created)
-    await _audit_confirm(session, order, "draft", outcome)
+    await audit_confirm(session, order, "draft", outcome)
     return order, outcome
 
 
-def _new_order(
+def new_order(
     *,
     customer_id: int,
     warehouse_id: int,
@@ -225,6 +225,7 @@ def _new_order(
     backorder: bool,
     external: ExternalRef | None,
 ) -> SalesOrder:
+    """A draft order with its lines, not yet in the session (`add_order` inserts it)."""
     order = SalesOrder(
         number=number or f"tmp-{uuid.uuid4().hex}",
         customer_id=customer_id,
@@ -258,12 +259,17 @@ async def _insert(
     if not numbered:
         order.number = f"SO-{order.id:06d}"
         await session.flush()
+    await audit_created(session, order, created or order_snapshot(order))
+
+
+async def audit_created(session: AsyncSession, order: SalesOrder, created: dict[str, Any]) -> None:
+    """The audit event of a new order: `created` is its snapshot as a draft."""
     await audit.record(
         session,
         action="sales_order.create",
         entity_type="sales_order",
         entity_id=order.id,
-        after=created or order_snapshot(order),
+        after=created,
     )
 
 
@@ -339,22 +345,14 @@ async def _reserve_in(
     *,
     allow_short: bool,
 ) -> None:
-    needs: dict[int, int] = defaultdict(int)
-    for line in lines:
-        needs[line.part_id] += line.qty_short
-    needs = {part_id: qty for part_id, qty in needs.items() if qty > 0}
+    needs = needs_of(lines)
     if not needs:
         return
     held = await reservations.lock(session, part_ids=needs, warehouse_id=warehouse_id)
     stock = await reservations.on_hand(session, part_ids=needs, warehouse_id=warehouse_id)
-    granted: dict[int, int] = {}
-    for part_id in sorted(needs):
-        free = max(0, stock[part_id] - held.get(part_id, 0))
-        want = needs[part_id]
-        take = min(want, free)
-        if take < want:
-            outcome.shortages.append(Shortage(part_id=part_id, requested=want, available=free))
-        granted[part_id] = take
+    free = {part_id: max(0, stock[part_id] - held.get(part_id, 0)) for part_id in needs}
+    granted, shortages = reservations.allot(needs, free)
+    outcome.shortages += shortages
     if outcome.shortages and not allow_short:
         raise await shortage.short_error(session, order, outcome.shortages)
     if not await reservations.add_many(
@@ -367,11 +365,25 @@ async def _reserve_in(
         raise await shortage.short_error(
             session, order, [Shortage(p, needs[p], 0) for p in sorted(granted) if granted[p]]
         )
-    for line in lines:  # hand the granted units to the lines in line order
-        give = min(line.qty_short, granted.get(line.part_id, 0))
+    hand_out(lines, granted)
+
+
+def needs_of(lines: Sequence[SalesOrderLine]) -> dict[int, int]:
+    """What the lines still need reserved, per part (parts needing nothing left out)."""
+    needs: dict[int, int] = defaultdict(int)
+    for line in lines:
+        needs[line.part_id] += line.qty_short
+    return {part_id: qty for part_id, qty in needs.items() if qty > 0}
+
+
+def hand_out(lines: Sequence[SalesOrderLine], granted: dict[int, int]) -> None:
+    """Give the granted units of each part to the lines in line order."""
+    left = dict(granted)
+    for line in lines:
+        give = min(line.qty_short, left.get(line.part_id, 0))
         if give:
             line.qty_reserved += give
-            granted[line.part_id] -= give
+            left[line.part_id] -= give
 
 
 async def release_all(session: AsyncSession, order: SalesOrder) -> int:
@@ -405,7 +417,7 @@ async def confirm_order(
     """draft / on_hold -> confirmed (or partially_shipped), reserving every open line; a
     confirmed order with a backorder tries to reserve the rest. Shortages raise 409 unless
     the order (or `allow_short`) allows a backorder."""
-    _require_lines(order)
+    require_lines(order)
     short_before = any(line.qty_short for line in order.lines)
     if order.status in SHIPPABLE_STATUSES and not short_before:
         raise refusal(order, "confirmed again (everything is reserved)")
@@ -421,11 +433,12 @@ async def confirm_order(
     order.confirmed_at = order.confirmed_at or utcnow()
     order.updated_at = utcnow()
     await session.flush()
-    await _audit_confirm(session, order, before, outcome)
+    await audit_confirm(session, order, before, outcome)
     return outcome
 
 
-def _require_lines(order: SalesOrder) -> None:
+def require_lines(order: SalesOrder) -> None:
+    """422 order_empty: an order without lines cannot be confirmed."""
     if not order.lines:
         raise RuleViolationError(
             f"Sales order {order.number} has no lines.",
@@ -434,9 +447,10 @@ def _require_lines(order: SalesOrder) -> None:
         )
 
 
-async def _audit_confirm(
+async def audit_confirm(
     session: AsyncSession, order: SalesOrder, before: str, outcome: ReserveOutcome
 ) -> None:
+    """The audit event of a confirmation: what each line reserved, what is short."""
     await audit.record(
         session,
         action="sales_order.confirm",

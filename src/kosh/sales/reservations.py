@@ -22,6 +22,7 @@ from kosh.core import events
 from kosh.core.db import utcnow
 from kosh.core.errors import ConflictError
 from kosh.sales.models import StockReservation
+from kosh.sales.shortage import Shortage
 from kosh.stock import movements as stock_movements
 
 STORAGE_KINDS = ("storage",)
@@ -79,6 +80,20 @@ _LOCK = (
     .order_by(_TABLE.c.part_id)
     .with_for_update()
 )
+
+
+def allot(needs: dict[int, int], free: dict[int, int]) -> tuple[dict[int, int], list[Shortage]]:
+    """What each part of `needs` gets of the `free` units (all of it, or what is free), and
+    the parts that fall short, in part-id order. Pure: the caller holds the rows."""
+    granted: dict[int, int] = {}
+    shortages: list[Shortage] = []
+    for part_id in sorted(needs):
+        want, have = needs[part_id], max(0, free.get(part_id, 0))
+        take = min(want, have)
+        if take < want:
+            shortages.append(Shortage(part_id=part_id, requested=want, available=have))
+        granted[part_id] = take
+    return granted, shortages
 
 
 async def reserved(

@@ -33,9 +33,9 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.sales import customers as customer_ops
+from kosh.sales import order_batch, reservations
 from kosh.sales import orders as order_ops
 from kosh.sales import refunds as refund_ops
-from kosh.sales import reservations
 from kosh.sales.models import SalesOrder
 from kosh.sales.order_lines import NewLine
 from kosh.sales.refunds import RefundedUnits
@@ -46,6 +46,7 @@ __all__ = [
     "WebCustomer",
     "WebOrderOutcome",
     "WebOrderVersion",
+    "apply_new",
     "apply_version",
     "undo",
 ]
@@ -287,7 +288,7 @@ async def _create(
 ) -> tuple[SalesOrder, order_ops.ReserveOutcome | None]:
     """The KOSH order of a new web order: a draft, or with `confirm` confirmed as it is
     inserted (its reservation outcome returned)."""
-    customer = version.customer or WebCustomer(name=f"{version.store} customer")
+    customer = _customer_of(version)
     # A new customer's audit event waits until the order is written: it then goes out with
     # the order's own events in one statement (same transaction, same content).
     found = await customer_ops.find_or_insert_by_email(
@@ -300,8 +301,28 @@ async def _create(
         shipping_address=customer.shipping,
     )
     warehouse_id, lines = await _placement(session, version)
-    details: dict[str, Any] = {
-        "customer_id": found.id,
+    details = _order_details(version, customer_id=found.id, warehouse_id=warehouse_id, lines=lines)
+    outcome: order_ops.ReserveOutcome | None = None
+    if confirm:
+        order, outcome = await order_ops.add_confirmed_order(
+            session, allow_short=version.backorder, **details
+        )
+    else:
+        order = await order_ops.add_order(session, **details)
+    await customer_ops.audit_added(session, found)
+    return order, outcome
+
+
+def _customer_of(version: WebOrderVersion) -> WebCustomer:
+    return version.customer or WebCustomer(name=f"{version.store} customer")
+
+
+def _order_details(
+    version: WebOrderVersion, *, customer_id: int, warehouse_id: int, lines: Sequence[NewLine]
+) -> dict[str, Any]:
+    """What the KOSH order of a new web order is made of (`orders.add_order`'s arguments)."""
+    return {
+        "customer_id": customer_id,
         "warehouse_id": warehouse_id,
         "lines": lines,
         "number": f"{version.store}-{version.number or version.external_id}"[:64],
@@ -315,15 +336,92 @@ async def _create(
             modified_at=version.modified_at,
         ),
     }
-    outcome: order_ops.ReserveOutcome | None = None
-    if confirm:
-        order, outcome = await order_ops.add_confirmed_order(
-            session, allow_short=version.backorder, **details
+
+
+# --- many new orders at once ------------------------------------------------------------
+
+
+def _batchable(version: WebOrderVersion) -> bool:
+    """A version `apply_new` takes: it confirms a new order (paid), drawn on one warehouse,
+    with lines all mapped and a customer known by e-mail; anything else needs the rules
+    of `apply_version` that a batch does not repeat (backorders, splits, review, ...)."""
+    return (
+        version.intent == "confirm"
+        and not version.problems
+        and bool(version.lines)
+        and len(set(version.warehouse_ids) | {version.warehouse_id}) == 1
+        and customer_ops.email_key(_customer_of(version).email) is not None
+    )
+
+
+async def apply_new(
+    session: AsyncSession, versions: Sequence[WebOrderVersion]
+) -> list[WebOrderOutcome | None]:
+    """`apply_version` for many new web orders at once, in few statements: the versions
+    that confirm an order KOSH does not have yet, in one warehouse, customer known by
+    e-mail, every line mapped and in stock in full, become confirmed, reserved orders
+    (`order_batch.add_confirmed`: the same rules, rows and audit events as one by one).
+    Every other version gets None: the caller applies it with `apply_version`, which
+    decides (backorder, split, review, ...). Raises `order_batch.BatchRefusedError` when
+    the stock moved under the batch's locks, and the caller's transaction rolls back."""
+    answer: list[WebOrderOutcome | None] = [None] * len(versions)
+    chosen = [index for index, version in enumerate(versions) if _batchable(version)]
+    known = await order_batch.known_external(
+        session, [(versions[i].store, versions[i].external_id) for i in chosen]
+    )
+    chosen = [i for i in chosen if (versions[i].store, versions[i].external_id) not in known]
+    by_warehouse: dict[int, list[int]] = defaultdict(list)
+    for index in chosen:
+        by_warehouse[versions[index].warehouse_id].append(index)
+    fits: list[int] = []
+    for warehouse_id, indexes in sorted(by_warehouse.items()):
+        needs = [_needs(versions[i].lines) for i in indexes]
+        found = await order_batch.fitting(session, warehouse_id=warehouse_id, needs=needs)
+        fits += [i for i, ok in zip(indexes, found, strict=True) if ok]
+    if not fits:
+        return answer
+    fits.sort()
+    # Customers first, as one order does before it locks its reservation rows.
+    wanted = []
+    for index in fits:
+        customer = _customer_of(versions[index])
+        wanted.append(
+            customer_ops.WantedCustomer(
+                name=customer.name,
+                email=customer.email or "",
+                phone=customer.phone,
+                company=customer.company,
+                billing_address=customer.billing,
+                shipping_address=customer.shipping,
+            )
         )
-    else:
-        order = await order_ops.add_order(session, **details)
-    await customer_ops.audit_added(session, found)
-    return order, outcome
+    customers = await customer_ops.find_or_insert_many(session, wanted)
+    made: dict[int, list[tuple[int, SalesOrder]]] = defaultdict(list)
+    for index, customer_found in zip(fits, customers, strict=True):
+        version = versions[index]
+        details = _order_details(
+            version,
+            customer_id=customer_found.id,
+            warehouse_id=version.warehouse_id,
+            lines=version.lines,
+        )
+        made[version.warehouse_id].append((index, order_ops.new_order(**details)))
+    for warehouse_id, pairs in sorted(made.items()):  # warehouses in id order, as one order
+        await order_batch.add_confirmed(
+            session, warehouse_id=warehouse_id, orders=[order for _, order in pairs]
+        )
+        for index, order in pairs:
+            answer[index] = _done("applied", order)
+    for customer_found in customers:
+        await customer_ops.audit_added(session, customer_found)
+    return answer
+
+
+def _needs(lines: Sequence[NewLine]) -> dict[int, int]:
+    needs: dict[int, int] = defaultdict(int)
+    for line in lines:
+        needs[line.part_id] += line.qty
+    return dict(needs)
 
 
 async def _placement(session: AsyncSession, version: WebOrderVersion) -> tuple[int, list[NewLine]]:

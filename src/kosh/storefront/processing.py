@@ -191,7 +191,7 @@ _STORE_CACHE = "kosh_storefront_stores"
 _STORE_TTL = 30.0
 
 
-async def _store(session: AsyncSession, store_id: int) -> StoreRef | None:
+async def store_ref(session: AsyncSession, store_id: int) -> StoreRef | None:
     """The store, kept a few seconds per session (its code and warehouse rarely change)."""
     cache: dict[int, tuple[float, StoreRef]] = session.info.setdefault(_STORE_CACHE, {})
     hit = cache.get(store_id)
@@ -285,7 +285,7 @@ async def _decide(session: AsyncSession, *, row: StagedOrder, settings: Settings
                 }
             ],
         )
-    store = await _store(session, row.store_id)
+    store = await store_ref(session, row.store_id)
     if store is None or row.external_id is None:  # pragma: no cover - intake never stages these
         return _finish(row, "review", reasons=[{"code": "not_an_order", "message": "No order."}])
     # The other versions of this web order (usually none), read under its advisory lock

@@ -7,6 +7,7 @@ so the sales side sends the version to review. Reads only; writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -55,6 +56,17 @@ def intent_of(status: str, *, topic: str | None) -> web_orders.Intent:
     return INTENTS.get(status, "unhandled")
 
 
+@dataclass(frozen=True)
+class Staged:
+    """What a staged row says of one version of a web order."""
+
+    external_id: str
+    payload: dict[str, Any]
+    status: str
+    topic: str | None
+    modified_at: datetime
+
+
 async def build(
     session: AsyncSession,
     *,
@@ -68,21 +80,70 @@ async def build(
 ) -> web_orders.WebOrderVersion:
     """The version the staged payload describes (lines parsed and mapped only when the
     order is open in the store: closing needs none)."""
-    intent = intent_of(status, topic=topic)
+    [version] = await build_many(
+        session,
+        store=store,
+        staged=[Staged(external_id, payload, status, topic, modified_at)],
+        settings=settings,
+    )
+    return version
+
+
+async def build_many(
+    session: AsyncSession, *, store: StoreRef, staged: Sequence[Staged], settings: Settings
+) -> list[web_orders.WebOrderVersion]:
+    """`build` for several staged versions of one store: their SKUs are looked up together
+    (three reads for all of them), each version is mapped by the same rules."""
+    parsed = [_parse(store, item, settings) for item in staged]
+    keys = sorted({line.key for _, web, _ in parsed if web is not None for line in web.lines})
+    mapped = await _parts_for(session, store, keys)
+    versions = []
+    for base, web, reasons in parsed:
+        if web is None:
+            versions.append(base)
+            continue
+        lines, line_reasons = _map(web, mapped, settings)
+        versions.append(
+            replace(
+                base,
+                number=web.number,
+                currency=web.currency,
+                note=web.note,
+                customer=web_orders.WebCustomer(
+                    name=web.customer_name,
+                    email=web.email,
+                    phone=web.phone,
+                    company=web.company,
+                    billing=web.billing,
+                    shipping=web.shipping,
+                ),
+                lines=lines,
+                problems=[r.as_dict() for r in [*reasons, *line_reasons]],
+            )
+        )
+    return versions
+
+
+def _parse(
+    store: StoreRef, item: Staged, settings: Settings
+) -> tuple[web_orders.WebOrderVersion, wc.WebOrder | None, list[wc.Reason]]:
+    """The version without its lines, and the parsed order when its lines are to be mapped
+    (an open order that parses: a broken one carries its problems already)."""
+    intent = intent_of(item.status, topic=item.topic)
     base = web_orders.WebOrderVersion(
         store=store.code,
-        external_id=external_id,
-        status=status or ("trash" if intent == "close" else ""),
+        external_id=item.external_id,
+        status=item.status or ("trash" if intent == "close" else ""),
         intent=intent,
-        modified_at=modified_at,
+        modified_at=item.modified_at,
         warehouse_id=store.warehouse_id,
         warehouse_ids=store.warehouse_ids or (store.warehouse_id,),
         backorder=settings.storefront_backorders,
     )
     if intent not in ("await", "confirm", "hold"):
-        return base
+        return base, None, []
     web, reasons = wc.parse_order(
-        payload,
+        item.payload,
         now=utcnow(),
         currencies=frozenset(c.upper() for c in settings.storefront_currencies) or None,
     )
@@ -90,32 +151,14 @@ async def build(
         problems = [r.as_dict() for r in reasons] or [
             {"code": "not_an_order", "message": "The payload is not an order."}
         ]
-        return replace(base, problems=problems)
-    lines, line_reasons = await map_lines(session, store, web, settings)
-    return replace(
-        base,
-        number=web.number,
-        currency=web.currency,
-        note=web.note,
-        customer=web_orders.WebCustomer(
-            name=web.customer_name,
-            email=web.email,
-            phone=web.phone,
-            company=web.company,
-            billing=web.billing,
-            shipping=web.shipping,
-        ),
-        lines=lines,
-        problems=[r.as_dict() for r in [*reasons, *line_reasons]],
-    )
+        return replace(base, problems=problems), None, []
+    return base, web, list(reasons)
 
 
-async def map_lines(
-    session: AsyncSession, store: StoreRef, web: wc.WebOrder, settings: Settings
-) -> tuple[list[web_orders.NewLine], list[wc.Reason]]:
-    """Every line's part: the store's SKU mapping (which wins), else the part numbered like
-    the SKU. Unknown or inactive parts and prices outside the tolerance are reasons."""
-    keys = sorted({line.key for line in web.lines})
+async def _parts_for(session: AsyncSession, store: StoreRef, keys: list[str]) -> dict[str, Any]:
+    """Every SKU key's part: the store's SKU mapping (which wins), else the part numbered
+    like the SKU. Unknown or inactive parts and prices outside the tolerance are reasons
+    (`_map`)."""
     mapped: dict[str, Any] = {}
     if keys:
         mapping = dict(
@@ -125,6 +168,12 @@ async def map_lines(
         by_id = await catalog_queries.parts_by_ids(session, list(mapping.values()))
         mapped = {**direct}
         mapped.update({sku: by_id[pid] for sku, pid in mapping.items() if pid in by_id})
+    return mapped
+
+
+def _map(
+    web: wc.WebOrder, mapped: dict[str, Any], settings: Settings
+) -> tuple[list[web_orders.NewLine], list[wc.Reason]]:
     reasons: list[wc.Reason] = []
     lines: list[web_orders.NewLine] = []
     for line in web.lines:
