@@ -20,6 +20,7 @@ from kosh.sales.models import Customer, SalesOrder
 from kosh.sales.order_lines import NewLine
 from kosh.storefront import batch, intake, processing
 from kosh.storefront import woocommerce as wc
+from kosh.storefront.metrics import BATCHES
 from kosh.storefront.models import StagedOrder, Store
 from tests.storefront import fakestore
 from tests.storefront.conftest import Shop
@@ -86,6 +87,7 @@ async def test_new_paid_orders_go_together_and_the_rest_one_by_one_with_reasons(
     )
     settings = worker_settings.model_copy(update={"storefront_backorders": False})
     ids = await _claim(sessions)
+    applied = BATCHES.labels("applied")._value.get()
 
     # when: the fast path works the claimed batch
     async with sessions() as session:
@@ -94,6 +96,7 @@ async def test_new_paid_orders_go_together_and_the_rest_one_by_one_with_reasons(
         )
 
     # then: the two that fit are applied, in one batch, the other two are left
+    assert BATCHES.labels("applied")._value.get() == applied + 1
     rows = await _rows(sessions)
     assert sorted(done) == [rows["501"].id, rows["502"].id]
     assert rest == [rows["503"].id, rows["504"].id]
@@ -203,6 +206,7 @@ async def test_a_fault_in_the_batch_applies_none_of_it(
         raise ConnectionError("the server went away")
 
     monkeypatch.setattr(order_batch, "_insert", insert_then_fail)
+    rolled_back = BATCHES.labels("rolled_back")._value.get()
 
     # when
     async with sessions() as session:
@@ -212,6 +216,7 @@ async def test_a_fault_in_the_batch_applies_none_of_it(
 
     # then: nothing of it stayed; the rows are still this worker's, for one by one
     assert (done, rest) == ({}, ids)
+    assert BATCHES.labels("rolled_back")._value.get() == rolled_back + 1
     rows = await _rows(sessions)
     assert [(r.status, r.claimed_by) for r in rows.values()] == [("pending", WORKER)] * 2
     assert await _count(sessions, select(func.count()).select_from(SalesOrder)) == 0

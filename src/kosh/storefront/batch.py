@@ -36,7 +36,7 @@ from kosh.core.db import transactional, utcnow
 from kosh.sales import web_orders
 from kosh.storefront import processing, refunds, web_version
 from kosh.storefront import woocommerce as wc
-from kosh.storefront.metrics import ORDERS, PROCESSING
+from kosh.storefront.metrics import BATCHES, ORDERS, PROCESSING
 from kosh.storefront.models import StagedOrder
 
 log = structlog.get_logger(__name__)
@@ -110,8 +110,10 @@ async def apply_together(
         log.warning(
             "staged_batch_rolled_back", size=len(staged_ids), error=f"{type(exc).__name__}: {exc}"
         )
+        BATCHES.labels("rolled_back").inc()
         return {}, list(staged_ids)
     if done:
+        BATCHES.labels("applied").inc()
         ORDERS.labels("applied").inc(len(done))
         share = (time.perf_counter() - started) / len(done)
         for _ in done:

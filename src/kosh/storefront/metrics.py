@@ -19,6 +19,11 @@ ORDERS = Counter(
     "Staged web orders processed by the worker, by outcome",
     ["outcome"],  # applied, review, ignored, retried, failed (gave up), lost (claimed elsewhere)
 )
+BATCHES = Counter(
+    "kosh_storefront_batches_total",
+    "Batches of new paid web orders the worker applied together, by outcome",
+    ["outcome"],  # applied, rolled_back (its orders then went one by one)
+)
 PROCESSING = Histogram(
     "kosh_storefront_processing_seconds",
     "Time to apply one staged web order",
