@@ -24,8 +24,9 @@ from tests.storefront.test_race import many_orders
 from tests.support.live_server import kosh_command, server_env
 from tests.support.stock import stock_in
 
-ORDERS = 300
+ORDERS = 600
 LEASE_SECONDS = 3
+KILL_ATTEMPTS = 5
 
 
 async def _applied(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -59,7 +60,7 @@ async def test_sigkill_mid_batch_then_restart(
     database_url: str,
     tmp_path: Path,
 ) -> None:
-    # given: 300 pending web orders
+    # given: 600 pending web orders
     async with sessions() as session:
         await stock_in(session, "PART-93", shop.bin_id, 2 * ORDERS)
         await stock_in(session, "Bar3", shop.bin_id, ORDERS)
@@ -78,22 +79,31 @@ async def test_sigkill_mid_batch_then_restart(
         KOSH_LOG_LEVEL="WARNING",
     )
 
-    # when: a worker runs and is killed while working through its second batch or later
-    worker = _worker(env, tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        # mid-batch: some orders applied and some still leased to the worker
-        while await _applied(sessions) < 50 or not await _leased(sessions):
-            assert worker.poll() is None, "the worker exited early"
-            assert time.monotonic() < deadline, "the worker applied nothing"
-            await asyncio.sleep(0.05)
-        os.kill(worker.pid, signal.SIGKILL)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-        worker.wait(timeout=10)
+    # when: a worker runs and is killed while working through its second batch or later;
+    # a batch of new paid orders commits all its rows at once, so a kill can land between
+    # two batches (no lease held): then another worker runs and is killed, until one is
+    # killed mid-batch
+    killed_mid_batch = False
+    for _ in range(KILL_ATTEMPTS):
+        before = await _applied(sessions)
+        worker = _worker(env, tmp_path)
+        try:
+            deadline = time.monotonic() + 120
+            # mid-batch: more orders applied and some still leased to the worker
+            while await _applied(sessions) < before + 50 or not await _leased(sessions):
+                assert worker.poll() is None, "the worker exited early"
+                assert time.monotonic() < deadline, "the worker applied nothing"
+                await asyncio.sleep(0.05)
+            os.kill(worker.pid, signal.SIGKILL)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(timeout=10)
+        if await _leased(sessions):
+            killed_mid_batch = True
+            break
+    assert killed_mid_batch, "no killed worker held a lease: none was killed mid-batch"
     assert await _applied(sessions) < ORDERS
-    assert await _leased(sessions), "the killed worker held no lease: it was not mid-batch"
 
     # then: after the lease runs out a new worker takes everything over
     await asyncio.sleep(LEASE_SECONDS + 0.5)
