@@ -9,12 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, func, insert, select, true, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Integer, Table, bindparam, func, select, true
 
 from kosh.locations.models import Location
 from kosh.stock.models import Lot, StockBalance
-from kosh.stock.movements import LEDGER, LEDGER_BOUND
+from kosh.stock.movements import move_and_record_statement
 
 BALANCES = cast(Table, StockBalance.__table__)
 
@@ -72,42 +71,13 @@ def first_row_take_statement(locked: Any, lot_filter: list[Any], sources: list[A
     with the ids of every lot it locked."""
     qty = bindparam("fifo_qty", type_=Integer())
     to = bindparam("fifo_to", type_=Integer())
+    part = bindparam("fifo_part", type_=Integer())
     first = (
         fifo_rows(lot_filter, sources).where(Lot.id.in_(select(locked.c.id))).limit(1).cte("first")
     )
-    taken = (
-        update(BALANCES)
-        .where(
-            BALANCES.c.lot_id == first.c.lot_id,
-            BALANCES.c.location_id == first.c.location_id,
-            BALANCES.c.qty >= qty,
-        )
-        .values(qty=BALANCES.c.qty - qty)
-        .returning(BALANCES.c.lot_id, BALANCES.c.location_id)
-        .cte("taken")
-    )
-    adding = postgresql.insert(BALANCES).from_select(
-        ["lot_id", "location_id", "qty"], select(taken.c.lot_id, to, qty)
-    )
-    arrived = (
-        adding.on_conflict_do_update(
-            index_elements=[BALANCES.c.lot_id, BALANCES.c.location_id],
-            set_={"qty": BALANCES.c.qty + adding.excluded.qty},
-        )
-        .returning(BALANCES.c.lot_id)
-        .cte("arrived")
-    )
-    ledger = {
-        "lot_id": arrived.c.lot_id,
-        "part_id": bindparam("fifo_part", type_=Integer()),
-        "from_location_id": taken.c.location_id,
-        "to_location_id": to,
-        "qty": qty,
-        **{name: bindparam(f"ledger_{name}", type_=LEDGER.c[name].type) for name in LEDGER_BOUND},
-    }
-    moved = select(*ledger.values()).select_from(arrived.join(taken, true()))
-    recording = insert(LEDGER).from_select(list(ledger), moved)
-    recorded = recording.returning(LEDGER.c.id).cte("recorded")
+    recorded = move_and_record_statement(
+        lot=first.c.lot_id, source=first.c.location_id, to=to, qty=qty, part=part
+    ).cte("recorded")
     held = select(func.array_agg(locked.c.id)).scalar_subquery()
     return select(first, recorded.c.id.label("ledger_id"), held.label("held")).select_from(
         first.outerjoin(recorded, true())

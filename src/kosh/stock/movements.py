@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, exists, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,8 @@ from kosh.stock.pcn import is_valid_pcn, next_pcn
 
 _LOCKED = "kosh_locked_lots"
 LEDGER = cast(Table, StockTransaction.__table__)
+# the ledger values every movement binds by name (`ledger_<column>`)
+LEDGER_BOUND = ("at", "kind", "reference", "reason", "actor_name", "actor_id", "request_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,62 +155,56 @@ async def _increment(session: AsyncSession, *, lot_id: int, location_id: int, qt
     await session.execute(statement)
 
 
-def _move_balance_statement() -> Any:
-    """Built once (on the table: a Core statement): constructing this CTE per movement cost
-    more CPU than running it."""
+def move_and_record_statement(*, lot: Any, source: Any, to: Any, qty: Any, part: Any) -> Any:
+    """One data-modifying statement (PostgreSQL): the guarded decrement of `lot` at `source`,
+    the upsert at `to` and the ledger row of what it moved (no row moved, no ledger row),
+    returning the ledger id. The arguments are bound values or columns of a CTE the caller
+    joins (FIFO's first row). Built once per caller: constructing it per movement cost more
+    CPU than running it; the other ledger values are bound as `ledger_<column>`."""
     balances = cast(Table, StockBalance.__table__)
-    # names that are no column's: an INSERT takes parameters named like its columns as values
-    qty = bindparam("move_qty", type_=Integer())
     taken = (
         update(balances)
-        .where(
-            balances.c.lot_id == bindparam("move_lot", type_=Integer()),
-            balances.c.location_id == bindparam("move_from", type_=Integer()),
-            balances.c.qty >= qty,
-        )
+        .where(balances.c.lot_id == lot, balances.c.location_id == source, balances.c.qty >= qty)
         .values(qty=balances.c.qty - qty)
-        .returning(balances.c.lot_id)
+        .returning(balances.c.lot_id, balances.c.location_id)
         .cte("taken")
     )
-    upsert = postgresql.insert(balances).from_select(
-        ["lot_id", "location_id", "qty"],
-        select(taken.c.lot_id, bindparam("move_to", type_=Integer()), qty),
+    adding = postgresql.insert(balances).from_select(
+        ["lot_id", "location_id", "qty"], select(taken.c.lot_id, to, qty)
     )
-    return upsert.on_conflict_do_update(
-        index_elements=[balances.c.lot_id, balances.c.location_id],
-        set_={"qty": balances.c.qty + upsert.excluded.qty},
-    ).returning(balances.c.lot_id)
-
-
-_MOVE_BALANCE = _move_balance_statement()
-
-
-def _move_and_record_statement() -> Any:
-    """`_MOVE_BALANCE` with the ledger row written by the same statement, from what it
-    moved (no row moved, no ledger row): one round trip fewer under the lot lock."""
-    moved = _MOVE_BALANCE.cte("moved")
+    moved = (
+        adding.on_conflict_do_update(
+            index_elements=[balances.c.lot_id, balances.c.location_id],
+            set_={"qty": balances.c.qty + adding.excluded.qty},
+        )
+        .returning(balances.c.lot_id)
+        .cte("moved")
+    )
     columns = {
-        "at": bindparam("ledger_at", type_=LEDGER.c.at.type),
         "lot_id": moved.c.lot_id,
-        "part_id": bindparam("ledger_part", type_=Integer()),
-        "from_location_id": bindparam("move_from", type_=Integer()),
-        "to_location_id": bindparam("move_to", type_=Integer()),
-        "qty": bindparam("move_qty", type_=Integer()),
-        "kind": bindparam("ledger_kind", type_=String()),
-        "reference": bindparam("ledger_reference", type_=String()),
-        "reason": bindparam("ledger_reason", type_=String()),
-        "actor_name": bindparam("ledger_actor_name", type_=String()),
-        "actor_id": bindparam("ledger_actor_id", type_=Integer()),
-        "request_id": bindparam("ledger_request_id", type_=String()),
+        "part_id": part,
+        "from_location_id": taken.c.location_id,
+        "to_location_id": to,
+        "qty": qty,
+        **{name: bindparam(f"ledger_{name}", type_=LEDGER.c[name].type) for name in LEDGER_BOUND},
     }
     return (
         postgresql.insert(LEDGER)
-        .from_select(list(columns), select(*columns.values()))
+        .from_select(
+            list(columns), select(*columns.values()).select_from(moved.join(taken, true()))
+        )
         .returning(LEDGER.c.id)
     )
 
 
-_MOVE_AND_RECORD = _move_and_record_statement()
+# names that are no column's: an INSERT takes parameters named like its columns as values
+_MOVE_AND_RECORD = move_and_record_statement(
+    lot=bindparam("move_lot", type_=Integer()),
+    source=bindparam("move_from", type_=Integer()),
+    to=bindparam("move_to", type_=Integer()),
+    qty=bindparam("move_qty", type_=Integer()),
+    part=bindparam("ledger_part", type_=Integer()),
+)
 _LEDGER_INSERT = insert(LEDGER).returning(LEDGER.c.id)
 
 
@@ -239,9 +235,6 @@ async def shift_recorded(
         return None
     await _decrement(session, lot_id=lot_id, location_id=source, qty=qty)  # raises
     raise RuntimeError("the guarded move found no stock the guarded decrement then found")
-
-
-LEDGER_BOUND = ("at", "kind", "reference", "reason", "actor_name", "actor_id", "request_id")
 
 
 # --- movements ------------------------------------------------------------------------
