@@ -8,16 +8,21 @@ What it does, all against 127.0.0.1 only, and it stops by itself:
 2. starts KOSH under gunicorn with uvicorn workers (kosh.gunicorn_conf) and a bearer token;
 3. drives picks of one unit through POST /api/v1/stock/pick (with a fresh Idempotency-Key
    each, as every scanner page sends) at each concurrency for a fixed time, (a) all on one
-   hot part and (b) spread over `--spread` parts (200), recording ops/s and p50/p95/p99.
+   hot part and (b) spread over `--spread` parts (200), recording ops/s and p50/p95/p99,
+   and the CPU each pick cost the app's workers, PostgreSQL and the load generator
+   (bench/cpu_share.py: on 2 cores they share, the sum is what bounds the rate).
    The load comes from wrk (Debian's `wrk`, a C load generator, with a Lua script) when it
    is installed, else from a Python httpx client (`--client` chooses); wrk also measures
    the framework ceiling (GET /health/live);
 4. measures PCN-history and part-search latency on the large data set;
-5. stops KOSH and runs two yardsticks with pgbench against the same PostgreSQL server, in
-   its own database, same durations and concurrencies: tpcb-like, and the raw one-row
-   movement a pick boils down to (one guarded UPDATE of a balance row and one ledger
-   INSERT, one transaction); prints KOSH ops/s over each (spread picks over tpcb-like, hot
-   picks over the raw movement, as issue 9's targets);
+5. runs two yardsticks with pgbench against the same PostgreSQL server, in its own
+   database, at the same concurrencies: tpcb-like, and the raw one-row movement a pick
+   boils down to (one guarded UPDATE of a balance row and one ledger INSERT, one
+   transaction). Each case runs in `--rounds` slices, each followed at once by a slice of
+   both yardsticks (KOSH idle meanwhile), and the ratio printed is the median of the
+   rounds' KOSH-over-neighbour ratios (spread picks over tpcb-like, hot picks over the raw
+   movement, as issue 9's targets): a shared VM's speed drifts by 2x within minutes, and
+   neighbours drift together;
 6. checks correctness: `kosh verify` finds no drift, and the storage stock of the bench
    parts went down by exactly the units in the run's pick ledger rows, the floor went up
    by them, and they equal the successful (200) answers: 0 lost units;
@@ -44,6 +49,7 @@ import random
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,6 +61,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
+import cpu_share  # bench/, beside this script
 import httpx
 
 VENV_BIN = Path(sys.executable).parent
@@ -75,6 +82,8 @@ class Run:
     failed: dict[int, int] = field(default_factory=dict)
     # percentiles reported by a load generator that keeps no per-request list (wrk)
     fixed_percentiles: dict[int, float] = field(default_factory=dict)
+    # CPU-ms per op by who spent them (cpu_share.per_op), when measured
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -84,6 +93,58 @@ class Run:
         if int(p) in self.fixed_percentiles:
             return self.fixed_percentiles[int(p)]
         return percentile(self.latencies_ms, p)
+
+
+@dataclass
+class Case:
+    """One pick case at one concurrency: its rounds, each a KOSH slice with the tpcb-like
+    and raw-movement slices run next to it."""
+
+    name: str
+    concurrency: int
+    rounds: list[tuple[Run, Run, Run]]
+
+    @property
+    def rate(self) -> float:
+        seconds = sum(run.seconds for run, _, _ in self.rounds)
+        return sum(run.ok for run, _, _ in self.rounds) / seconds if seconds else 0.0
+
+    def ratio(self, yardstick: int) -> float:
+        """The median over the rounds of KOSH's rate over its neighbour yardstick's
+        (1: tpcb-like, 2: raw movement)."""
+        ratios = [r[0].rate / r[yardstick].rate for r in self.rounds if r[yardstick].rate]
+        return statistics.median(ratios) if ratios else float("nan")
+
+    def yardstick_rate(self, yardstick: int) -> float:
+        return statistics.mean(r[yardstick].rate for r in self.rounds)
+
+    def percentile(self, p: float) -> float:
+        """p50 and p95: the median of the slices'; p99: the worst slice's (wrk keeps no
+        per-request list to merge)."""
+        values = [run.percentile(p) for run, _, _ in self.rounds]
+        return max(values) if p >= 99 else statistics.median(values)
+
+    @property
+    def errors(self) -> int:
+        return sum(sum(run.failed.values()) for run, _, _ in self.rounds)
+
+    @property
+    def cpu(self) -> dict[str, float]:
+        ops = sum(run.ok for run, _, _ in self.rounds)
+        if not ops:
+            return {}
+        return {
+            who: sum(run.cpu.get(who, 0.0) * run.ok for run, _, _ in self.rounds) / ops
+            for who in self.rounds[0][0].cpu
+        }
+
+    def summary(self) -> str:
+        rates = ", ".join(f"{run.rate:.0f}" for run, _, _ in self.rounds)
+        return (
+            f"{self.name} c={self.concurrency}: {self.rate:.1f} picks/s (rounds {rates}), "
+            f"p99 {self.percentile(99):.1f} ms, errors {self.errors}; "
+            f"/tpcb {self.ratio(1):.3f}, /raw {self.ratio(2):.3f}"
+        )
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -671,6 +732,38 @@ def report_table(
     print()
 
 
+def report_cases(cases: list[Case], ceiling: Run | None, rounds: int) -> None:
+    print()
+    print(
+        f"ratios: the median over {rounds} rounds of KOSH over the yardstick slice run "
+        "next to it; p99: the worst slice's"
+    )
+    header = (
+        f"{'case':<14}{'conc':>5}{'KOSH ops/s':>11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+        f"{'errors':>7}{'tpcb tps':>10}{'/tpcb':>7}{'raw tps':>9}{'/raw':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for case in cases:
+        print(
+            f"{case.name:<14}{case.concurrency:>5}{case.rate:>11.1f}{case.percentile(50):>8.1f}"
+            f"{case.percentile(95):>8.1f}{case.percentile(99):>8.1f}{case.errors:>7}"
+            f"{case.yardstick_rate(1):>10.0f}{case.ratio(1):>7.3f}"
+            f"{case.yardstick_rate(2):>9.0f}{case.ratio(2):>7.3f}"
+        )
+    if ceiling is not None:
+        print(
+            f"framework ceiling, {ceiling.name} at c={ceiling.concurrency}: "
+            f"{ceiling.rate:.0f} req/s, p50 {ceiling.percentile(50):.1f} ms, "
+            f"p99 {ceiling.percentile(99):.1f} ms"
+        )
+    print()
+    print("CPU per pick (bench/cpu_share.py; 2 cores shared: their sum bounds the rate)")
+    for case in cases:
+        print(f"  {case.name} c={case.concurrency}: {cpu_share.describe(case.cpu)}")
+    print()
+
+
 def print_reads(runs: list[Run]) -> None:
     for run in runs:
         errors = sum(run.failed.values())
@@ -755,35 +848,55 @@ async def main(args: argparse.Namespace) -> int:
         use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
         log(f"load generator: {'wrk' if use_wrk else 'Python httpx'}")
 
-        pick_runs: list[Run] = []
+        # The yardsticks run beside each KOSH slice, KOSH idle meanwhile (its pool's idle
+        # connections cost nothing): a shared VM's speed drifts within minutes, so a ratio
+        # is taken between neighbours and the median of a case's rounds is reported.
+        pgbench_init(asyncpg_server, pgbench_db, scale=args.pgbench_scale)
+        await raw_movement_init(asyncpg_server, pgbench_db)
+        slice_seconds = max(1, round(args.duration / args.rounds))
+        pick_runs: list[Run] = []  # every KOSH slice, for the correctness checks
+        cases: list[Case] = []
         for case, parts in (("hot part", [HOT_PART]), (f"spread {args.spread}", spread)):
             for concurrency in concurrencies:
-                if use_wrk:
-                    run = wrk_picks(
-                        base,
-                        token,
-                        name=case,
-                        parts=parts,
-                        warehouse_id=warehouse_id,
-                        concurrency=concurrency,
-                        duration=args.duration,
-                        workdir=workdir,
-                    )
-                else:
-                    run = await drive_picks(
-                        base,
-                        token,
-                        name=case,
-                        parts=parts,
-                        warehouse_id=warehouse_id,
-                        concurrency=concurrency,
-                        duration=args.duration,
-                    )
-                pick_runs.append(run)
-                log(
-                    f"{case} c={concurrency}: {run.rate:.1f} picks/s, p99 "
-                    f"{run.percentile(99):.1f} ms, failures {run.failed or 0}"
-                )
+                rounds: list[tuple[Run, Run, Run]] = []
+                for _ in range(args.rounds):
+                    cpu_before = cpu_share.snapshot(server.pid)
+                    if use_wrk:
+                        run = wrk_picks(
+                            base,
+                            token,
+                            name=case,
+                            parts=parts,
+                            warehouse_id=warehouse_id,
+                            concurrency=concurrency,
+                            duration=slice_seconds,
+                            workdir=workdir,
+                        )
+                    else:
+                        run = await drive_picks(
+                            base,
+                            token,
+                            name=case,
+                            parts=parts,
+                            warehouse_id=warehouse_id,
+                            concurrency=concurrency,
+                            duration=slice_seconds,
+                        )
+                    run.cpu = cpu_share.per_op(cpu_before, cpu_share.snapshot(server.pid), run.ok)
+                    pick_runs.append(run)
+                    yardsticks = [
+                        measure(
+                            asyncpg_server,
+                            pgbench_db,
+                            concurrency=concurrency,
+                            duration=slice_seconds,
+                            workdir=workdir,
+                        )
+                        for measure in (pgbench, pgbench_raw)
+                    ]
+                    rounds.append((run, *yardsticks))
+                cases.append(Case(case, concurrency, rounds))
+                log(cases[-1].summary())
         ceiling = (
             wrk_ceiling(base, concurrency=max(concurrencies), duration=args.duration)
             if use_wrk
@@ -806,31 +919,6 @@ async def main(args: argparse.Namespace) -> int:
         stop(server)
         server = None
         log("KOSH stopped")
-
-        # pgbench on the same server, its own database, KOSH idle (no connections held)
-        pgbench_init(asyncpg_server, pgbench_db, scale=args.pgbench_scale)
-        await raw_movement_init(asyncpg_server, pgbench_db)
-        pg_runs: dict[int, Run] = {}
-        raw_runs: dict[int, Run] = {}
-        for concurrency in concurrencies:
-            pg_runs[concurrency] = pgbench(
-                asyncpg_server,
-                pgbench_db,
-                concurrency=concurrency,
-                duration=args.duration,
-                workdir=workdir,
-            )
-            raw_runs[concurrency] = pgbench_raw(
-                asyncpg_server,
-                pgbench_db,
-                concurrency=concurrency,
-                duration=args.duration,
-                workdir=workdir,
-            )
-            log(
-                f"pgbench c={concurrency}: tpcb-like {pg_runs[concurrency].rate:.0f} tps, "
-                f"raw movement {raw_runs[concurrency].rate:.0f} tps"
-            )
 
         # correctness: every unit that left storage is on the floor and in the ledger, and
         # each is a pick that was answered 200
@@ -859,13 +947,8 @@ async def main(args: argparse.Namespace) -> int:
             f"load from {'wrk' if use_wrk else 'Python httpx'}; "
             f"{os.cpu_count()} CPUs shared by KOSH, PostgreSQL and the load generator"
         )
-        report_table(
-            [
-                (run, pg_runs.get(run.concurrency), raw_runs.get(run.concurrency))
-                for run in pick_runs
-            ],
-            ceiling,
-        )
+        report_cases(cases, ceiling, args.rounds)
+        print()
         print_reads(read_runs)
         print()
         print(
@@ -1034,7 +1117,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--parts", type=int, default=100_000)
     parser.add_argument("--ledger-rows", type=int, default=1_000_000)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per case")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="KOSH seconds per case (all rounds)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="PostgreSQL: slices per case, each followed by its own yardstick slices",
+    )
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--pool-size", type=int, default=16)
