@@ -9,12 +9,15 @@ extends to the next lots.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.catalog.models import Part
 from kosh.core import events
+from kosh.core.types import MAX_QTY
 from kosh.stock import fifo_sql
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
@@ -100,10 +103,55 @@ async def take_fifo(
             plan = await _take_exactly(
                 session, statements, params, qty, part_id, warehouse_id, take
             )
+    _note_taken(session, part_id, warehouse_id, from_kinds)
+    return plan
+
+
+def _note_taken(
+    session: AsyncSession, part_id: int, warehouse_id: int, from_kinds: tuple[str, ...]
+) -> None:
     events.note(session, events.STOCK_CHANGED, [part_id])
     if "storage" in from_kinds:
         events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
-    return plan
+
+
+@dataclass(frozen=True)
+class FloorPick:
+    """A pick that the one-statement path did, with what its look-ups found."""
+
+    part: Part
+    floor_id: int
+    floor_code: str
+    line: MovedLine
+
+
+async def floor_pick(
+    session: AsyncSession, *, part_number: str, warehouse_id: int, qty: int, reference: str
+) -> FloorPick | None:
+    """PostgreSQL: a pick of `qty` from storage to the warehouse's MFG floor with its
+    look-ups (part by exact number, warehouse active, floor) and the first-row take in one
+    statement; never commits. None when it did nothing: the look-up found nothing (the
+    caller's own look-ups then give the 404 or 422), or the first FIFO row does not hold
+    `qty` (the caller's `take_fifo` decides; the lots this one locked stay held), or `qty`
+    is out of range (the full path refuses it after its look-ups, as it always has)."""
+    if not is_postgres(session) or isinstance(qty, bool) or not 0 < qty <= MAX_QTY:
+        return None
+    found, line = await _first_row(
+        session,
+        fifo_sql.floor_pick_statement(),
+        {
+            "lookup_part": part_number.strip(),
+            "lookup_warehouse": warehouse_id,
+            "fifo_kinds": ["storage"],
+        },
+        qty,
+        ledger_row(0, 0, None, None, qty, "pick", reference, None),
+    )
+    if line is None:
+        return None
+    part: Part = found[0]
+    _note_taken(session, part.id, warehouse_id, ("storage",))
+    return FloorPick(part=part, floor_id=found.floor_id, floor_code=found.floor_code, line=line)
 
 
 async def _take_first_row(
@@ -119,9 +167,23 @@ async def _take_first_row(
     None, nothing moved, otherwise (several lots, stock short, or a concurrent pick took it
     first): then the other paths decide, the lots this one locked staying held."""
     ledger = ledger_row(0, params["fifo_part"], None, None, qty, kind, reference, reason)
+    _, line = await _first_row(session, statements.first_row_take, params, qty, ledger)
+    return None if line is None else [line]
+
+
+async def _first_row(
+    session: AsyncSession,
+    statement: Any,
+    params: dict[str, Any],
+    qty: int,
+    ledger: dict[str, Any],
+) -> tuple[Any, MovedLine | None]:
+    """Run a first-row take (`fifo_sql.first_row_take_statement`, alone or in a bigger
+    statement): its row, and the line it moved (None: nothing moved); the lots it locked
+    are held either way."""
     found = (
         await session.execute(
-            statements.first_row_take,
+            statement,
             {
                 **params,
                 "fifo_missing": qty,
@@ -131,19 +193,18 @@ async def _take_first_row(
         )
     ).first()
     if found is None:
-        return None
+        return None, None
     locked_in_this_transaction(session).update(found.held or ())
     if found.ledger_id is None:
-        return None
-    return [
-        MovedLine(
-            pcn=found.pcn,
-            lot_id=found.lot_id,
-            qty=qty,
-            from_location_id=found.location_id,
-            from_location_code=found.code,
-        )
-    ]
+        return found, None
+    line = MovedLine(
+        pcn=found.pcn,
+        lot_id=found.lot_id,
+        qty=qty,
+        from_location_id=found.location_id,
+        from_location_code=found.code,
+    )
+    return found, line
 
 
 def _plan(rows: Iterable[Any], qty: int) -> list[MovedLine] | None:

@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, func, select, true
+from sqlalchemy import Integer, String, Table, and_, bindparam, func, select, true
 
-from kosh.locations.models import Location
+from kosh.catalog.models import Part
+from kosh.locations.models import MFG_CODE, Location, Warehouse
 from kosh.stock.models import Lot, StockBalance
 from kosh.stock.movements import move_and_record_statement
 
@@ -31,17 +32,28 @@ class Statements:
 
 @functools.cache
 def statements(*, to_location: bool, one_lot: bool) -> Statements:
+    return _statements(
+        part=bindparam("fifo_part", type_=Integer()),
+        warehouse=bindparam("fifo_warehouse", type_=Integer()),
+        to=bindparam("fifo_to", type_=Integer()) if to_location else None,
+        lot=bindparam("fifo_lot", type_=Integer()) if one_lot else None,
+    )
+
+
+def _statements(*, part: Any, warehouse: Any, to: Any, lot: Any) -> Statements:
+    """The variant for these keys: bound values, or scalar subqueries of a look-up the
+    statement makes itself (`floor_pick_statement`)."""
     sources = [
-        Location.warehouse_id == bindparam("fifo_warehouse", type_=Integer()),
+        Location.warehouse_id == warehouse,
         Location.kind.in_(bindparam("fifo_kinds", expanding=True)),
         Location.active.is_(True),
         StockBalance.qty > 0,
     ]
-    if to_location:
-        sources.append(StockBalance.location_id != bindparam("fifo_to", type_=Integer()))
-    lot_filter = [Lot.part_id == bindparam("fifo_part", type_=Integer())]
-    if one_lot:
-        lot_filter.append(Lot.id == bindparam("fifo_lot", type_=Integer()))
+    if to is not None:
+        sources.append(StockBalance.location_id != to)
+    lot_filter = [Lot.part_id == part]
+    if lot is not None:
+        lot_filter.append(Lot.id == lot)
     missing = bindparam("fifo_missing", type_=Integer())
     locked = (
         select(Lot.id)
@@ -57,21 +69,21 @@ def statements(*, to_location: bool, one_lot: bool) -> Statements:
         locked_rows=fifo_rows(lot_filter, sources, with_received_at=True).where(
             Lot.id.in_(select(locked.c.id))
         ),
-        first_row_take=first_row_take_statement(locked, lot_filter, sources)
-        if to_location
+        first_row_take=first_row_take_statement(locked, lot_filter, sources, to=to, part=part)
+        if to is not None
         else None,
     )
 
 
-def first_row_take_statement(locked: Any, lot_filter: list[Any], sources: list[Any]) -> Any:
+def first_row_take_statement(
+    locked: Any, lot_filter: list[Any], sources: list[Any], *, to: Any, part: Any
+) -> Any:
     """The common pick as one statement: lock the oldest lots covering the quantity (as
     `locked_rows` does), take it all from the first FIFO row if that row holds it (the
     guarded decrement re-checks the row under the lock), add it at the destination and
     write the ledger row. Returns the first row and the ledger id (NULL: nothing moved)
     with the ids of every lot it locked."""
     qty = bindparam("fifo_qty", type_=Integer())
-    to = bindparam("fifo_to", type_=Integer())
-    part = bindparam("fifo_part", type_=Integer())
     first = (
         fifo_rows(lot_filter, sources).where(Lot.id.in_(select(locked.c.id))).limit(1).cte("first")
     )
@@ -81,6 +93,42 @@ def first_row_take_statement(locked: Any, lot_filter: list[Any], sources: list[A
     held = select(func.array_agg(locked.c.id)).scalar_subquery()
     return select(first, recorded.c.id.label("ledger_id"), held.label("held")).select_from(
         first.outerjoin(recorded, true())
+    )
+
+
+@functools.cache
+def floor_pick_statement() -> Any:
+    """A pick by part number to its warehouse's MFG floor with the look-ups in the same
+    statement: the part (exact number), the warehouse (active) and its floor found by a
+    CTE whose columns key the first-row take. Returns the part (an ORM entity), the floor
+    and the take's columns; no row when the look-up finds nothing (then no lot is locked
+    and nothing moved)."""
+    target = (
+        select(
+            Part.id.label("part_id"),
+            Warehouse.id.label("warehouse_id"),
+            Location.id.label("floor_id"),
+            Location.code.label("floor_code"),
+        )
+        .select_from(Warehouse)
+        .join(Location, and_(Location.warehouse_id == Warehouse.id, Location.code == MFG_CODE))
+        .join(Part, Part.number == bindparam("lookup_part", type_=String()))
+        .where(
+            Warehouse.id == bindparam("lookup_warehouse", type_=Integer()),
+            Warehouse.active.is_(True),
+        )
+        .cte("target")
+    )
+    take = _statements(
+        part=select(target.c.part_id).scalar_subquery(),
+        warehouse=select(target.c.warehouse_id).scalar_subquery(),
+        to=select(target.c.floor_id).scalar_subquery(),
+        lot=None,
+    ).first_row_take.cte("take")
+    return (
+        select(Part, target.c.floor_id, target.c.floor_code, *take.c)
+        .join(target, target.c.part_id == Part.id)
+        .outerjoin(take, true())
     )
 
 

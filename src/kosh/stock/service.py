@@ -249,6 +249,61 @@ async def add_pick(
     """`pick`'s rules as a primitive that joins the caller's transaction (never commits):
     production kits every line of a job in one transaction with it."""
     reference = _require_text(reference, "reference", "job reference")
+    # the scanner's pick: look-ups and take in one statement (None: the full path decides)
+    done = (
+        None
+        if pcn
+        else await fifo.floor_pick(
+            session,
+            part_number=part_number,
+            warehouse_id=warehouse_id,
+            qty=qty,
+            reference=reference,
+        )
+    )
+    if done is not None:
+        part, floor_id, floor_code, lines = done.part, done.floor_id, done.floor_code, [done.line]
+    else:
+        part, floor_id, floor_code, lines = await _pick_lines(
+            session, part_number, qty, warehouse_id, reference, pcn
+        )
+    events.note(session, events.STOCK_PICKED, [(reference, part.id, allow_over_kit)])
+    await audit.record(
+        session,
+        action="stock.pick",
+        entity_type="part",
+        entity_id=part.id,
+        after={
+            "part_number": part.number,
+            "qty": qty,
+            "warehouse_id": warehouse_id,
+            "reference": reference,
+            "lines": [
+                {"pcn": line.pcn, "qty": line.qty, "from_location_id": line.from_location_id}
+                for line in lines
+            ],
+        },
+    )
+    return Pick(
+        part=part,
+        warehouse_id=warehouse_id,
+        to_location_id=floor_id,
+        reference=reference,
+        qty=qty,
+        lines=lines,
+        to_location_code=floor_code,
+    )
+
+
+async def _pick_lines(
+    session: AsyncSession,
+    part_number: str,
+    qty: int,
+    warehouse_id: int,
+    reference: str,
+    pcn: str | None,
+) -> tuple[Part, int, str, list[MovedLine]]:
+    """`add_pick`'s full path: look-ups with their 404 and 422, the PCN's lot, FIFO take."""
     part, warehouse, floor = await lookups.part_warehouse_and_floor(
         session, part_number, warehouse_id
     )
@@ -278,32 +333,7 @@ async def add_pick(
         reference=reference,
         lot_id=lot_id,
     )
-    events.note(session, events.STOCK_PICKED, [(reference, part.id, allow_over_kit)])
-    await audit.record(
-        session,
-        action="stock.pick",
-        entity_type="part",
-        entity_id=part.id,
-        after={
-            "part_number": part.number,
-            "qty": qty,
-            "warehouse_id": warehouse.id,
-            "reference": reference,
-            "lines": [
-                {"pcn": line.pcn, "qty": line.qty, "from_location_id": line.from_location_id}
-                for line in lines
-            ],
-        },
-    )
-    return Pick(
-        part=part,
-        warehouse_id=warehouse.id,
-        to_location_id=floor.id,
-        reference=reference,
-        qty=qty,
-        lines=lines,
-        to_location_code=floor.code,
-    )
+    return part, floor.id, floor.code, lines
 
 
 @idempotent_transaction
