@@ -416,6 +416,41 @@ def wrk_picks(
     return run
 
 
+async def pick_slice(
+    use_wrk: bool,
+    base: str,
+    token: str,
+    *,
+    name: str,
+    parts: list[str],
+    warehouse_id: int,
+    concurrency: int,
+    duration: float,
+    workdir: Path,
+) -> Run:
+    """One timed run of picks from wrk, or from the Python client without it."""
+    if use_wrk:
+        return wrk_picks(
+            base,
+            token,
+            name=name,
+            parts=parts,
+            warehouse_id=warehouse_id,
+            concurrency=concurrency,
+            duration=duration,
+            workdir=workdir,
+        )
+    return await drive_picks(
+        base,
+        token,
+        name=name,
+        parts=parts,
+        warehouse_id=warehouse_id,
+        concurrency=concurrency,
+        duration=duration,
+    )
+
+
 def wrk_ceiling(base: str, *, concurrency: int, duration: float) -> Run:
     """The framework's ceiling: GET /health/live under wrk."""
     done = subprocess.run(
@@ -703,9 +738,53 @@ async def sample_reads(dsn: str, samples: int, seed: int) -> tuple[list[str], li
     return history, searches
 
 
-def report_table(
-    rows: list[tuple[Run, Run | None, Run | None]], ceiling: Run | None = None
-) -> None:
+@dataclass(frozen=True)
+class TableRow:
+    """One line of the results table; the yardstick columns are None without one."""
+
+    name: str
+    concurrency: int
+    rate: float
+    p50: float
+    p95: float
+    p99: float
+    errors: int
+    tpcb: tuple[float, float] | None = None  # yardstick tps, KOSH over it
+    raw: tuple[float, float] | None = None
+
+    @classmethod
+    def of_run(cls, run: Run) -> TableRow:
+        return cls(
+            run.name,
+            run.concurrency,
+            run.rate,
+            run.percentile(50),
+            run.percentile(95),
+            run.percentile(99),
+            sum(run.failed.values()),
+        )
+
+    @classmethod
+    def of_case(cls, case: Case) -> TableRow:
+        return cls(
+            case.name,
+            case.concurrency,
+            case.rate,
+            case.percentile(50),
+            case.percentile(95),
+            case.percentile(99),
+            case.errors,
+            tpcb=(case.yardstick_rate(1), case.ratio(1)),
+            raw=(case.yardstick_rate(2), case.ratio(2)),
+        )
+
+
+def report_table(rows: list[TableRow], ceiling: Run | None = None) -> None:
+    def yardstick(columns: tuple[float, float] | None, width: int) -> str:
+        if columns is None:
+            return f"{'-':>{width}}{'-':>7}"
+        return f"{columns[0]:>{width}.0f}{columns[1]:>7.3f}"
+
     print()
     header = (
         f"{'case':<14}{'conc':>5}{'KOSH ops/s':>11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
@@ -713,15 +792,11 @@ def report_table(
     )
     print(header)
     print("-" * len(header))
-    for run, pg, raw in rows:
-        errors = sum(run.failed.values())
-        ratio = f"{run.rate / pg.rate:.3f}" if pg and pg.rate else "-"
-        raw_ratio = f"{run.rate / raw.rate:.3f}" if raw and raw.rate else "-"
+    for row in rows:
         print(
-            f"{run.name:<14}{run.concurrency:>5}{run.rate:>11.1f}{run.percentile(50):>8.1f}"
-            f"{run.percentile(95):>8.1f}{run.percentile(99):>8.1f}{errors:>7}"
-            f"{(f'{pg.rate:.0f}' if pg else '-'):>10}{ratio:>7}"
-            f"{(f'{raw.rate:.0f}' if raw else '-'):>9}{raw_ratio:>7}"
+            f"{row.name:<14}{row.concurrency:>5}{row.rate:>11.1f}{row.p50:>8.1f}"
+            f"{row.p95:>8.1f}{row.p99:>8.1f}{row.errors:>7}"
+            f"{yardstick(row.tpcb, 10)}{yardstick(row.raw, 9)}"
         )
     if ceiling is not None:
         print(
@@ -738,26 +813,7 @@ def report_cases(cases: list[Case], ceiling: Run | None, rounds: int) -> None:
         f"ratios: the median over {rounds} rounds of KOSH over the yardstick slice run "
         "next to it; p99: the worst slice's"
     )
-    header = (
-        f"{'case':<14}{'conc':>5}{'KOSH ops/s':>11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
-        f"{'errors':>7}{'tpcb tps':>10}{'/tpcb':>7}{'raw tps':>9}{'/raw':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    for case in cases:
-        print(
-            f"{case.name:<14}{case.concurrency:>5}{case.rate:>11.1f}{case.percentile(50):>8.1f}"
-            f"{case.percentile(95):>8.1f}{case.percentile(99):>8.1f}{case.errors:>7}"
-            f"{case.yardstick_rate(1):>10.0f}{case.ratio(1):>7.3f}"
-            f"{case.yardstick_rate(2):>9.0f}{case.ratio(2):>7.3f}"
-        )
-    if ceiling is not None:
-        print(
-            f"framework ceiling, {ceiling.name} at c={ceiling.concurrency}: "
-            f"{ceiling.rate:.0f} req/s, p50 {ceiling.percentile(50):.1f} ms, "
-            f"p99 {ceiling.percentile(99):.1f} ms"
-        )
-    print()
+    report_table([TableRow.of_case(case) for case in cases], ceiling)
     print("CPU per pick (bench/cpu_share.py; 2 cores shared: their sum bounds the rate)")
     for case in cases:
         print(f"  {case.name} c={case.concurrency}: {cpu_share.describe(case.cpu)}")
@@ -861,27 +917,17 @@ async def main(args: argparse.Namespace) -> int:
                 rounds: list[tuple[Run, Run, Run]] = []
                 for _ in range(args.rounds):
                     cpu_before = cpu_share.snapshot(server.pid)
-                    if use_wrk:
-                        run = wrk_picks(
-                            base,
-                            token,
-                            name=case,
-                            parts=parts,
-                            warehouse_id=warehouse_id,
-                            concurrency=concurrency,
-                            duration=slice_seconds,
-                            workdir=workdir,
-                        )
-                    else:
-                        run = await drive_picks(
-                            base,
-                            token,
-                            name=case,
-                            parts=parts,
-                            warehouse_id=warehouse_id,
-                            concurrency=concurrency,
-                            duration=slice_seconds,
-                        )
+                    run = await pick_slice(
+                        use_wrk,
+                        base,
+                        token,
+                        name=case,
+                        parts=parts,
+                        warehouse_id=warehouse_id,
+                        concurrency=concurrency,
+                        duration=slice_seconds,
+                        workdir=workdir,
+                    )
                     run.cpu = cpu_share.per_op(cpu_before, cpu_share.snapshot(server.pid), run.ok)
                     pick_runs.append(run)
                     yardsticks = [
@@ -948,7 +994,6 @@ async def main(args: argparse.Namespace) -> int:
             f"{os.cpu_count()} CPUs shared by KOSH, PostgreSQL and the load generator"
         )
         report_cases(cases, ceiling, args.rounds)
-        print()
         print_reads(read_runs)
         print()
         print(
@@ -1036,27 +1081,17 @@ async def main_sqlite(args: argparse.Namespace) -> int:
         pick_runs: list[Run] = []
         for case, parts in (("hot part", [HOT_PART]), (f"spread {args.spread}", spread)):
             for concurrency in concurrencies:
-                if use_wrk:
-                    run = wrk_picks(
-                        base,
-                        token,
-                        name=case,
-                        parts=parts,
-                        warehouse_id=warehouse_id,
-                        concurrency=concurrency,
-                        duration=args.duration,
-                        workdir=workdir,
-                    )
-                else:
-                    run = await drive_picks(
-                        base,
-                        token,
-                        name=case,
-                        parts=parts,
-                        warehouse_id=warehouse_id,
-                        concurrency=concurrency,
-                        duration=args.duration,
-                    )
+                run = await pick_slice(
+                    use_wrk,
+                    base,
+                    token,
+                    name=case,
+                    parts=parts,
+                    warehouse_id=warehouse_id,
+                    concurrency=concurrency,
+                    duration=args.duration,
+                    workdir=workdir,
+                )
                 pick_runs.append(run)
                 log(
                     f"{case} c={concurrency}: {run.rate:.1f} picks/s, p99 "
@@ -1083,7 +1118,7 @@ async def main_sqlite(args: argparse.Namespace) -> int:
             f"{args.duration:.0f} s per case; load from {'wrk' if use_wrk else 'Python httpx'}; "
             f"{os.cpu_count()} CPUs shared by KOSH and the load generator"
         )
-        report_table([(run, None, None) for run in pick_runs])
+        report_table([TableRow.of_run(run) for run in pick_runs])
         print(
             f"successful picks {picked:,}; pick units in the ledger {in_ledger:,}; "
             f"storage {storage_before:,} -> {storage_after:,}; "
