@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog.models import Part
 from kosh.core import events
-from kosh.core.types import MAX_QTY
 from kosh.stock import fifo_sql
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
@@ -27,6 +26,7 @@ from kosh.stock.movements import (
     MovedLine,
     check_qty,
     is_postgres,
+    is_valid_qty,
     ledger_row,
     lock_lots,
     locked_in_this_transaction,
@@ -134,7 +134,7 @@ async def floor_pick(
     caller's own look-ups then give the 404 or 422), or the first FIFO row does not hold
     `qty` (the caller's `take_fifo` decides; the lots this one locked stay held), or `qty`
     is out of range (the full path refuses it after its look-ups, as it always has)."""
-    if not is_postgres(session) or isinstance(qty, bool) or not 0 < qty <= MAX_QTY:
+    if not is_postgres(session) or not is_valid_qty(qty):
         return None
     found, line = await _first_row(
         session,

@@ -60,10 +60,15 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def is_valid_qty(qty: int) -> bool:
+    """The quantity invariant: every movement is 1 ... MAX_QTY whole units."""
+    return not isinstance(qty, bool) and isinstance(qty, int) and 0 < qty <= MAX_QTY
+
+
 def check_qty(qty: int, loc: str = "qty") -> None:
-    """The quantity invariant, checked once, in `move`: every movement is 1 ... MAX_QTY
-    whole units (the edge's `Quantity` refuses the rest before a use case runs)."""
-    if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= MAX_QTY:
+    """The quantity invariant, checked once, in `move` (the edge's `Quantity` refuses the
+    rest before a use case runs)."""
+    if not is_valid_qty(qty):
         raise ValidationError(
             "Quantity must be a whole number from 1 to 1,000,000,000.",
             errors=[field_error([loc], f"must be a whole number from 1 to {MAX_QTY}")],
