@@ -457,3 +457,52 @@ async def test_received_qty_cannot_be_edited_directly(
     )
     assert after["version"] == version
     assert [ln["qty_received"] for ln in after["lines"]] == [0]
+
+
+async def test_draft_edit_refuses_null_notes_and_empties_its_lines(
+    client: httpx.AsyncClient, world: World, manager_headers: Headers
+) -> None:
+    # given: a draft of 30 with notes and an expected date
+    h = manager_headers
+    draft = await _ok(
+        await client.post(
+            "/api/v1/purchase-orders",
+            json={
+                "supplier_code": "DIGIKEY",
+                "warehouse_id": world.warehouse_id,
+                "notes": "Call first",
+                "expected_date": "2031-05-01",
+                "lines": [{"part_number": "OPAMP-358", "qty": 30}],
+            },
+            headers=h,
+        ),
+        201,
+    )
+    path = f"/api/v1/purchase-orders/{draft['id']}"
+    # when: notes are sent as null (the column holds text, "" when there is none)
+    refused = await client.patch(
+        path,
+        json={"version": draft["version"], "lines": [], "notes": None, "expected_date": None},
+        headers=h,
+    )
+    # then: 422 naming the field, and nothing changed
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [e["loc"][-1] for e in refused.json()["errors"]] == ["notes"]
+    unchanged = await _ok(await client.get(path, headers=h))
+    assert (unchanged["version"], unchanged["notes"], len(unchanged["lines"])) == (
+        draft["version"],
+        "Call first",
+        1,
+    )
+    # when: the same edit clears the notes with "" instead
+    emptied = await _ok(
+        await client.patch(
+            path,
+            json={"version": draft["version"], "lines": [], "notes": "", "expected_date": None},
+            headers=h,
+        )
+    )
+    # then: the draft has no lines, no notes, no date, and one more version
+    assert (emptied["lines"], emptied["notes"], emptied["expected_date"]) == ([], "", None)
+    assert emptied["version"] == draft["version"] + 1

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from kosh.core.types import CleanLine, CountedQuantity, RequiredLine, Version, none_if_blank
+from kosh.core.types import (
+    CleanLine,
+    CountedQuantity,
+    RequiredLine,
+    Version,
+    none_if_blank,
+    refuse_null,
+)
 
 PartNumber = Annotated[RequiredLine, Field(max_length=64)]
 Unit = Annotated[RequiredLine, Field(max_length=16)]
@@ -57,12 +64,7 @@ class PartUpdate(BaseModel):
     list_price: UnitCost | None = None
     active: StrictBool | None = None
 
-    @field_validator(*_NOT_NULL, mode="before")
-    @classmethod
-    def _no_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return value
+    _no_null = field_validator(*_NOT_NULL, mode="before")(refuse_null)
 
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent, without `version`."""

@@ -83,6 +83,14 @@ def none_if_blank(value: str | None) -> str | None:
     return value or None
 
 
+def refuse_null(value: Any) -> Any:
+    """A PATCH field that may be left out but not sent as null (its column is NOT NULL);
+    use as `field_validator(*names, mode="before")(refuse_null)`."""
+    if value is None:
+        raise ValueError("cannot be null; leave the field out to keep it")
+    return value
+
+
 def like_escape(text: str) -> str:
     """Escape LIKE wildcards; use with `.like(pattern, escape="\\\\")`."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -25,6 +25,7 @@ from kosh.core.types import (
     RequiredLine,
     Version,
     none_if_blank,
+    refuse_null,
 )
 from kosh.purchasing.barcode import MAX_LENGTH as MAX_BARCODE
 
@@ -86,12 +87,9 @@ class SupplierUpdate(BaseModel):
     notes: Notes | None = None
     active: StrictBool | None = None
 
-    @field_validator("name", "currency", "lead_time_days", "notes", "active", mode="before")
-    @classmethod
-    def _no_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return value
+    _no_null = field_validator(
+        "name", "currency", "lead_time_days", "notes", "active", mode="before"
+    )(refuse_null)
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude={"version"})
@@ -169,14 +167,9 @@ class SupplierPartUpdate(BaseModel):
     active: StrictBool | None = None
     prices: PriceBreaks | None = None
 
-    @field_validator(
+    _no_null = field_validator(
         "pack_size", "pack_unit", "min_order_qty", "preferred", "active", "prices", mode="before"
-    )
-    @classmethod
-    def _no_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return value
+    )(refuse_null)
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude={"version"})
@@ -255,6 +248,8 @@ class OrderUpdate(BaseModel):
     expected_date: date | None = None
     notes: Notes | None = None
     lines: Annotated[list[OrderLineIn], Field(max_length=500)] | None = None
+
+    _no_null = field_validator("notes", mode="before")(refuse_null)
 
 
 class LinesAdd(OrderLineIn):
