@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.core import direct
+
 Subscriber = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 
 
@@ -107,7 +109,7 @@ async def _ask_probes(
     params: dict[str, Any] = {}
     for _, probe, ids in probed:
         params.update(probe.params(ids))
-    row = (await session.execute(_probe_statement(tuple(p for _, p, _ in probed)), params)).one()
+    row = await direct.first(session, _probe_statement(tuple(p for _, p, _ in probed)), params)
     return {index for (index, _, _), answer in zip(probed, row, strict=True) if not answer}
 
 

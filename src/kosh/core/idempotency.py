@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kosh.core import audit
+from kosh.core import audit, direct
 from kosh.core.db import AfterCommit, UTCDateTime, utcnow
 from kosh.core.metrics import IDEMPOTENT_REPLAYS
 from kosh.core.middleware import header, send_problem
@@ -111,7 +111,7 @@ class InTransactionClaim:
         for _ in range(2):
             now = utcnow()
             statement, params = _claim_statement(session, self, now)
-            row_id = await session.scalar(statement, params)
+            row_id = await direct.scalar(session, statement, params)
             if row_id is not None:
                 self.row_id = int(row_id)
                 if session.get_bind().dialect.name == "postgresql":
@@ -373,9 +373,9 @@ class IdempotencyMiddleware:
             }
             if claim.audit_rows:  # the use case's events, in the same statement
                 statement, rows = audit.written_with(_ANSWER, claim.audit_rows)
-                await session.execute(statement, {**answer, **rows})
+                await direct.rows(session, statement, {**answer, **rows})
             else:
-                await session.execute(_ANSWER, answer)
+                await direct.rows(session, _ANSWER, answer)
             await session.commit()
         except BaseException:
             await _discard(claim)

@@ -112,8 +112,8 @@ async def receive(body: ReceiveRequest, _: Operator, session: SessionDep) -> Rec
 async def pick(body: PickRequest, _: Operator, session: SessionDep) -> PickResult:
     result = await stock_service.pick(session, **body.model_dump())
     return PickResult(
-        part_id=result.part.id,
-        part_number=result.part.number,
+        part_id=result.part_id,
+        part_number=result.part_number,
         qty=result.qty,
         warehouse_id=result.warehouse_id,
         to_location_id=result.to_location_id,

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.catalog.models import Part
-from kosh.core import events
+from kosh.core import direct, events
 from kosh.stock import fifo_sql
 from kosh.stock.errors import InsufficientStockError
 from kosh.stock.metrics import FIFO_EXTENDED
@@ -119,7 +118,8 @@ def _note_taken(
 class FloorPick:
     """A pick that the one-statement path did, with what its look-ups found."""
 
-    part: Part
+    part_id: int
+    part_number: str
     floor_id: int
     floor_code: str
     line: MovedLine
@@ -149,9 +149,14 @@ async def floor_pick(
     )
     if line is None:
         return None
-    part: Part = found[0]
-    _note_taken(session, part.id, warehouse_id, ("storage",))
-    return FloorPick(part=part, floor_id=found.floor_id, floor_code=found.floor_code, line=line)
+    _note_taken(session, found.found_part_id, warehouse_id, ("storage",))
+    return FloorPick(
+        part_id=found.found_part_id,
+        part_number=found.found_part_number,
+        floor_id=found.floor_id,
+        floor_code=found.floor_code,
+        line=line,
+    )
 
 
 async def _take_first_row(
@@ -181,17 +186,16 @@ async def _first_row(
     """Run a first-row take (`fifo_sql.first_row_take_statement`, alone or in a bigger
     statement): its row, and the line it moved (None: nothing moved); the lots it locked
     are held either way."""
-    found = (
-        await session.execute(
-            statement,
-            {
-                **params,
-                "fifo_missing": qty,
-                "fifo_qty": qty,
-                **{f"ledger_{name}": ledger[name] for name in LEDGER_BOUND},
-            },
-        )
-    ).first()
+    found = await direct.first(
+        session,
+        statement,
+        {
+            **params,
+            "fifo_missing": qty,
+            "fifo_qty": qty,
+            **{f"ledger_{name}": ledger[name] for name in LEDGER_BOUND},
+        },
+    )
     if found is None:
         return None, None
     locked_in_this_transaction(session).update(found.held or ())

@@ -100,9 +100,9 @@ def first_row_take_statement(
 def floor_pick_statement() -> Any:
     """A pick by part number to its warehouse's MFG floor with the look-ups in the same
     statement: the part (exact number), the warehouse (active) and its floor found by a
-    CTE whose columns key the first-row take. Returns the part (an ORM entity), the floor
-    and the take's columns; no row when the look-up finds nothing (then no lot is locked
-    and nothing moved)."""
+    CTE whose columns key the first-row take. Returns the part's id and number, the floor
+    and the take's columns (plain columns: `kosh.core.direct` runs it); no row when the
+    look-up finds nothing (then no lot is locked and nothing moved)."""
     target = (
         select(
             Part.id.label("part_id"),
@@ -126,7 +126,13 @@ def floor_pick_statement() -> Any:
         lot=None,
     ).first_row_take.cte("take")
     return (
-        select(Part, target.c.floor_id, target.c.floor_code, *take.c)
+        select(
+            Part.id.label("found_part_id"),
+            Part.number.label("found_part_number"),
+            target.c.floor_id,
+            target.c.floor_code,
+            *take.c,
+        )
         .join(target, target.c.part_id == Part.id)
         .outerjoin(take, true())
     )

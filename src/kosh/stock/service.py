@@ -39,7 +39,8 @@ class Receipt:
 
 @dataclass(frozen=True)
 class Pick:
-    part: Part
+    part_id: int
+    part_number: str
     warehouse_id: int
     to_location_id: int
     reference: str
@@ -262,19 +263,21 @@ async def add_pick(
         )
     )
     if done is not None:
-        part, floor_id, floor_code, lines = done.part, done.floor_id, done.floor_code, [done.line]
+        part_id, number = done.part_id, done.part_number
+        floor_id, floor_code, lines = done.floor_id, done.floor_code, [done.line]
     else:
         part, floor_id, floor_code, lines = await _pick_lines(
             session, part_number, qty, warehouse_id, reference, pcn
         )
-    events.note(session, events.STOCK_PICKED, [(reference, part.id, allow_over_kit)])
+        part_id, number = part.id, part.number
+    events.note(session, events.STOCK_PICKED, [(reference, part_id, allow_over_kit)])
     await audit.record(
         session,
         action="stock.pick",
         entity_type="part",
-        entity_id=part.id,
+        entity_id=part_id,
         after={
-            "part_number": part.number,
+            "part_number": number,
             "qty": qty,
             "warehouse_id": warehouse_id,
             "reference": reference,
@@ -285,7 +288,8 @@ async def add_pick(
         },
     )
     return Pick(
-        part=part,
+        part_id=part_id,
+        part_number=number,
         warehouse_id=warehouse_id,
         to_location_id=floor_id,
         reference=reference,
