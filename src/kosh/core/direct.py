@@ -39,6 +39,8 @@ class _Plan:
     # lengths, and SQLAlchemy's rendering rewrites the whole string: kept per lengths
     expanding: tuple[str, ...]
     expansions: dict[tuple[int, ...], _Expansion] = field(default_factory=dict)
+    # id of a prepared statement's attributes: (them, their columns' result processors)
+    converters: dict[int, tuple[Any, list[tuple[int, Any]]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,18 +165,16 @@ async def _run(bound: _Bound, plan: _Plan, params: dict[str, Any]) -> list[Any]:
         return []
     if not plan.result_types:  # text(): no columns to convert
         return [tuple(record) for record in records]
-    result_processors = _result_processors(plan, connection.dialect, attributes)
-    if not any(result_processors):
+    converters = _converters(plan, connection.dialect, attributes)
+    if not converters:
         return [plan.row(record) for record in records]
-    return [
-        plan.row(
-            [
-                value if process is None else process(value)
-                for value, process in zip(record, result_processors, strict=True)
-            ]
-        )
-        for record in records
-    ]
+    converted = []
+    for record in records:
+        columns = list(record)
+        for index, convert in converters:
+            columns[index] = convert(columns[index])
+        converted.append(plan.row(columns))
+    return converted
 
 
 _MAX_EXPANSIONS = 64
@@ -200,11 +200,20 @@ def _expand(plan: _Plan, values: dict[str, Any]) -> _Expansion:
     return expansion
 
 
-def _result_processors(plan: _Plan, dialect: Any, attributes: Sequence[Any]) -> list[Any]:
-    return [
-        type_._cached_result_processor(dialect, attribute.type.oid)
-        for type_, attribute in zip(plan.result_types, attributes, strict=True)
+def _converters(plan: _Plan, dialect: Any, attributes: Any) -> list[tuple[int, Any]]:
+    """The columns' result processors (position, function) for the columns that have one,
+    kept per prepared statement's attributes (they carry the server's type of each)."""
+    kept = plan.converters.get(id(attributes))
+    if kept is not None and kept[0] is attributes:
+        return kept[1]
+    converters = [
+        (index, process)
+        for index, (type_, attribute) in enumerate(zip(plan.result_types, attributes, strict=True))
+        if (process := type_._cached_result_processor(dialect, attribute.type.oid)) is not None
     ]
+    if len(plan.converters) < _MAX_EXPANSIONS * 4:
+        plan.converters[id(attributes)] = (attributes, converters)
+    return converters
 
 
 def _raise_translated(
