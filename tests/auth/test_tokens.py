@@ -303,3 +303,41 @@ async def test_admin_powers_over_tokens_need_the_admin_scope(
     assert their_id in [t["id"] for t in listed.json()]
     assert (await client.delete(f"/api/v1/tokens/{their_id}", headers=powerful)).status_code == 204
     assert (await client.get("/api/v1/auth/me", headers=_bearer(theirs))).status_code == 401
+
+
+async def test_a_token_request_acts_on_its_user_as_stored(
+    client: httpx.AsyncClient, make_user, token_for, session: AsyncSession
+) -> None:
+    # given: an admin with an admin-scoped token (its user is read with the token, no
+    # second query, and must be the session's entity like any loaded user)
+    admin = await make_user("admin")
+    headers = _bearer(await token_for(admin, ["read", "write", "admin"]))
+    me = await client.get("/api/v1/auth/me", headers=headers)
+    assert me.status_code == 200, me.text
+    seen = me.json()["user"]
+    assert (seen["id"], seen["username"], seen["role"], seen["version"]) == (
+        admin.id,
+        admin.username,
+        "admin",
+        admin.version,
+    )
+    # when: the same request path changes that user (loaded through the session again)
+    changed = await client.patch(
+        f"/api/v1/users/{admin.id}",
+        json={"version": admin.version, "display_name": "Night shift"},
+        headers=headers,
+    )
+    # then: the change is stored once, with one version bump, and a stale version is refused
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["display_name"], changed.json()["version"]) == (
+        "Night shift",
+        admin.version + 1,
+    )
+    stale = await client.patch(
+        f"/api/v1/users/{admin.id}",
+        json={"version": admin.version, "display_name": "Lost"},
+        headers=headers,
+    )
+    assert stale.status_code == 409
+    again = (await client.get("/api/v1/auth/me", headers=headers)).json()["user"]
+    assert (again["display_name"], again["version"]) == ("Night shift", admin.version + 1)

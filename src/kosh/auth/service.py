@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from argon2 import PasswordHasher
@@ -15,7 +16,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import String, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from kosh.auth.models import (
     ROLES,
@@ -27,7 +30,7 @@ from kosh.auth.models import (
     UserIdentity,
     UserSession,
 )
-from kosh.core import audit
+from kosh.core import audit, direct
 from kosh.core.actor import Actor
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import (
@@ -642,32 +645,60 @@ async def list_tokens(session: AsyncSession, *, user_id: int | None = None) -> l
     return list(await session.scalars(query))
 
 
-# built once: every request with a bearer token runs it
+# built once: every request with a bearer token runs it (columns, not entities: it goes
+# straight to the driver, `kosh.core.direct`; the user entity is built from its row)
+_USER_COLUMNS = tuple(User.__table__.c)
 _TOKEN_AND_USER = (
-    select(ApiToken, User)
+    select(
+        ApiToken.scopes.label("token_scopes"),
+        ApiToken.expires_at.label("token_expires_at"),
+        ApiToken.last_used_at.label("token_last_used_at"),
+        ApiToken.revoked_at.label("token_revoked_at"),
+        ApiToken.id.label("token_id"),
+        *_USER_COLUMNS,
+    )
     .join(User, User.id == ApiToken.user_id)
     .where(ApiToken.token_hash == bindparam("token_hash", type_=String()))
 )
 
 
-async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[ApiToken, User] | None:
-    """The live token behind a bearer value, or None. last_used_at is kept to the minute."""
+@dataclass(frozen=True)
+class LiveToken:
+    id: int
+    scopes: list[str]
+
+
+async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[LiveToken, User] | None:
+    """The live token behind a bearer value and its user (an entity of `session`), or
+    None. last_used_at is kept to the minute."""
     # One indexed query (the unique token_hash) for the token and its user.
-    found = (await session.execute(_TOKEN_AND_USER, {"token_hash": digest(raw_token)})).first()
+    found = await direct.first(session, _TOKEN_AND_USER, {"token_hash": digest(raw_token)})
     now = utcnow()
     if found is None:
         return None
-    token, user = found[0], found[1]
-    if token.revoked_at is not None:
+    if found.token_revoked_at is not None:
         return None
-    if token.expires_at is not None and token.expires_at <= now:
+    if found.token_expires_at is not None and found.token_expires_at <= now:
         return None
-    if not user.active:
+    if not found.active:
         return None
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        await _touch(session, ApiToken, token.id, "last_used_at", now)
-        token.last_used_at = now
-    return token, user
+    last_used = found.token_last_used_at
+    if last_used is None or now - last_used > timedelta(minutes=1):
+        await _touch(session, ApiToken, found.token_id, "last_used_at", now)
+    user = _persistent_user(session, found)
+    return LiveToken(id=found.token_id, scopes=list(found.token_scopes)), user
+
+
+def _persistent_user(session: AsyncSession, row: Any) -> User:
+    """The user of `row` as the session's entity, without another query: the one already
+    in the session if there is one, else one built from the row as if loaded."""
+    known = session.sync_session.identity_map.get(identity_key(User, row.id))
+    if isinstance(known, User):
+        return known
+    user = User(**{column.key: getattr(row, column.key) for column in _USER_COLUMNS})
+    make_transient_to_detached(user)
+    session.add(user)
+    return user
 
 
 @transactional

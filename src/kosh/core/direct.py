@@ -4,7 +4,8 @@ Why: on the hot paths (pick, receipt, transfer) SQLAlchemy's execution pipeline 
 CPU than asyncpg itself: about 80-100 µs per Core statement (greenlet hop, execution
 context, result wrapping) against asyncpg's 60, and several times that for a statement
 with an expanding IN list. A scanner's pick sends five statements; with two cores shared
-by the app and the database, that CPU is the pick rate (see docs/runbook.md, performance).
+by the app and the database, that CPU is the pick rate (docs/runbook.md, "Request cost on
+the stock hot paths").
 
 The statement is still built with SQLAlchemy Core and compiled by SQLAlchemy once per
 statement; its bind and result processors run as SQLAlchemy runs them, the statement is
@@ -39,8 +40,8 @@ class _Plan:
     # lengths, and SQLAlchemy's rendering rewrites the whole string: kept per lengths
     expanding: tuple[str, ...]
     expansions: dict[tuple[int, ...], _Expansion] = field(default_factory=dict)
-    # id of a prepared statement's attributes: (them, their columns' result processors)
-    converters: dict[int, tuple[Any, list[tuple[int, Any]]]] = field(default_factory=dict)
+    # the columns' server types: the result processors of those that have one
+    converters: dict[tuple[int, ...], list[tuple[int, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -200,19 +201,19 @@ def _expand(plan: _Plan, values: dict[str, Any]) -> _Expansion:
     return expansion
 
 
-def _converters(plan: _Plan, dialect: Any, attributes: Any) -> list[tuple[int, Any]]:
+def _converters(plan: _Plan, dialect: Any, attributes: Sequence[Any]) -> list[tuple[int, Any]]:
     """The columns' result processors (position, function) for the columns that have one,
-    kept per prepared statement's attributes (they carry the server's type of each)."""
-    kept = plan.converters.get(id(attributes))
-    if kept is not None and kept[0] is attributes:
-        return kept[1]
-    converters = [
-        (index, process)
-        for index, (type_, attribute) in enumerate(zip(plan.result_types, attributes, strict=True))
-        if (process := type_._cached_result_processor(dialect, attribute.type.oid)) is not None
-    ]
-    if len(plan.converters) < _MAX_EXPANSIONS * 4:
-        plan.converters[id(attributes)] = (attributes, converters)
+    kept per the server's types of the columns (the same on every connection, in practice)."""
+    oids = tuple(attribute.type.oid for attribute in attributes)
+    converters = plan.converters.get(oids)
+    if converters is None:
+        converters = [
+            (index, process)
+            for index, (type_, oid) in enumerate(zip(plan.result_types, oids, strict=True))
+            if (process := type_._cached_result_processor(dialect, oid)) is not None
+        ]
+        if len(plan.converters) < _MAX_EXPANSIONS:
+            plan.converters[oids] = converters
     return converters
 
 
