@@ -18,6 +18,7 @@ the key's answer.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -72,8 +73,10 @@ def claimed_in_use_case(*paths: str) -> None:
         pattern = re.compile(path)
         if pattern not in IN_TRANSACTION_PATHS:
             IN_TRANSACTION_PATHS.append(pattern)
+    _claimed_in_use_case.cache_clear()
 
 
+@functools.lru_cache(maxsize=4096)  # every mutating request with a key asks
 def _claimed_in_use_case(path: str) -> bool:
     return any(pattern.fullmatch(path) for pattern in IN_TRANSACTION_PATHS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -18,6 +19,9 @@ from kosh.core.metrics import RATE_LIMITED
 from kosh.core.middleware import send_problem
 
 log = structlog.get_logger(__name__)
+
+# the configured limits are a handful of strings, parsed on every request otherwise
+_parse = functools.lru_cache(maxsize=64)(parse)
 
 
 class RateLimiter:
@@ -43,7 +47,7 @@ class RateLimiter:
 
     async def hit(self, limit: str, scope: str, identity: str) -> float | None:
         """Count one hit; return seconds to wait when the limit is exceeded, else None."""
-        item = parse(limit)
+        item = _parse(limit)
         try:
             if await self.strategy.hit(item, scope, identity):
                 return None
@@ -54,7 +58,7 @@ class RateLimiter:
 
     async def exceeded(self, limit: str, scope: str, identity: str) -> float | None:
         """Seconds to wait if the limit is already used up, without counting a hit."""
-        item = parse(limit)
+        item = _parse(limit)
         try:
             if await self.strategy.test(item, scope, identity):
                 return None
@@ -65,7 +69,7 @@ class RateLimiter:
 
     async def clear(self, limit: str, scope: str, identity: str) -> None:
         try:
-            await self.strategy.clear(parse(limit), scope, identity)
+            await self.strategy.clear(_parse(limit), scope, identity)
         except Exception as exc:
             _unavailable(scope, exc)
 
