@@ -22,7 +22,7 @@ import functools
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -112,7 +112,7 @@ async def _bound(session: AsyncSession) -> _Bound:
     adapted = None
     if connection.dialect.name == "postgresql":
         adapted = (await connection.get_raw_connection()).dbapi_connection
-    bound = _Bound(session.sync_session.get_transaction(), connection, adapted)
+    bound = _Bound(transaction or session.sync_session.get_transaction(), connection, adapted)
     session.info[_BOUND] = bound
     return bound
 
@@ -136,7 +136,7 @@ async def scalar(
 async def _run(bound: _Bound, plan: _Plan, params: dict[str, Any]) -> list[Any]:
     connection, adapted = bound.connection, bound.adapted
     compiled = plan.compiled
-    values = dict(compiled.construct_params(params, escape_names=False))
+    values = cast(dict[str, Any], compiled.construct_params(params, escape_names=False))
     processors: Mapping[str, Any] = compiled._bind_processors
     sql, names = compiled.string, compiled.positiontup or []
     if plan.expanding:
