@@ -170,11 +170,16 @@ async def test_codes_of_now_and_one_step_either_side_pass_older_and_replays_do_n
     assert methods == {"totp"}
 
 
+@pytest.mark.parametrize("code", ["12ab", "¹²³⁴⁵⁶", "１２３４５６"])
 async def test_a_code_that_is_not_six_digits_or_a_recovery_code_is_422(
-    client: httpx.AsyncClient, make_user: MakeUser
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+    code: str,
 ) -> None:
     user = await make_user("operator")
-    response = await api_login(client, user, "12ab")
+    await enrolled(sessions, user)
+    response = await api_login(client, user, code)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
 

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kosh.core.types import clean_json, clean_line, clean_text, has_control, like_escape
+from kosh.core.types import (
+    clean_json,
+    clean_line,
+    clean_text,
+    has_control,
+    is_digits,
+    like_escape,
+)
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -81,3 +88,15 @@ def test_like_escape_matches_literally(needle: str, haystack: str) -> None:
             "SELECT ? LIKE ? ESCAPE '\\'", (haystack, f"%{like_escape(needle)}%")
         ).fetchone()
     assert bool(found) == (needle in haystack)
+
+
+@given(st.text(max_size=12))
+def test_is_digits_says_yes_exactly_to_what_int_reads_back_as_0_to_9(value: str) -> None:
+    assert is_digits(value) == (value != "" and all(c in "0123456789" for c in value))
+    if is_digits(value):
+        assert str(int(value)).zfill(len(value)) == value
+
+
+@pytest.mark.parametrize("value", ["¹", "²³", "٣", "１２", "", "12 ", "-1"])
+def test_is_digits_refuses_digits_that_are_not_ascii(value: str) -> None:
+    assert not is_digits(value)

@@ -216,6 +216,9 @@ async def test_over_capacity_is_a_409_problem_with_a_suggestion(
             {"badge": "x", "operation": "OP-99999999999", "action": "start"},
         ),
         ("/api/v1/shopfloor/scan", {"badge": "x", "operation": "OP-1", "action": "explode"}),
+        # superscript digits pass str.isdigit but not int()
+        ("/api/v1/shopfloor/scan", {"badge": "x", "operation": "¹", "action": "finish"}),
+        ("/api/v1/shopfloor/scan", {"badge": "x", "operation": "OP-²³", "action": "start"}),
         ("/api/v1/machines/999999/status", {"status": "down", "reason": "x"}),
         ("/api/v1/machines/1/status", {"status": "on fire"}),
         ("/api/v1/time-logs/999999/correct", {"reason": "x"}),

@@ -32,6 +32,7 @@ from kosh.core.db import transactional, utcnow
 from kosh.core.errors import AuthenticationError, ConflictError, ValidationError, field_error
 from kosh.core.metrics import LOGIN_ATTEMPTS, TWO_FACTOR_CHECKS
 from kosh.core.ratelimit import too_many
+from kosh.core.types import is_digits
 
 log = structlog.get_logger(__name__)
 
@@ -157,7 +158,7 @@ async def _replace_recovery_codes(session: AsyncSession, user_id: int) -> list[s
 def _matching_step(secret: str, code: str, *, after: int | None) -> int | None:
     """The time step (now ± VALID_WINDOW) whose code is `code`, later than `after`."""
     code = _normal_code(code)
-    if not (code.isdigit() and len(code) == 6):
+    if not (is_digits(code) and len(code) == 6):
         return None
     totp = _totp(secret)
     now_step = int(utcnow().timestamp()) // STEP_SECONDS
@@ -341,7 +342,7 @@ async def _record_failure(session: AsyncSession, challenge_id: int, user_id: int
 def check_code_format(code: str) -> None:
     """422 for a code that is neither six digits nor a recovery code's shape."""
     normal = _normal_code(code)
-    if not (normal.isdigit() and len(normal) == 6) and not (
+    if not (is_digits(normal) and len(normal) == 6) and not (
         len(normal) == 10 and all(c in _RECOVERY_ALPHABET for c in normal)
     ):
         raise ValidationError(

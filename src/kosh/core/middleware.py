@@ -28,6 +28,7 @@ from kosh.core.errors import (
 )
 from kosh.core.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 from kosh.core.request_context import accept_or_make_request_id, set_request
+from kosh.core.types import is_digits
 
 log = structlog.get_logger("kosh.http")
 
@@ -266,7 +267,7 @@ class RequestShapeMiddleware:
         )
         declared = header(scope, b"content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not is_digits(declared):
                 await send_problem(
                     send,
                     400,

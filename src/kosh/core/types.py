@@ -91,6 +91,11 @@ def refuse_null(value: Any) -> Any:
     return value
 
 
+def is_digits(text: str) -> bool:
+    """Only 0-9. `str.isdigit` also says yes to '¹' or '²', which `int()` then refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def like_escape(text: str) -> str:
     """Escape LIKE wildcards; use with `.like(pattern, escape="\\\\")`."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kosh.core.models import AuditEvent
+from kosh.core.types import is_digits
 
 # entity type -> its page; `{id}` is the audited entity id (documents and purchase orders
 # are audited by number, so they have none here; a lot's id is its PCN)
@@ -78,7 +79,7 @@ def _entity(event: AuditEvent) -> tuple[str, str | None]:
     page = ENTITY_PAGES.get(event.entity_type)
     deleted = event.after is None and event.before is not None
     entity_id = event.entity_id or ""
-    linkable = bool(page) and not deleted and (entity_id.isdigit() or event.entity_type == "lot")
+    linkable = bool(page) and not deleted and (is_digits(entity_id) or event.entity_type == "lot")
     href = page.format(id=quote(entity_id, safe="")) if page and linkable else None
     return label, href
 

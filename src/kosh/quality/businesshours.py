@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from kosh.core.types import is_digits
+
 MAX_DAYS = 3700  # how far a deadline is searched: about ten years
 
 
@@ -91,6 +93,6 @@ class BusinessCalendar:
 def parse_day_start(text: str) -> time:
     """'HH:MM' (00:00 ... 23:59); ValueError otherwise."""
     hours, _, minutes = text.partition(":")
-    if len(hours) != 2 or len(minutes) != 2 or not (hours + minutes).isdigit():
+    if len(hours) != 2 or len(minutes) != 2 or not is_digits(hours + minutes):
         raise ValueError("HH:MM")
     return time(int(hours), int(minutes))

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import audit, events
 from kosh.core.db import utcnow
+from kosh.core.types import is_digits
 from kosh.sales import orders as order_ops
 from kosh.sales import reservations
 from kosh.sales.models import RefundedLine, SalesOrder, SalesOrderLine
@@ -87,7 +88,7 @@ async def recorded_refunds(session: AsyncSession, order_id: int) -> RecordedRefu
 def _sort_key(refund: WebRefund) -> tuple[int, str]:
     # the store numbers refunds in the order they were made
     return (
-        (int(refund.refund_id), "") if refund.refund_id.isdigit() else (1 << 62, refund.refund_id)
+        (int(refund.refund_id), "") if is_digits(refund.refund_id) else (1 << 62, refund.refund_id)
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.errors import ValidationError, field_error
-from kosh.core.types import MAX_ID
+from kosh.core.types import MAX_ID, is_digits
 from kosh.production import service as job_service
 from kosh.shopfloor import capacity, routings, scheduling, timelogs
 from kosh.shopfloor.models import JobOperation, TimeLog, WorkCentre, WorkCentreDay
@@ -123,7 +123,7 @@ async def _centres(session: AsyncSession) -> list[WorkCentre]:
 def parse_operation_code(code: str) -> int | None:
     """`OP-123` (as printed on a traveller) or `123` -> 123; anything else None."""
     text = code.strip().upper().removeprefix("OP-")
-    if not text.isdigit() or len(text) > 10:
+    if not is_digits(text) or len(text) > 10:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_ID else None

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
+from kosh.core.types import is_digits
 from kosh.sales import web_refunds
 from kosh.storefront import outbox
 from kosh.storefront import woocommerce as wc
@@ -60,7 +61,7 @@ def _refunded_item(item: Mapping[str, Any]) -> str | None:
     for meta in item.get("meta_data") or []:
         if isinstance(meta, dict) and meta.get("key") == REFUNDED_ITEM_KEY:
             value = str(meta.get("value") or "").strip()
-            return value if value.isdigit() else None
+            return value if is_digits(value) else None
     return None
 
 
