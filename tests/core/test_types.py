@@ -97,6 +97,6 @@ def test_is_digits_says_yes_exactly_to_what_int_reads_back_as_0_to_9(value: str)
         assert str(int(value)).zfill(len(value)) == value
 
 
-@pytest.mark.parametrize("value", ["¹", "²³", "٣", "１２", "", "12 ", "-1"])
+@pytest.mark.parametrize("value", ["¹", "²³", "٣", "\uff11\uff12", "", "12 ", "-1"])
 def test_is_digits_refuses_digits_that_are_not_ascii(value: str) -> None:
     assert not is_digits(value)
