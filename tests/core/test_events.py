@@ -112,3 +112,73 @@ async def test_one_probe_alone_or_a_subscriber_called_twice_is_not_asked(
     await events.dispatch(session)
 
     assert ran == [("twice", [1]), ("alone", [1]), ("twice", [2])]
+
+
+async def test_probes_answered_ahead_are_not_asked_again_for_the_same_payload(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[tuple[str, list[int]]] = []
+    statements: list[str] = []
+
+    def subscriber(label: str) -> events.Subscriber:
+        async def run(_session: AsyncSession, ids: list[int]) -> None:
+            ran.append((label, ids))
+
+        return run
+
+    for name in ("a", "b", "c", "d"):
+        monkeypatch.setitem(
+            events._subscribers, f"test.{name}", [(subscriber(name), _probe(f"probe_{name}"))]
+        )
+
+    # given a statement of the use case's own that answered a's, b's and c's probes for
+    # the payloads it expected: yes to a, no to b and c
+    ahead = events.ask_ahead({"test.a": [7], "test.b": [1], "test.c": [1]})
+    assert ahead is not None
+    row = (await session.execute(select(ahead.answers), ahead.params)).one()
+    events.take_answers(session, ahead, row)
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        # when the use case notes a and b as expected, c with another payload, and d
+        events.note(session, "test.a", [7])
+        events.note(session, "test.b", [1])
+        events.note(session, "test.c", [7])
+        events.note(session, "test.d", [2])
+        await events.dispatch(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    # then a runs and b does not, unasked; c (another payload) and d are asked together
+    assert ran == [("a", [7]), ("c", [7])]
+    [asked] = [s for s in statements if not s.startswith("BEGIN")]
+    assert ("probe_0" in asked, "probe_1" in asked, "probe_2" in asked) == (True, True, False)
+
+
+async def test_answers_ahead_last_one_attempt(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[list[int]] = []
+
+    async def run(_session: AsyncSession, ids: list[int]) -> None:
+        ran.append(ids)
+
+    monkeypatch.setitem(events._subscribers, "test.a", [(run, _probe("probe_a"))])
+    ahead = events.ask_ahead({"test.a": [1]})
+    assert ahead is not None
+    events.take_answers(
+        session, ahead, (await session.execute(select(ahead.answers), ahead.params)).one()
+    )
+
+    # a retried use case starts afresh: its probe's "no" is forgotten, so the subscriber
+    # (the only probe left: not asked) runs
+    events.reset(session)
+    events.note(session, "test.a", [1])
+    await events.dispatch(session)
+
+    assert ran == [[1]]
+    assert events.ask_ahead({"test.none": [1]}) is None

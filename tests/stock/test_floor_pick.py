@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.alerts.models import Alert
+from kosh.catalog.models import Part
 from kosh.locations.models import Warehouse
 from kosh.stock.models import StockTransaction
 from tests.stock.test_fast_paths import counted
-from tests.support.stock import Site, a_site, balances, stock_in
+from tests.support.stock import Site, a_part, a_site, balances, stock_in
 
 Headers = dict[str, str]
 
@@ -48,9 +50,11 @@ async def test_a_scanner_pick_takes_from_the_oldest_lot_to_the_floor(
     session: AsyncSession,
     site: Site,
 ) -> None:
-    # given an old lot and a newer one
+    # given an old lot and a newer one, and a first pick of the part by this process
     old = await stock_in(session, site.part_number, site.bin_ids[0], 10)
     await stock_in(session, site.part_number, site.bin_ids[1], 10)
+    first = await client.post("/api/v1/stock/pick", json=_pick(site, 1), headers=operator_headers)
+    assert first.status_code == 200, first.text
 
     # when a scanner picks 4 (its pages send an Idempotency-Key)
     headers = {**operator_headers, "idempotency-key": "floor-pick"}
@@ -65,16 +69,85 @@ async def test_a_scanner_pick_takes_from_the_oldest_lot_to_the_floor(
     assert [(line["lot_id"], line["qty"], line["from_location_id"]) for line in body["lines"]] == [
         (old.id, 4, site.bin_ids[0])
     ]
-    assert await balances(session, old.id) == {site.bin_ids[0]: 6, site.floor_id: 4}
+    assert await balances(session, old.id) == {site.bin_ids[0]: 5, site.floor_id: 5}
     [pick] = seen.writing("stock_transactions")
     if session.get_bind().dialect.name == "postgresql":
-        # the look-ups are part of the statement that moves the stock, none of their own:
-        # the claim, the look-ups with the take, the subscribers' probes, the answer with
-        # the audit row
-        assert [s.split(" ")[0] for s in pick] == ["INSERT", "WITH", "SELECT", "WITH"]
-        assert pick[1].startswith("WITH target AS")
-        assert "INSERT INTO stock_transactions" in pick[1]
-        assert pick[2].startswith("SELECT (EXISTS")
+        # the look-ups and the subscribers' probes are part of the statement that moves
+        # the stock, none of their own: (the token's read,) the claim, the take, the
+        # answer with the audit row
+        own = [s for s in pick if "FROM api_tokens" not in s]
+        assert [s.split(" ")[0] for s in own] == ["INSERT", "WITH", "WITH"]
+        assert own[1].startswith("WITH target AS")
+        assert "INSERT INTO stock_transactions" in own[1]
+        assert "probes_ahead" in own[1]
+
+
+async def _low_stock_alerts(session: AsyncSession, part_id: int) -> list[str]:
+    await session.rollback()  # a fresh snapshot: SQLite's would show the state before the pick
+    states = await session.scalars(
+        select(Alert.state).where(Alert.part_id == part_id, Alert.kind == "low_stock")
+    )
+    return list(states)
+
+
+async def test_a_pick_whose_probes_answered_in_its_statement_still_raises_the_alert(
+    app: Any,
+    client: httpx.AsyncClient,
+    operator_headers: Headers,
+    session: AsyncSession,
+    site: Site,
+) -> None:
+    # given 30 in stock of a part with reorder point 10, picked once already
+    await stock_in(session, site.part_number, site.bin_ids[0], 30)
+    await session.execute(update(Part).where(Part.id == site.part_id).values(reorder_point=10))
+    await session.commit()
+    first = await client.post("/api/v1/stock/pick", json=_pick(site, 5), headers=operator_headers)
+    assert first.status_code == 200, first.text
+    assert await _low_stock_alerts(session, site.part_id) == []
+
+    # when the next pick leaves 9
+    with counted(app.state.engine) as seen:
+        answer = await client.post(
+            "/api/v1/stock/pick", json=_pick(site, 16), headers=operator_headers
+        )
+
+    # then the alert is raised in the pick's transaction
+    assert answer.status_code == 200, answer.text
+    assert await _low_stock_alerts(session, site.part_id) == ["open"]
+    [pick] = seen.writing("stock_transactions")
+    if session.get_bind().dialect.name == "postgresql":
+        # the alerts' probe answered True in the take; no statement asked it again
+        [take] = [s for s in pick if "INSERT INTO stock_transactions" in s]
+        assert "probes_ahead" in take
+        assert not [s for s in pick if "AS probe_0" in s]
+
+
+async def test_a_renumbered_part_is_asked_about_as_the_part_the_pick_found(
+    client: httpx.AsyncClient, operator_headers: Headers, session: AsyncSession, site: Site
+) -> None:
+    # given a part this process has picked, then renumbered, and its number given to
+    # another part at its reorder point
+    await stock_in(session, site.part_number, site.bin_ids[0], 5)
+    first = await client.post("/api/v1/stock/pick", json=_pick(site, 1), headers=operator_headers)
+    assert first.status_code == 200, first.text
+    other = await a_part(session)
+    await stock_in(session, other.number, site.bin_ids[1], 12)
+    number = site.part_number
+    await session.execute(update(Part).where(Part.id == site.part_id).values(number="RETIRED-1"))
+    await session.execute(
+        update(Part).where(Part.id == other.id).values(number=number, reorder_point=10)
+    )
+    await session.commit()
+
+    # when a scanner picks that number again
+    answer = await client.post("/api/v1/stock/pick", json=_pick(site, 3), headers=operator_headers)
+
+    # then it took the other part, and that part's alert was raised (the answers the
+    # statement gave about the part it expected were not used)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["part_id"] == other.id
+    assert await _low_stock_alerts(session, other.id) == ["open"]
+    assert await _low_stock_alerts(session, site.part_id) == []
 
 
 async def test_a_part_number_in_other_case_is_picked_as_the_part(

@@ -11,13 +11,17 @@ several probed subscribers, their probes are asked in one SELECT and only those 
 True run, so a pick pays one round trip instead of one per subscriber. Probes are asked
 before any subscriber runs: a probe may answer True when the subscriber then finds nothing,
 never False when it would act, and must not depend on what another subscriber writes.
+
+A use case that knows what it is about to note can have the probes answered by a statement
+it sends anyway (`ask_ahead`, `take_answers`): the scanner's pick asks them in its one
+statement, so no round trip is left between its take and its commit but the answer's.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +42,18 @@ class Probe:
     params: Callable[[list[Any]], dict[str, Any]]
 
 
+@dataclass(frozen=True, eq=False)
+class Ahead:
+    """Probes to ask inside a use case's own statement (`ask_ahead`): a one-row CTE of
+    their answers to join, its bound values, and which call each answer is for."""
+
+    answers: Any
+    params: dict[str, Any]
+    calls: tuple[tuple[Subscriber, str, frozenset[Any]], ...]
+
+
 _subscribers: dict[str, list[tuple[Subscriber, Probe | None]]] = defaultdict(list)
+_ANSWERED = "events_answered"
 
 STOCK_CHANGED = "stock.changed"  # payload: part ids whose balances moved
 # payload: (part id, warehouse id) pairs whose stock in storage went down by a movement
@@ -76,44 +91,97 @@ def note(session: AsyncSession, event: str, ids: Iterable[Any]) -> None:
 
 def reset(session: AsyncSession) -> None:
     session.info["events"] = {}
+    session.info.pop(_ANSWERED, None)
+
+
+def ask_ahead(payloads: Mapping[str, Iterable[Any]]) -> Ahead | None:
+    """The probes of the subscribers of `payloads` (what the use case is about to note),
+    to join to a statement it sends anyway; None when none has a probe. Only for a
+    statement whose own writes cannot change a probe's answer (a take of stock changes
+    no reorder point, reservation, job or store)."""
+    calls = [
+        (subscriber, probe, event, frozenset(ids))
+        for event, ids in sorted(payloads.items())
+        for subscriber, probe in _subscribers.get(event, [])
+        if probe is not None
+    ]
+    times = Counter(subscriber for subscriber, *_ in calls)
+    asked = [call for call in calls if times[call[0]] == 1]  # as dispatch: params collide
+    if not asked:
+        return None
+    params: dict[str, Any] = {}
+    for _, probe, _, ids in asked:
+        params.update(probe.params(sorted(ids)))
+    return Ahead(
+        answers=_answers_cte(tuple(probe for _, probe, _, _ in asked)),
+        params=params,
+        calls=tuple((subscriber, event, ids) for subscriber, _, event, ids in asked),
+    )
+
+
+def take_answers(session: AsyncSession, ahead: Ahead, row: Any) -> None:
+    """Keep the answers `row` (of the statement `ahead` was joined to) holds, for this
+    transaction's dispatch: a call noted with exactly that payload is not asked again."""
+    answered: dict[Any, bool] = session.info.setdefault(_ANSWERED, {})
+    for n, call in enumerate(ahead.calls):
+        answered[call] = bool(getattr(row, f"ahead_{n}"))
 
 
 async def dispatch(session: AsyncSession) -> None:
     """Run the subscribers of everything noted so far (called by `@transactional`)."""
     pending: dict[str, set[Any]] = session.info.pop("events", {})
+    answered: dict[Any, bool] = session.info.pop(_ANSWERED, {})
     calls = [
-        (subscriber, probe, sorted(ids))
+        (subscriber, probe, event, sorted(ids))
         for event, ids in sorted(pending.items())
         for subscriber, probe in _subscribers.get(event, [])
     ]
-    skipped = await _ask_probes(session, calls)
-    for index, (subscriber, _, ids) in enumerate(calls):
+    skipped = await _ask_probes(session, calls, answered)
+    for index, (subscriber, _, _, ids) in enumerate(calls):
         if index not in skipped:
             await subscriber(session, ids)
 
 
 async def _ask_probes(
-    session: AsyncSession, calls: list[tuple[Subscriber, Probe | None, list[Any]]]
+    session: AsyncSession,
+    calls: list[tuple[Subscriber, Probe | None, str, list[Any]]],
+    answered: dict[Any, bool],
 ) -> set[int]:
-    """The calls whose probe answered False, all probes asked in one statement. A
-    subscriber called twice in one dispatch (two of its events noted) is not probed: its
+    """The calls whose probe answered False (ahead, or all the others in one statement).
+    A subscriber called twice in one dispatch (two of its events noted) is not probed: its
     probes' parameters would collide."""
-    times = Counter(subscriber for subscriber, _, _ in calls)
-    probed = [
-        (index, probe, ids)
-        for index, (subscriber, probe, ids) in enumerate(calls)
-        if probe is not None and times[subscriber] == 1
-    ]
+    times = Counter(subscriber for subscriber, *_ in calls)
+    skipped: set[int] = set()
+    probed: list[tuple[int, Probe, list[Any]]] = []
+    for index, (subscriber, probe, event, ids) in enumerate(calls):
+        if probe is None or times[subscriber] != 1:
+            continue
+        answer = answered.get((subscriber, event, frozenset(ids)))
+        if answer is None:
+            probed.append((index, probe, ids))
+        elif not answer:
+            skipped.add(index)
     if len(probed) < 2:  # one probe costs the round trip its subscriber would spend anyway
-        return set()
+        return skipped
     params: dict[str, Any] = {}
     for _, probe, ids in probed:
         params.update(probe.params(ids))
     row = await direct.first(session, _probe_statement(tuple(p for _, p, _ in probed)), params)
-    return {index for (index, _, _), answer in zip(probed, row, strict=True) if not answer}
+    return skipped | {
+        index for (index, _, _), answer in zip(probed, row, strict=True) if not answer
+    }
 
 
 @functools.lru_cache(maxsize=64)
 def _probe_statement(probes: tuple[Probe, ...]) -> Any:
     """One SELECT of the probes' answers, built once per combination of probes."""
     return select(*(probe.expression.label(f"probe_{n}") for n, probe in enumerate(probes)))
+
+
+@functools.lru_cache(maxsize=64)
+def _answers_cte(probes: tuple[Probe, ...]) -> Any:
+    """The probes' answers as a CTE (a subquery in the select list would correlate a
+    probe's tables with the statement's own)."""
+    return select(*(probe.expression.label(f"ahead_{n}") for n, probe in enumerate(probes))).cte(
+        "probes_ahead"
+    )

@@ -8,7 +8,7 @@ extends to the next lots.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,9 +109,19 @@ async def take_fifo(
 def _note_taken(
     session: AsyncSession, part_id: int, warehouse_id: int, from_kinds: tuple[str, ...]
 ) -> None:
-    events.note(session, events.STOCK_CHANGED, [part_id])
-    if "storage" in from_kinds:
-        events.note(session, events.STOCK_WITHDRAWN, [(part_id, warehouse_id)])
+    payloads = _taken_payloads(part_id, warehouse_id)
+    if "storage" not in from_kinds:
+        del payloads[events.STOCK_WITHDRAWN]
+    for event, ids in payloads.items():
+        events.note(session, event, ids)
+
+
+def _taken_payloads(part_id: int, warehouse_id: int) -> dict[str, list[Any]]:
+    """What a take from storage notes."""
+    return {
+        events.STOCK_CHANGED: [part_id],
+        events.STOCK_WITHDRAWN: [(part_id, warehouse_id)],
+    }
 
 
 @dataclass(frozen=True)
@@ -125,30 +135,60 @@ class FloorPick:
     line: MovedLine
 
 
+# part number -> id as the floor pick last found it, so the next pick of the part can have
+# its events' probes answered in its statement; a stale entry (a renumbered part) costs
+# only that: the answers are about payloads the pick then does not note
+_PART_IDS: dict[str, int] = {}
+_PART_IDS_KEPT = 20_000
+
+
 async def floor_pick(
-    session: AsyncSession, *, part_number: str, warehouse_id: int, qty: int, reference: str
+    session: AsyncSession,
+    *,
+    part_number: str,
+    warehouse_id: int,
+    qty: int,
+    reference: str,
+    also_noted: Callable[[int], dict[str, list[Any]]] = lambda _: {},
 ) -> FloorPick | None:
     """PostgreSQL: a pick of `qty` from storage to the warehouse's MFG floor with its
     look-ups (part by exact number, warehouse active, floor) and the first-row take in one
     statement; never commits. None when it did nothing: the look-up found nothing (the
     caller's own look-ups then give the 404 or 422), or the first FIFO row does not hold
     `qty` (the caller's `take_fifo` decides; the lots this one locked stay held), or `qty`
-    is out of range (the full path refuses it after its look-ups, as it always has)."""
+    is out of range (the full path refuses it after its look-ups, as it always has).
+
+    The probes of what the pick notes (and of `also_noted(part_id)`, the caller's events)
+    are answered in the same statement when this process has seen the part before."""
     if not is_postgres(session) or not is_valid_qty(qty):
         return None
+    number = part_number.strip()
+    known_id = _PART_IDS.get(number)
+    ahead = (
+        None
+        if known_id is None
+        else events.ask_ahead({**_taken_payloads(known_id, warehouse_id), **also_noted(known_id)})
+    )
     found, line = await _first_row(
         session,
-        fifo_sql.floor_pick_statement(),
+        fifo_sql.floor_pick_statement(None if ahead is None else ahead.answers),
         {
-            "lookup_part": part_number.strip(),
+            "lookup_part": number,
             "lookup_warehouse": warehouse_id,
             "fifo_kinds": ["storage"],
+            **({} if ahead is None else ahead.params),
         },
         qty,
         ledger_row(0, 0, None, None, qty, "pick", reference, None),
     )
+    if found is not None and found.found_part_id != known_id:
+        if len(_PART_IDS) >= _PART_IDS_KEPT:
+            _PART_IDS.clear()
+        _PART_IDS[number] = found.found_part_id
     if line is None:
         return None
+    if ahead is not None:  # kept per payload: answers about another part go unused
+        events.take_answers(session, ahead, found)
     _note_taken(session, found.found_part_id, warehouse_id, ("storage",))
     return FloorPick(
         part_id=found.found_part_id,

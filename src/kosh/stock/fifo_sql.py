@@ -96,12 +96,13 @@ def first_row_take_statement(
     )
 
 
-@functools.cache
-def floor_pick_statement() -> Any:
+@functools.lru_cache(maxsize=16)
+def floor_pick_statement(answers: Any = None) -> Any:
     """A pick by part number to its warehouse's MFG floor with the look-ups in the same
     statement: the part (exact number), the warehouse (active) and its floor found by a
     CTE whose columns key the first-row take. Returns the part's id and number, the floor
-    and the take's columns (plain columns: `kosh.core.direct` runs it); no row when the
+    and the take's columns (plain columns: `kosh.core.direct` runs it), and the columns of
+    `answers` (a one-row CTE: `kosh.core.events.ask_ahead`) when given; no row when the
     look-up finds nothing (then no lot is locked and nothing moved)."""
     target = (
         select(
@@ -125,7 +126,7 @@ def floor_pick_statement() -> Any:
         to=select(target.c.floor_id).scalar_subquery(),
         lot=None,
     ).first_row_take.cte("take")
-    return (
+    statement = (
         select(
             Part.id.label("found_part_id"),
             Part.number.label("found_part_number"),
@@ -136,6 +137,9 @@ def floor_pick_statement() -> Any:
         .join(target, target.c.part_id == Part.id)
         .outerjoin(take, true())
     )
+    if answers is None:
+        return statement
+    return statement.add_columns(*answers.c).join(answers, true())
 
 
 def params(

@@ -260,6 +260,9 @@ async def add_pick(
             warehouse_id=warehouse_id,
             qty=qty,
             reference=reference,
+            also_noted=lambda part_id: {
+                events.STOCK_PICKED: [(reference, part_id, allow_over_kit)]
+            },
         )
     )
     if done is not None:
