@@ -89,9 +89,14 @@ def per_op(before: Snapshot, after: Snapshot, ops: int) -> dict[str, float]:
     and the CPU-ms per op that stayed idle."""
     if ops <= 0:
         return {}
+    per_worker = [
+        sum(seconds) - sum(before.app.get(pid, (0.0, 0.0))) for pid, seconds in after.app.items()
+    ]
     spent = {
         "app": _spent(before.app, after.app, 0) + _spent(before.app, after.app, 1),
         "app in kernel": _spent(before.app, after.app, 1),
+        # a worker's connections stay with it: one busier than the rest caps the figure
+        "busiest app worker": max(per_worker, default=0.0),
         "PostgreSQL": _spent(before.database, after.database, 0)
         + _spent(before.database, after.database, 1),
         "PostgreSQL in kernel": _spent(before.database, after.database, 1),
