@@ -39,6 +39,7 @@ SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 async def main(args: argparse.Namespace) -> int:
     from kosh.app import create_app
     from kosh.auth import service as auth_service
+    from kosh.auth import tokens as token_service
     from kosh.catalog import service as part_service
     from kosh.catalog.schemas import PartCreate
     from kosh.core.config import Settings
@@ -74,7 +75,7 @@ async def main(args: argparse.Namespace) -> int:
                 session, username="prof", password=secrets.token_urlsafe(16), role="operator"
             )
             token = (
-                await auth_service.create_token(
+                await token_service.create_token(
                     session, user_id=user.id, name="prof", scopes=["read", "write"], expires_at=None
                 )
             ).raw_token

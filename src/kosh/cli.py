@@ -183,6 +183,7 @@ def create_token(
 ) -> None:
     """Create an API token and print only the token."""
     from kosh.auth import service as auth_service
+    from kosh.auth import tokens as token_service
     from kosh.core.db import utcnow
     from kosh.core.errors import DomainError
 
@@ -195,7 +196,7 @@ def create_token(
             if user is None:
                 raise _fail(f"error: no user named {username!r}")
             expires = utcnow() + timedelta(days=expires_days) if expires_days > 0 else None
-            return await auth_service.create_token(
+            return await token_service.create_token(
                 session, user_id=user.id, name=name, scopes=chosen, expires_at=expires
             )
 

@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.auth.models import ApiToken
+from kosh.auth import tokens as token_service
+from kosh.auth.models import ApiToken, User
 from kosh.auth.service import digest
 from kosh.core.config import Settings
 from kosh.core.db import utcnow
+from kosh.core.errors import ValidationError
+from kosh.core.models import AuditEvent
 from tests.support.platform import run_cli
 
 
@@ -341,3 +344,48 @@ async def test_a_token_request_acts_on_its_user_as_stored(
     assert stale.status_code == 409
     again = (await client.get("/api/v1/auth/me", headers=headers)).json()["user"]
     assert (again["display_name"], again["version"]) == ("Night shift", admin.version + 1)
+
+
+async def test_token_service_refuses_bad_names_and_past_expiry_and_revokes_once(
+    session: AsyncSession, make_user
+) -> None:
+    user = await make_user("operator")
+    for name, expires in (("  ", None), ("x" * 101, None), ("ci", utcnow() - timedelta(1))):
+        with pytest.raises(ValidationError):
+            await token_service.create_token(
+                session, user_id=user.id, name=name, scopes=["read"], expires_at=expires
+            )
+    new = await token_service.create_token(
+        session, user_id=user.id, name="ci", scopes=["read"], expires_at=None
+    )
+
+    first = await token_service.revoke_token(session, new.token.id)
+    again = await token_service.revoke_token(session, new.token.id)
+
+    assert again.revoked_at == first.revoked_at
+    revokes = await session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "token.revoke", AuditEvent.entity_id == str(new.token.id)
+        )
+    )
+    assert len(list(revokes)) == 1
+    assert await token_service.resolve_token(session, new.raw_token) is None
+
+
+async def test_a_token_of_a_deactivated_user_resolves_to_nothing_and_a_known_user_is_reused(
+    session: AsyncSession, make_user
+) -> None:
+    user = await make_user("operator")
+    new = await token_service.create_token(
+        session, user_id=user.id, name="ci", scopes=["read"], expires_at=None
+    )
+    loaded = await session.get(User, user.id)
+
+    # the user already in the session is the one the token resolves to
+    found = await token_service.resolve_token(session, new.raw_token)
+    assert found is not None
+    assert found[1] is loaded
+
+    await session.execute(update(User).where(User.id == user.id).values(active=False))
+    await session.commit()
+    assert await token_service.resolve_token(session, new.raw_token) is None

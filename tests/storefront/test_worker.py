@@ -307,13 +307,14 @@ async def _make_due(session: AsyncSession) -> None:
 
 async def _manager(client: httpx.AsyncClient) -> dict[str, str]:
     from kosh.auth import service as auth_service
+    from kosh.auth import tokens as token_service
 
     app = client._transport.app  # type: ignore[attr-defined]
     async with app.state.sessions() as session:
         user = await auth_service.create_user(
             session, username="mgr-retry", password="correct-horse-battery", role="manager"
         )
-        token = await auth_service.create_token(
+        token = await token_service.create_token(
             session, user_id=user.id, name="t", scopes=["read", "write"], expires_at=None
         )
     return {"authorization": f"Bearer {token.raw_token}"}

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.auth import service as auth_service
+from kosh.auth import tokens as token_service
 from kosh.auth.models import User
 
 PASSWORD = "correct-horse-battery"
@@ -60,7 +61,7 @@ def login() -> Callable[[httpx.AsyncClient, User], Awaitable[LoggedIn]]:
 def token_for(sessions: async_sessionmaker[AsyncSession]) -> Callable[..., Awaitable[str]]:
     async def make(user: User, scopes: list[str] | None = None) -> str:
         async with sessions() as session:
-            new = await auth_service.create_token(
+            new = await token_service.create_token(
                 session,
                 user_id=user.id,
                 name="test",

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response, status
 
 from kosh.auth import service as auth_service
+from kosh.auth import tokens as token_service
 from kosh.auth import twofactor
 from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
 from kosh.auth.deps import SESSION_COOKIE, Admin, CurrentPrincipal, Principal
@@ -138,7 +139,7 @@ async def reset_password(
 async def list_tokens(principal: CurrentPrincipal, session: SessionDep) -> list[TokenRead]:
     owner = None if principal.acts_as_admin else principal.user.id
     return [
-        TokenRead.model_validate(t) for t in await auth_service.list_tokens(session, user_id=owner)
+        TokenRead.model_validate(t) for t in await token_service.list_tokens(session, user_id=owner)
     ]
 
 
@@ -162,7 +163,7 @@ async def create_token(
         caller_scopes=principal.effective_scopes, owner_role=owner.role, requested=body.scopes
     )
     expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    new = await auth_service.create_token(
+    new = await token_service.create_token(
         session, user_id=owner.id, name=body.name, scopes=list(body.scopes), expires_at=expires
     )
     return TokenCreated(**TokenRead.model_validate(new.token).model_dump(), token=new.raw_token)
@@ -171,7 +172,7 @@ async def create_token(
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
 async def revoke_token(token_id: PathId, principal: CurrentPrincipal, session: SessionDep) -> None:
     owner = None if principal.acts_as_admin else principal.user.id
-    await auth_service.revoke_token(session, token_id, owner_id=owner)
+    await token_service.revoke_token(session, token_id, owner_id=owner)
 
 
 @router.post("/users/{user_id}/two-factor/reset", status_code=204, tags=["users"])

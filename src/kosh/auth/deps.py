@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError
 
 from kosh.auth import service as auth_service
+from kosh.auth import tokens as token_service
 from kosh.auth.models import ROLES, User
 from kosh.core.actor import set_actor
 from kosh.core.db import is_disconnect
@@ -95,7 +96,7 @@ async def _authenticate(
                 code="bad_authorization_header",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        found = await auth_service.resolve_token(session, raw.strip())
+        found = await token_service.resolve_token(session, raw.strip())
         if found is None:
             raise AuthenticationError(
                 "The token is unknown, expired or revoked.",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from kosh.auth import service as auth_service
+from kosh.auth import tokens as token_service
 from kosh.auth.deps import CurrentPrincipal
 from kosh.core.deps import SessionDep
 from kosh.web.templating import Pages, get_pages
@@ -29,7 +30,7 @@ async def token_page(
     request: Request, principal: CurrentPrincipal, pages: PagesDep, session: SessionDep
 ) -> Response:
     owner = None if principal.acts_as_admin else principal.user.id
-    tokens = await auth_service.list_tokens(session, user_id=owner)
+    tokens = await token_service.list_tokens(session, user_id=owner)
     users = {}
     if owner is None:
         listed, _ = await auth_service.list_users(session, limit=1000, offset=0)
