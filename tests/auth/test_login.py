@@ -4,15 +4,20 @@ cookie flags, a new session at every login."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.auth import sessions as session_service
 from kosh.auth.models import User, UserSession
 from kosh.auth.service import digest
 from kosh.core.config import Settings
+from kosh.core.errors import ValidationError
 from kosh.core.models import AuditEvent
+from kosh.core.ratelimit import RateLimiter
 from tests.support.fixtures import PASSWORD
 from tests.support.platform import app_client
 
@@ -34,7 +39,7 @@ async def test_passwords_are_stored_as_argon2id(make_user, session: AsyncSession
 
 def test_production_hasher_is_argon2id_with_real_cost() -> None:
     # the tests swap in a cheap hasher; the dummy hash was made by the real one at import
-    from kosh.auth.service import _DUMMY_HASH
+    from kosh.auth.sessions import _DUMMY_HASH
 
     params = dict(p.split("=") for p in _DUMMY_HASH.split("$")[3].split(","))
     assert _DUMMY_HASH.startswith("$argon2id$v=19$")
@@ -257,3 +262,52 @@ async def test_logged_in_user_visiting_login_is_sent_on(
     response = await client.get("/login?next=/account")
     assert response.status_code == 303
     assert response.headers["location"] == "/account"
+
+
+def _policy() -> session_service.LoginPolicy:
+    return session_service.LoginPolicy(
+        limiter=RateLimiter("async+memory://"),
+        limit="5/minute",
+        account_limit="20/hour",
+        idle=timedelta(minutes=30),
+        lifetime=timedelta(hours=8),
+    )
+
+
+async def test_a_username_with_control_characters_is_refused_before_any_look_up(
+    session: AsyncSession,
+) -> None:
+    with pytest.raises(ValidationError):
+        await session_service.check_password(
+            session, username="adm\x01in", password=PASSWORD, ip="127.0.0.1", policy=_policy()
+        )
+
+
+async def test_a_session_ends_once_and_a_deactivated_user_s_session_resolves_to_nothing(
+    session: AsyncSession, make_user
+) -> None:
+    user = await make_user("operator")
+    opened = await session_service.open_session(
+        session,
+        user=user,
+        ip="127.0.0.1",
+        user_agent="test",
+        lifetime=timedelta(hours=8),
+        replaces=None,
+    )
+    idle = timedelta(minutes=30)
+    found = await session_service.resolve_session(session, opened.raw_token, idle=idle)
+    assert found is not None
+
+    # a deactivated user's live session stops working
+    await session.execute(update(User).where(User.id == user.id).values(active=False))
+    await session.commit()
+    assert await session_service.resolve_session(session, opened.raw_token, idle=idle) is None
+
+    # ending it twice records one logout
+    await session_service.logout(session, found[0].id)
+    await session_service.logout(session, found[0].id)
+    logouts = await session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "auth.logout")
+    )
+    assert logouts == 1

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kosh.auth import service as auth_service
+from kosh.auth import sessions as session_service
 from kosh.auth import twofactor
 from kosh.auth.models import AuthChallenge, RecoveryCode, TwoFactor, User, UserSession
 from kosh.core.config import Settings
@@ -453,7 +454,7 @@ async def test_retention_deletes_expired_login_challenges(
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
         await session.commit()
-        removed = await auth_service.delete_ended_sessions(
+        removed = await session_service.delete_ended_sessions(
             session, now=utcnow(), idle=timedelta(hours=1)
         )
         assert removed == 1

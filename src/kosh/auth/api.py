@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response, status
 
 from kosh.auth import service as auth_service
+from kosh.auth import sessions as session_service
 from kosh.auth import tokens as token_service
 from kosh.auth import twofactor
 from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
@@ -79,7 +80,7 @@ async def login(
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: CurrentPrincipal, response: Response, session: SessionDep) -> None:
     if principal.session_id is not None:
-        await auth_service.logout(session, principal.session_id)
+        await session_service.logout(session, principal.session_id)
     clear_session_cookie(response)
 
 

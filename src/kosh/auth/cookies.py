@@ -7,7 +7,7 @@ from datetime import timedelta
 from starlette.responses import Response
 
 from kosh.auth.deps import SESSION_COOKIE
-from kosh.auth.service import LoginPolicy, NewSession
+from kosh.auth.sessions import LoginPolicy, NewSession
 from kosh.core.config import Settings
 from kosh.core.ratelimit import RateLimiter
 

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError
 
 from kosh.auth import service as auth_service
+from kosh.auth import sessions as session_service
 from kosh.auth import tokens as token_service
 from kosh.auth.models import ROLES, User
 from kosh.core.actor import set_actor
@@ -109,7 +110,7 @@ async def _authenticate(
     if not cookie:
         return None
     idle = timedelta(minutes=settings.session_idle_minutes)
-    live = await auth_service.resolve_session(session, cookie, idle=idle)
+    live = await session_service.resolve_session(session, cookie, idle=idle)
     if live is None:
         return None
     row, user = live

@@ -39,6 +39,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.auth import service as auth_service
+from kosh.auth import sessions as session_service
 from kosh.auth.models import ROLES, AuthChallenge, User, UserIdentity
 from kosh.core import audit
 from kosh.core.actor import Actor
@@ -212,7 +213,7 @@ async def begin_login(
 
 @dataclass(frozen=True)
 class SignedIn:
-    new: auth_service.NewSession
+    new: session_service.NewSession
     next_url: str
     created: bool
     linked: bool
@@ -249,7 +250,7 @@ async def complete_login(
         await _record_failure(session, exc.code)
         raise
     user, created, linked = signed
-    new = await auth_service.open_session(
+    new = await session_service.open_session(
         session,
         user=user,
         ip=ip,

@@ -10,10 +10,11 @@ from starlette.responses import Response
 
 from kosh.auth import oidc, twofactor
 from kosh.auth import service as auth_service
+from kosh.auth import sessions as session_service
 from kosh.auth.cookies import clear_session_cookie, login_policy, set_session_cookie
 from kosh.auth.deps import SESSION_COOKIE, Admin, CurrentPrincipal, MaybePrincipal
 from kosh.auth.models import ROLES
-from kosh.auth.service import NewSession
+from kosh.auth.sessions import NewSession
 from kosh.core.config import Settings
 from kosh.core.deps import LimiterDep, SessionDep, SettingsDep
 from kosh.core.errors import (
@@ -245,7 +246,7 @@ async def logout(
     settings: SettingsDep,
 ) -> Response:
     if principal.session_id is not None:
-        await auth_service.logout(session, principal.session_id)
+        await session_service.logout(session, principal.session_id)
     response = pages.redirect("/login", flash="You are logged out.")
     if principal.method == "oidc" and settings.oidc_enabled:
         # End the provider's session too (RP-initiated logout), when it offers that.

@@ -14,7 +14,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from kosh.auth.models import ApiToken, User
-from kosh.auth.service import SCOPES, TOKEN_PREFIX, digest, get_user_or_raise, touch_last_use
+from kosh.auth.service import SCOPES, TOKEN_PREFIX, digest, get_user_or_raise
+from kosh.auth.sessions import touch_last_use
 from kosh.core import audit, direct
 from kosh.core.db import transactional, utcnow
 from kosh.core.errors import NotFoundError, ValidationError, field_error

@@ -26,6 +26,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.auth import service as auth_service
+from kosh.auth import sessions as session_service
 from kosh.auth.models import AuthChallenge, RecoveryCode, TwoFactor, User, UserSession
 from kosh.core import audit
 from kosh.core.db import transactional, utcnow
@@ -250,7 +251,7 @@ async def start_challenge(session: AsyncSession, *, user_id: int, next_url: str)
 
 @dataclass(frozen=True)
 class CompletedLogin:
-    new: auth_service.NewSession
+    new: session_service.NewSession
     next_url: str
     used: str  # "totp" or "recovery"
 
@@ -262,7 +263,7 @@ async def complete_login(
     code: str,
     ip: str | None,
     user_agent: str | None,
-    policy: auth_service.LoginPolicy,
+    policy: session_service.LoginPolicy,
     replaces: str | None = None,
 ) -> CompletedLogin:
     """The second step of a password login: a right code opens the session. 401
@@ -273,7 +274,7 @@ async def complete_login(
     user = await auth_service.get_user_or_raise(session, challenge.user_id or 0)
     # Wrong codes count against the login throttle too: a password holder cannot guess
     # codes faster by opening new challenges.
-    buckets = auth_service.login_buckets(policy, user.username, ip or "-")
+    buckets = session_service.login_buckets(policy, user.username, ip or "-")
     for limit, scope, identity in buckets:
         wait = await policy.limiter.exceeded(limit, scope, identity)
         if wait is not None:
@@ -287,7 +288,7 @@ async def complete_login(
         await _record_failure(session, challenge.id, challenge.user_id)
         raise _bad_code()
     TWO_FACTOR_CHECKS.labels(outcome=used).inc()
-    new = await auth_service.open_session(
+    new = await session_service.open_session(
         session,
         user=user,
         ip=ip,
@@ -355,7 +356,7 @@ def check_code_format(code: str) -> None:
 class PasswordLogin:
     """A session, or (for an enrolled user who gave no code yet) a challenge to complete."""
 
-    new: auth_service.NewSession | None = None
+    new: session_service.NewSession | None = None
     challenge: str | None = None
 
 
@@ -367,19 +368,19 @@ async def password_login(
     code: str | None,
     ip: str | None,
     user_agent: str | None,
-    policy: auth_service.LoginPolicy,
+    policy: session_service.LoginPolicy,
     replaces: str | None = None,
     next_url: str = "/",
     challenge_ok: bool = True,
 ) -> PasswordLogin:
     """A password login that asks enrolled users for their second factor.
 
-    Every refusal of `auth_service.check_password` applies first. For an enrolled user
+    Every refusal of `session_service.check_password` applies first. For an enrolled user
     without `code` the answer is a challenge (pages ask for the code next); with `code` the
     code must be right (401 invalid_two_factor_code, counted as a failed login for the
     throttle); without `code` and `challenge_ok` (the JSON API, which cannot ask later) it is
     401 two_factor_required. Users without two-factor login get their session at once."""
-    user = await auth_service.check_password(
+    user = await session_service.check_password(
         session, username=username, password=password, ip=ip, policy=policy
     )
     method = "password"
@@ -397,13 +398,13 @@ async def password_login(
         if used is None:
             TWO_FACTOR_CHECKS.labels(outcome="failed").inc()
             name = user.username
-            for limit, scope, identity in auth_service.login_buckets(policy, name, ip or "-"):
+            for limit, scope, identity in session_service.login_buckets(policy, name, ip or "-"):
                 await policy.limiter.hit(limit, scope, identity)
             raise _bad_code()
         TWO_FACTOR_CHECKS.labels(outcome=used).inc()
         method = "totp"
     LOGIN_ATTEMPTS.labels(outcome="ok").inc()
-    new = await auth_service.open_session(
+    new = await session_service.open_session(
         session,
         user=user,
         ip=ip,

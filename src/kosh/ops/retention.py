@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.alerts import service as alert_service
-from kosh.auth import service as auth_service
+from kosh.auth import sessions as session_service
 from kosh.core.config import Settings
 from kosh.core.db import transactional, utcnow
 from kosh.core.models import AuditEvent, IdempotencyKey
@@ -160,7 +160,7 @@ async def run(
     """One retention run: each step in its own transaction; returns what was removed."""
     now = now or utcnow()
     report = RetentionReport()
-    report.sessions = await auth_service.delete_ended_sessions(
+    report.sessions = await session_service.delete_ended_sessions(
         session, now=now, idle=timedelta(minutes=settings.session_idle_minutes)
     )
     report.idempotency_keys = await delete_expired_idempotency_keys(session, now=now)
