@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import Integer, bindparam, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,17 +55,39 @@ def _probe(name: str) -> events.Probe:
     return events.Probe(expression=value > 0, params=lambda ids: {name: 1 if 7 in ids else 0})
 
 
-async def test_probed_subscribers_run_only_when_their_probe_answers_true(
-    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ran: list[tuple[str, list[int]]] = []
-    statements: list[str] = []
+def _recording(ran: list[tuple[str, list[int]]]) -> Callable[[str], events.Subscriber]:
+    """Subscribers that append (their label, their ids) to `ran`."""
 
     def subscriber(label: str) -> events.Subscriber:
         async def run(_session: AsyncSession, ids: list[int]) -> None:
             ran.append((label, ids))
 
         return run
+
+    return subscriber
+
+
+@contextmanager
+def _sent(session: AsyncSession) -> Iterator[list[str]]:
+    """The statements the session's engine sends inside the block."""
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_probed_subscribers_run_only_when_their_probe_answers_true(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[tuple[str, list[int]]] = []
+    subscriber = _recording(ran)
 
     monkeypatch.setitem(
         events._subscribers,
@@ -71,17 +96,10 @@ async def test_probed_subscribers_run_only_when_their_probe_answers_true(
     )
     monkeypatch.setitem(events._subscribers, "test.b", [(subscriber("b"), _probe("probe_b"))])
 
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _sent(session) as statements:
         events.note(session, "test.a", [1])
         events.note(session, "test.b", [7])
         await events.dispatch(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
     # a's probe said no, b's yes, the plain subscriber always runs; one statement asked both
     assert ran == [("a-plain", [1]), ("b", [7])]
@@ -118,13 +136,7 @@ async def test_probes_answered_ahead_are_not_asked_again_for_the_same_payload(
     session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: list[tuple[str, list[int]]] = []
-    statements: list[str] = []
-
-    def subscriber(label: str) -> events.Subscriber:
-        async def run(_session: AsyncSession, ids: list[int]) -> None:
-            ran.append((label, ids))
-
-        return run
+    subscriber = _recording(ran)
 
     for name in ("a", "b", "c", "d"):
         monkeypatch.setitem(
@@ -138,20 +150,13 @@ async def test_probes_answered_ahead_are_not_asked_again_for_the_same_payload(
     row = (await session.execute(select(ahead.answers), ahead.params)).one()
     events.take_answers(session, ahead, row)
 
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _sent(session) as statements:
         # when the use case notes a and b as expected, c with another payload, and d
         events.note(session, "test.a", [7])
         events.note(session, "test.b", [1])
         events.note(session, "test.c", [7])
         events.note(session, "test.d", [2])
         await events.dispatch(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
     # then a runs and b does not, unasked; c (another payload) and d are asked together
     assert ran == [("a", [7]), ("c", [7])]
