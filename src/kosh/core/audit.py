@@ -31,21 +31,9 @@ async def record(
     """Write an audit event in the caller's transaction (it commits or rolls back with it,
     a savepoint's included). One Core INSERT, built once: no unit of work on every
     mutation's path; inside `batch`, one INSERT for the block's events at its end."""
-    who = actor or current_actor()
-    row = {
-        "at": utcnow(),
-        "actor_type": who.kind,
-        "actor_id": who.id,
-        "actor_name": who.name,
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": None if entity_id is None else str(entity_id),
-        "before": before,
-        "after": after,
-        "request_id": current_request_id(),
-        "ip": current_client_ip(),
-    }
     AUDIT_EVENTS.labels(action=action).inc()
+    row = _row(action, entity_type, actor)
+    row.update(entity_id=None if entity_id is None else str(entity_id), before=before, after=after)
     batched: list[dict[str, Any]] | None = session.info.get(_BATCH)
     if batched is not None:
         batched.append(row)
@@ -55,6 +43,50 @@ async def record(
         deferred.append(row)
         return
     await session.execute(_INSERT, row)
+
+
+def _row(action: str, entity_type: str, actor: Actor | None) -> dict[str, Any]:
+    who = actor or current_actor()
+    return {
+        "at": utcnow(),
+        "actor_type": who.kind,
+        "actor_id": who.id,
+        "actor_name": who.name,
+        "action": action,
+        "entity_type": entity_type,
+        "request_id": current_request_id(),
+        "ip": current_client_ip(),
+    }
+
+
+def inserted_by(entity_id: Any, after: Any, when: Any) -> Any:
+    """A data-modifying CTE writing one event, for a use case's own statement: its entity
+    id (text) and `after` are expressions of the statement's other CTEs, written only `when`
+    holds; who, when and from where are bound (`inserted_params`)."""
+    bound = [c for c in _TABLE.c if c.name not in {"id", "entity_id", "before", "after"}]
+    source = select(
+        *(bindparam(f"audit_row_{c.name}", type_=c.type) for c in bound),
+        entity_id,
+        after,
+    ).where(when)
+    columns = [c.name for c in bound] + ["entity_id", "after"]
+    return insert(_TABLE).from_select(columns, source).cte("audit_written")
+
+
+def inserted_params(*, action: str, entity_type: str, actor: Actor | None = None) -> dict[str, Any]:
+    """The bound values of `inserted_by`'s event."""
+    return {f"audit_row_{name}": value for name, value in _row(action, entity_type, actor).items()}
+
+
+def counted(action: str) -> None:
+    """An event of `action` was written by a use case's own statement (`inserted_by`)."""
+    AUDIT_EVENTS.labels(action=action).inc()
+
+
+async def write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write events held back (`take_deferred`) when nothing else is left to carry them."""
+    if rows:
+        await session.execute(_INSERT, rows)
 
 
 @contextlib.asynccontextmanager

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kosh.core.claims import STATE_KEY, InTransactionClaim
 from kosh.core.config import Settings
 from kosh.core.db import CLAIM_INFO
-from kosh.core.idempotency import STATE_KEY, InTransactionClaim
 from kosh.core.ratelimit import RateLimiter
 
 

@@ -22,33 +22,24 @@ import functools
 import hashlib
 import random
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import timedelta
 
 import structlog
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    bindparam,
-    delete,
-    func,
-    literal,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kosh.core import audit, direct
-from kosh.core.db import AfterCommit, UTCDateTime, utcnow
-from kosh.core.metrics import IDEMPOTENT_REPLAYS
+from kosh.core.claims import (
+    ANSWER,
+    STATE_KEY,
+    IdempotencyHitError,
+    InTransactionClaim,
+    StoredAnswer,
+)
+from kosh.core.db import utcnow
+from kosh.core.metrics import ANSWERS_WRITTEN_AHEAD, IDEMPOTENT_REPLAYS
 from kosh.core.middleware import header, send_problem
 from kosh.core.models import IdempotencyKey
 
@@ -79,127 +70,6 @@ def claimed_in_use_case(*paths: str) -> None:
 @functools.lru_cache(maxsize=4096)  # every mutating request with a key asks
 def _claimed_in_use_case(path: str) -> bool:
     return any(pattern.fullmatch(path) for pattern in IN_TRANSACTION_PATHS)
-
-
-# Request state key under which the claim travels to the request's session.
-STATE_KEY = "kosh_idempotency"
-
-
-class IdempotencyHitError(Exception):
-    """The key was claimed before (`row`) or is held by a request in flight (`row` None):
-    the use case must not run; the middleware answers from the row (or 409)."""
-
-    def __init__(self, row: IdempotencyKey | None) -> None:
-        super().__init__("idempotency key taken")
-        self.row = row
-
-
-@dataclass
-class InTransactionClaim:
-    """A key to claim inside the request's use-case transaction, and that transaction
-    once the use case has succeeded (left open for the answer to be stored in it)."""
-
-    owner: str
-    key: str
-    fingerprint: str
-    ttl: timedelta
-    session: AsyncSession | None = None
-    row_id: int | None = None
-    after_commit: list[AfterCommit] = field(default_factory=list)
-    audit_rows: list[dict[str, Any]] = field(default_factory=list)
-
-    async def acquire(self, session: AsyncSession) -> None:
-        """Insert the claim as the transaction's first write; IdempotencyHitError when the
-        key is taken (committed answer, or in flight in another transaction)."""
-        for _ in range(2):
-            now = utcnow()
-            statement, params = _claim_statement(session, self, now)
-            row_id = await direct.scalar(session, statement, params)
-            if row_id is not None:
-                self.row_id = int(row_id)
-                if session.get_bind().dialect.name == "postgresql":
-                    audit.defer(session)  # written with the answer (`_commit_with_answer`)
-                return
-            row = await session.scalar(
-                select(IdempotencyKey).where(
-                    IdempotencyKey.scope == self.owner, IdempotencyKey.key == self.key
-                )
-            )
-            if row is None or row.expires_at >= now:
-                if row is not None:
-                    session.expunge(row)  # keep its loaded answer through the rollback
-                raise IdempotencyHitError(row)
-            await session.delete(row)  # expired: the key may be used again
-            await session.flush()
-        raise IdempotencyHitError(None)
-
-    def hold(self, session: AsyncSession, callbacks: list[AfterCommit]) -> None:
-        self.session = session
-        self.after_commit = callbacks
-        self.audit_rows = audit.take_deferred(session)
-
-
-# the table, not the mapped class: with bound values an ORM insert would be a bulk insert
-_KEYS = cast(Table, IdempotencyKey.__table__)
-
-
-def _claim_statement_for(dialect: str) -> Any:
-    """Built once per dialect (a reused statement skips construction and cache-key
-    generation on every request); the values are bound per claim."""
-    columns = ["scope", "key", "request_hash", "state", "created_at", "expires_at"]
-    values: list[Any] = [
-        bindparam("claim_scope", type_=String()),
-        bindparam("claim_key", type_=String()),
-        bindparam("claim_hash", type_=String()),
-        literal("running", String()),
-        bindparam("claim_now", type_=UTCDateTime()),
-        bindparam("claim_expires", type_=UTCDateTime()),
-    ]
-    if dialect == "postgresql":
-        # Not holding the lock means the key is in flight elsewhere: answer 409 at once
-        # rather than queue on the unique index until that transaction ends.
-        source = select(*values).where(
-            func.pg_try_advisory_xact_lock(
-                bindparam("claim_lock", type_=BigInteger()), type_=Boolean()
-            )
-        )
-        statement: Any = postgresql.insert(_KEYS).from_select(columns, source)
-    else:  # SQLite: BEGIN IMMEDIATE serialises writers; a duplicate waits, then replays
-        statement = sqlite.insert(_KEYS).from_select(columns, select(*values))
-    return statement.on_conflict_do_nothing(index_elements=["scope", "key"]).returning(_KEYS.c.id)
-
-
-_CLAIM = {dialect: _claim_statement_for(dialect) for dialect in ("postgresql", "sqlite")}
-_ANSWER = (
-    update(_KEYS)
-    .where(_KEYS.c.id == bindparam("answer_row", type_=Integer()))
-    .values(
-        state="done",
-        response_status=bindparam("answer_status", type_=Integer()),
-        response_headers=bindparam("answer_headers", type_=_KEYS.c.response_headers.type),
-        response_body=bindparam("answer_body", type_=LargeBinary()),
-    )
-)
-
-
-def _claim_statement(
-    session: AsyncSession, claim: InTransactionClaim, now: datetime
-) -> tuple[Any, dict[str, Any]]:
-    params: dict[str, Any] = {
-        "claim_scope": claim.owner,
-        "claim_key": claim.key,
-        "claim_hash": claim.fingerprint,
-        "claim_now": now,
-        "claim_expires": now + claim.ttl,
-    }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        params["claim_lock"] = int.from_bytes(
-            hashlib.sha256(f"{claim.owner}\0{claim.key}".encode()).digest()[:8],
-            "big",
-            signed=True,
-        )
-    return _CLAIM[dialect], params
 
 
 def caller_scope(scope: Scope) -> str:
@@ -368,17 +238,19 @@ class IdempotencyMiddleware:
         if session is None:  # pragma: no cover - only called with a held transaction
             raise RuntimeError("no transaction holds the claim")
         try:
-            answer = {
-                "answer_row": claim.row_id,
-                "answer_status": status,
-                "answer_headers": _kept(headers),
-                "answer_body": body,
-            }
-            if claim.audit_rows:  # the use case's events, in the same statement
-                statement, rows = audit.written_with(_ANSWER, claim.audit_rows)
-                await direct.rows(session, statement, {**answer, **rows})
+            kept = _kept(headers)
+            if claim.written == StoredAnswer(status, kept, body):
+                ANSWERS_WRITTEN_AHEAD.labels(outcome="kept").inc()
+                await audit.write(session, claim.audit_rows)
             else:
-                await direct.rows(session, _ANSWER, answer)
+                if claim.written is not None:
+                    ANSWERS_WRITTEN_AHEAD.labels(outcome="rewritten").inc()
+                answer = claim.answer_params(status, kept) | {"answer_body": body}
+                if claim.audit_rows:  # the use case's events, in the same statement
+                    statement, rows = audit.written_with(ANSWER, claim.audit_rows)
+                    await direct.rows(session, statement, {**answer, **rows})
+                else:
+                    await direct.rows(session, ANSWER, answer)
             await session.commit()
         except BaseException:
             await _discard(claim)

@@ -59,6 +59,12 @@ DATABASE_BUSY = Counter(
 RATE_LIMITED = Counter("kosh_rate_limited_total", "Requests refused by a rate limit", ["scope"])
 LOGIN_ATTEMPTS = Counter("kosh_login_attempts_total", "Login attempts", ["outcome"])
 IDEMPOTENT_REPLAYS = Counter("kosh_idempotent_replays_total", "Responses replayed from a key")
+# answers a use case wrote in its own statement: kept (what was sent), or rewritten (it was not)
+ANSWERS_WRITTEN_AHEAD = Counter(
+    "kosh_idempotency_answers_written_ahead_total",
+    "Idempotent answers written by the use case's own statement, by outcome",
+    ["outcome"],
+)
 AUDIT_EVENTS = Counter("kosh_audit_events_total", "Audit events written", ["action"])
 # A gauge rather than an Info: Info metrics are not collected in multiprocess mode. The series
 # is the same as an Info's: kosh_build_info{version="..."} 1.

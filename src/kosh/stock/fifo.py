@@ -126,13 +126,24 @@ def _taken_payloads(part_id: int, warehouse_id: int) -> dict[str, list[Any]]:
 
 @dataclass(frozen=True)
 class FloorPick:
-    """A pick that the one-statement path did, with what its look-ups found."""
+    """A pick that the one-statement path did, with what its look-ups found (`row`: the
+    statement's whole row, with the columns an extension added)."""
 
     part_id: int
     part_number: str
     floor_id: int
     floor_code: str
     line: MovedLine
+    row: Any
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What else a floor pick's statement writes (`fifo_sql.floor_pick_statement`'s
+    `extend`, a function built once) and the values it binds."""
+
+    extend: Callable[[Any], Any]
+    params: dict[str, Any]
 
 
 # part number -> id as the floor pick last found it, so the next pick of the part can have
@@ -150,6 +161,7 @@ async def floor_pick(
     qty: int,
     reference: str,
     also_noted: Callable[[int], dict[str, list[Any]]] = lambda _: {},
+    extension: Extension | None = None,
 ) -> FloorPick | None:
     """PostgreSQL: a pick of `qty` from storage to the warehouse's MFG floor with its
     look-ups (part by exact number, warehouse active, floor) and the first-row take in one
@@ -159,7 +171,8 @@ async def floor_pick(
     is out of range (the full path refuses it after its look-ups, as it always has).
 
     The probes of what the pick notes (and of `also_noted(part_id)`, the caller's events)
-    are answered in the same statement when this process has seen the part before."""
+    are answered in the same statement when this process has seen the part before.
+    `extension` writes what follows from the pick in the same statement too."""
     if not is_postgres(session) or not is_valid_qty(qty):
         return None
     number = part_number.strip()
@@ -171,12 +184,16 @@ async def floor_pick(
     )
     found, line = await _first_row(
         session,
-        fifo_sql.floor_pick_statement(None if ahead is None else ahead.answers),
+        fifo_sql.floor_pick_statement(
+            None if ahead is None else ahead.answers,
+            None if extension is None else extension.extend,
+        ),
         {
             "lookup_part": number,
             "lookup_warehouse": warehouse_id,
             "fifo_kinds": ["storage"],
             **({} if ahead is None else ahead.params),
+            **({} if extension is None else extension.params),
         },
         qty,
         ledger_row(0, 0, None, None, qty, "pick", reference, None),
@@ -196,6 +213,7 @@ async def floor_pick(
         floor_id=found.floor_id,
         floor_code=found.floor_code,
         line=line,
+        row=found,
     )
 
 

@@ -5,7 +5,7 @@ key (building them per pick cost more CPU than running them)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -97,13 +97,15 @@ def first_row_take_statement(
 
 
 @functools.lru_cache(maxsize=16)
-def floor_pick_statement(answers: Any = None) -> Any:
+def floor_pick_statement(answers: Any = None, extend: Callable[[Any], Any] | None = None) -> Any:
     """A pick by part number to its warehouse's MFG floor with the look-ups in the same
     statement: the part (exact number), the warehouse (active) and its floor found by a
     CTE whose columns key the first-row take. Returns the part's id and number, the floor
     and the take's columns (plain columns: `kosh.core.direct` runs it), and the columns of
     `answers` (a one-row CTE: `kosh.core.events.ask_ahead`) when given; no row when the
-    look-up finds nothing (then no lot is locked and nothing moved)."""
+    look-up finds nothing (then no lot is locked and nothing moved). `extend` (a function
+    built once) makes the statement, as a CTE, part of a bigger one that writes what
+    follows from the pick (`kosh.stock.pick_answer`)."""
     target = (
         select(
             Part.id.label("part_id"),
@@ -137,9 +139,9 @@ def floor_pick_statement(answers: Any = None) -> Any:
         .join(target, target.c.part_id == Part.id)
         .outerjoin(take, true())
     )
-    if answers is None:
-        return statement
-    return statement.add_columns(*answers.c).join(answers, true())
+    if answers is not None:
+        statement = statement.add_columns(*answers.c).join(answers, true())
+    return statement if extend is None else extend(statement.cte("pick"))
 
 
 def params(

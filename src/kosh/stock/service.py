@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
-from kosh.core import audit, events
+from kosh.core import audit, claims, events
 from kosh.core.db import idempotent_transaction
 from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError, field_error
 from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Location
-from kosh.stock import fifo, lookups, movements
+from kosh.stock import fifo, lookups, movements, pick_answer
 from kosh.stock.models import Lot, StockTransaction
 from kosh.stock.movements import MovedLine
 
@@ -234,6 +234,7 @@ async def pick(
         reference=reference,
         pcn=pcn,
         allow_over_kit=allow_over_kit,
+        answer_in_statement=True,
     )
 
 
@@ -246,10 +247,14 @@ async def add_pick(
     reference: str,
     pcn: str | None = None,
     allow_over_kit: bool = False,
+    answer_in_statement: bool = False,
 ) -> Pick:
     """`pick`'s rules as a primitive that joins the caller's transaction (never commits):
-    production kits every line of a job in one transaction with it."""
+    production kits every line of a job in one transaction with it. With
+    `answer_in_statement` (the pick request's own use case), the scanner's pick writes its
+    audit event and the request's answer in its statement (`kosh.stock.pick_answer`)."""
     reference = _require_text(reference, "reference", "job reference")
+    claim = claims.answering(session) if answer_in_statement else None
     # the scanner's pick: look-ups and take in one statement (None: the full path decides)
     done = (
         None
@@ -263,6 +268,11 @@ async def add_pick(
             also_noted=lambda part_id: {
                 events.STOCK_PICKED: [(reference, part_id, allow_over_kit)]
             },
+            extension=None
+            if claim is None
+            else pick_answer.extension(
+                claim, qty=qty, warehouse_id=warehouse_id, reference=reference
+            ),
         )
     )
     if done is not None:
@@ -274,22 +284,25 @@ async def add_pick(
         )
         part_id, number = part.id, part.number
     events.note(session, events.STOCK_PICKED, [(reference, part_id, allow_over_kit)])
-    await audit.record(
-        session,
-        action="stock.pick",
-        entity_type="part",
-        entity_id=part_id,
-        after={
-            "part_number": number,
-            "qty": qty,
-            "warehouse_id": warehouse_id,
-            "reference": reference,
-            "lines": [
-                {"pcn": line.pcn, "qty": line.qty, "from_location_id": line.from_location_id}
-                for line in lines
-            ],
-        },
-    )
+    if done is not None and claim is not None:
+        pick_answer.written(claim, done)  # and its audit event
+    else:
+        await audit.record(
+            session,
+            action="stock.pick",
+            entity_type="part",
+            entity_id=part_id,
+            after={
+                "part_number": number,
+                "qty": qty,
+                "warehouse_id": warehouse_id,
+                "reference": reference,
+                "lines": [
+                    {"pcn": line.pcn, "qty": line.qty, "from_location_id": line.from_location_id}
+                    for line in lines
+                ],
+            },
+        )
     return Pick(
         part_id=part_id,
         part_number=number,
