@@ -8,8 +8,9 @@ Hot paths (`IN_TRANSACTION_PATHS`, the stock verbs) claim the key *inside the us
 transaction* instead: the `@idempotent_transaction` use case inserts the claim as its first
 statement (on PostgreSQL under a transaction-scoped advisory lock, so a concurrent duplicate
 is answered 409 at once instead of waiting on the unique index), leaves its transaction open,
-and this middleware writes the answer into the same row and commits once; the answer is
-sent only after that commit. A replay finds the committed row and answers it; the use case
+and this middleware writes the answer into the same row and commits once (or only commits,
+when the use case's own statement wrote exactly that answer: `kosh.core.claims`); the answer
+is sent only after that commit. A replay finds the committed row and answers it; the use case
 does not run. When the use case fails (a domain error: it rolled back, claim and all), the
 answer is stored afterwards in a separate transaction, and if a concurrent duplicate got the
 key in between, this request answers 409 in progress instead, so exactly one answer is ever
