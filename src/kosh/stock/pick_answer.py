@@ -10,7 +10,6 @@ when they differ, so a mismatch costs the old round trip, never a wrong replay.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +45,9 @@ def written(claim: claims.InTransactionClaim, done: FloorPick) -> None:
     claim.expect(claims.StoredAnswer(_STATUS, HEADERS, done.row.answer_json.encode()))
 
 
-@functools.cache
 def _extend(pick: Any) -> Any:
+    """Built once per floor-pick statement variant (`fifo_sql.floor_pick_statement` keeps
+    them): `pick` is that statement as a CTE."""
     qty = bindparam("answer_qty", type_=Integer())
     warehouse = bindparam("answer_warehouse", type_=Integer())
     reference = bindparam("answer_reference", type_=String())
