@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kosh.core.errors import ConflictError
+from kosh.core.errors import ConflictError, ValidationError, field_error
 
 
 class InsufficientStockError(ConflictError):
@@ -30,3 +30,11 @@ class InsufficientStockError(ConflictError):
         super().__init__(message, details=details)
         self.available = available
         self.requested = requested
+
+
+def require_text(value: str | None, loc: str, what: str) -> str:
+    """`value` without surrounding spaces; 422 when that leaves nothing."""
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"A {what} is required.", errors=[field_error([loc], "required")])
+    return text

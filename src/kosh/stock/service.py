@@ -4,26 +4,33 @@ Each public function is one transaction (`@transactional`): it checks its rules,
 stock through `kosh.stock.movements` (ledger row per movement, guarded decrements, lots
 locked in id order), records an audit event, and commits once. If it raises, nothing
 changed. Roles are checked by the routes: operators move stock, managers adjust counts.
+The pick lives in `kosh.stock.picks` and the PCN look-ups in `kosh.stock.lookups`; both are
+re-exported here, the stock feature's face to the others.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog import service as part_service
 from kosh.catalog.models import Part
-from kosh.core import audit, claims, events
+from kosh.core import audit, events
 from kosh.core.db import idempotent_transaction
-from kosh.core.errors import NotFoundError, RuleViolationError, ValidationError, field_error
+from kosh.core.errors import RuleViolationError, ValidationError, field_error
 from kosh.core.types import MAX_QTY
 from kosh.locations import service as location_service
 from kosh.locations.models import Location
-from kosh.stock import fifo, lookups, movements, pick_answer
+from kosh.stock import movements
+from kosh.stock.errors import require_text
+from kosh.stock.lookups import get_lot_by_pcn as get_lot_by_pcn
+from kosh.stock.lookups import get_lot_by_pcn_or_raise as get_lot_by_pcn_or_raise
 from kosh.stock.models import Lot, StockTransaction
-from kosh.stock.movements import MovedLine
+from kosh.stock.picks import Pick as Pick
+from kosh.stock.picks import add_pick as add_pick
+from kosh.stock.picks import pick as pick
 
 # Where received or restocked stock may be put: not the floor, not a shipping dock.
 STOCKABLE_KINDS = ("storage", "receiving", "quarantine")
@@ -35,18 +42,6 @@ class Receipt:
     part: Part
     location: Location
     entry: StockTransaction
-
-
-@dataclass(frozen=True)
-class Pick:
-    part_id: int
-    part_number: str
-    warehouse_id: int
-    to_location_id: int
-    reference: str
-    qty: int
-    lines: list[MovedLine] = field(default_factory=list)
-    to_location_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,34 +72,6 @@ class CountAdjustment:
 # --- lookups --------------------------------------------------------------------------
 
 
-async def get_lot_by_pcn(session: AsyncSession, pcn: str) -> Lot | None:
-    """The lot with this PCN (surrounding spaces ignored), or None. Case does not matter
-    (`pcn000051` finds PCN000051): the exact PCN wins, else the one lot whose PCN differs
-    only in case; two such lots match neither."""
-    wanted = pcn.strip()
-    exact = await session.scalar(select(Lot).where(Lot.pcn == wanted))
-    if exact is not None or not wanted:
-        return exact
-    # Only on a miss: the index serves the exact match, this one scans.
-    found = (
-        await session.scalars(select(Lot).where(func.upper(Lot.pcn) == wanted.upper()).limit(2))
-    ).all()
-    return found[0] if len(found) == 1 else None
-
-
-async def get_lot_by_pcn_or_raise(session: AsyncSession, pcn: str, *, loc: str = "pcn") -> Lot:
-    """The lot with this PCN; NotFoundError (404, code pcn_not_found) otherwise."""
-    lot = await get_lot_by_pcn(session, pcn)
-    if lot is None:
-        raise NotFoundError(
-            f"No PCN {pcn.strip()}.",
-            code="pcn_not_found",
-            errors=[field_error([loc], "no such PCN")],
-            details={"pcn": pcn.strip()},
-        )
-    return lot
-
-
 async def last_pick_source(session: AsyncSession, lot_id: int) -> int | None:
     """The location the lot was last picked from, read from its ledger (newest pick)."""
     result = await session.scalar(
@@ -114,13 +81,6 @@ async def last_pick_source(session: AsyncSession, lot_id: int) -> int | None:
         .limit(1)
     )
     return result
-
-
-def _require_text(value: str | None, loc: str, what: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise ValidationError(f"A {what} is required.", errors=[field_error([loc], "required")])
-    return text
 
 
 async def _audit_movement(session: AsyncSession, action: str, movement: Movement) -> None:
@@ -203,157 +163,6 @@ async def receive(
         },
     )
     return Receipt(lot=lot, part=part, location=location, entry=entry)
-
-
-@idempotent_transaction
-async def pick(
-    session: AsyncSession,
-    *,
-    part_number: str,
-    qty: int,
-    warehouse_id: int,
-    reference: str,
-    pcn: str | None = None,
-    allow_over_kit: bool = False,
-) -> Pick:
-    """Pick `qty` of a part for a job onto the warehouse's MFG floor, oldest lots first.
-
-    Rules: the part (404) and warehouse (404) exist and the warehouse is active (422);
-    the reference is required; with `pcn`, only that lot is used and it must be of the
-    part (422 pcn_part_mismatch). Stock comes from the warehouse's active storage
-    locations. Not enough is 409 insufficient_stock with `available`; nothing changes.
-    Subscribers of `events.STOCK_PICKED` can refuse it: production answers 409 over_kit
-    when the reference is a job that would get more than it needs, unless
-    `allow_over_kit`.
-    """
-    return await add_pick(
-        session,
-        part_number=part_number,
-        qty=qty,
-        warehouse_id=warehouse_id,
-        reference=reference,
-        pcn=pcn,
-        allow_over_kit=allow_over_kit,
-        answer_in_statement=True,
-    )
-
-
-async def add_pick(
-    session: AsyncSession,
-    *,
-    part_number: str,
-    qty: int,
-    warehouse_id: int,
-    reference: str,
-    pcn: str | None = None,
-    allow_over_kit: bool = False,
-    answer_in_statement: bool = False,
-) -> Pick:
-    """`pick`'s rules as a primitive that joins the caller's transaction (never commits):
-    production kits every line of a job in one transaction with it. With
-    `answer_in_statement` (the pick request's own use case), the scanner's pick writes its
-    audit event and the request's answer in its statement (`kosh.stock.pick_answer`)."""
-    reference = _require_text(reference, "reference", "job reference")
-    claim = claims.answering(session) if answer_in_statement else None
-    # the scanner's pick: look-ups and take in one statement (None: the full path decides)
-    done = (
-        None
-        if pcn
-        else await fifo.floor_pick(
-            session,
-            part_number=part_number,
-            warehouse_id=warehouse_id,
-            qty=qty,
-            reference=reference,
-            also_noted=lambda part_id: {
-                events.STOCK_PICKED: [(reference, part_id, allow_over_kit)]
-            },
-            extension=None
-            if claim is None
-            else pick_answer.extension(
-                claim, qty=qty, warehouse_id=warehouse_id, reference=reference
-            ),
-        )
-    )
-    if done is not None:
-        part_id, number = done.part_id, done.part_number
-        floor_id, floor_code, lines = done.floor_id, done.floor_code, [done.line]
-    else:
-        part, floor_id, floor_code, lines = await _pick_lines(
-            session, part_number, qty, warehouse_id, reference, pcn
-        )
-        part_id, number = part.id, part.number
-    events.note(session, events.STOCK_PICKED, [(reference, part_id, allow_over_kit)])
-    if done is not None and claim is not None:
-        pick_answer.written(claim, done)  # and its audit event
-    else:
-        await audit.record(
-            session,
-            action="stock.pick",
-            entity_type="part",
-            entity_id=part_id,
-            after={
-                "part_number": number,
-                "qty": qty,
-                "warehouse_id": warehouse_id,
-                "reference": reference,
-                "lines": [
-                    {"pcn": line.pcn, "qty": line.qty, "from_location_id": line.from_location_id}
-                    for line in lines
-                ],
-            },
-        )
-    return Pick(
-        part_id=part_id,
-        part_number=number,
-        warehouse_id=warehouse_id,
-        to_location_id=floor_id,
-        reference=reference,
-        qty=qty,
-        lines=lines,
-        to_location_code=floor_code,
-    )
-
-
-async def _pick_lines(
-    session: AsyncSession,
-    part_number: str,
-    qty: int,
-    warehouse_id: int,
-    reference: str,
-    pcn: str | None,
-) -> tuple[Part, int, str, list[MovedLine]]:
-    """`add_pick`'s full path: look-ups with their 404 and 422, the PCN's lot, FIFO take."""
-    part, warehouse, floor = await lookups.part_warehouse_and_floor(
-        session, part_number, warehouse_id
-    )
-    if not warehouse.active:
-        raise RuleViolationError(
-            f"Warehouse {warehouse.code} is inactive.",
-            code="warehouse_inactive",
-            errors=[field_error(["warehouse_id"], "is inactive")],
-        )
-    lot_id = None
-    if pcn:
-        lot = await get_lot_by_pcn_or_raise(session, pcn)
-        if lot.part_id != part.id:
-            raise RuleViolationError(
-                f"PCN {lot.pcn} is not part {part.number}.",
-                code="pcn_part_mismatch",
-                errors=[field_error(["pcn"], f"is not a lot of {part.number}")],
-            )
-        lot_id = lot.id
-    lines = await fifo.take_fifo(
-        session,
-        part_id=part.id,
-        warehouse_id=warehouse.id,
-        qty=qty,
-        to_location_id=floor.id,
-        kind="pick",
-        reference=reference,
-        lot_id=lot_id,
-    )
-    return part, floor.id, floor.code, lines
 
 
 @idempotent_transaction
@@ -461,7 +270,7 @@ async def adjust_count(
     row (from nowhere for a gain, to nowhere for a loss); no row when nothing differs.
     The role (manager and above) is checked by the route.
     """
-    reason = _require_text(reason, "reason", "reason")
+    reason = require_text(reason, "reason", "reason")
     if (
         isinstance(counted_qty, bool)
         or not isinstance(counted_qty, int)
@@ -527,7 +336,7 @@ async def consume(
     """Units of a PCN leave stock from a location: used by a job (`consume`) or thrown
     away (`scrap`). Rules: the PCN and location exist (404); a reason is required (422);
     more than the location holds is 409 insufficient_stock."""
-    reason = _require_text(reason, "reason", "reason")
+    reason = require_text(reason, "reason", "reason")
     lot = await get_lot_by_pcn_or_raise(session, pcn)
     location = await location_service.get_location_or_raise(session, location_id)
     entry = await movements.move(
