@@ -133,16 +133,8 @@ def answer_cte(body: Any, when: Any) -> Any:
     """A data-modifying CTE writing the answer into the claim's row (bound values of
     `InTransactionClaim.answer_params`): `body` a text expression of the statement's other
     CTEs, written only `when` (a boolean expression of them) holds."""
-    return (
-        update(_KEYS)
-        .where(_KEYS.c.id == bindparam("answer_row", type_=Integer()), when)
-        .values(
-            state="done",
-            response_status=bindparam("answer_status", type_=Integer()),
-            response_headers=bindparam("answer_headers", type_=_KEYS.c.response_headers.type),
-            response_body=func.convert_to(body, literal_column("'UTF8'")),
-        )
-        .cte("answer_written")
+    return _answer_update(func.convert_to(body, literal_column("'UTF8'")), when).cte(
+        "answer_written"
     )
 
 
@@ -177,16 +169,23 @@ def _claim_statement_for(dialect: str) -> Any:
 
 
 _CLAIM = {dialect: _claim_statement_for(dialect) for dialect in ("postgresql", "sqlite")}
-ANSWER = (
-    update(_KEYS)
-    .where(_KEYS.c.id == bindparam("answer_row", type_=Integer()))
-    .values(
-        state="done",
-        response_status=bindparam("answer_status", type_=Integer()),
-        response_headers=bindparam("answer_headers", type_=_KEYS.c.response_headers.type),
-        response_body=bindparam("answer_body", type_=LargeBinary()),
+
+
+def _answer_update(body: Any, *conditions: Any) -> Any:
+    return (
+        update(_KEYS)
+        .where(_KEYS.c.id == bindparam("answer_row", type_=Integer()), *conditions)
+        .values(
+            state="done",
+            response_status=bindparam("answer_status", type_=Integer()),
+            response_headers=bindparam("answer_headers", type_=_KEYS.c.response_headers.type),
+            response_body=body,
+        )
     )
-)
+
+
+# the answer the middleware writes (`answer_params` and `answer_body`)
+ANSWER = _answer_update(bindparam("answer_body", type_=LargeBinary()))
 
 
 def _claim_statement(

@@ -245,7 +245,9 @@ class IdempotencyMiddleware:
                 await audit.write(session, claim.audit_rows)
             else:
                 if claim.written is not None:
+                    # the use case's SQL no longer renders what its route sends
                     ANSWERS_WRITTEN_AHEAD.labels(outcome="rewritten").inc()
+                    log.warning("idempotent_answer_rewritten", status=status)
                 answer = claim.answer_params(status, kept) | {"answer_body": body}
                 if claim.audit_rows:  # the use case's events, in the same statement
                     statement, rows = audit.written_with(ANSWER, claim.audit_rows)
