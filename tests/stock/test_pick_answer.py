@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core.models import AuditEvent, IdempotencyKey
 from kosh.stock import pick_answer
-from kosh.stock.models import StockTransaction
 from tests.production.test_jobs import a_job, a_plant
 from tests.production.test_kitting import line_ids
 from tests.stock.test_fast_paths import counted
+from tests.stock.test_floor_pick import _picks_in_ledger
 from tests.support.stock import Site, a_part, a_site, balances, stock_in
 
 Headers = dict[str, str]
@@ -160,9 +160,8 @@ async def test_a_pick_refused_after_its_take_leaves_no_answer_event_or_movement(
     assert kit.status_code == 200, kit.text
     body = {"part_number": "RES-10K", "qty": 1, "warehouse_id": plant.warehouse_id}
     await _warm_up(client, operator_headers, {**body, "reference": "OTHER", "qty": 1})
-    await session.rollback()
-    events_before = len(await _pick_events(session))
-    picks_before = await _picks(session)
+    events_before = len(await _pick_events(session))  # a fresh snapshot
+    picks_before = await _picks_in_ledger(session)
 
     # when a scanner picks one more for the job with a key, and sends it again
     headers = {**operator_headers, "idempotency-key": "ahead-over-kit"}
@@ -174,12 +173,4 @@ async def test_a_pick_refused_after_its_take_leaves_no_answer_event_or_movement(
     assert (first.status_code, first.json()["code"]) == (409, "over_kit"), first.text
     assert (again.status_code, again.content) == (409, first.content)
     assert len(await _pick_events(session)) == events_before
-    assert await _picks(session) == picks_before
-
-
-async def _picks(session: AsyncSession) -> int:
-    await session.rollback()
-    found = await session.scalars(
-        select(StockTransaction.id).where(StockTransaction.kind == "pick")
-    )
-    return len(list(found))
+    assert await _picks_in_ledger(session) == picks_before

@@ -84,7 +84,8 @@ def counted(action: str) -> None:
 
 
 async def write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Write events held back (`take_deferred`) when nothing else is left to carry them."""
+    """Write events held back (a `batch`, or `take_deferred` when nothing else is left to
+    carry them) in one INSERT; none is nothing."""
     if rows:
         await session.execute(_INSERT, rows)
 
@@ -107,8 +108,8 @@ async def batch(session: AsyncSession) -> AsyncIterator[None]:
     deferred = _deferred(session)
     if deferred is not None:
         deferred.extend(rows)
-    elif rows:
-        await session.execute(_INSERT, rows)
+    else:
+        await write(session, rows)
 
 
 def defer(session: AsyncSession) -> None:
