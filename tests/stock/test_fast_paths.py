@@ -29,18 +29,24 @@ Headers = dict[str, str]
 
 @dataclass
 class Seen:
-    """What the app's engine did: the statements of each committed transaction, and how
-    many statements read the token tables."""
+    """What the app's engine did: the statements of each committed transaction, those
+    of each connection use that ended without a COMMIT (rolled back, or statements that
+    committed on their own: no transaction was open), and how many statements read the
+    token tables."""
 
     committed: list[list[str]] = field(default_factory=list)
+    uncommitted: list[list[str]] = field(default_factory=list)
     auth_reads: int = 0
 
     def writing(self, *tables: str) -> list[list[str]]:
-        return [
-            t
-            for t in self.committed
-            if any(f" {table} " in f" {s} " for s in t for table in tables)
-        ]
+        return _writing(self.committed, tables)
+
+    def writing_uncommitted(self, *tables: str) -> list[list[str]]:
+        return _writing(self.uncommitted, tables)
+
+
+def _writing(ended: list[list[str]], tables: tuple[str, ...]) -> list[list[str]]:
+    return [t for t in ended if any(f" {table} " in f" {s} " for s in t for table in tables)]
 
 
 @contextmanager
@@ -57,7 +63,7 @@ def counted(engine: AsyncEngine) -> Iterator[Seen]:
         seen.committed.append(open_transactions.pop(id(conn), []))
 
     def on_rollback(conn: Any) -> None:
-        open_transactions.pop(id(conn), None)
+        seen.uncommitted.append(open_transactions.pop(id(conn), []))
 
     sync = engine.sync_engine
     listeners = [

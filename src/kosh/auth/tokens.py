@@ -121,8 +121,11 @@ class LiveToken:
 async def resolve_token(session: AsyncSession, raw_token: str) -> tuple[LiveToken, User] | None:
     """The live token behind a bearer value and its user (an entity of `session`), or
     None. last_used_at is kept to the minute."""
-    # One indexed query (the unique token_hash) for the token and its user.
-    found = await direct.first(session, _TOKEN_AND_USER, {"token_hash": digest(raw_token)})
+    # One indexed query (the unique token_hash) for the token and its user, on its own: no
+    # transaction is begun for it (the request's use case may then commit on its own too).
+    found = await direct.first(
+        session, _TOKEN_AND_USER, {"token_hash": digest(raw_token)}, begin=False
+    )
     now = utcnow()
     if found is None:
         return None

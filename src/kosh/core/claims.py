@@ -7,6 +7,10 @@ follows from its own statement can write it there instead (`answering`, `answer_
 nothing but COMMIT is left while its lot is locked. The middleware compares what it really
 sends with that answer and rewrites the row when they differ, so the stored answer is
 always the one the caller got.
+
+A use case whose one statement is the whole request can even claim the key in it and
+commit on its own, with no transaction (`unheld`, `unclaimed`, `answer_insert_cte`,
+`InTransactionClaim.settle`): the scanner's pick of a part its process knows.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import audit, direct
-from kosh.core.db import AfterCommit, UTCDateTime, utcnow
+from kosh.core.db import CLAIM_INFO, AfterCommit, UTCDateTime, utcnow
 from kosh.core.models import IdempotencyKey
 
 # Request state key under which the claim travels to the request's session.
@@ -76,6 +80,8 @@ class InTransactionClaim:
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
     # the answer the use case's own statement wrote into the row (`expect`)
     written: StoredAnswer | None = None
+    # that statement ran on its own and committed the key with its answer (`committed`)
+    committed: bool = False
 
     async def acquire(self, session: AsyncSession) -> None:
         """Insert the claim as the transaction's first write; IdempotencyHitError when the
@@ -118,6 +124,33 @@ class InTransactionClaim:
         """The use case's statement wrote `answer` into the row (`answer_cte`)."""
         self.written = answer
 
+    def settle(self, session: AsyncSession, answer: StoredAnswer) -> None:
+        """A statement run on its own inserted the key with `answer` and committed
+        (`unclaimed`, `answer_insert_cte`): nothing is left for the middleware to commit,
+        nor for a use case of `session` to claim."""
+        self.written = answer
+        self.committed = True
+        session.info.pop(CLAIM_INFO, None)
+
+    def insert_params(self, status: int, headers: list[list[str]]) -> dict[str, Any]:
+        """The bound values of `unclaimed` and `answer_insert_cte` (PostgreSQL)."""
+        now = utcnow()
+        return {
+            **_claim_params(self, now),
+            "claim_lock": lock_key(self.owner, self.key),
+            "answer_status": status,
+            "answer_headers": headers,
+        }
+
+
+def unheld(session: AsyncSession) -> InTransactionClaim | None:
+    """The request's key not yet claimed by any transaction (PostgreSQL), for a use case
+    whose one statement can claim it and commit on its own (`unclaimed`)."""
+    claim = session.info.get(CLAIM_INFO)
+    if not isinstance(claim, InTransactionClaim):
+        return None
+    return claim if session.get_bind().dialect.name == "postgresql" else None
+
 
 def answering(session: AsyncSession) -> InTransactionClaim | None:
     """The claim this transaction holds when its use case may write the answer in its own
@@ -138,6 +171,30 @@ def answer_cte(body: Any, when: Any) -> Any:
     )
 
 
+def unclaimed() -> Any:
+    """PostgreSQL, for a statement that runs on its own and inserts the key with its
+    answer (`answer_insert_cte`): true when no one has the key, neither committed nor in
+    flight (its advisory lock, which this statement then holds until it ends). A
+    duplicate committed after the statement's snapshot fails its insert on the unique
+    index instead, and the statement with it."""
+    return _UNCLAIMED
+
+
+def answer_insert_cte(body: Any, when: Any) -> Any:
+    """A data-modifying CTE inserting the key done, with its answer (`body` as in
+    `answer_cte`), only `when` holds; values bound by `InTransactionClaim.insert_params`.
+    A plain insert: a key someone else inserted meanwhile fails the whole statement."""
+    columns = ["scope", "key", "request_hash", "state", "created_at", "expires_at"]
+    columns += ["response_status", "response_headers", "response_body"]
+    source = select(
+        *_CLAIM_VALUES,
+        bindparam("answer_status", type_=Integer()),
+        bindparam("answer_headers", type_=_KEYS.c.response_headers.type),
+        func.convert_to(body, literal_column("'UTF8'")),
+    ).where(when)
+    return postgresql.insert(_KEYS).from_select(columns, source).cte("answer_inserted")
+
+
 # the table, not the mapped class: with bound values an ORM insert would be a bulk insert
 _KEYS = cast(Table, IdempotencyKey.__table__)
 
@@ -146,29 +203,35 @@ def _claim_statement_for(dialect: str) -> Any:
     """Built once per dialect (a reused statement skips construction and cache-key
     generation on every request); the values are bound per claim."""
     columns = ["scope", "key", "request_hash", "state", "created_at", "expires_at"]
-    values: list[Any] = [
-        bindparam("claim_scope", type_=String()),
-        bindparam("claim_key", type_=String()),
-        bindparam("claim_hash", type_=String()),
-        literal("running", String()),
-        bindparam("claim_now", type_=UTCDateTime()),
-        bindparam("claim_expires", type_=UTCDateTime()),
-    ]
+    values = [*_CLAIM_VALUES[:3], literal("running", String()), *_CLAIM_VALUES[4:]]
     if dialect == "postgresql":
         # Not holding the lock means the key is in flight elsewhere: answer 409 at once
         # rather than queue on the unique index until that transaction ends.
-        source = select(*values).where(
-            func.pg_try_advisory_xact_lock(
-                bindparam("claim_lock", type_=BigInteger()), type_=Boolean()
-            )
-        )
+        source = select(*values).where(_KEY_LOCK)
         statement: Any = postgresql.insert(_KEYS).from_select(columns, source)
     else:  # SQLite: BEGIN IMMEDIATE serialises writers; a duplicate waits, then replays
         statement = sqlite.insert(_KEYS).from_select(columns, select(*values))
     return statement.on_conflict_do_nothing(index_elements=["scope", "key"]).returning(_KEYS.c.id)
 
 
+_CLAIM_VALUES: list[Any] = [
+    bindparam("claim_scope", type_=String()),
+    bindparam("claim_key", type_=String()),
+    bindparam("claim_hash", type_=String()),
+    literal("done", String()),
+    bindparam("claim_now", type_=UTCDateTime()),
+    bindparam("claim_expires", type_=UTCDateTime()),
+]
+_KEY_LOCK = func.pg_try_advisory_xact_lock(
+    bindparam("claim_lock", type_=BigInteger()), type_=Boolean()
+)
 _CLAIM = {dialect: _claim_statement_for(dialect) for dialect in ("postgresql", "sqlite")}
+_UNCLAIMED = select(
+    _KEY_LOCK
+    & ~select(_KEYS.c.id)
+    .where(_KEYS.c.scope == _CLAIM_VALUES[0], _KEYS.c.key == _CLAIM_VALUES[1])
+    .exists()
+).scalar_subquery()
 
 
 def _answer_update(body: Any, *conditions: Any) -> Any:
@@ -191,18 +254,25 @@ ANSWER = _answer_update(bindparam("answer_body", type_=LargeBinary()))
 def _claim_statement(
     session: AsyncSession, claim: InTransactionClaim, now: datetime
 ) -> tuple[Any, dict[str, Any]]:
-    params: dict[str, Any] = {
+    params = _claim_params(claim, now)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        params["claim_lock"] = lock_key(claim.owner, claim.key)
+    return _CLAIM[dialect], params
+
+
+def _claim_params(claim: InTransactionClaim, now: datetime) -> dict[str, Any]:
+    return {
         "claim_scope": claim.owner,
         "claim_key": claim.key,
         "claim_hash": claim.fingerprint,
         "claim_now": now,
         "claim_expires": now + claim.ttl,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        params["claim_lock"] = int.from_bytes(
-            hashlib.sha256(f"{claim.owner}\0{claim.key}".encode()).digest()[:8],
-            "big",
-            signed=True,
-        )
-    return _CLAIM[dialect], params
+
+
+def lock_key(owner: str, key: str) -> int:
+    """The transaction-scoped advisory lock of `owner`'s key (64 bits of its hash)."""
+    return int.from_bytes(
+        hashlib.sha256(f"{owner}\0{key}".encode()).digest()[:8], "big", signed=True
+    )

@@ -1,4 +1,5 @@
-"""Core statements run straight on asyncpg inside the session's transaction (PostgreSQL).
+"""Core statements run straight on asyncpg inside the session's transaction (PostgreSQL),
+or on their own when asked (`begin=False`: the token read, the scanner's pick alone).
 
 Why: on the hot paths (pick, receipt, transfer) SQLAlchemy's execution pipeline costs more
 CPU than asyncpg itself: about 80-100 µs per Core statement (greenlet hop, execution
@@ -77,17 +78,30 @@ def _plan(statement: Any, dialect: Any) -> _Plan | None:
 
 
 async def rows(
-    session: AsyncSession, statement: Any, params: Mapping[str, Any] | None = None
+    session: AsyncSession,
+    statement: Any,
+    params: Mapping[str, Any] | None = None,
+    *,
+    begin: bool = True,
 ) -> Sequence[Any]:
     """All rows of `statement` run with `params` in the session's transaction (begun if it
-    was not): named tuples on the direct path, SQLAlchemy rows otherwise."""
+    was not): named tuples on the direct path, SQLAlchemy rows otherwise. With `begin`
+    False and no transaction open on the connection, the statement runs on its own
+    (PostgreSQL commits it as it ends: no BEGIN, no COMMIT round trip)."""
     bound = await _bound(session)
     plan = _plan(statement, bound.connection.dialect) if bound.adapted is not None else None
     if plan is None:
         result = await session.execute(statement, dict(params or {}))
         # a DML statement without RETURNING has no rows to list (an ORM result always has)
         return list(result) if getattr(result, "returns_rows", True) else []
-    return await _run(bound, plan, dict(params or {}))
+    return await _run(bound, plan, dict(params or {}), begin=begin)
+
+
+async def outside_transaction(session: AsyncSession) -> bool:
+    """True on PostgreSQL when the session's connection has no transaction open yet, so a
+    statement run with `begin=False` commits on its own."""
+    bound = await _bound(session)
+    return bound.adapted is not None and bound.adapted._transaction is None
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,10 +132,14 @@ async def _bound(session: AsyncSession) -> _Bound:
 
 
 async def first(
-    session: AsyncSession, statement: Any, params: Mapping[str, Any] | None = None
+    session: AsyncSession,
+    statement: Any,
+    params: Mapping[str, Any] | None = None,
+    *,
+    begin: bool = True,
 ) -> Any:
     """The first row, or None."""
-    found = await rows(session, statement, params)
+    found = await rows(session, statement, params, begin=begin)
     return found[0] if found else None
 
 
@@ -133,7 +151,7 @@ async def scalar(
     return None if row is None else row[0]
 
 
-async def _run(bound: _Bound, plan: _Plan, params: dict[str, Any]) -> list[Any]:
+async def _run(bound: _Bound, plan: _Plan, params: dict[str, Any], *, begin: bool) -> list[Any]:
     connection, adapted = bound.connection, bound.adapted
     compiled = plan.compiled
     values = cast(dict[str, Any], compiled.construct_params(params, escape_names=False))
@@ -152,7 +170,7 @@ async def _run(bound: _Bound, plan: _Plan, params: dict[str, Any]) -> list[Any]:
         sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
     try:
         async with adapted._execute_mutex:
-            if adapted._transaction is None:
+            if adapted._transaction is None and begin:
                 await adapted._start_transaction()
             prepared, attributes = await adapted._prepare(
                 sql,

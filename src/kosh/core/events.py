@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import direct
@@ -50,6 +50,8 @@ class Ahead:
     answers: Any
     params: dict[str, Any]
     calls: tuple[tuple[Subscriber, str, frozenset[Any]], ...]
+    # every subscriber of the payloads is asked: all answering False, none would act
+    complete: bool = False
 
 
 _subscribers: dict[str, list[tuple[Subscriber, Probe | None]]] = defaultdict(list)
@@ -99,6 +101,7 @@ def ask_ahead(payloads: Mapping[str, Iterable[Any]]) -> Ahead | None:
     to join to a statement it sends anyway; None when none has a probe. Only for a
     statement whose own writes cannot change a probe's answer (a take of stock changes
     no reorder point, reservation, job or store)."""
+    subscribed = sum(len(_subscribers.get(event, [])) for event in payloads)
     calls = [
         (subscriber, probe, event, frozenset(ids))
         for event, ids in sorted(payloads.items())
@@ -116,7 +119,15 @@ def ask_ahead(payloads: Mapping[str, Iterable[Any]]) -> Ahead | None:
         answers=_answers_cte(tuple(probe for _, probe, _, _ in asked)),
         params=params,
         calls=tuple((subscriber, event, ids) for subscriber, _, event, ids in asked),
+        complete=len(asked) == subscribed,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def quiet(answers: Any) -> Any:
+    """True when every probe of `answers` (an `Ahead`'s CTE) answers False: a statement
+    of a use case whose `Ahead` is complete may then commit without a dispatch."""
+    return ~select(answers).where(or_(*(column for column in answers.c))).exists()
 
 
 def take_answers(session: AsyncSession, ahead: Ahead, row: Any) -> None:

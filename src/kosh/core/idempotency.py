@@ -14,7 +14,9 @@ is sent only after that commit. A replay finds the committed row and answers it;
 does not run. When the use case fails (a domain error: it rolled back, claim and all), the
 answer is stored afterwards in a separate transaction, and if a concurrent duplicate got the
 key in between, this request answers 409 in progress instead, so exactly one answer is ever
-the key's answer.
+the key's answer. A use case may also settle the key itself (`claims`: one statement that
+claims it, does the work, inserts the answer and commits on its own); the middleware then
+only checks that answer against what the route sent.
 """
 
 from __future__ import annotations
@@ -210,7 +212,9 @@ class IdempotencyMiddleware:
         status = int(start["status"]) if start is not None else 500
         headers = list(start.get("headers", [])) if start is not None else []
         storable = start is not None and status < 500 and status not in _NOT_STORED
-        if claim.session is not None:
+        if claim.committed:
+            await self._keep_settled(claim, status, headers, bytes(chunks), storable=storable)
+        elif claim.session is not None:
             if not storable:
                 await _discard(claim)
             else:
@@ -265,6 +269,32 @@ class IdempotencyMiddleware:
                 await callback()
             except Exception:
                 log.exception("after_commit_failed", use_case="idempotent_request")
+        await self._clean_now_and_then()
+
+    async def _keep_settled(
+        self,
+        claim: InTransactionClaim,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        *,
+        storable: bool,
+    ) -> None:
+        """The use case's own statement committed the key with its answer: a replay must
+        answer what the route really sent, so a different answer is stored over it. An
+        answer that cannot be stored (the route failed after the commit) leaves the
+        statement's: the use case did happen, and a retry must not run it again."""
+        kept = _kept(headers)
+        if claim.written == StoredAnswer(status, kept, body):
+            ANSWERS_WRITTEN_AHEAD.labels(outcome="kept").inc()
+        else:
+            ANSWERS_WRITTEN_AHEAD.labels(outcome="rewritten").inc()
+            log.warning("idempotent_answer_rewritten", status=status, stored=storable)
+            if storable:
+                await self._store(claim.owner, claim.key, status, headers, body)
+        await self._clean_now_and_then()
+
+    async def _clean_now_and_then(self) -> None:
         if random.random() < 0.01:  # noqa: S311 - opportunistic cleanup, not security
             async with self.sessions() as cleanup:
                 await cleanup.execute(

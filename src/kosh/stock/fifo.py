@@ -140,10 +140,15 @@ class FloorPick:
 @dataclass(frozen=True)
 class Extension:
     """What else a floor pick's statement writes (`fifo_sql.floor_pick_statement`'s
-    `extend`, a function built once) and the values it binds."""
+    `extend`, a function built once) and the values it binds. With a `gate` (built once,
+    of the probes' answers CTE: `floor_pick_statement`'s) the statement runs on its own,
+    outside any transaction, and commits as it ends: it moves stock only when the gate
+    holds, and the probes of everything the pick notes are answered in it (all False: no
+    subscriber would act, so there is nothing to dispatch)."""
 
     extend: Callable[[Any], Any]
     params: dict[str, Any]
+    gate: Callable[[Any], Any] | None = None
 
 
 # part number -> id as the floor pick last found it, so the next pick of the part can have
@@ -151,6 +156,11 @@ class Extension:
 # only that: the answers are about payloads the pick then does not note
 _PART_IDS: dict[str, int] = {}
 _PART_IDS_KEPT = 20_000
+
+
+def forget_known_parts() -> None:
+    """Forget the part numbers seen (a process whose database was replaced: tests)."""
+    _PART_IDS.clear()
 
 
 async def floor_pick(
@@ -172,7 +182,9 @@ async def floor_pick(
 
     The probes of what the pick notes (and of `also_noted(part_id)`, the caller's events)
     are answered in the same statement when this process has seen the part before.
-    `extension` writes what follows from the pick in the same statement too."""
+    `extension` writes what follows from the pick in the same statement too; with its
+    `gate`, None also when the pick cannot be done alone (a part this process has not
+    seen, a subscriber without a probe, or no transaction-free connection)."""
     if not is_postgres(session) or not is_valid_qty(qty):
         return None
     number = part_number.strip()
@@ -182,21 +194,29 @@ async def floor_pick(
         if known_id is None
         else events.ask_ahead({**_taken_payloads(known_id, warehouse_id), **also_noted(known_id)})
     )
+    gate = None if extension is None else extension.gate
+    if gate is not None and (
+        ahead is None or not ahead.complete or not await direct.outside_transaction(session)
+    ):
+        return None
     found, line = await _first_row(
         session,
         fifo_sql.floor_pick_statement(
             None if ahead is None else ahead.answers,
             None if extension is None else extension.extend,
+            gate,
         ),
         {
             "lookup_part": number,
             "lookup_warehouse": warehouse_id,
+            **({} if gate is None else {"lookup_known_part": known_id}),
             "fifo_kinds": ["storage"],
             **({} if ahead is None else ahead.params),
             **({} if extension is None else extension.params),
         },
         qty,
         ledger_row(0, 0, None, None, qty, "pick", reference, None),
+        alone=gate is not None,
     )
     if found is not None and found.found_part_id != known_id:
         if len(_PART_IDS) >= _PART_IDS_KEPT:
@@ -240,10 +260,12 @@ async def _first_row(
     params: dict[str, Any],
     qty: int,
     ledger: dict[str, Any],
+    *,
+    alone: bool = False,
 ) -> tuple[Any, MovedLine | None]:
     """Run a first-row take (`fifo_sql.first_row_take_statement`, alone or in a bigger
     statement): its row, and the line it moved (None: nothing moved); the lots it locked
-    are held either way."""
+    are held either way, unless the statement ran `alone` (committed as it ended)."""
     found = await direct.first(
         session,
         statement,
@@ -253,10 +275,12 @@ async def _first_row(
             "fifo_qty": qty,
             **{f"ledger_{name}": ledger[name] for name in LEDGER_BOUND},
         },
+        begin=not alone,
     )
     if found is None:
         return None, None
-    locked_in_this_transaction(session).update(found.held or ())
+    if not alone:
+        locked_in_this_transaction(session).update(found.held or ())
     if found.ledger_id is None:
         return found, None
     line = MovedLine(

@@ -97,7 +97,11 @@ def first_row_take_statement(
 
 
 @functools.lru_cache(maxsize=16)
-def floor_pick_statement(answers: Any = None, extend: Callable[[Any], Any] | None = None) -> Any:
+def floor_pick_statement(
+    answers: Any = None,
+    extend: Callable[[Any], Any] | None = None,
+    gate: Callable[[Any], Any] | None = None,
+) -> Any:
     """A pick by part number to its warehouse's MFG floor with the look-ups in the same
     statement: the part (exact number), the warehouse (active) and its floor found by a
     CTE whose columns key the first-row take. Returns the part's id and number, the floor
@@ -105,7 +109,15 @@ def floor_pick_statement(answers: Any = None, extend: Callable[[Any], Any] | Non
     `answers` (a one-row CTE: `kosh.core.events.ask_ahead`) when given; no row when the
     look-up finds nothing (then no lot is locked and nothing moved). `extend` (a function
     built once) makes the statement, as a CTE, part of a bigger one that writes what
-    follows from the pick (`kosh.stock.pick_answer`)."""
+    follows from the pick (`kosh.stock.pick_answer`). `gate` (a function built once, of
+    `answers`) is a condition of the look-up, with the part being the one `answers` were
+    asked about (`lookup_known_part`): else the statement finds nothing."""
+    conditions = [
+        Warehouse.id == bindparam("lookup_warehouse", type_=Integer()),
+        Warehouse.active.is_(True),
+    ]
+    if gate is not None:
+        conditions += [Part.id == bindparam("lookup_known_part", type_=Integer()), gate(answers)]
     target = (
         select(
             Part.id.label("part_id"),
@@ -116,10 +128,7 @@ def floor_pick_statement(answers: Any = None, extend: Callable[[Any], Any] | Non
         .select_from(Warehouse)
         .join(Location, and_(Location.warehouse_id == Warehouse.id, Location.code == MFG_CODE))
         .join(Part, Part.number == bindparam("lookup_part", type_=String()))
-        .where(
-            Warehouse.id == bindparam("lookup_warehouse", type_=Integer()),
-            Warehouse.active.is_(True),
-        )
+        .where(*conditions)
         .cte("target")
     )
     take = _statements(

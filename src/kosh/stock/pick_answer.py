@@ -10,12 +10,14 @@ when they differ, so a mismatch costs the old round trip, never a wrong replay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, cast, func, literal_column, select
+from sqlalchemy import Integer, String, Text, and_, bindparam, cast, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kosh.core import audit, claims
+from kosh.core import audit, claims, events
 from kosh.stock.fifo import Extension, FloorPick
 
 HEADERS = [["content-type", "application/json"]]
@@ -39,15 +41,57 @@ def extension(
     )
 
 
+def alone(
+    claim: claims.InTransactionClaim, *, qty: int, warehouse_id: int, reference: str
+) -> Extension:
+    """The floor pick's statement run on its own: it claims the key (`claims.unclaimed`)
+    and, when no subscriber of what the pick notes would act, takes the stock, writes the
+    audit event and inserts the key with its answer, and commits as it ends."""
+    return Extension(
+        extend=_extend_inserting,
+        params={
+            "answer_qty": qty,
+            "answer_warehouse": warehouse_id,
+            "answer_reference": reference,
+            **claim.insert_params(_STATUS, HEADERS),
+            **audit.inserted_params(action=_ACTION, entity_type="part"),
+        },
+        gate=_gate,
+    )
+
+
 def written(claim: claims.InTransactionClaim, done: FloorPick) -> None:
     """The statement of `extension` moved stock: its event and answer are written."""
     audit.counted(_ACTION)
-    claim.expect(claims.StoredAnswer(_STATUS, HEADERS, done.row.answer_json.encode()))
+    claim.expect(_answer(done))
+
+
+def settled(session: AsyncSession, claim: claims.InTransactionClaim, done: FloorPick) -> None:
+    """The statement of `alone` moved stock: it is committed with its event and answer."""
+    audit.counted(_ACTION)
+    claim.settle(session, _answer(done))
+
+
+def _answer(done: FloorPick) -> claims.StoredAnswer:
+    return claims.StoredAnswer(_STATUS, HEADERS, done.row.answer_json.encode())
+
+
+def _gate(answers: Any) -> Any:
+    return and_(claims.unclaimed(), events.quiet(answers))
 
 
 def _extend(pick: Any) -> Any:
     """Built once per floor-pick statement variant (`fifo_sql.floor_pick_statement` keeps
-    them): `pick` is that statement as a CTE."""
+    them): `pick` is that statement as a CTE; the answer goes into the claimed row."""
+    return _extended(pick, claims.answer_cte)
+
+
+def _extend_inserting(pick: Any) -> Any:
+    """`_extend` for `alone`: the key is inserted with the answer."""
+    return _extended(pick, claims.answer_insert_cte)
+
+
+def _extended(pick: Any, answer_cte: Callable[[Any, Any], Any]) -> Any:
     qty = bindparam("answer_qty", type_=Integer())
     warehouse = bindparam("answer_warehouse", type_=Integer())
     reference = bindparam("answer_reference", type_=String())
@@ -101,7 +145,7 @@ def _extend(pick: Any) -> Any:
     return (
         select(*picked.c)
         .add_cte(audit.inserted_by(cast(picked.c.found_part_id, String()), after, moved))
-        .add_cte(claims.answer_cte(picked.c.answer_json, moved))
+        .add_cte(answer_cte(picked.c.answer_json, moved))
     )
 
 

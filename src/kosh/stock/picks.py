@@ -2,21 +2,25 @@
 lots first, as a request's use case (`pick`) or as a step of a caller's transaction
 (`add_pick`, production's kitting). On PostgreSQL a scanner's pick (no PCN) is one
 statement with its look-ups (`fifo.floor_pick`), and with its audit event and answer when
-the request holds an Idempotency-Key (`pick_answer`)."""
+the request holds an Idempotency-Key (`pick_answer`); with a key, and nothing subscribed
+to what it notes that would act, that statement is the whole request: it claims the key
+and commits on its own (`pick_answer.alone`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.catalog.models import Part
 from kosh.core import audit, claims, events
-from kosh.core.db import idempotent_transaction
+from kosh.core.db import idempotent_transaction, is_disconnect, is_retryable
 from kosh.core.errors import RuleViolationError, field_error
 from kosh.stock import fifo, lookups, pick_answer
 from kosh.stock.errors import require_text
 from kosh.stock.lookups import get_lot_by_pcn_or_raise
+from kosh.stock.metrics import PICKS
 from kosh.stock.movements import MovedLine
 
 
@@ -32,7 +36,6 @@ class Pick:
     to_location_code: str = ""
 
 
-@idempotent_transaction
 async def pick(
     session: AsyncSession,
     *,
@@ -53,6 +56,95 @@ async def pick(
     when the reference is a job that would get more than it needs, unless
     `allow_over_kit`.
     """
+    claim = None if pcn else claims.unheld(session)
+    if claim is not None:
+        done = await _pick_alone(
+            session,
+            claim,
+            part_number=part_number,
+            qty=qty,
+            warehouse_id=warehouse_id,
+            reference=reference,
+            allow_over_kit=allow_over_kit,
+        )
+        PICKS.labels(path="transaction" if done is None else "alone").inc()
+        if done is not None:
+            return done
+    return await _pick_in_transaction(
+        session,
+        part_number=part_number,
+        qty=qty,
+        warehouse_id=warehouse_id,
+        reference=reference,
+        pcn=pcn,
+        allow_over_kit=allow_over_kit,
+    )
+
+
+async def _pick_alone(
+    session: AsyncSession,
+    claim: claims.InTransactionClaim,
+    *,
+    part_number: str,
+    qty: int,
+    warehouse_id: int,
+    reference: str,
+    allow_over_kit: bool,
+) -> Pick | None:
+    """The scanner's pick as one statement that claims the key, takes the stock, writes
+    its event and answer and commits; None when it did nothing (the key is someone's, a
+    subscriber would act, the first lot is short, a look-up fails...): the use case's
+    transaction then decides, as it always has."""
+    reference = require_text(reference, "reference", "job reference")
+    try:
+        done = await fifo.floor_pick(
+            session,
+            part_number=part_number,
+            warehouse_id=warehouse_id,
+            qty=qty,
+            reference=reference,
+            also_noted=lambda part_id: {
+                events.STOCK_PICKED: [(reference, part_id, allow_over_kit)]
+            },
+            extension=pick_answer.alone(
+                claim, qty=qty, warehouse_id=warehouse_id, reference=reference
+            ),
+        )
+    except DBAPIError as error:
+        # A duplicate committed the key after this statement's snapshot (its insert hit
+        # the unique index), a deadlock, or a dead connection: the statement left nothing
+        # behind, or (dead while committing) all of it, and then the key answers for it.
+        if not (isinstance(error, IntegrityError) or is_retryable(error)):
+            if not is_disconnect(error):
+                raise
+            await session.rollback()
+        return None
+    if done is None:
+        return None
+    pick_answer.settled(session, claim, done)
+    return Pick(
+        part_id=done.part_id,
+        part_number=done.part_number,
+        warehouse_id=warehouse_id,
+        to_location_id=done.floor_id,
+        reference=reference,
+        qty=qty,
+        lines=[done.line],
+        to_location_code=done.floor_code,
+    )
+
+
+@idempotent_transaction
+async def _pick_in_transaction(
+    session: AsyncSession,
+    *,
+    part_number: str,
+    qty: int,
+    warehouse_id: int,
+    reference: str,
+    pcn: str | None,
+    allow_over_kit: bool,
+) -> Pick:
     return await add_pick(
         session,
         part_number=part_number,
