@@ -121,11 +121,13 @@ async def test_the_pick_answers_from_its_statement_and_replays_that_answer(
         own = [s for s in pick if "FROM api_tokens" not in s]
         if known:
             [take] = own
-            assert take.startswith("WITH") and "INSERT INTO idempotency_keys" in take
+            assert take.startswith("WITH")
+            assert "INSERT INTO idempotency_keys" in take
         else:  # (and the probes of what it noted, asked after: the part was not known)
             assert [s.split(" ")[0] for s in own] == ["INSERT", "WITH", "SELECT"]
             take = own[1]
-            assert "UPDATE idempotency_keys" in take and "AS probe_0" in own[2]
+            assert "UPDATE idempotency_keys" in take
+            assert "AS probe_0" in own[2]
         assert "INSERT INTO audit_events" in take
         assert _written_ahead("kept") == kept_before + 1
 
