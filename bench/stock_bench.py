@@ -139,7 +139,9 @@ class Case:
         }
 
     def summary(self) -> str:
-        rates = ", ".join(f"{run.rate:.0f}" for run, _, _ in self.rounds)
+        rates = ", ".join(
+            f"{run.rate:.0f} p99 {run.percentile(99):.0f} ms" for run, _, _ in self.rounds
+        )
         return (
             f"{self.name} c={self.concurrency}: {self.rate:.1f} picks/s (rounds {rates}), "
             f"p99 {self.percentile(99):.1f} ms, errors {self.errors}; "
@@ -637,6 +639,15 @@ def pgbench_raw(
     return run
 
 
+async def pick_paths(base: str) -> dict[str, float]:
+    """How the picks went (`kosh_stock_picks_total` of every worker): alone, one statement
+    committing on its own, or in the use case's transaction."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        text = (await http.get("/metrics")).text
+    found = re.findall(r'^kosh_stock_picks_total\{path="(\w+)"\} (\S+)$', text, re.MULTILINE)
+    return {path: float(value) for path, value in found}
+
+
 async def ledger_picks(dsn: str, reference_prefix: str) -> int:
     """Units in the run's pick ledger rows (their references start with the prefix)."""
     conn = await asyncpg.connect(dsn)
@@ -962,6 +973,7 @@ async def main(args: argparse.Namespace) -> int:
         ):
             read_runs.append(await measure_reads(base, token, paths, name=label))
         print_reads(read_runs)
+        paths = await pick_paths(base)
         stop(server)
         server = None
         log("KOSH stopped")
@@ -1001,6 +1013,11 @@ async def main(args: argparse.Namespace) -> int:
             f"storage {storage_before:,} -> {storage_after:,}; "
             f"floor {floor_before:,} -> {floor_after:,}; "
             f"lost units {storage_before - storage_after - (floor_after - floor_before)}"
+        )
+        alone, transaction = paths.get("alone", 0.0), paths.get("transaction", 0.0)
+        print(
+            f"picks with a key: {alone:,.0f} alone (one statement, no transaction), "
+            f"{transaction:,.0f} in the use case's transaction (kosh_stock_picks_total)"
         )
         print(verify_out.strip())
         for name, ok in checks.items():
