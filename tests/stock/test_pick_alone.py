@@ -26,6 +26,7 @@ from kosh.core.db import utcnow
 from kosh.core.idempotency import caller_scope
 from kosh.core.models import AuditEvent, IdempotencyKey
 from kosh.stock import api as stock_api
+from kosh.stock import pick_answer
 from kosh.stock.models import Lot, StockTransaction
 from tests.stock.test_fast_paths import counted
 from tests.support.platform import client_for, reusable_app
@@ -432,3 +433,40 @@ async def test_a_pick_that_waits_too_long_for_its_lot_is_503_and_can_be_sent_aga
     assert again.status_code == 200, again.text
     assert "idempotent-replayed" not in again.headers
     assert await balances(session, lot.id) == {site.bin_ids[0]: 7, site.floor_id: 3}
+
+
+async def test_picks_of_one_part_wait_their_turn_in_arrival_order(
+    client: httpx.AsyncClient,
+    operator_headers: Headers,
+    session: AsyncSession,
+    engine: AsyncEngine,
+    site: Site,
+    lot_id: int,
+) -> None:
+    # given the part's queue held (as a pick in progress holds it)
+    async with engine.connect() as other:
+        await other.execute(
+            text("SELECT pg_advisory_xact_lock(:queue, :part)"),
+            {"queue": pick_answer.PART_QUEUE, "part": site.part_id},
+        )
+
+        # when three scanners pick one after the other meanwhile
+        sent = []
+        for n in range(3):
+            headers = {**operator_headers, "idempotency-key": f"alone-turn-{n}"}
+            pick = client.post(PICK, json=_pick(site, 1, f"TURN-{n}"), headers=headers)
+            sent.append(asyncio.create_task(pick))
+            await _waiting_on_a_lock(engine, n + 1)
+        assert not any(task.done() for task in sent)
+        await other.rollback()
+        answers = await asyncio.gather(*sent)
+
+    # then they waited, and took their turns in the order they came
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    await session.rollback()
+    references = await session.scalars(
+        select(StockTransaction.reference)
+        .where(StockTransaction.reference.like("TURN-%"))
+        .order_by(StockTransaction.id)
+    )
+    assert list(references) == ["TURN-0", "TURN-1", "TURN-2"]

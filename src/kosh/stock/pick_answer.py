@@ -77,7 +77,18 @@ def _answer(done: FloorPick) -> claims.StoredAnswer:
 
 
 def _gate(answers: Any) -> Any:
-    return and_(claims.unclaimed(), events.quiet(answers))
+    return and_(claims.unclaimed(), events.quiet(answers), _QUEUED)
+
+
+# The picks of one part queue for it in arrival order: a transaction-scoped advisory lock
+# (two-int keys: a space apart from the idempotency keys' one-bigint locks) is granted in
+# the order asked, where a contended lot's row lock goes to whichever waiter runs first.
+PART_QUEUE = 0x4B50
+_QUEUED = select(
+    func.pg_advisory_xact_lock(
+        literal_column(str(PART_QUEUE)), bindparam("lookup_known_part", type_=Integer())
+    ).is_not(None)
+).scalar_subquery()
 
 
 def _extend(pick: Any) -> Any:
