@@ -80,7 +80,7 @@ class InTransactionClaim:
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
     # the answer the use case's own statement wrote into the row (`expect`)
     written: StoredAnswer | None = None
-    # that statement ran on its own and committed the key with its answer (`committed`)
+    # that statement ran on its own and committed the key with its answer (`settle`)
     committed: bool = False
 
     async def acquire(self, session: AsyncSession) -> None:
@@ -214,6 +214,8 @@ def _claim_statement_for(dialect: str) -> Any:
     return statement.on_conflict_do_nothing(index_elements=["scope", "key"]).returning(_KEYS.c.id)
 
 
+# The key's row as a statement inserts it: `done` when the statement answers it too
+# (`answer_insert_cte`); the claim statement puts `running` in its place.
 _CLAIM_VALUES: list[Any] = [
     bindparam("claim_scope", type_=String()),
     bindparam("claim_key", type_=String()),
