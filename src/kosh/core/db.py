@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from kosh.core import events
 from kosh.core.config import Settings
+from kosh.core.fair_pool import FirstComeFirstServedPool
 from kosh.core.metrics import DB_RETRIES
 
 log = structlog.get_logger(__name__)
@@ -82,6 +83,7 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         url,
         connect_args={"timeout": settings.db_busy_timeout_ms / 1000},
+        poolclass=FirstComeFirstServedPool,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
@@ -114,6 +116,7 @@ def _postgres_engine(url: str, settings: Settings) -> AsyncEngine:
     # authentication read) runs again on a fresh one: see `is_retryable`.
     return create_async_engine(
         url,
+        poolclass=FirstComeFirstServedPool,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,

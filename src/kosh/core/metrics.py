@@ -52,6 +52,12 @@ DB_POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
+# only checkouts that found no idle connection and queued (kosh.core.fair_pool)
+DB_POOL_WAIT = Histogram(
+    "kosh_db_pool_wait_seconds",
+    "Time a request queued for a database connection when none was idle",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 DATABASE_BUSY = Counter(
     "kosh_database_busy_total",
     "Requests answered 503 because a row lock was not granted in time (nothing applied)",
