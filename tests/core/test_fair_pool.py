@@ -8,6 +8,8 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -181,3 +183,71 @@ async def test_a_connection_handed_over_as_the_wait_times_out_is_taken_not_lost(
 
     assert await waiting == "connection"
     assert queue.qsize() == 0
+
+
+_OPERATIONS = st.lists(
+    st.one_of(
+        st.just(("ask", 0)),
+        st.just(("give", 0)),
+        st.tuples(st.just("cancel"), st.integers(0, 5)),
+        st.tuples(st.just("give and cancel"), st.integers(0, 5)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(connections=st.integers(1, 3), operations=_OPERATIONS)
+@example(connections=1, operations=[("ask", 0)] * 3 + [("give", 0)] * 2)
+@example(connections=1, operations=[("ask", 0)] * 3 + [("give and cancel", 0), ("give", 0)])
+def test_no_connection_is_lost_or_shared_and_waiters_are_served_in_order(
+    connections: int, operations: list[tuple[str, int]]
+) -> None:
+    """Whatever mix of checkouts, give-backs and requests giving up (a give-back and a
+    cancellation in one step included): every connection is idle or held by exactly one
+    request, nobody is idle-waiting beside an idle connection, and the requests that were
+    served were served in the order they queued."""
+
+    async def scenario() -> None:
+        queue: FirstComeFirstServedQueue[int] = FirstComeFirstServedQueue(maxsize=connections)
+        for connection in range(connections):
+            queue.put_nowait(connection)
+        held: list[int] = []
+        waiting: list[tuple[int, asyncio.Task[int]]] = []
+        queued_order: list[int] = []
+        served_order: list[int] = []
+
+        async def settle() -> None:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            for number, task in list(waiting):
+                if task.done():
+                    waiting.remove((number, task))
+                    if not task.cancelled():
+                        held.append(task.result())
+                        served_order.append(number)
+
+        for number, (operation, index) in enumerate(operations):
+            if operation == "ask":
+                if queue.qsize():
+                    held.append(queue.get_nowait())
+                else:
+                    waiting.append((number, asyncio.create_task(queue._wait(limit=None))))
+                    queued_order.append(number)
+            elif operation == "give" and held:
+                queue.put_nowait(held.pop(0))
+            elif operation in ("cancel", "give and cancel") and waiting:
+                if operation == "give and cancel" and held:
+                    queue.put_nowait(held.pop(0))
+                waiting[index % len(waiting)][1].cancel()
+            await settle()
+
+            assert sorted(held + list(queue._idle)) == list(range(connections))
+            assert not (queue.qsize() and any(not t.done() for _, t in waiting))
+        served = set(served_order)
+        assert served_order == [number for number in queued_order if number in served]
+        for _, task in waiting:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in waiting), return_exceptions=True)
+
+    asyncio.run(scenario())
