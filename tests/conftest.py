@@ -159,9 +159,9 @@ def _parts_unknown_to_the_process() -> None:
     """Every test's database is new and its ids repeat: a part number this process picked
     in an earlier test says nothing about this one's parts (a first pick of a part goes
     the use case's transaction; tests/stock/test_pick_alone.py warms its parts up)."""
-    from kosh.stock import fifo
+    from kosh.stock import floor_picks
 
-    fifo.forget_known_parts()
+    floor_picks.forget_known_parts()
 
 
 @pytest.fixture(scope="session", autouse=True)

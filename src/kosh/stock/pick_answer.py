@@ -18,7 +18,7 @@ from sqlalchemy import Integer, String, Text, and_, bindparam, cast, func, liter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kosh.core import audit, claims, events
-from kosh.stock.fifo import Extension, FloorPick
+from kosh.stock.floor_picks import Extension, FloorPick
 
 HEADERS = [["content-type", "application/json"]]
 _STATUS = 200

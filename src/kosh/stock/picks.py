@@ -1,7 +1,7 @@
 """The pick to the floor: a job's stock from storage onto its warehouse's MFG floor, oldest
 lots first, as a request's use case (`pick`) or as a step of a caller's transaction
 (`add_pick`, production's kitting). On PostgreSQL a scanner's pick (no PCN) is one
-statement with its look-ups (`fifo.floor_pick`), and with its audit event and answer when
+statement with its look-ups (`floor_picks.floor_pick`), and with its audit event and answer when
 the request holds an Idempotency-Key (`pick_answer`); with a key, and nothing subscribed
 to what it notes that would act, that statement is the whole request: it claims the key
 and commits on its own (`pick_answer.alone`)."""
@@ -17,7 +17,7 @@ from kosh.catalog.models import Part
 from kosh.core import audit, claims, events
 from kosh.core.db import idempotent_transaction, is_disconnect, is_retryable
 from kosh.core.errors import RuleViolationError, field_error
-from kosh.stock import fifo, lookups, pick_answer
+from kosh.stock import fifo, floor_picks, lookups, pick_answer
 from kosh.stock.errors import require_text
 from kosh.stock.lookups import get_lot_by_pcn_or_raise
 from kosh.stock.metrics import PICKS
@@ -97,7 +97,7 @@ async def _pick_alone(
     transaction then decides, as it always has."""
     reference = require_text(reference, "reference", "job reference")
     try:
-        done = await fifo.floor_pick(
+        done = await floor_picks.floor_pick(
             session,
             part_number=part_number,
             warehouse_id=warehouse_id,
@@ -178,7 +178,7 @@ async def add_pick(
     done = (
         None
         if pcn
-        else await fifo.floor_pick(
+        else await floor_picks.floor_pick(
             session,
             part_number=part_number,
             warehouse_id=warehouse_id,
