@@ -44,33 +44,34 @@ def _waited() -> float:
     return REGISTRY.get_sample_value("kosh_db_pool_wait_seconds_count") or 0.0
 
 
-async def _use(engine: AsyncEngine, name: str, served: list[str], hold: asyncio.Event) -> None:
+async def _use(engine: AsyncEngine, name: str, served: list[str]) -> None:
     async with engine.connect() as connection:
         served.append(name)
         await connection.execute(text("SELECT 1"))
-        await hold.wait()
+
+
+async def _queue(engine: AsyncEngine, served: list[str], *names: str) -> list[asyncio.Task[None]]:
+    """One checkout per name, each started once the ones before it queue."""
+    tasks = []
+    for name in names:
+        tasks.append(asyncio.create_task(_use(engine, name, served)))
+        await _waiting(engine, len(tasks))
+    return tasks
 
 
 async def test_a_returned_connection_goes_to_the_longest_waiter_not_to_a_newcomer(
     one_connection: AsyncEngine,
 ) -> None:
     served: list[str] = []
-    released = asyncio.Event()
-    released.set()
     holder = await one_connection.connect()
     await holder.execute(text("SELECT 1"))
-    first = asyncio.create_task(_use(one_connection, "first", served, released))
-    await _waiting(one_connection, 1)
-    second = asyncio.create_task(_use(one_connection, "second", served, released))
-    await _waiting(one_connection, 2)
+    waiters = await _queue(one_connection, served, "first", "second")
 
     # Given back and asked for again in one step, before the waiters' tasks run (as a
     # request whose step was already scheduled would): the newcomer queues behind them.
     await holder.close()
-    async with one_connection.connect() as again:
-        served.append("newcomer")
-        await again.execute(text("SELECT 1"))
-    await asyncio.wait_for(asyncio.gather(first, second), 10)
+    await _use(one_connection, "newcomer", served)
+    await asyncio.wait_for(asyncio.gather(*waiters), 10)
 
     assert served == ["first", "second", "newcomer"]
 
@@ -79,13 +80,8 @@ async def test_many_checkouts_are_served_in_the_order_they_queued(
     one_connection: AsyncEngine,
 ) -> None:
     served: list[str] = []
-    released = asyncio.Event()
-    released.set()
     holder = await one_connection.connect()
-    tasks = []
-    for number in range(12):
-        tasks.append(asyncio.create_task(_use(one_connection, f"c{number}", served, released)))
-        await _waiting(one_connection, number + 1)
+    tasks = await _queue(one_connection, served, *(f"c{number}" for number in range(12)))
     before = _waited()
     await holder.close()
     await asyncio.wait_for(asyncio.gather(*tasks), 20)
@@ -119,13 +115,8 @@ async def test_a_connection_handed_to_a_cancelled_waiter_passes_to_the_next(
     one_connection: AsyncEngine,
 ) -> None:
     served: list[str] = []
-    released = asyncio.Event()
-    released.set()
     holder: AsyncConnection = await one_connection.connect()
-    doomed = asyncio.create_task(_use(one_connection, "doomed", served, released))
-    await _waiting(one_connection, 1)
-    patient = asyncio.create_task(_use(one_connection, "patient", served, released))
-    await _waiting(one_connection, 2)
+    doomed, patient = await _queue(one_connection, served, "doomed", "patient")
 
     # The connection is handed to the first waiter, which is cancelled before it runs.
     await holder.close()
@@ -141,16 +132,12 @@ async def test_a_connection_handed_to_a_cancelled_waiter_passes_to_the_next(
 
 async def test_a_cancelled_waiter_is_skipped(one_connection: AsyncEngine) -> None:
     served: list[str] = []
-    released = asyncio.Event()
-    released.set()
     holder = await one_connection.connect()
-    gone = asyncio.create_task(_use(one_connection, "gone", served, released))
-    await _waiting(one_connection, 1)
+    (gone,) = await _queue(one_connection, served, "gone")
     gone.cancel()
     with pytest.raises(asyncio.CancelledError):
         await gone
-    after = asyncio.create_task(_use(one_connection, "after", served, released))
-    await _waiting(one_connection, 1)
+    (after,) = await _queue(one_connection, served, "after")
     await holder.close()
     await asyncio.wait_for(after, 10)
 
